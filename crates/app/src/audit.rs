@@ -1,0 +1,152 @@
+//! The audit writer: the one function that records an audit event.
+//!
+//! It runs inside the caller's transaction, so an event commits together
+//! with the change it describes, or not at all. The sequence number comes
+//! from the database in that transaction (gap-free, never forked by two
+//! processes). Personal data (email, client address, user agent) is sealed
+//! under the data key of the person it is about (or of the current month
+//! when nobody is known), so that erasing a person later means destroying
+//! their key; opaque ids stay in the clear. A keyed hash of the address
+//! allows filtering by it.
+
+use serde::Serialize;
+use turva_model::audit::{AuditAction, ObjectType, Outcome};
+use turva_store::{audit as store, Tx};
+
+use crate::keyring::{self, KeyKind};
+use crate::{App, AppError, Ctx};
+
+/// One event to record.
+#[derive(Debug, Clone)]
+pub struct Event<'a> {
+    pub action: AuditAction,
+    pub outcome: Outcome,
+    pub company_id: Option<&'a str>,
+    pub actor_id: Option<&'a str>,
+    /// `session`, `token:<id>`, `cli`.
+    pub credential: Option<&'a str>,
+    pub object: Option<(ObjectType, &'a str)>,
+    pub object_version: Option<i64>,
+    /// Why it was denied (the real reason, even when the client saw 404).
+    pub reason: Option<&'a str>,
+    /// The email the event is about when no actor is known (a failed
+    /// sign-in for an address), or the actor's.
+    pub email: Option<&'a str>,
+}
+
+impl<'a> Event<'a> {
+    pub fn new(action: AuditAction, outcome: Outcome) -> Self {
+        Event {
+            action,
+            outcome,
+            company_id: None,
+            actor_id: None,
+            credential: None,
+            object: None,
+            object_version: None,
+            reason: None,
+            email: None,
+        }
+    }
+    pub fn company(mut self, id: &'a str) -> Self {
+        self.company_id = Some(id);
+        self
+    }
+    pub fn actor(mut self, actor: &'a crate::Actor) -> Self {
+        self.actor_id = Some(&actor.user_id);
+        self.email = Some(&actor.email);
+        self
+    }
+    pub fn object(mut self, kind: ObjectType, id: &'a str) -> Self {
+        self.object = Some((kind, id));
+        self
+    }
+    pub fn reason(mut self, why: &'a str) -> Self {
+        self.reason = Some(why);
+        self
+    }
+}
+
+/// The personal part of an event, sealed before it is stored.
+#[derive(Serialize, serde::Deserialize)]
+pub struct Personal {
+    pub email: Option<String>,
+    pub ip: String,
+    pub user_agent: String,
+}
+
+/// Records `event` in `tx`. Returns its sequence number.
+pub async fn record(app: &App, tx: &mut Tx, ctx: &Ctx, event: Event<'_>) -> Result<i64, AppError> {
+    let seq = store::next_seq(tx).await?;
+    let now = app.now();
+    let (kind, owner) = match event.actor_id {
+        Some(uid) => (KeyKind::User, uid.to_string()),
+        None => (KeyKind::Period, period_of(now)),
+    };
+    let (key_id, key) = keyring::ensure_key(app, tx, kind, &owner).await?;
+    let personal = Personal {
+        email: event.email.map(str::to_string),
+        ip: ctx.ip.to_string(),
+        user_agent: ctx.user_agent.chars().take(512).collect(),
+    };
+    let plain = serde_json::to_vec(&personal).map_err(|e| AppError::Internal(e.to_string()))?;
+    let sealed = turva_store::crypt::seal(&key, &personal_aad(seq), &plain);
+    let credential = event.credential.map(str::to_string).or_else(|| event.actor_id.map(|_| "session".to_string()));
+    let row = store::AuditRow {
+        seq,
+        time: now,
+        company_id: event.company_id.map(str::to_string),
+        actor_id: event.actor_id.map(str::to_string),
+        credential,
+        object_type: event.object.map(|(k, _)| k.as_str().to_string()),
+        object_id: event.object.map(|(_, id)| id.to_string()),
+        object_version: event.object_version,
+        action: event.action.as_str().to_string(),
+        outcome: event.outcome.as_str().to_string(),
+        reason: event.reason.map(str::to_string),
+        request_id: Some(ctx.request_id.clone()),
+        personal_key_id: Some(key_id),
+        personal: Some(sealed),
+        ip_index: Some(crate::secret::keyed_hash(app.index_key(), "ip", &ctx.ip.to_string())),
+    };
+    store::insert_event(tx, &row).await?;
+    Ok(seq)
+}
+
+/// Opens the personal part of a stored event, if its key still exists.
+pub async fn open_personal(app: &App, tx: &mut Tx, row: &store::AuditRow) -> Result<Option<Personal>, AppError> {
+    let (Some(sealed), Some(_)) = (&row.personal, &row.personal_key_id) else { return Ok(None) };
+    let (kind, owner) = match &row.actor_id {
+        Some(uid) => (KeyKind::User, uid.clone()),
+        None => (KeyKind::Period, period_of(row.time)),
+    };
+    let Some((_, key)) = keyring::get_key(app, tx, kind, &owner).await? else { return Ok(None) };
+    let plain = turva_store::crypt::open(&key, &personal_aad(row.seq), sealed)?;
+    Ok(serde_json::from_slice(&plain).ok())
+}
+
+/// Records a denied request in a transaction of its own (the operation's
+/// own transaction is rolled back), then returns the error to answer with.
+pub async fn deny(app: &App, ctx: &Ctx, event: Event<'_>, answer: AppError) -> AppError {
+    let result = async {
+        let mut tx = app.db().write().await?;
+        record(app, &mut tx, ctx, event).await?;
+        tx.commit().await?;
+        Ok::<(), AppError>(())
+    }
+    .await;
+    match result {
+        Ok(()) => answer,
+        // Without its audit event the request must not be acknowledged.
+        Err(e) => e,
+    }
+}
+
+fn personal_aad(seq: i64) -> String {
+    format!("turva/audit/{seq}/personal")
+}
+
+/// `YYYY-MM` of a timestamp: the period key's owner.
+fn period_of(millis: i64) -> String {
+    crate::clock::rfc3339(millis).chars().take(7).collect()
+}

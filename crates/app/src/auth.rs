@@ -1,0 +1,464 @@
+//! Sign-in, sessions, password reset, invitation acceptance, re-auth.
+//!
+//! Threats: password guessing (throttled, see `throttle`), account
+//! enumeration (an unknown email, an invited address without a password and
+//! a wrong password get the same answer after the same work: a full argon2
+//! verification), session theft (256-bit tokens stored hashed, idle and
+//! absolute lifetimes, revocation server-side, a new token on every
+//! sign-in), and token replay (one-time tokens are consumed by a single
+//! conditional update, only on success).
+//!
+//! Session states: live → (idle too long | past its absolute lifetime |
+//! signed out | revoked by the user | password changed or reset) → dead.
+
+use turva_model::audit::{AuditAction, ObjectType, Outcome};
+use turva_model::{password as pw_rule, validate, Language};
+use turva_store::sessions::SessionRow;
+use turva_store::{members, sessions, tokens, users};
+
+use crate::audit::{self, Event};
+use crate::keyring::{self, KeyKind};
+use crate::secret::{ct_eq, hash_token, new_id, new_token};
+use crate::throttle;
+use crate::{mail, Actor, App, AppError, Ctx};
+
+/// A password longer than this is refused before hashing (hashing huge
+/// inputs is a denial-of-service lever).
+pub const PASSWORD_INPUT_MAX: usize = 1024;
+
+/// A successful sign-in.
+#[derive(Debug)]
+pub struct LoginOk {
+    pub token: String,
+    pub user: users::UserRow,
+    pub expires_at: i64,
+}
+
+/// A session as its owner sees it.
+#[derive(Debug)]
+pub struct SessionInfo {
+    pub row: SessionRow,
+    pub current: bool,
+}
+
+/// What `GET /me` shows.
+#[derive(Debug)]
+pub struct Me {
+    pub user: users::UserRow,
+    pub memberships: Vec<members::MembershipOfUser>,
+    pub csrf_token: String,
+}
+
+fn check_password_input(password: &str) -> Result<(), AppError> {
+    if password.is_empty() || password.chars().count() > PASSWORD_INPUT_MAX {
+        return Err(AppError::malformed("password", "must be between 1 and 1024 characters"));
+    }
+    Ok(())
+}
+
+/// Signs in with email and password.
+pub async fn login(app: &App, ctx: &Ctx, email: &str, password: &str) -> Result<LoginOk, AppError> {
+    let email = validate::email("email", email)?;
+    check_password_input(password)?;
+    let ip = ctx.ip.to_string();
+    let limits = throttle::login_limits(app, &email, &ip);
+
+    // 1. Reserve an attempt (or refuse, audited), before any slow work.
+    let mut tx = app.db().write().await?;
+    let user = users::user_by_email(&mut tx, &email).await?;
+    let reservation = match throttle::reserve(app, &mut tx, &limits).await {
+        Ok(ids) => ids,
+        Err(e) => {
+            let mut ev = Event::new(AuditAction::AuthLoginFailed, Outcome::Denied).reason("rate_limited");
+            ev.email = Some(&email);
+            ev.actor_id = user.as_ref().map(|u| u.id.as_str());
+            audit::record(app, &mut tx, ctx, ev).await?;
+            tx.commit().await?;
+            return Err(e);
+        }
+    };
+    tx.commit().await?;
+
+    // 2. The slow check, outside any transaction.
+    let ok = app.hasher().verify(user.as_ref().and_then(|u| u.password_hash.as_deref()), password).await?;
+
+    let mut tx = app.db().write().await?;
+    let Some(user) = user.filter(|_| ok) else {
+        let mut ev = Event::new(AuditAction::AuthLoginFailed, Outcome::Denied).reason("invalid_credentials");
+        ev.email = Some(&email);
+        audit::record(app, &mut tx, ctx, ev).await?;
+        tx.commit().await?;
+        return Err(AppError::InvalidCredentials);
+    };
+    throttle::release(&mut tx, &reservation, limits.first()).await?;
+    let (token, row) = new_session(app, ctx, &user.id, "password");
+    sessions::insert_session(&mut tx, &row).await?;
+    let mut ev = Event::new(AuditAction::AuthLogin, Outcome::Allowed).object(ObjectType::Session, &row.id);
+    ev.actor_id = Some(&user.id);
+    ev.email = Some(&user.email);
+    audit::record(app, &mut tx, ctx, ev).await?;
+    tx.commit().await?;
+    Ok(LoginOk { token, expires_at: row.expires_at, user })
+}
+
+fn new_session(app: &App, ctx: &Ctx, user_id: &str, method: &str) -> (String, SessionRow) {
+    let now = app.now();
+    let (token, token_hash) = new_token();
+    let (csrf, _) = new_token();
+    let abs = i64::try_from(app.config().auth.session_absolute_seconds).unwrap_or(i64::MAX / 2000) * 1000;
+    let row = SessionRow {
+        id: new_id(),
+        token_hash,
+        user_id: user_id.to_string(),
+        csrf_token: csrf,
+        method: method.to_string(),
+        created_at: now,
+        last_seen_at: now,
+        auth_at: now,
+        expires_at: now.saturating_add(abs),
+        ip: ctx.ip.to_string(),
+        user_agent: ctx.user_agent.chars().take(512).collect(),
+    };
+    (token, row)
+}
+
+/// Establishes who holds `token` (a session token). Missing, malformed,
+/// expired, idle or revoked: `Unauthenticated`.
+pub async fn authenticate(app: &App, token: &str) -> Result<Actor, AppError> {
+    if token.len() != 43 || !token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+        return Err(AppError::Unauthenticated);
+    }
+    let now = app.now();
+    let idle = i64::try_from(app.config().auth.session_idle_seconds).unwrap_or(i64::MAX / 2000) * 1000;
+    let mut tx = app.db().read().await?;
+    let Some(s) = sessions::live_session_by_token_hash(&mut tx, &hash_token(token)).await? else {
+        return Err(AppError::Unauthenticated);
+    };
+    if now >= s.expires_at || now >= s.last_seen_at.saturating_add(idle) {
+        return Err(AppError::Unauthenticated);
+    }
+    let Some(user) = users::user_by_id(&mut tx, &s.user_id).await? else {
+        return Err(AppError::Unauthenticated);
+    };
+    drop(tx);
+    // Record use at most once a minute: enough for the idle timeout.
+    if now - s.last_seen_at > 60_000 {
+        let mut tx = app.db().write().await?;
+        sessions::touch(&mut tx, &s.id, now).await?;
+        tx.commit().await?;
+    }
+    Ok(Actor {
+        user_id: user.id,
+        email: user.email,
+        name: user.name,
+        language: user.language,
+        is_operator: user.is_operator,
+        session_id: s.id,
+        csrf_token: s.csrf_token,
+        auth_at: s.auth_at,
+    })
+}
+
+/// Whether the actor gave a password or second factor recently enough for
+/// a sensitive action.
+pub fn recent_auth(app: &App, actor: &Actor) -> bool {
+    let window = i64::try_from(app.config().auth.reauth_seconds).unwrap_or(0) * 1000;
+    app.now() - actor.auth_at <= window
+}
+
+/// Ends the caller's session.
+pub async fn logout(app: &App, ctx: &Ctx, actor: &Actor) -> Result<(), AppError> {
+    let mut tx = app.db().write().await?;
+    sessions::revoke(&mut tx, &actor.user_id, &actor.session_id, app.now()).await?;
+    let ev = Event::new(AuditAction::AuthLogout, Outcome::Allowed).actor(actor).object(ObjectType::Session, &actor.session_id);
+    audit::record(app, &mut tx, ctx, ev).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The caller's account and memberships.
+pub async fn me(app: &App, actor: &Actor) -> Result<Me, AppError> {
+    let mut tx = app.db().read().await?;
+    let user = users::user_by_id(&mut tx, &actor.user_id).await?.ok_or(AppError::Unauthenticated)?;
+    let memberships = members::memberships_of_user(&mut tx, &actor.user_id)
+        .await?
+        .into_iter()
+        .filter(|m| m.status == "active")
+        .collect();
+    Ok(Me { user, memberships, csrf_token: actor.csrf_token.clone() })
+}
+
+/// Changes the caller's name and/or language.
+pub async fn update_me(app: &App, ctx: &Ctx, actor: &Actor, name: Option<&str>, language: Option<&str>) -> Result<Me, AppError> {
+    let name = name.map(|n| validate::name("name", n)).transpose()?;
+    let language = language.map(|l| Language::parse("language", l)).transpose()?;
+    let mut tx = app.db().write().await?;
+    let user = users::user_by_id(&mut tx, &actor.user_id).await?.ok_or(AppError::Unauthenticated)?;
+    users::set_profile(
+        &mut tx,
+        &actor.user_id,
+        name.as_deref().unwrap_or(&user.name),
+        language.map_or(user.language.as_str(), |l| l.as_str()),
+    )
+    .await?;
+    let ev = Event::new(AuditAction::UserUpdate, Outcome::Allowed).actor(actor).object(ObjectType::User, &actor.user_id);
+    audit::record(app, &mut tx, ctx, ev).await?;
+    tx.commit().await?;
+    me(app, actor).await
+}
+
+/// The caller's live sessions, newest use first.
+pub async fn list_sessions(app: &App, actor: &Actor) -> Result<Vec<SessionInfo>, AppError> {
+    let mut tx = app.db().read().await?;
+    let rows = sessions::live_sessions_of_user(&mut tx, &actor.user_id, app.now()).await?;
+    Ok(rows.into_iter().map(|row| SessionInfo { current: row.id == actor.session_id, row }).collect())
+}
+
+/// Revokes one of the caller's sessions; another user's is `NotFound`.
+pub async fn revoke_session(app: &App, ctx: &Ctx, actor: &Actor, session_id: &str) -> Result<(), AppError> {
+    let mut tx = app.db().write().await?;
+    if !sessions::revoke(&mut tx, &actor.user_id, session_id, app.now()).await? {
+        drop(tx);
+        let ev = Event::new(AuditAction::AuthSessionRevoke, Outcome::Denied)
+            .actor(actor)
+            .object(ObjectType::Session, session_id)
+            .reason("not_own_live_session");
+        return Err(audit::deny(app, ctx, ev, AppError::NotFound).await);
+    }
+    let ev = Event::new(AuditAction::AuthSessionRevoke, Outcome::Allowed).actor(actor).object(ObjectType::Session, session_id);
+    audit::record(app, &mut tx, ctx, ev).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Confirms the caller's password for sensitive actions.
+pub async fn reauth(app: &App, ctx: &Ctx, actor: &Actor, password: &str) -> Result<(), AppError> {
+    check_password_input(password)?;
+    let limit = throttle::session_limit("reauth_session", &actor.session_id);
+    let ip_limit = throttle::address_limit(app, "reauth_ip", &ctx.ip.to_string());
+    let limits = [limit, ip_limit];
+    let mut tx = app.db().write().await?;
+    let reservation = throttle::reserve(app, &mut tx, &limits).await?;
+    let user = users::user_by_id(&mut tx, &actor.user_id).await?.ok_or(AppError::Unauthenticated)?;
+    tx.commit().await?;
+    let ok = app.hasher().verify(user.password_hash.as_deref(), password).await?;
+    let mut tx = app.db().write().await?;
+    if !ok {
+        let ev = Event::new(AuditAction::AuthReauth, Outcome::Denied).actor(actor).reason("invalid_credentials");
+        audit::record(app, &mut tx, ctx, ev).await?;
+        tx.commit().await?;
+        return Err(AppError::InvalidCredentials);
+    }
+    throttle::release(&mut tx, &reservation, None).await?;
+    sessions::set_auth_at(&mut tx, &actor.session_id, app.now()).await?;
+    let ev = Event::new(AuditAction::AuthReauth, Outcome::Allowed).actor(actor);
+    audit::record(app, &mut tx, ctx, ev).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Changes the caller's password (the current one is the re-auth) and ends
+/// their other sessions.
+pub async fn change_password(app: &App, ctx: &Ctx, actor: &Actor, current: &str, new: &str) -> Result<(), AppError> {
+    check_password_input(current)?;
+    check_password_input(new)?;
+    pw_rule::check_new(new, &[&actor.email, &actor.name])?;
+    let limits = [
+        throttle::session_limit("password_session", &actor.session_id),
+        throttle::address_limit(app, "password_ip", &ctx.ip.to_string()),
+    ];
+    let mut tx = app.db().write().await?;
+    let reservation = throttle::reserve(app, &mut tx, &limits).await?;
+    let user = users::user_by_id(&mut tx, &actor.user_id).await?.ok_or(AppError::Unauthenticated)?;
+    tx.commit().await?;
+    if !app.hasher().verify(user.password_hash.as_deref(), current).await? {
+        let mut tx = app.db().write().await?;
+        let ev = Event::new(AuditAction::AuthPasswordChange, Outcome::Denied).actor(actor).reason("invalid_credentials");
+        audit::record(app, &mut tx, ctx, ev).await?;
+        tx.commit().await?;
+        return Err(AppError::InvalidCredentials);
+    }
+    let hash = app.hasher().hash(new).await?;
+    let now = app.now();
+    let mut tx = app.db().write().await?;
+    throttle::release(&mut tx, &reservation, None).await?;
+    users::set_password(&mut tx, &actor.user_id, &hash, now).await?;
+    sessions::revoke_all_of_user(&mut tx, &actor.user_id, Some(&actor.session_id), now).await?;
+    sessions::set_auth_at(&mut tx, &actor.session_id, now).await?;
+    let ev = Event::new(AuditAction::AuthPasswordChange, Outcome::Allowed).actor(actor).object(ObjectType::User, &actor.user_id);
+    audit::record(app, &mut tx, ctx, ev).await?;
+    tx.commit().await?;
+    let lang = Language::parse("language", &user.language).unwrap_or_default();
+    send_quietly(app, &mail::password_changed(lang, &user.email)).await;
+    Ok(())
+}
+
+/// Starts a password reset: emails a link if the account exists. Answers
+/// the same either way (no enumeration); throttled per address.
+pub async fn request_password_reset(app: &App, ctx: &Ctx, email: &str) -> Result<(), AppError> {
+    let email = validate::email("email", email)?;
+    let mut limits = vec![throttle::address_limit(app, "reset_ip", &ctx.ip.to_string())];
+    // The recipient limit is counted for unknown addresses too, so a 429
+    // says nothing about whether an account exists.
+    limits.extend(throttle::mail_limits(app, &email, None));
+    let mut tx = app.db().write().await?;
+    throttle::reserve(app, &mut tx, &limits).await?;
+    let user = users::user_by_email(&mut tx, &email).await?.filter(|u| u.password_hash.is_some());
+    let mut mail_out = None;
+    if let Some(u) = &user {
+        let (token, token_hash) = new_token();
+        let now = app.now();
+        tokens::insert_token(
+            &mut tx,
+            &tokens::TokenRow {
+                token_hash,
+                purpose: "password_reset".into(),
+                user_id: u.id.clone(),
+                company_id: None,
+                created_at: now,
+                expires_at: now + 30 * 60 * 1000,
+                used_at: None,
+            },
+        )
+        .await?;
+        let link = format!("{}/reset-password?token={token}", app.config().public_url());
+        let lang = Language::parse("language", &u.language).unwrap_or_default();
+        mail_out = Some(mail::password_reset(lang, &u.email, &link));
+    }
+    let mut ev = Event::new(AuditAction::AuthPasswordResetRequest, Outcome::Allowed);
+    ev.actor_id = user.as_ref().map(|u| u.id.as_str());
+    ev.email = Some(&email);
+    audit::record(app, &mut tx, ctx, ev).await?;
+    tx.commit().await?;
+    if let Some(m) = mail_out {
+        send_quietly(app, &m).await;
+    }
+    Ok(())
+}
+
+/// Completes a password reset: sets the password and ends every session.
+pub async fn confirm_password_reset(app: &App, ctx: &Ctx, token: &str, password: &str) -> Result<(), AppError> {
+    check_password_input(password)?;
+    let token_hash = hash_token(token);
+    let mut tx = app.db().write().await?;
+    throttle::reserve(app, &mut tx, &[throttle::address_limit(app, "reset_confirm_ip", &ctx.ip.to_string())]).await?;
+    let t = live_token(app, &mut tx, "password_reset", &token_hash).await?;
+    let user = users::user_by_id(&mut tx, &t.user_id).await?.ok_or_else(bad_token)?;
+    tx.commit().await?;
+    pw_rule::check_new(password, &[&user.email, &user.name])?;
+    let hash = app.hasher().hash(password).await?;
+    let now = app.now();
+    let mut tx = app.db().write().await?;
+    if !tokens::consume(&mut tx, &token_hash, now).await? {
+        return Err(bad_token());
+    }
+    tokens::void_all(&mut tx, &user.id, "password_reset", None, now).await?;
+    users::set_password(&mut tx, &user.id, &hash, now).await?;
+    sessions::revoke_all_of_user(&mut tx, &user.id, None, now).await?;
+    let mut ev = Event::new(AuditAction::AuthPasswordReset, Outcome::Allowed).object(ObjectType::User, &user.id);
+    ev.actor_id = Some(&user.id);
+    ev.email = Some(&user.email);
+    audit::record(app, &mut tx, ctx, ev).await?;
+    tx.commit().await?;
+    let lang = Language::parse("language", &user.language).unwrap_or_default();
+    send_quietly(app, &mail::password_changed(lang, &user.email)).await;
+    Ok(())
+}
+
+/// What accepting an invitation made.
+#[derive(Debug)]
+pub struct Accepted {
+    pub user: users::UserRow,
+    pub company_id: String,
+    pub created_account: bool,
+}
+
+/// Accepts an invitation. An invited address with no account gets one with
+/// `password` and `name`; an existing account proves itself with its own
+/// password. The token is consumed only when everything succeeds.
+pub async fn accept_invite(
+    app: &App,
+    ctx: &Ctx,
+    token: &str,
+    password: &str,
+    name: Option<&str>,
+) -> Result<Accepted, AppError> {
+    check_password_input(password)?;
+    let name = name.map(|n| validate::name("name", n)).transpose()?;
+    let token_hash = hash_token(token);
+    let mut tx = app.db().write().await?;
+    throttle::reserve(app, &mut tx, &[throttle::address_limit(app, "invite_ip", &ctx.ip.to_string())]).await?;
+    let t = live_token(app, &mut tx, "invite", &token_hash).await?;
+    let company_id = t.company_id.clone().ok_or_else(bad_token)?;
+    let user = users::user_by_id(&mut tx, &t.user_id).await?.ok_or_else(bad_token)?;
+    let pending = members::membership(&mut tx, &company_id, &user.id).await?.filter(|m| m.status == "invited");
+    if pending.is_none() {
+        return Err(bad_token());
+    }
+    tx.commit().await?;
+
+    let created_account = user.password_hash.is_none();
+    let new_hash = if created_account {
+        let name = name.as_deref().ok_or_else(|| AppError::malformed("name", "is required for a new account"))?;
+        pw_rule::check_new(password, &[&user.email, name])?;
+        Some(app.hasher().hash(password).await?)
+    } else {
+        if !app.hasher().verify(user.password_hash.as_deref(), password).await? {
+            let mut tx = app.db().write().await?;
+            let mut ev = Event::new(AuditAction::AuthInviteAccept, Outcome::Denied).company(&company_id).reason("invalid_credentials");
+            ev.actor_id = Some(&user.id);
+            ev.email = Some(&user.email);
+            audit::record(app, &mut tx, ctx, ev).await?;
+            tx.commit().await?;
+            return Err(AppError::InvalidCredentials);
+        }
+        None
+    };
+    let now = app.now();
+    let mut tx = app.db().write().await?;
+    if !tokens::consume(&mut tx, &token_hash, now).await? {
+        return Err(bad_token());
+    }
+    if let (Some(hash), Some(name)) = (&new_hash, &name) {
+        users::complete_account(&mut tx, &user.id, name, hash, now).await?;
+    }
+    if !members::activate(&mut tx, &company_id, &user.id, now).await? {
+        return Err(bad_token());
+    }
+    tokens::void_all(&mut tx, &user.id, "invite", Some(&company_id), now).await?;
+    keyring::ensure_key(app, &mut tx, KeyKind::User, &user.id).await?;
+    let mut ev = Event::new(AuditAction::AuthInviteAccept, Outcome::Allowed)
+        .company(&company_id)
+        .object(ObjectType::Member, &user.id);
+    ev.actor_id = Some(&user.id);
+    ev.email = Some(&user.email);
+    audit::record(app, &mut tx, ctx, ev).await?;
+    let user = users::user_by_id(&mut tx, &user.id).await?.ok_or(AppError::NotFound)?;
+    tx.commit().await?;
+    Ok(Accepted { user, company_id, created_account })
+}
+
+fn bad_token() -> AppError {
+    AppError::invalid("token", "is invalid, used or expired")
+}
+
+async fn live_token(app: &App, tx: &mut turva_store::Tx, purpose: &str, token_hash: &str) -> Result<tokens::TokenRow, AppError> {
+    let t = tokens::token_by_hash(tx, purpose, token_hash).await?.ok_or_else(bad_token)?;
+    if t.used_at.is_some() || t.expires_at <= app.now() {
+        return Err(bad_token());
+    }
+    Ok(t)
+}
+
+/// Sends a notice whose failure must not undo what already committed.
+pub(crate) async fn send_quietly(app: &App, m: &mail::Mail) {
+    if let Err(e) = app.mailer().send(&app.config().smtp.from, m).await {
+        tracing::warn!(kind = m.kind, error = %e, "email could not be sent");
+    }
+}
+
+/// Compares the CSRF header of a cookie-authenticated write with the
+/// session's token.
+pub fn csrf_ok(actor: &Actor, header: Option<&str>) -> bool {
+    header.is_some_and(|h| ct_eq(h, &actor.csrf_token))
+}

@@ -1,0 +1,211 @@
+//! Companies: create (operators and the CLI), read, change settings.
+
+use serde_json::{Map, Value};
+use turva_model::access::{self, Action, ActorFacts, Reason};
+use turva_model::audit::{AuditAction, ObjectType, Outcome};
+use turva_model::{validate, Language, Role};
+use turva_store::companies::{self, CompanyRow};
+use turva_store::{members, Tx};
+
+use crate::audit::{self, Event};
+use crate::keyring::{self, KeyKind};
+use crate::{auth, mail, members as member_ops, Actor, App, AppError, Ctx};
+
+/// Who creates a company: an operator through the API, or the machine's
+/// administrator through the CLI.
+pub enum Creator<'a> {
+    Cli,
+    Operator(&'a Actor),
+}
+
+/// The settings every company has, with their defaults.
+pub fn default_settings() -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("require_mfa".into(), Value::Bool(false));
+    m.insert("default_member_access".into(), Value::String("edit".into()));
+    m
+}
+
+/// Loads the company and what the policy needs to know about the actor in
+/// it. A company that does not exist (or is scheduled for deletion) gives
+/// `None` and no role.
+pub(crate) async fn facts(app: &App, tx: &mut Tx, actor: &Actor, company_id: &str) -> Result<(Option<CompanyRow>, ActorFacts), AppError> {
+    let company = companies::company_by_id(tx, company_id).await?;
+    let role = match &company {
+        Some(_) => members::membership(tx, company_id, &actor.user_id)
+            .await?
+            .filter(|m| m.status == "active")
+            .and_then(|m| Role::parse("role", &m.role).ok()),
+        None => None,
+    };
+    let facts = ActorFacts { is_operator: actor.is_operator, role, recent_auth: auth::recent_auth(app, actor) };
+    Ok((company, facts))
+}
+
+/// Turns a policy denial into the answer, recording the denied request.
+/// The event belongs to the company when it exists, else to the platform.
+pub(crate) async fn denied(
+    app: &App,
+    ctx: &Ctx,
+    actor: &Actor,
+    action: AuditAction,
+    company: Option<&CompanyRow>,
+    object: (ObjectType, &str),
+    reason: Reason,
+) -> AppError {
+    let answer = match reason {
+        Reason::NotVisible => AppError::NotFound,
+        Reason::Forbidden => AppError::Forbidden("your role does not allow this"),
+        Reason::ReauthRequired => AppError::ReauthRequired,
+    };
+    let mut ev = Event::new(action, Outcome::Denied).actor(actor).object(object.0, object.1).reason(reason.as_str());
+    ev.company_id = company.map(|c| c.id.as_str());
+    audit::deny(app, ctx, ev, answer).await
+}
+
+/// Creates a company and invites its first owner by email.
+pub async fn create(app: &App, ctx: &Ctx, creator: Creator<'_>, name: &str, owner_email: &str) -> Result<CompanyRow, AppError> {
+    let name = validate::name("name", name)?;
+    let owner_email = validate::email("owner_email", owner_email)?;
+    if let Creator::Operator(actor) = creator {
+        let facts = ActorFacts { is_operator: actor.is_operator, role: None, recent_auth: auth::recent_auth(app, actor) };
+        if let Err(reason) = access::decide(&facts, Action::CreateCompany) {
+            let ev = Event::new(AuditAction::CompanyCreate, Outcome::Denied).actor(actor).reason(reason.as_str());
+            return Err(audit::deny(app, ctx, ev, AppError::Forbidden("only operators create companies")).await);
+        }
+    }
+    let now = app.now();
+    let company = CompanyRow {
+        id: crate::secret::new_id(),
+        name,
+        settings: Value::Object(default_settings()).to_string(),
+        created_at: now,
+    };
+    let actor = match creator {
+        Creator::Operator(a) => Some(a),
+        Creator::Cli => None,
+    };
+    let mut tx = app.db().write().await?;
+    companies::insert_company(&mut tx, &company, actor.map(|a| a.user_id.as_str())).await?;
+    keyring::ensure_key(app, &mut tx, KeyKind::Company, &company.id).await?;
+    let mut ev = Event::new(AuditAction::CompanyCreate, Outcome::Allowed).company(&company.id).object(ObjectType::Company, &company.id);
+    if let Some(a) = actor {
+        ev = ev.actor(a);
+    } else {
+        ev.credential = Some("cli");
+    }
+    audit::record(app, &mut tx, ctx, ev).await?;
+    let inviter = actor.map_or("Turva", |a| a.name.as_str()).to_string();
+    let mail = member_ops::invite_in_tx(
+        app,
+        &mut tx,
+        ctx,
+        actor,
+        &company,
+        &owner_email,
+        Role::Owner,
+        Language::En,
+        &inviter,
+    )
+    .await?;
+    tx.commit().await?;
+    auth::send_quietly(app, &mail).await;
+    Ok(company)
+}
+
+/// Companies the caller is an active member of.
+pub async fn list_mine(app: &App, actor: &Actor) -> Result<Vec<CompanyRow>, AppError> {
+    let mut tx = app.db().read().await?;
+    let mut out = Vec::new();
+    for m in members::memberships_of_user(&mut tx, &actor.user_id).await? {
+        if m.status != "active" {
+            continue;
+        }
+        if let Some(c) = companies::company_by_id(&mut tx, &m.company_id).await? {
+            out.push(c);
+        }
+    }
+    Ok(out)
+}
+
+/// One company, for its members (audited as a view).
+pub async fn get(app: &App, ctx: &Ctx, actor: &Actor, company_id: &str) -> Result<CompanyRow, AppError> {
+    let mut tx = app.db().write().await?;
+    let (company, facts) = facts(app, &mut tx, actor, company_id).await?;
+    let obj = (ObjectType::Company, company_id);
+    if let Err(reason) = access::decide(&facts, Action::ViewCompany) {
+        drop(tx);
+        return Err(denied(app, ctx, actor, AuditAction::CompanyView, company.as_ref(), obj, reason).await);
+    }
+    let company = company.ok_or(AppError::NotFound)?;
+    let ev = Event::new(AuditAction::CompanyView, Outcome::Allowed).actor(actor).company(company_id).object(obj.0, obj.1);
+    audit::record(app, &mut tx, ctx, ev).await?;
+    tx.commit().await?;
+    Ok(company)
+}
+
+/// Changes a company's name and/or merges settings (admins).
+pub async fn update(
+    app: &App,
+    ctx: &Ctx,
+    actor: &Actor,
+    company_id: &str,
+    name: Option<&str>,
+    settings: Option<&Map<String, Value>>,
+) -> Result<CompanyRow, AppError> {
+    let name = name.map(|n| validate::name("name", n)).transpose()?;
+    let mut tx = app.db().write().await?;
+    let (company, facts) = facts(app, &mut tx, actor, company_id).await?;
+    let obj = (ObjectType::Company, company_id);
+    if let Err(reason) = access::decide(&facts, Action::UpdateCompany) {
+        drop(tx);
+        return Err(denied(app, ctx, actor, AuditAction::CompanyUpdate, company.as_ref(), obj, reason).await);
+    }
+    let mut company = company.ok_or(AppError::NotFound)?;
+    let mut current: Map<String, Value> = serde_json::from_str(&company.settings).unwrap_or_else(|_| default_settings());
+    if let Some(changes) = settings {
+        merge_settings(&mut current, changes)?;
+    }
+    if let Some(n) = name {
+        company.name = n;
+    }
+    company.settings = Value::Object(current).to_string();
+    companies::update_company(&mut tx, company_id, &company.name, &company.settings).await?;
+    let ev = Event::new(AuditAction::CompanyUpdate, Outcome::Allowed).actor(actor).company(company_id).object(obj.0, obj.1);
+    audit::record(app, &mut tx, ctx, ev).await?;
+    tx.commit().await?;
+    Ok(company)
+}
+
+/// Validates and merges setting changes. Unknown settings are refused.
+fn merge_settings(current: &mut Map<String, Value>, changes: &Map<String, Value>) -> Result<(), AppError> {
+    for (k, v) in changes {
+        match (k.as_str(), v) {
+            ("default_member_access", Value::String(s)) if ["none", "view", "edit"].contains(&s.as_str()) => {
+                current.insert(k.clone(), v.clone());
+            }
+            ("default_member_access", _) => {
+                return Err(AppError::invalid("settings.default_member_access", "must be none, view or edit"))
+            }
+            ("require_mfa", Value::Bool(false)) => {
+                current.insert(k.clone(), v.clone());
+            }
+            ("require_mfa", Value::Bool(true)) => {
+                // Turning it on requires the caller to have a second factor;
+                // second factors arrive with the identity work, so nobody
+                // has one yet.
+                return Err(AppError::Forbidden("turning require_mfa on requires you to have a second factor"));
+            }
+            ("require_mfa", _) => return Err(AppError::invalid("settings.require_mfa", "must be true or false")),
+            _ => return Err(AppError::invalid("settings", format!("unknown setting {k:?}"))),
+        }
+    }
+    Ok(())
+}
+
+/// Makes an invitation email for `company` (kept here so members.rs and
+/// company creation word it the same way).
+pub(crate) fn invitation_mail(app: &App, lang: Language, to: &str, company: &CompanyRow, inviter: &str, token: &str) -> mail::Mail {
+    let link = format!("{}/accept-invite?token={token}", app.config().public_url());
+    mail::invitation(lang, to, &company.name, inviter, &link)
+}

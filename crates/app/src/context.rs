@@ -1,0 +1,42 @@
+//! Who is asking and from where.
+
+use std::net::IpAddr;
+
+/// Where a request comes from: filled in by the web layer (or the CLI).
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    /// The client address (a trusted proxy's X-Forwarded-For, else the peer).
+    pub ip: IpAddr,
+    pub user_agent: String,
+    pub request_id: String,
+}
+
+impl Ctx {
+    /// The context of a command run on the server's own machine.
+    pub fn cli() -> Self {
+        Ctx { ip: IpAddr::from([127, 0, 0, 1]), user_agent: "turva-cli".into(), request_id: "cli".into() }
+    }
+}
+
+/// A signed-in caller, as established from a session token. Carries no
+/// roles: those are re-read by every operation.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub user_id: String,
+    pub email: String,
+    pub name: String,
+    pub language: String,
+    pub is_operator: bool,
+    pub session_id: String,
+    /// Compared with the `X-CSRF-Token` header on cookie-authenticated writes.
+    pub csrf_token: String,
+    /// When the password (or a second factor) was last given in this session.
+    pub auth_at: i64,
+}
+
+impl Actor {
+    /// The audit log's `credential` value.
+    pub fn credential(&self) -> String {
+        "session".into()
+    }
+}

@@ -1,0 +1,62 @@
+//! Data keys of companies, users and periods: created random, stored
+//! wrapped by the master key (see `turva_store::keys`), unwrapped on use.
+//! Nothing is cached, so a destroyed key is gone at once.
+
+use turva_store::keys::{purpose, DataKey};
+use turva_store::{data_keys, Tx};
+
+use crate::{App, AppError};
+
+/// The kinds of data key and the purpose (associated data) of each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyKind {
+    Company,
+    User,
+    /// For personal data about nobody known (e.g. a sign-in attempt for an
+    /// unknown address); one per month, destroyed when it leaves retention.
+    Period,
+    Platform,
+}
+
+impl KeyKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            KeyKind::Company => "company",
+            KeyKind::User => "user",
+            KeyKind::Period => "period",
+            KeyKind::Platform => "platform",
+        }
+    }
+    fn purpose(self, owner: &str) -> String {
+        match self {
+            KeyKind::Company => purpose::company(owner),
+            KeyKind::User => purpose::user(owner),
+            KeyKind::Period => purpose::period(owner),
+            KeyKind::Platform => format!("turva/dek/platform/{owner}"),
+        }
+    }
+}
+
+/// Creates the key of (`kind`, `owner`) if it does not exist, and returns
+/// its id and the key.
+pub async fn ensure_key(app: &App, tx: &mut Tx, kind: KeyKind, owner: &str) -> Result<(String, DataKey), AppError> {
+    if let Some(k) = get_key(app, tx, kind, owner).await? {
+        return Ok(k);
+    }
+    let key = DataKey::random();
+    let wrapped = app.master().wrap(&kind.purpose(owner), &key);
+    data_keys::insert_key(tx, &crate::secret::new_id(), kind.as_str(), owner, &wrapped, app.now()).await?;
+    get_key(app, tx, kind, owner)
+        .await?
+        .ok_or_else(|| AppError::Internal(format!("{} key of {owner} vanished", kind.as_str())))
+}
+
+/// The key of (`kind`, `owner`), if it exists and was not destroyed.
+pub async fn get_key(app: &App, tx: &mut Tx, kind: KeyKind, owner: &str) -> Result<Option<(String, DataKey)>, AppError> {
+    let Some(stored) = data_keys::key_of(tx, kind.as_str(), owner).await? else {
+        return Ok(None);
+    };
+    let Some(wrapped) = stored.wrapped else { return Ok(None) };
+    let key = app.master().unwrap(&kind.purpose(owner), &wrapped)?;
+    Ok(Some((stored.id, key)))
+}

@@ -1,0 +1,110 @@
+//! Operations: one function per thing a user or operator can do. Each opens
+//! a transaction, loads the facts the policy needs, asks
+//! `turva_model::access::decide`, changes data through `turva_store`,
+//! records the audit event and commits.
+//!
+//! Invariants:
+//! - A state change commits together with its audit event, or not at all.
+//! - Handlers (in `web`) never write audit events; operations do, through
+//!   [`audit::record`].
+//! - Roles and rights are re-read from the database on every request.
+
+pub mod audit;
+pub mod auth;
+pub mod clock;
+pub mod companies;
+pub mod config;
+pub mod context;
+pub mod error;
+pub mod keyring;
+pub mod mail;
+pub mod members;
+pub mod operators;
+pub mod password;
+pub mod secret;
+pub mod setup;
+pub mod throttle;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use config::Config;
+pub use context::{Actor, Ctx};
+pub use error::AppError;
+pub use turva_model as model;
+
+/// Stored rows that operations return, for the web layer to render.
+/// Writes a file readable only by its owner, atomically.
+pub use turva_store::keys::write_private_file;
+
+pub mod rows {
+    pub use turva_store::companies::CompanyRow;
+    pub use turva_store::members::{MemberRow, MembershipOfUser};
+    pub use turva_store::sessions::SessionRow;
+    pub use turva_store::users::UserRow;
+}
+
+use turva_store::keys::{DataKey, MasterKey};
+use turva_store::Db;
+
+/// The running application: cheap to clone, shared by every request.
+#[derive(Clone)]
+pub struct App {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: Db,
+    master: MasterKey,
+    /// HMAC key for throttle keys and search indexes over personal data.
+    index_key: DataKey,
+    config: Config,
+    data_dir: PathBuf,
+    mailer: mail::Mailer,
+    hasher: password::Hasher,
+    clock: Arc<dyn Clock>,
+}
+
+impl App {
+    pub fn db(&self) -> &Db {
+        &self.inner.db
+    }
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+    pub fn data_dir(&self) -> &Path {
+        &self.inner.data_dir
+    }
+    pub(crate) fn master(&self) -> &MasterKey {
+        &self.inner.master
+    }
+    pub(crate) fn index_key(&self) -> &DataKey {
+        &self.inner.index_key
+    }
+    pub(crate) fn mailer(&self) -> &mail::Mailer {
+        &self.inner.mailer
+    }
+    pub(crate) fn hasher(&self) -> &password::Hasher {
+        &self.inner.hasher
+    }
+    /// Milliseconds since the epoch, from the app's clock.
+    pub fn now(&self) -> i64 {
+        self.inner.clock.now_millis()
+    }
+
+    /// Checks the database and file store answer (for `/readyz`).
+    pub async fn ready(&self) -> Result<(), AppError> {
+        self.inner.db.ping().await?;
+        let files = self.inner.data_dir.join("files");
+        tokio::fs::metadata(&files)
+            .await
+            .map_err(|_| AppError::Unavailable("file store unreachable".into()))?;
+        Ok(())
+    }
+
+    /// Closes the database cleanly (at shutdown).
+    pub async fn close(&self) {
+        self.inner.db.close().await;
+    }
+}

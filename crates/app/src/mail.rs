@@ -1,0 +1,137 @@
+//! Outgoing email: SMTP through lettre when `[smtp] url` is set, otherwise
+//! an RFC 5322 `.eml` file per message in `DIR/outbox/`.
+//!
+//! Links carry one-time tokens as the `token` query parameter and always
+//! start at `[server] public_url`, never at a request's Host. Messages are
+//! sent after the transaction that caused them commits; the rate limits are
+//! checked inside it (see `throttle::mail_limits`). The log records that a
+//! message went out, never its content or address.
+
+use std::path::PathBuf;
+
+use lettre::message::{header::ContentType, Mailbox, MultiPart, SinglePart};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use turva_model::Language;
+
+use crate::AppError;
+
+pub enum Mailer {
+    Outbox(PathBuf),
+    Smtp(Box<AsyncSmtpTransport<Tokio1Executor>>),
+}
+
+/// A message ready to send.
+#[derive(Debug, Clone)]
+pub struct Mail {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    /// What kind of message, for the log.
+    pub kind: &'static str,
+}
+
+impl Mailer {
+    pub fn from_config(smtp_url: Option<&str>, outbox: PathBuf) -> Result<Self, String> {
+        match smtp_url {
+            Some(url) => AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+                .map(|b| Mailer::Smtp(Box::new(b.build())))
+                .map_err(|e| format!("smtp.url: {e}")),
+            None => Ok(Mailer::Outbox(outbox)),
+        }
+    }
+
+    /// Sends `mail` from `from`.
+    pub async fn send(&self, from: &str, mail: &Mail) -> Result<(), AppError> {
+        let from: Mailbox = from.parse().map_err(|e| AppError::Internal(format!("smtp.from: {e}")))?;
+        let to: Mailbox = mail.to.parse().map_err(|_| AppError::invalid("email", "is not an email address"))?;
+        let html = format!(
+            "<!doctype html><html><body><pre style=\"font-family:sans-serif;white-space:pre-wrap\">{}</pre></body></html>",
+            escape_html(&mail.text)
+        );
+        let message = Message::builder()
+            .from(from)
+            .to(to)
+            .subject(&mail.subject)
+            .multipart(
+                MultiPart::alternative()
+                    .singlepart(SinglePart::builder().header(ContentType::TEXT_PLAIN).body(mail.text.clone()))
+                    .singlepart(SinglePart::builder().header(ContentType::TEXT_HTML).body(html)),
+            )
+            .map_err(|e| AppError::Internal(format!("building email: {e}")))?;
+        match self {
+            Mailer::Outbox(dir) => {
+                let name = format!("{}-{}.eml", crate::clock::SystemClock.now_millis_padded(), crate::secret::new_id());
+                let path = dir.join(name);
+                let bytes = message.formatted();
+                tokio::task::spawn_blocking(move || turva_store::keys::write_private_file(&path, &bytes))
+                    .await
+                    .map_err(|e| AppError::Internal(e.to_string()))??;
+            }
+            Mailer::Smtp(t) => {
+                t.send(message).await.map_err(|e| AppError::Unavailable(format!("smtp: {e}")))?;
+            }
+        }
+        tracing::info!(kind = mail.kind, "email sent");
+        Ok(())
+    }
+}
+
+impl crate::clock::SystemClock {
+    /// Milliseconds as a fixed-width string, so outbox files sort by time.
+    fn now_millis_padded(&self) -> String {
+        use crate::Clock;
+        format!("{:015}", self.now_millis())
+    }
+}
+
+fn escape_html(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// An invitation to join a company (the link accepts it).
+pub fn invitation(lang: Language, to: &str, company: &str, inviter: &str, link: &str) -> Mail {
+    let (subject, text) = match lang {
+        Language::En => (
+            format!("Invitation to {company} on Turva"),
+            format!("Hello,\n\n{inviter} has invited you to join {company} on Turva.\n\nAccept the invitation here (the link works for 7 days):\n{link}\n\nIf you did not expect this, you can ignore this message.\n"),
+        ),
+        Language::Fi => (
+            format!("Kutsu: {company} Turvassa"),
+            format!("Hei,\n\n{inviter} on kutsunut sinut mukaan yritykseen {company} Turvassa.\n\nHyväksy kutsu tästä (linkki on voimassa 7 päivää):\n{link}\n\nJos et odottanut tätä viestiä, voit jättää sen huomiotta.\n"),
+        ),
+        Language::De => (
+            format!("Einladung zu {company} in Turva"),
+            format!("Hallo,\n\n{inviter} hat Sie eingeladen, {company} in Turva beizutreten.\n\nNehmen Sie die Einladung hier an (der Link gilt 7 Tage):\n{link}\n\nWenn Sie diese Nachricht nicht erwartet haben, können Sie sie ignorieren.\n"),
+        ),
+    };
+    Mail { to: to.to_string(), subject, text, kind: "invitation" }
+}
+
+/// A password-reset link.
+pub fn password_reset(lang: Language, to: &str, link: &str) -> Mail {
+    let (subject, text) = match lang {
+        Language::En => (
+            "Reset your Turva password".to_string(),
+            format!("Hello,\n\nSomeone asked to reset the password of this Turva account. To choose a new password, open this link within 30 minutes:\n{link}\n\nIf it was not you, ignore this message: your password stays as it is.\n"),
+        ),
+        Language::Fi => (
+            "Turva-salasanan vaihto".to_string(),
+            format!("Hei,\n\nTämän Turva-tilin salasanan vaihtoa pyydettiin. Valitse uusi salasana 30 minuutin kuluessa tästä linkistä:\n{link}\n\nJos et pyytänyt vaihtoa, jätä viesti huomiotta: salasanasi pysyy ennallaan.\n"),
+        ),
+        Language::De => (
+            "Turva-Passwort zurücksetzen".to_string(),
+            format!("Hallo,\n\nJemand hat das Zurücksetzen des Passworts dieses Turva-Kontos angefordert. Wählen Sie innerhalb von 30 Minuten über diesen Link ein neues Passwort:\n{link}\n\nWenn Sie das nicht waren, ignorieren Sie diese Nachricht: Ihr Passwort bleibt unverändert.\n"),
+        ),
+    };
+    Mail { to: to.to_string(), subject, text, kind: "password_reset" }
+}
+
+/// A notice that the password was changed (sent to the account's address).
+pub fn password_changed(lang: Language, to: &str) -> Mail {
+    let (subject, text) = match lang {
+        Language::En => ("Your Turva password was changed", "Hello,\n\nThe password of your Turva account was just changed, and every other session was signed out. If this was not you, reset your password at once and tell your administrator.\n"),
+        Language::Fi => ("Turva-salasanasi vaihdettiin", "Hei,\n\nTurva-tilisi salasana vaihdettiin juuri, ja kaikki muut istunnot kirjattiin ulos. Jos et tehnyt tätä itse, vaihda salasana heti ja kerro ylläpitäjälle.\n"),
+        Language::De => ("Ihr Turva-Passwort wurde geändert", "Hallo,\n\nDas Passwort Ihres Turva-Kontos wurde soeben geändert, und alle anderen Sitzungen wurden abgemeldet. Wenn Sie das nicht waren, setzen Sie Ihr Passwort sofort zurück und informieren Sie Ihren Administrator.\n"),
+    };
+    Mail { to: to.to_string(), subject: subject.to_string(), text: text.to_string(), kind: "password_changed" }
+}

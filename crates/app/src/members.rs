@@ -1,0 +1,224 @@
+//! Company members: list, invite, change role, remove. Nobody becomes a
+//! member without accepting an invitation (see `auth::accept_invite`); a
+//! removed or demoted member loses access on their next request, because
+//! every operation re-reads the role.
+
+use turva_model::access::{self, Action};
+use turva_model::audit::{AuditAction, ObjectType, Outcome};
+use turva_model::{validate, Language, Role};
+use turva_store::companies::CompanyRow;
+use turva_store::{members, tokens, users, Tx};
+
+use crate::audit::{self, Event};
+use crate::companies::{denied, facts, invitation_mail};
+use crate::keyring::{self, KeyKind};
+use crate::secret::{new_id, new_token};
+use crate::{auth, mail, throttle, Actor, App, AppError, Ctx};
+
+pub use turva_store::members::MemberRow;
+
+/// Invitations are valid this long.
+pub const INVITE_SECS: i64 = 7 * 24 * 3600;
+
+/// A page of members.
+#[derive(Debug)]
+pub struct Page {
+    pub items: Vec<MemberRow>,
+    pub next_cursor: Option<String>,
+}
+
+/// Members and pending invitations of a company (admins).
+pub async fn list(app: &App, ctx: &Ctx, actor: &Actor, company_id: &str, cursor: Option<&str>, limit: i64) -> Result<Page, AppError> {
+    let mut tx = app.db().write().await?;
+    let (company, facts) = facts(app, &mut tx, actor, company_id).await?;
+    let obj = (ObjectType::Company, company_id);
+    if let Err(reason) = access::decide(&facts, Action::ListMembers) {
+        drop(tx);
+        return Err(denied(app, ctx, actor, AuditAction::MemberList, company.as_ref(), obj, reason).await);
+    }
+    let mut items = members::members_of_company(&mut tx, company_id, cursor, limit + 1).await?;
+    let next_cursor = if items.len() as i64 > limit {
+        items.truncate(usize::try_from(limit).unwrap_or(0));
+        items.last().map(|m| m.user_id.clone())
+    } else {
+        None
+    };
+    let ev = Event::new(AuditAction::MemberList, Outcome::Allowed).actor(actor).company(company_id).object(obj.0, obj.1);
+    audit::record(app, &mut tx, ctx, ev).await?;
+    tx.commit().await?;
+    Ok(Page { items, next_cursor })
+}
+
+/// Invites `email` as `role` (admins; owners and admins need recent auth,
+/// owners are invited only by owners).
+pub async fn invite(
+    app: &App,
+    ctx: &Ctx,
+    actor: &Actor,
+    company_id: &str,
+    email: &str,
+    role: &str,
+    language: Option<&str>,
+) -> Result<MemberRow, AppError> {
+    let email = validate::email("email", email)?;
+    let role = Role::parse("role", role)?;
+    let language = language.map(|l| Language::parse("language", l)).transpose()?.unwrap_or_default();
+    let mut tx = app.db().write().await?;
+    let (company, facts) = facts(app, &mut tx, actor, company_id).await?;
+    if let Err(reason) = access::decide(&facts, Action::InviteMember { role }) {
+        drop(tx);
+        let obj = (ObjectType::Company, company_id);
+        return Err(denied(app, ctx, actor, AuditAction::MemberInvite, company.as_ref(), obj, reason).await);
+    }
+    let company = company.ok_or(AppError::NotFound)?;
+    let mail = invite_in_tx(app, &mut tx, ctx, Some(actor), &company, &email, role, language, &actor.name).await?;
+    let user = users::user_by_email(&mut tx, &email).await?.ok_or(AppError::NotFound)?;
+    let row = members::membership(&mut tx, company_id, &user.id).await?.ok_or(AppError::NotFound)?;
+    tx.commit().await?;
+    auth::send_quietly(app, &mail).await;
+    Ok(row)
+}
+
+/// The invitation itself, inside a transaction: the address's account (or
+/// a placeholder until it accepts), the invited membership, a token, the
+/// audit event and the email to send after commit.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn invite_in_tx(
+    app: &App,
+    tx: &mut Tx,
+    ctx: &Ctx,
+    actor: Option<&Actor>,
+    company: &CompanyRow,
+    email: &str,
+    role: Role,
+    language: Language,
+    inviter: &str,
+) -> Result<mail::Mail, AppError> {
+    let now = app.now();
+    throttle::reserve(app, tx, &throttle::mail_limits(app, email, Some(&company.id))).await?;
+    let user = match users::user_by_email(tx, email).await? {
+        Some(u) => u,
+        None => {
+            let u = users::UserRow {
+                id: new_id(),
+                email: email.to_string(),
+                name: String::new(),
+                language: language.as_str().to_string(),
+                password_hash: None,
+                is_operator: false,
+                created_at: now,
+            };
+            users::insert_user(tx, &u).await?;
+            u
+        }
+    };
+    keyring::ensure_key(app, tx, KeyKind::User, &user.id).await?;
+    match members::membership(tx, &company.id, &user.id).await? {
+        Some(m) if m.status == "active" => return Err(AppError::Conflict("already a member of this company")),
+        Some(_) => members::update_invitation(tx, &company.id, &user.id, role.as_str(), language.as_str()).await?,
+        None => {
+            members::insert_membership(
+                tx,
+                &company.id,
+                &user.id,
+                role.as_str(),
+                "invited",
+                language.as_str(),
+                actor.map(|a| a.user_id.as_str()),
+                now,
+            )
+            .await?
+        }
+    }
+    let (token, token_hash) = new_token();
+    tokens::insert_token(
+        tx,
+        &tokens::TokenRow {
+            token_hash,
+            purpose: "invite".into(),
+            user_id: user.id.clone(),
+            company_id: Some(company.id.clone()),
+            created_at: now,
+            expires_at: now + INVITE_SECS * 1000,
+            used_at: None,
+        },
+    )
+    .await?;
+    let mut ev = Event::new(AuditAction::MemberInvite, Outcome::Allowed)
+        .company(&company.id)
+        .object(ObjectType::Member, &user.id);
+    match actor {
+        Some(a) => ev = ev.actor(a),
+        None => ev.credential = Some("cli"),
+    }
+    audit::record(app, tx, ctx, ev).await?;
+    Ok(invitation_mail(app, language, email, company, inviter, &token))
+}
+
+/// Changes a member's role.
+pub async fn change_role(app: &App, ctx: &Ctx, actor: &Actor, company_id: &str, user_id: &str, role: &str) -> Result<MemberRow, AppError> {
+    let to = Role::parse("role", role)?;
+    let mut tx = app.db().write().await?;
+    let (company, facts) = facts(app, &mut tx, actor, company_id).await?;
+    let target = match &company {
+        Some(_) => members::membership(&mut tx, company_id, user_id).await?,
+        None => None,
+    };
+    let obj = (ObjectType::Member, user_id);
+    let from = target.as_ref().and_then(|t| Role::parse("role", &t.role).ok()).unwrap_or(Role::Reader);
+    let decision = match (&target, facts.role) {
+        // A member who does not exist is as invisible as another company.
+        (None, Some(_)) => Err(access::Reason::NotVisible),
+        _ => access::decide(&facts, Action::ChangeRole { from, to, is_self: user_id == actor.user_id }),
+    };
+    if let Err(reason) = decision {
+        drop(tx);
+        return Err(denied(app, ctx, actor, AuditAction::MemberRoleChange, company.as_ref(), obj, reason).await);
+    }
+    let target = target.ok_or(AppError::NotFound)?;
+    if target.status == "active" {
+        let owners = members::count_active_owners(&mut tx, company_id).await?;
+        if !access::owner_remains(owners, from == Role::Owner, to == Role::Owner) {
+            return Err(AppError::Conflict("a company must keep at least one owner"));
+        }
+    }
+    members::set_role(&mut tx, company_id, user_id, to.as_str()).await?;
+    let ev = Event::new(AuditAction::MemberRoleChange, Outcome::Allowed).actor(actor).company(company_id).object(obj.0, obj.1);
+    audit::record(app, &mut tx, ctx, ev).await?;
+    let row = members::membership(&mut tx, company_id, user_id).await?.ok_or(AppError::NotFound)?;
+    tx.commit().await?;
+    Ok(row)
+}
+
+/// Removes a member (or withdraws an invitation).
+pub async fn remove(app: &App, ctx: &Ctx, actor: &Actor, company_id: &str, user_id: &str) -> Result<(), AppError> {
+    let mut tx = app.db().write().await?;
+    let (company, facts) = facts(app, &mut tx, actor, company_id).await?;
+    let target = match &company {
+        Some(_) => members::membership(&mut tx, company_id, user_id).await?,
+        None => None,
+    };
+    let obj = (ObjectType::Member, user_id);
+    let role = target.as_ref().and_then(|t| Role::parse("role", &t.role).ok()).unwrap_or(Role::Reader);
+    let decision = match (&target, facts.role) {
+        (None, Some(_)) => Err(access::Reason::NotVisible),
+        _ => access::decide(&facts, Action::RemoveMember { role, is_self: user_id == actor.user_id }),
+    };
+    if let Err(reason) = decision {
+        drop(tx);
+        return Err(denied(app, ctx, actor, AuditAction::MemberRemove, company.as_ref(), obj, reason).await);
+    }
+    let target = target.ok_or(AppError::NotFound)?;
+    if target.status == "active" {
+        let owners = members::count_active_owners(&mut tx, company_id).await?;
+        if !access::owner_remains(owners, role == Role::Owner, false) {
+            return Err(AppError::Conflict("a company must keep at least one owner"));
+        }
+    }
+    members::delete_membership(&mut tx, company_id, user_id).await?;
+    tokens::void_all(&mut tx, user_id, "invite", Some(company_id), app.now()).await?;
+    let ev = Event::new(AuditAction::MemberRemove, Outcome::Allowed).actor(actor).company(company_id).object(obj.0, obj.1);
+    audit::record(app, &mut tx, ctx, ev).await?;
+    tx.commit().await?;
+    Ok(())
+}

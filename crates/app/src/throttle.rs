@@ -1,0 +1,100 @@
+//! Throttling of guessable endpoints and of outgoing mail.
+//!
+//! Threat: online password guessing, and Turva used to flood an inbox.
+//! Sign-in attempts are counted per (account, address) pair — 10 failures in
+//! 15 minutes —, per address — 20 —, and per account from all addresses —
+//! 100, NIST's ceiling —, so an attacker at one address cannot lock the
+//! owner out from another. An attempt is *reserved* (counted) before the
+//! slow password check and taken back when it succeeds, so a burst of
+//! concurrent guesses cannot all slip in before the first is counted.
+//! Counters live in the database, so they hold across restarts and across
+//! processes. Keys are keyed hashes, never raw addresses.
+
+use turva_store::{throttle as store, Tx};
+
+use crate::secret::{keyed_hash, new_id};
+use crate::{App, AppError};
+
+/// One counter: a bucket, a key within it, a limit and a window.
+#[derive(Debug, Clone)]
+pub struct Limit {
+    pub bucket: &'static str,
+    pub key: String,
+    pub max: i64,
+    pub window_secs: i64,
+}
+
+const FIFTEEN_MIN: i64 = 15 * 60;
+
+/// The sign-in limits for an account (by normalised email) at an address.
+pub fn login_limits(app: &App, email: &str, ip: &str) -> Vec<Limit> {
+    let k = app.index_key();
+    vec![
+        Limit { bucket: "login_account_ip", key: keyed_hash(k, "login_account_ip", &format!("{email}\n{ip}")), max: 10, window_secs: FIFTEEN_MIN },
+        Limit { bucket: "login_ip", key: keyed_hash(k, "login_ip", ip), max: 20, window_secs: FIFTEEN_MIN },
+        Limit { bucket: "login_account", key: keyed_hash(k, "login_account", email), max: 100, window_secs: FIFTEEN_MIN },
+    ]
+}
+
+/// A per-address limit for endpoints that take one-time tokens or
+/// passwords outside sign-in (reset, invitation acceptance, re-auth).
+pub fn address_limit(app: &App, bucket: &'static str, ip: &str) -> Limit {
+    Limit { bucket, key: keyed_hash(app.index_key(), bucket, ip), max: 20, window_secs: FIFTEEN_MIN }
+}
+
+/// A per-session limit for password checks inside a session.
+pub fn session_limit(bucket: &'static str, session_id: &str) -> Limit {
+    Limit { bucket, key: session_id.to_string(), max: 10, window_secs: FIFTEEN_MIN }
+}
+
+/// Mail limits: per recipient and per company, per hour.
+pub fn mail_limits(app: &App, recipient: &str, company_id: Option<&str>) -> Vec<Limit> {
+    let c = &app.config().smtp;
+    let mut v = vec![Limit {
+        bucket: "mail_recipient",
+        key: keyed_hash(app.index_key(), "mail_recipient", recipient),
+        max: i64::from(c.per_recipient_per_hour),
+        window_secs: 3600,
+    }];
+    if let Some(cid) = company_id {
+        v.push(Limit { bucket: "mail_company", key: cid.to_string(), max: i64::from(c.per_company_per_hour), window_secs: 3600 });
+    }
+    v
+}
+
+/// Checks every limit; if all have room, counts one event in each and
+/// returns the ids of those events (a reservation). Otherwise answers
+/// `RateLimited` with the seconds until the fullest window frees a slot.
+pub async fn reserve(app: &App, tx: &mut Tx, limits: &[Limit]) -> Result<Vec<String>, AppError> {
+    let now = app.now();
+    let mut retry_after: Option<i64> = None;
+    for l in limits {
+        let since = now - l.window_secs * 1000;
+        let (count, oldest) = store::window(tx, l.bucket, &l.key, since).await?;
+        if count >= l.max {
+            let free_at = oldest.unwrap_or(now) + l.window_secs * 1000;
+            let secs = ((free_at - now) / 1000).max(1);
+            retry_after = Some(retry_after.map_or(secs, |r| r.max(secs)));
+        }
+    }
+    if let Some(secs) = retry_after {
+        return Err(AppError::RateLimited { retry_after_secs: u64::try_from(secs).unwrap_or(1) });
+    }
+    let mut ids = Vec::with_capacity(limits.len());
+    for l in limits {
+        let id = new_id();
+        store::record(tx, &id, l.bucket, &l.key, now).await?;
+        ids.push(id);
+    }
+    Ok(ids)
+}
+
+/// Takes back a reservation (the attempt succeeded) and, for sign-in,
+/// forgets the account's failures at that address.
+pub async fn release(tx: &mut Tx, ids: &[String], clear: Option<&Limit>) -> Result<(), AppError> {
+    store::remove(tx, ids).await?;
+    if let Some(l) = clear {
+        store::clear(tx, l.bucket, &l.key).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,267 @@
+//! The one place that decides access: "may this actor do this action to this
+//! object?"
+//!
+//! `decide` is a pure function of facts (the actor, their role in the
+//! company, how recently they authenticated) and the action. It does no IO
+//! and reads no clock. It denies by default: an action it does not list for
+//! a role is denied.
+//!
+//! A denial says *why* in its [`Reason`]; the caller turns
+//! [`Reason::NotVisible`] into a 404 (so ids cannot be probed) and records
+//! the real reason in the audit log.
+//!
+//! Store functions that change company data take an [`Allowed`] proof that
+//! only `decide` can create, so a caller cannot skip the check.
+
+use crate::Role;
+
+/// Who is asking, as far as the policy needs to know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ActorFacts {
+    /// A platform operator (runs the platform, sees no company content).
+    pub is_operator: bool,
+    /// The actor's active role in the company the action concerns; `None`
+    /// when they are not an active member (invited members are not yet).
+    pub role: Option<Role>,
+    /// A password or second factor was given within the recent-auth window.
+    pub recent_auth: bool,
+}
+
+/// What the actor wants to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Create a company (platform).
+    CreateCompany,
+    /// Read a company's name and settings.
+    ViewCompany,
+    /// Change a company's name or settings.
+    UpdateCompany,
+    /// List a company's members and invitations.
+    ListMembers,
+    /// Invite someone as `role`.
+    InviteMember { role: Role },
+    /// Change a member's role from `from` to `to`; `is_self` when the actor
+    /// changes their own role.
+    ChangeRole { from: Role, to: Role, is_self: bool },
+    /// Remove a member holding `role`; `is_self` when the actor leaves.
+    RemoveMember { role: Role, is_self: bool },
+}
+
+/// Why an action was denied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    /// The actor may not know the object exists (answer 404).
+    NotVisible,
+    /// The actor sees the object but may not do this (answer 403).
+    Forbidden,
+    /// Allowed only with a recent authentication (answer 403
+    /// `reauthentication_required`).
+    ReauthRequired,
+}
+
+impl Reason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::NotVisible => "not_visible",
+            Reason::Forbidden => "forbidden",
+            Reason::ReauthRequired => "reauthentication_required",
+        }
+    }
+}
+
+/// Proof that `decide` allowed an action. It cannot be made elsewhere.
+#[derive(Debug)]
+pub struct Allowed {
+    action: Action,
+}
+
+impl Allowed {
+    pub fn action(&self) -> Action {
+        self.action
+    }
+}
+
+/// The decision: allowed (with proof) or denied (with the reason).
+pub type Decision = Result<Allowed, Reason>;
+
+/// Decides whether `actor` may do `action`.
+pub fn decide(actor: &ActorFacts, action: Action) -> Decision {
+    let allow = Ok(Allowed { action });
+    if action == Action::CreateCompany {
+        return if actor.is_operator {
+            allow
+        } else {
+            Err(Reason::Forbidden)
+        };
+    }
+    // Everything else concerns one company: a non-member (an operator
+    // included) may not learn that it exists.
+    let Some(role) = actor.role else {
+        return Err(Reason::NotVisible);
+    };
+    let needs_recent = |allowed: bool| match (allowed, actor.recent_auth) {
+        (false, _) => Err(Reason::Forbidden),
+        (true, false) => Err(Reason::ReauthRequired),
+        (true, true) => Ok(Allowed { action }),
+    };
+    match action {
+        Action::CreateCompany => Err(Reason::Forbidden),
+        Action::ViewCompany => allow,
+        Action::UpdateCompany | Action::ListMembers => {
+            if role.is_admin() {
+                allow
+            } else {
+                Err(Reason::Forbidden)
+            }
+        }
+        Action::InviteMember { role: invited } => {
+            let may = role.is_admin() && (invited != Role::Owner || role == Role::Owner);
+            if invited.is_privileged() {
+                needs_recent(may)
+            } else if may {
+                allow
+            } else {
+                Err(Reason::Forbidden)
+            }
+        }
+        Action::ChangeRole { from, to, is_self } => {
+            let touches_owner = from == Role::Owner || to == Role::Owner;
+            let may = role.is_admin() && (!touches_owner || role == Role::Owner);
+            // Stepping down yourself is always allowed (the last-owner rule
+            // is checked on the data, see `owner_remains`).
+            let stepping_down = is_self && to < from;
+            if stepping_down {
+                allow
+            } else if to.is_privileged() || from.is_privileged() {
+                needs_recent(may)
+            } else if may {
+                allow
+            } else {
+                Err(Reason::Forbidden)
+            }
+        }
+        Action::RemoveMember {
+            role: target,
+            is_self,
+        } => {
+            if is_self || (role.is_admin() && (target != Role::Owner || role == Role::Owner)) {
+                allow
+            } else {
+                Err(Reason::Forbidden)
+            }
+        }
+    }
+}
+
+/// A company always keeps at least one active owner: `owners` is how many it
+/// has now, `was_owner` whether the member being changed or removed is one,
+/// and `stays_owner` whether they still will be.
+pub fn owner_remains(owners: u64, was_owner: bool, stays_owner: bool) -> bool {
+    !(was_owner && !stays_owner && owners <= 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Action::*;
+    use Role::*;
+
+    const NO: Result<(), Reason> = Err(Reason::Forbidden);
+    const HIDDEN: Result<(), Reason> = Err(Reason::NotVisible);
+    const REAUTH: Result<(), Reason> = Err(Reason::ReauthRequired);
+    const YES: Result<(), Reason> = Ok(());
+
+    fn check(role: Option<Role>, recent_auth: bool, action: Action, want: Result<(), Reason>) {
+        let actor = ActorFacts {
+            is_operator: false,
+            role,
+            recent_auth,
+        };
+        let got = decide(&actor, action).map(|_| ());
+        assert_eq!(got, want, "{role:?} recent={recent_auth} {action:?}");
+    }
+
+    #[test]
+    fn non_members_cannot_see_a_company() {
+        check(None, true, ViewCompany, HIDDEN);
+        check(None, true, ListMembers, HIDDEN);
+        check(None, true, InviteMember { role: Reader }, HIDDEN);
+        check(None, true, RemoveMember { role: Reader, is_self: false }, HIDDEN);
+        check(Some(Reader), false, ViewCompany, YES);
+    }
+
+    #[test]
+    fn operators_create_companies_but_do_not_see_them() {
+        let op = ActorFacts { is_operator: true, role: None, recent_auth: true };
+        assert!(decide(&op, CreateCompany).is_ok());
+        assert_eq!(decide(&op, ViewCompany).map(|_| ()), HIDDEN);
+        assert_eq!(decide(&op, ListMembers).map(|_| ()), HIDDEN);
+        let user = ActorFacts { is_operator: false, role: Some(Owner), recent_auth: true };
+        assert_eq!(decide(&user, CreateCompany).map(|_| ()), NO);
+    }
+
+    #[test]
+    fn only_admins_list_members_and_change_settings() {
+        for (role, want) in [(Owner, YES), (Admin, YES), (Member, NO), (Reader, NO)] {
+            check(Some(role), false, ListMembers, want);
+            check(Some(role), false, UpdateCompany, want);
+        }
+    }
+
+    #[test]
+    fn admins_invite_members_and_readers_without_reauth() {
+        check(Some(Admin), false, InviteMember { role: Member }, YES);
+        check(Some(Admin), false, InviteMember { role: Reader }, YES);
+        check(Some(Member), false, InviteMember { role: Reader }, NO);
+        check(Some(Reader), true, InviteMember { role: Reader }, NO);
+    }
+
+    #[test]
+    fn inviting_admins_and_owners_needs_recent_auth_and_owners_only_by_owners() {
+        check(Some(Admin), false, InviteMember { role: Admin }, REAUTH);
+        check(Some(Admin), true, InviteMember { role: Admin }, YES);
+        check(Some(Admin), true, InviteMember { role: Owner }, NO);
+        check(Some(Owner), false, InviteMember { role: Owner }, REAUTH);
+        check(Some(Owner), true, InviteMember { role: Owner }, YES);
+        check(Some(Member), true, InviteMember { role: Admin }, NO);
+    }
+
+    #[test]
+    fn only_owners_change_owners() {
+        check(Some(Admin), true, ChangeRole { from: Owner, to: Admin, is_self: false }, NO);
+        check(Some(Owner), true, ChangeRole { from: Owner, to: Admin, is_self: false }, YES);
+        check(Some(Admin), true, ChangeRole { from: Member, to: Owner, is_self: false }, NO);
+        check(Some(Owner), false, ChangeRole { from: Member, to: Owner, is_self: false }, REAUTH);
+    }
+
+    #[test]
+    fn promoting_to_admin_needs_recent_auth() {
+        check(Some(Admin), false, ChangeRole { from: Member, to: Admin, is_self: false }, REAUTH);
+        check(Some(Admin), true, ChangeRole { from: Member, to: Admin, is_self: false }, YES);
+        check(Some(Admin), false, ChangeRole { from: Member, to: Reader, is_self: false }, YES);
+        check(Some(Member), false, ChangeRole { from: Reader, to: Member, is_self: false }, NO);
+    }
+
+    #[test]
+    fn anyone_may_step_down_or_leave() {
+        check(Some(Admin), false, ChangeRole { from: Admin, to: Member, is_self: true }, YES);
+        check(Some(Member), false, ChangeRole { from: Member, to: Admin, is_self: true }, NO);
+        check(Some(Reader), false, RemoveMember { role: Reader, is_self: true }, YES);
+    }
+
+    #[test]
+    fn only_owners_remove_owners() {
+        check(Some(Admin), false, RemoveMember { role: Owner, is_self: false }, NO);
+        check(Some(Owner), false, RemoveMember { role: Owner, is_self: false }, YES);
+        check(Some(Admin), false, RemoveMember { role: Admin, is_self: false }, YES);
+        check(Some(Member), false, RemoveMember { role: Reader, is_self: false }, NO);
+    }
+
+    #[test]
+    fn the_last_owner_stays() {
+        assert!(!owner_remains(1, true, false));
+        assert!(owner_remains(2, true, false));
+        assert!(owner_remains(1, true, true));
+        assert!(owner_remains(1, false, false));
+    }
+}

@@ -1,0 +1,51 @@
+//! The `companies` table.
+
+use crate::db::Tx;
+use crate::error::Result;
+use crate::{exec_tx, on_tx, Millis};
+
+#[derive(Debug, Clone)]
+pub struct CompanyRow {
+    pub id: String,
+    pub name: String,
+    /// JSON object of company settings.
+    pub settings: String,
+    pub created_at: Millis,
+}
+
+type Tuple = (String, String, String, i64);
+
+pub async fn insert_company(tx: &mut Tx, c: &CompanyRow, created_by: Option<&str>) -> Result<()> {
+    exec_tx!(tx, |conn| sqlx::query(
+        "INSERT INTO companies (id, name, settings, created_at, created_by) VALUES ($1, $2, $3, $4, $5)"
+    )
+    .bind(&c.id)
+    .bind(&c.name)
+    .bind(&c.settings)
+    .bind(c.created_at)
+    .bind(created_by)
+    .execute(conn)
+    .await)?;
+    Ok(())
+}
+
+pub async fn company_by_id(tx: &mut Tx, id: &str) -> Result<Option<CompanyRow>> {
+    let row: Option<Tuple> = on_tx!(tx, |c| sqlx::query_as(
+        "SELECT id, name, settings, created_at FROM companies WHERE id = $1"
+    )
+    .bind(id)
+    .fetch_optional(c)
+    .await)?;
+    Ok(row.map(|t| CompanyRow { id: t.0, name: t.1, settings: t.2, created_at: t.3 }))
+}
+
+/// Sets a company's name and settings (the caller merged them).
+pub async fn update_company(tx: &mut Tx, id: &str, name: &str, settings: &str) -> Result<()> {
+    exec_tx!(tx, |c| sqlx::query("UPDATE companies SET name = $2, settings = $3 WHERE id = $1")
+        .bind(id)
+        .bind(name)
+        .bind(settings)
+        .execute(c)
+        .await)?;
+    Ok(())
+}

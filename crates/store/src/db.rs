@@ -1,0 +1,205 @@
+//! Connections and transactions for both backends.
+//!
+//! SQLite (the embedded default) is a SQLCipher file: every connection sends
+//! the raw 256-bit key first, and `open_sqlite` refuses a build where the
+//! cipher is not active. Writes go through a pool of one connection that
+//! begins `IMMEDIATE` transactions, so writers queue in-process instead of
+//! sleeping in SQLite's busy handler; reads use a separate pool.
+//! PostgreSQL uses one pool; read-modify-write code locks rows itself.
+
+use std::path::Path;
+use std::time::Duration;
+
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Postgres, Sqlite};
+
+use crate::error::{Result, StoreError};
+use crate::keys::DataKey;
+
+/// Which database engine a pool talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A handle on the database: cheap to clone.
+#[derive(Clone, Debug)]
+pub enum Db {
+    Sqlite { read: SqlitePool, write: SqlitePool },
+    Postgres(PgPool),
+}
+
+/// One open transaction on either backend. Dropped without `commit`, it
+/// rolls back.
+pub enum Tx {
+    Sqlite(sqlx::Transaction<'static, Sqlite>),
+    Postgres(sqlx::Transaction<'static, Postgres>),
+}
+
+/// Runs `$body` with `$c` bound to the transaction's connection, once per
+/// backend, so a statement is written once when its SQL is portable. Where
+/// the dialects differ, match on `Tx::backend()` for the SQL text instead.
+#[macro_export]
+macro_rules! on_tx {
+    ($tx:expr, |$c:ident| $body:expr) => {
+        match $tx {
+            $crate::db::Tx::Sqlite(t) => {
+                let $c = &mut **t;
+                $body
+            }
+            $crate::db::Tx::Postgres(t) => {
+                let $c = &mut **t;
+                $body
+            }
+        }
+    };
+}
+
+/// Like `on_tx!` for a statement run with `execute`: yields the number of
+/// rows affected, the same type on both backends.
+#[macro_export]
+macro_rules! exec_tx {
+    ($tx:expr, |$c:ident| $body:expr) => {
+        match $tx {
+            $crate::db::Tx::Sqlite(t) => {
+                let $c = &mut **t;
+                $body.map(|r| r.rows_affected())
+            }
+            $crate::db::Tx::Postgres(t) => {
+                let $c = &mut **t;
+                $body.map(|r| r.rows_affected())
+            }
+        }
+    };
+}
+
+impl Db {
+    /// Opens the SQLCipher database at `path` with `key`, creating it when
+    /// missing. Fails when the key is wrong or the cipher is not compiled in.
+    pub async fn open_sqlite(path: &Path, key: &DataKey) -> Result<Self> {
+        let opts = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            // SQLCipher: a raw key as a blob literal (no PBKDF2 per connection).
+            .pragma("key", format!("\"x'{}'\"", key.to_hex().as_str()))
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10))
+            .pragma("cache_size", "-32000");
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(opts.clone())
+            .await
+            .map_err(open_error)?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(4)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(opts.read_only(false))
+            .await
+            .map_err(open_error)?;
+        let version: Option<(String,)> = sqlx::query_as("PRAGMA cipher_version")
+            .fetch_optional(&write)
+            .await
+            .map_err(open_error)?;
+        if version.is_none_or(|(v,)| v.is_empty()) {
+            return Err(StoreError::Corrupt(
+                "SQLCipher is not active in this build: refusing to store data unencrypted".into(),
+            ));
+        }
+        // Reading the schema proves the key opens the file.
+        sqlx::query("SELECT count(*) FROM sqlite_master")
+            .execute(&read)
+            .await
+            .map_err(open_error)?;
+        Ok(Db::Sqlite { read, write })
+    }
+
+    /// Connects to PostgreSQL at `url`.
+    pub async fn open_postgres(url: &str) -> Result<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect(url)
+            .await
+            .map_err(StoreError::Unavailable)?;
+        Ok(Db::Postgres(pool))
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Db::Sqlite { .. } => Backend::Sqlite,
+            Db::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Begins a transaction that only reads.
+    pub async fn read(&self) -> Result<Tx> {
+        Ok(match self {
+            Db::Sqlite { read, .. } => Tx::Sqlite(read.begin().await?),
+            Db::Postgres(p) => Tx::Postgres(p.begin().await?),
+        })
+    }
+
+    /// Begins a transaction that writes: on SQLite it takes the write lock at
+    /// once, so a read-modify-write cannot be overtaken.
+    pub async fn write(&self) -> Result<Tx> {
+        Ok(match self {
+            Db::Sqlite { write, .. } => Tx::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Postgres(p) => Tx::Postgres(p.begin().await?),
+        })
+    }
+
+    /// Checks that the database answers (for `/readyz`).
+    pub async fn ping(&self) -> Result<()> {
+        match self {
+            Db::Sqlite { read, .. } => sqlx::query("SELECT 1").execute(read).await.map(|_| ())?,
+            Db::Postgres(p) => sqlx::query("SELECT 1").execute(p).await.map(|_| ())?,
+        };
+        Ok(())
+    }
+
+    /// Closes every connection, waiting for those in use to be returned.
+    pub async fn close(&self) {
+        match self {
+            Db::Sqlite { read, write } => {
+                read.close().await;
+                // A last checkpoint folds the WAL back into the main file.
+                let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(write).await;
+                write.close().await;
+            }
+            Db::Postgres(p) => p.close().await,
+        }
+    }
+}
+
+impl Tx {
+    pub fn backend(&self) -> Backend {
+        match self {
+            Tx::Sqlite(_) => Backend::Sqlite,
+            Tx::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    pub async fn commit(self) -> Result<()> {
+        match self {
+            Tx::Sqlite(t) => t.commit().await?,
+            Tx::Postgres(t) => t.commit().await?,
+        }
+        Ok(())
+    }
+}
+
+fn open_error(e: sqlx::Error) -> StoreError {
+    match &e {
+        // SQLITE_NOTADB: the key does not open the file.
+        sqlx::Error::Database(d) if d.code().as_deref() == Some("26") => StoreError::Corrupt(
+            "the database key does not open turva.db (wrong master key or key ring, or not a Turva database)".into(),
+        ),
+        _ => StoreError::Unavailable(e),
+    }
+}

@@ -1,0 +1,283 @@
+//! The key hierarchy (see docs/design/0001-keys.md).
+//!
+//! Threat: a stolen disk, database dump or backup. Every data key (the
+//! SQLCipher database key, each company's key, each user's key, the
+//! platform index key) is random and stored only *wrapped* — sealed with
+//! AES-256-GCM under a version of the master key, with associated data
+//! naming what the key is for, so a wrapped key cannot be swapped into
+//! another slot. The master key itself never enters the database.
+//!
+//! State: the master-key file holds one or more versions (`v<N> <64 hex>`
+//! a line); the newest wraps new keys, older ones still unwrap what they
+//! wrapped until rotation (a later issue) rewraps everything. The key ring
+//! file beside it holds the wrapped database key, which cannot live inside
+//! the database it unlocks.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io::Write;
+use std::path::Path;
+
+use rand::RngCore;
+use zeroize::{Zeroize, Zeroizing};
+
+use crate::crypt;
+use crate::error::StoreError;
+
+/// A 256-bit secret key. Zeroed on drop; its `Debug` prints no bytes.
+#[derive(Clone)]
+pub struct DataKey(Zeroizing<[u8; 32]>);
+
+impl DataKey {
+    pub fn random() -> Self {
+        let mut k = Zeroizing::new([0u8; 32]);
+        rand::rngs::OsRng.fill_bytes(k.as_mut());
+        DataKey(k)
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        let arr: [u8; 32] = bytes.try_into().ok()?;
+        Some(DataKey(Zeroizing::new(arr)))
+    }
+
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// Hex form, for SQLCipher's raw-key pragma only.
+    pub fn to_hex(&self) -> Zeroizing<String> {
+        Zeroizing::new(hex::encode(self.0.as_ref()))
+    }
+}
+
+impl fmt::Debug for DataKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("DataKey(<redacted>)")
+    }
+}
+
+/// A data key as stored: sealed by master-key version `kek_version`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct WrappedKey {
+    pub kek_version: u32,
+    #[serde(with = "hex_bytes")]
+    pub sealed: Vec<u8>,
+}
+
+/// The master key: every version this installation has.
+pub struct MasterKey {
+    versions: BTreeMap<u32, DataKey>,
+}
+
+impl fmt::Debug for MasterKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "MasterKey(versions={:?})", self.versions.keys().collect::<Vec<_>>())
+    }
+}
+
+impl MasterKey {
+    /// Reads the master-key file, or creates it with one fresh version (mode
+    /// 0600, written atomically) when it does not exist and `create` is set.
+    pub fn load_or_create(path: &Path, create: bool) -> Result<(Self, bool), StoreError> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Ok((Self::parse(&text)?, false)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && create => {
+                let key = DataKey::random();
+                let mut text = Zeroizing::new(format!("v1 {}\n", key.to_hex().as_str()));
+                write_private_file(path, text.as_bytes())?;
+                text.zeroize();
+                let mut versions = BTreeMap::new();
+                versions.insert(1, key);
+                Ok((MasterKey { versions }, true))
+            }
+            Err(e) => Err(StoreError::Corrupt(format!("cannot read the master key file {}: {e}", path.display()))),
+        }
+    }
+
+    /// Parses `v<N> <64 hex digits>` lines; blank lines and `#` comments are
+    /// allowed.
+    pub fn parse(text: &str) -> Result<Self, StoreError> {
+        let bad = |n: usize| StoreError::Corrupt(format!("master key file: line {n} is not `v<N> <64 hex digits>`"));
+        let mut versions = BTreeMap::new();
+        for (i, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let (v, hexkey) = line.split_once(' ').ok_or_else(|| bad(i + 1))?;
+            let version: u32 = v.strip_prefix('v').and_then(|n| n.parse().ok()).ok_or_else(|| bad(i + 1))?;
+            let bytes = Zeroizing::new(hex::decode(hexkey.trim()).map_err(|_| bad(i + 1))?);
+            let key = DataKey::from_bytes(&bytes).ok_or_else(|| bad(i + 1))?;
+            versions.insert(version, key);
+        }
+        if versions.is_empty() {
+            return Err(StoreError::Corrupt("master key file holds no key".into()));
+        }
+        Ok(MasterKey { versions })
+    }
+
+    /// For tests: a master key with one random version.
+    pub fn random() -> Self {
+        let mut versions = BTreeMap::new();
+        versions.insert(1, DataKey::random());
+        MasterKey { versions }
+    }
+
+    pub fn newest_version(&self) -> u32 {
+        self.versions.keys().next_back().copied().unwrap_or(0)
+    }
+
+    /// Wraps `key` for `purpose` under the newest version.
+    pub fn wrap(&self, purpose: &str, key: &DataKey) -> WrappedKey {
+        let v = self.newest_version();
+        let sealed = match self.versions.get(&v) {
+            Some(kek) => crypt::seal(kek, purpose, key.as_bytes()),
+            None => Vec::new(),
+        };
+        WrappedKey { kek_version: v, sealed }
+    }
+
+    /// Unwraps a key made by `wrap` for the same `purpose`.
+    pub fn unwrap(&self, purpose: &str, wrapped: &WrappedKey) -> Result<DataKey, StoreError> {
+        let kek = self.versions.get(&wrapped.kek_version).ok_or_else(|| {
+            StoreError::Corrupt(format!(
+                "master key version {} is needed for {purpose} but the master key file does not have it",
+                wrapped.kek_version
+            ))
+        })?;
+        let bytes = Zeroizing::new(crypt::open(kek, purpose, &wrapped.sealed).map_err(|_| {
+            StoreError::Corrupt(format!("the master key does not open {purpose} (wrong master key file?)"))
+        })?);
+        DataKey::from_bytes(&bytes).ok_or_else(|| StoreError::Corrupt(format!("{purpose} has a wrong length")))
+    }
+}
+
+/// The key ring file (`DIR/keyring.json`): keys that cannot live in the
+/// database, wrapped by the master key.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyRingFile {
+    pub format: u32,
+    /// The SQLCipher key of `DIR/turva.db`.
+    pub database: WrappedKey,
+}
+
+/// Purpose names (associated data) of wrapped keys.
+pub mod purpose {
+    pub const DATABASE: &str = "turva/dek/db";
+    pub const PLATFORM_INDEX: &str = "turva/dek/platform/index";
+    pub fn company(id: &str) -> String {
+        format!("turva/dek/company/{id}")
+    }
+    pub fn user(id: &str) -> String {
+        format!("turva/dek/user/{id}")
+    }
+    pub fn period(id: &str) -> String {
+        format!("turva/dek/period/{id}")
+    }
+}
+
+impl KeyRingFile {
+    /// Reads the key ring, or creates one with a fresh database key.
+    pub fn load_or_create(path: &Path, master: &MasterKey) -> Result<(DataKey, bool), StoreError> {
+        match std::fs::read(path) {
+            Ok(bytes) => {
+                let ring: KeyRingFile = serde_json::from_slice(&bytes)
+                    .map_err(|e| StoreError::Corrupt(format!("key ring {} is unreadable: {e}", path.display())))?;
+                if ring.format != 1 {
+                    return Err(StoreError::Corrupt(format!(
+                        "key ring format {} is newer than this Turva understands",
+                        ring.format
+                    )));
+                }
+                Ok((master.unwrap(purpose::DATABASE, &ring.database)?, false))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let key = DataKey::random();
+                let ring = KeyRingFile { format: 1, database: master.wrap(purpose::DATABASE, &key) };
+                let json = serde_json::to_vec_pretty(&ring)
+                    .map_err(|e| StoreError::Corrupt(format!("key ring: {e}")))?;
+                write_private_file(path, &json)?;
+                Ok((key, true))
+            }
+            Err(e) => Err(StoreError::Corrupt(format!("cannot read the key ring {}: {e}", path.display()))),
+        }
+    }
+}
+
+/// Writes a file readable only by its owner (0600), atomically: a temporary
+/// file is written, synced and renamed over the target.
+pub fn write_private_file(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    let io = |e: std::io::Error| StoreError::Corrupt(format!("cannot write {}: {e}", path.display()));
+    let tmp = path.with_extension("tmp");
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(&tmp).map_err(io)?;
+    f.write_all(bytes).map_err(io)?;
+    f.sync_all().map_err(io)?;
+    drop(f);
+    std::fs::rename(&tmp, path).map_err(io)?;
+    Ok(())
+}
+
+mod hex_bytes {
+    pub fn serialize<S: serde::Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(v))
+    }
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let s: String = serde::Deserialize::deserialize(d)?;
+        hex::decode(s).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_wrapped_key_unwraps_only_for_its_purpose_and_master() {
+        let m = MasterKey::random();
+        let k = DataKey::random();
+        let w = m.wrap("turva/dek/company/a", &k);
+        assert_eq!(w.kek_version, 1);
+        assert_eq!(m.unwrap("turva/dek/company/a", &w).ok().map(|k| *k.as_bytes()), Some(*k.as_bytes()));
+        assert!(m.unwrap("turva/dek/company/b", &w).is_err());
+        assert!(MasterKey::random().unwrap("turva/dek/company/a", &w).is_err());
+    }
+
+    #[test]
+    fn the_master_key_file_parses_versions_and_refuses_garbage() {
+        let text = format!("# comment\nv1 {}\nv2 {}\n", "11".repeat(32), "22".repeat(32));
+        let m = MasterKey::parse(&text).ok();
+        assert_eq!(m.map(|m| m.newest_version()), Some(2));
+        for bad in ["", "v1 abc", "x1 ".to_string().as_str(), &format!("v1 {}", "1".repeat(63))] {
+            assert!(MasterKey::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn debug_output_never_shows_key_bytes() {
+        let k = DataKey::from_bytes(&[0xab; 32]);
+        assert!(!format!("{k:?}").contains("ab"));
+    }
+
+    #[test]
+    fn the_key_ring_is_created_once_and_needs_the_same_master_key() -> Result<(), StoreError> {
+        let dir = tempfile::tempdir().map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let path = dir.path().join("keyring.json");
+        let m = MasterKey::random();
+        let (k1, created) = KeyRingFile::load_or_create(&path, &m)?;
+        assert!(created);
+        let (k2, created) = KeyRingFile::load_or_create(&path, &m)?;
+        assert!(!created);
+        assert_eq!(k1.as_bytes(), k2.as_bytes());
+        let err = KeyRingFile::load_or_create(&path, &MasterKey::random()).err();
+        assert!(err.is_some_and(|e| e.to_string().contains("wrong master key")));
+        Ok(())
+    }
+}

@@ -1,0 +1,27 @@
+//! Storage: every SQL statement, the migrations for SQLite and PostgreSQL,
+//! transactions, keys and encryption at rest.
+//!
+//! Invariants:
+//! - All SQL of Turva lives in this crate, one module per table or aggregate.
+//! - Every query on company data takes the company id and filters by it.
+//! - Keys are only ever stored wrapped by a master-key version.
+
+pub mod audit;
+pub mod companies;
+pub mod crypt;
+pub mod data_keys;
+pub mod db;
+pub mod error;
+pub mod keys;
+pub mod members;
+pub mod migrate;
+pub mod sessions;
+pub mod throttle;
+pub mod tokens;
+pub mod users;
+
+pub use db::{Backend, Db, Tx};
+pub use error::StoreError;
+
+/// Milliseconds since the Unix epoch, UTC: how every time is stored.
+pub type Millis = i64;

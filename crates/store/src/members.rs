@@ -1,0 +1,177 @@
+//! The `memberships` table: who belongs to which company, in which role.
+//! Every statement filters by company id.
+
+use crate::db::Tx;
+use crate::error::Result;
+use crate::{exec_tx, on_tx, Millis};
+
+/// A membership with the member's account fields.
+#[derive(Debug, Clone)]
+pub struct MemberRow {
+    pub company_id: String,
+    pub user_id: String,
+    pub email: String,
+    pub name: String,
+    pub role: String,
+    /// `active` or `invited`.
+    pub status: String,
+    pub language: String,
+    pub created_at: Millis,
+}
+
+/// A user's membership as seen from the user: the company's name included.
+#[derive(Debug, Clone)]
+pub struct MembershipOfUser {
+    pub company_id: String,
+    pub company_name: String,
+    pub role: String,
+    pub status: String,
+}
+
+type Tuple = (String, String, String, String, String, String, String, i64);
+const SELECT: &str = "SELECT m.company_id, m.user_id, u.email, u.name, m.role, m.status, m.language, m.created_at
+    FROM memberships m JOIN users u ON u.id = m.user_id";
+
+fn from_tuple(t: Tuple) -> MemberRow {
+    MemberRow {
+        company_id: t.0,
+        user_id: t.1,
+        email: t.2,
+        name: t.3,
+        role: t.4,
+        status: t.5,
+        language: t.6,
+        created_at: t.7,
+    }
+}
+
+/// Inserts a membership; an existing one is `Conflict`.
+pub async fn insert_membership(
+    tx: &mut Tx,
+    company_id: &str,
+    user_id: &str,
+    role: &str,
+    status: &str,
+    language: &str,
+    invited_by: Option<&str>,
+    at: Millis,
+) -> Result<()> {
+    exec_tx!(tx, |c| sqlx::query(
+        "INSERT INTO memberships (company_id, user_id, role, status, language, invited_by, created_at, joined_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $4 = 'active' THEN $7 ELSE NULL END)"
+    )
+    .bind(company_id)
+    .bind(user_id)
+    .bind(role)
+    .bind(status)
+    .bind(language)
+    .bind(invited_by)
+    .bind(at)
+    .execute(c)
+    .await)?;
+    Ok(())
+}
+
+/// One membership (active or invited) in a company.
+pub async fn membership(tx: &mut Tx, company_id: &str, user_id: &str) -> Result<Option<MemberRow>> {
+    let sql = format!("{SELECT} WHERE m.company_id = $1 AND m.user_id = $2");
+    let row: Option<Tuple> =
+        on_tx!(tx, |c| sqlx::query_as(&sql).bind(company_id).bind(user_id).fetch_optional(c).await)?;
+    Ok(row.map(from_tuple))
+}
+
+/// Members and invitations of a company, oldest first, after `after_user`
+/// (a cursor) and at most `limit`.
+pub async fn members_of_company(
+    tx: &mut Tx,
+    company_id: &str,
+    after_user: Option<&str>,
+    limit: i64,
+) -> Result<Vec<MemberRow>> {
+    let sql = format!("{SELECT} WHERE m.company_id = $1 AND m.user_id > $2 ORDER BY m.user_id LIMIT $3");
+    let rows: Vec<Tuple> = on_tx!(tx, |c| sqlx::query_as(&sql)
+        .bind(company_id)
+        .bind(after_user.unwrap_or(""))
+        .bind(limit)
+        .fetch_all(c)
+        .await)?;
+    Ok(rows.into_iter().map(from_tuple).collect())
+}
+
+/// Every company a user is an active member of or invited to.
+pub async fn memberships_of_user(tx: &mut Tx, user_id: &str) -> Result<Vec<MembershipOfUser>> {
+    let rows: Vec<(String, String, String, String)> = on_tx!(tx, |c| sqlx::query_as(
+        "SELECT m.company_id, co.name, m.role, m.status FROM memberships m
+         JOIN companies co ON co.id = m.company_id
+         WHERE m.user_id = $1 AND co.deletion_scheduled_at IS NULL ORDER BY co.name, m.company_id"
+    )
+    .bind(user_id)
+    .fetch_all(c)
+    .await)?;
+    Ok(rows
+        .into_iter()
+        .map(|t| MembershipOfUser { company_id: t.0, company_name: t.1, role: t.2, status: t.3 })
+        .collect())
+}
+
+pub async fn set_role(tx: &mut Tx, company_id: &str, user_id: &str, role: &str) -> Result<()> {
+    exec_tx!(tx, |c| sqlx::query("UPDATE memberships SET role = $3 WHERE company_id = $1 AND user_id = $2")
+        .bind(company_id)
+        .bind(user_id)
+        .bind(role)
+        .execute(c)
+        .await)?;
+    Ok(())
+}
+
+/// Updates an invitation (role, language) while it is pending.
+pub async fn update_invitation(tx: &mut Tx, company_id: &str, user_id: &str, role: &str, language: &str) -> Result<()> {
+    exec_tx!(tx, |c| sqlx::query(
+        "UPDATE memberships SET role = $3, language = $4 WHERE company_id = $1 AND user_id = $2 AND status = 'invited'"
+    )
+    .bind(company_id)
+    .bind(user_id)
+    .bind(role)
+    .bind(language)
+    .execute(c)
+    .await)?;
+    Ok(())
+}
+
+/// Activates an invited membership; returns whether one was waiting.
+pub async fn activate(tx: &mut Tx, company_id: &str, user_id: &str, at: Millis) -> Result<bool> {
+    let done = exec_tx!(tx, |c| sqlx::query(
+        "UPDATE memberships SET status = 'active', joined_at = $3
+         WHERE company_id = $1 AND user_id = $2 AND status = 'invited'"
+    )
+    .bind(company_id)
+    .bind(user_id)
+    .bind(at)
+    .execute(c)
+    .await)?;
+    Ok(done == 1)
+}
+
+pub async fn delete_membership(tx: &mut Tx, company_id: &str, user_id: &str) -> Result<()> {
+    exec_tx!(tx, |c| sqlx::query("DELETE FROM memberships WHERE company_id = $1 AND user_id = $2")
+        .bind(company_id)
+        .bind(user_id)
+        .execute(c)
+        .await)?;
+    Ok(())
+}
+
+/// Active owners of a company. On PostgreSQL the owner rows are locked, so
+/// two concurrent demotions cannot both see "two owners left".
+pub async fn count_active_owners(tx: &mut Tx, company_id: &str) -> Result<u64> {
+    let sql = match tx.backend() {
+        crate::Backend::Sqlite => {
+            "SELECT user_id FROM memberships WHERE company_id = $1 AND role = 'owner' AND status = 'active'"
+        }
+        crate::Backend::Postgres => {
+            "SELECT user_id FROM memberships WHERE company_id = $1 AND role = 'owner' AND status = 'active' FOR UPDATE"
+        }
+    };
+    let rows: Vec<(String,)> = on_tx!(tx, |c| sqlx::query_as(sql).bind(company_id).fetch_all(c).await)?;
+    Ok(rows.len() as u64)
+}

@@ -1,0 +1,110 @@
+//! Schema migrations: plain SQL in `migrations/sqlite/` and
+//! `migrations/postgres/`, the same numbered names in both, applied forward
+//! at start-up in order, each in its own transaction. A database whose
+//! schema is newer than this binary knows is refused.
+
+use crate::db::{Backend, Db, Tx};
+use crate::error::{Result, StoreError};
+use crate::{exec_tx, on_tx};
+
+/// One migration: its number, name and the SQL for each backend.
+pub struct Migration {
+    pub version: i64,
+    pub name: &'static str,
+    pub sqlite: &'static str,
+    pub postgres: &'static str,
+}
+
+/// Every migration, oldest first. A released migration is never edited.
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "0001_foundation",
+    sqlite: include_str!("../migrations/sqlite/0001_foundation.sql"),
+    postgres: include_str!("../migrations/postgres/0001_foundation.sql"),
+}];
+
+/// The schema version this binary writes.
+pub fn latest() -> i64 {
+    MIGRATIONS.last().map_or(0, |m| m.version)
+}
+
+/// Brings the schema up to date; returns how many migrations ran.
+pub async fn run(db: &Db) -> Result<usize> {
+    let mut applied = 0;
+    loop {
+        let mut tx = db.write().await?;
+        ensure_table(&mut tx).await?;
+        if tx.backend() == Backend::Postgres {
+            // Two processes starting at once must not both migrate.
+            exec_tx!(&mut tx, |c| sqlx::query("SELECT pg_advisory_xact_lock(7357420001)").execute(c).await)?;
+        }
+        let current = current_version(&mut tx).await?;
+        if current > latest() {
+            return Err(StoreError::Corrupt(format!(
+                "the database schema is version {current}, newer than this Turva (version {}) understands: upgrade Turva",
+                latest()
+            )));
+        }
+        let Some(next) = MIGRATIONS.iter().find(|m| m.version > current) else {
+            return Ok(applied);
+        };
+        let sql = match tx.backend() {
+            Backend::Sqlite => next.sqlite,
+            Backend::Postgres => next.postgres,
+        };
+        exec_tx!(&mut tx, |c| sqlx::raw_sql(sql).execute(c).await)?;
+        exec_tx!(&mut tx, |c| sqlx::query(
+            "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)"
+        )
+        .bind(next.version)
+        .bind(next.name)
+        .execute(c)
+        .await)?;
+        tx.commit().await?;
+        tracing::info!(version = next.version, name = next.name, "applied migration");
+        applied += 1;
+    }
+}
+
+/// The newest applied migration, 0 for an empty database.
+pub async fn current_version(tx: &mut Tx) -> Result<i64> {
+    let row: (Option<i64>,) = on_tx!(tx, |c| sqlx::query_as("SELECT MAX(version) FROM schema_migrations")
+        .fetch_one(c)
+        .await)?;
+    Ok(row.0.unwrap_or(0))
+}
+
+async fn ensure_table(tx: &mut Tx) -> Result<()> {
+    exec_tx!(tx, |c| sqlx::query(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL)"
+    )
+    .execute(c)
+    .await)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_backends_have_the_same_numbered_migrations() {
+        let dir = |b: &str| -> Vec<String> {
+            let path = format!("{}/migrations/{b}", env!("CARGO_MANIFEST_DIR"));
+            let mut names: Vec<String> = std::fs::read_dir(path)
+                .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+                .unwrap_or_default();
+            names.sort();
+            names
+        };
+        let sqlite = dir("sqlite");
+        assert!(!sqlite.is_empty());
+        assert_eq!(sqlite, dir("postgres"));
+        let listed: Vec<String> = MIGRATIONS.iter().map(|m| format!("{}.sql", m.name)).collect();
+        assert_eq!(sqlite, listed, "every migration file is listed in MIGRATIONS, in order");
+        for (i, m) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(m.version, i as i64 + 1);
+            assert!(m.name.starts_with(&format!("{:04}_", m.version)));
+        }
+    }
+}

@@ -1,0 +1,48 @@
+//! JSON handlers. Each is a few lines: parse input, call one `turva_app`
+//! operation, render. The wire types here are converted by hand from the
+//! app's types.
+
+pub mod auth;
+pub mod companies;
+pub mod health;
+pub mod me;
+
+use serde::{Deserialize, Serialize};
+use turva_app::clock::rfc3339;
+
+use crate::error::ApiError;
+
+/// A page of items.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct List<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// `?limit=&cursor=`.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    /// How many items (1–200, default 50).
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+impl PageQuery {
+    pub fn limit(&self) -> Result<i64, ApiError> {
+        match self.limit {
+            None => Ok(50),
+            Some(n) if (1..=200).contains(&n) => Ok(n),
+            Some(_) => Err(ApiError::BadInput { field: Some("limit".into()), detail: "limit must be between 1 and 200".into() }),
+        }
+    }
+    pub fn cursor(&self) -> Result<Option<String>, ApiError> {
+        self.cursor.as_deref().map(|c| crate::extract::id("cursor", c)).transpose()
+    }
+}
+
+/// An RFC 3339 time from stored milliseconds.
+pub fn time(millis: i64) -> String {
+    rfc3339(millis)
+}

@@ -1,0 +1,209 @@
+//! Extractors: they establish *who is asking* and parse input, nothing
+//! more. Roles are never checked here.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, FromRef, FromRequest, FromRequestParts, Query, Request};
+use axum::http::request::Parts;
+use axum::http::{header, Method};
+use serde::de::DeserializeOwned;
+use turva_app::{Actor, App, Ctx};
+
+use crate::error::ApiError;
+use crate::middleware::RequestId;
+
+/// Name of the session cookie. `__Host-` binds it to this origin, Secure,
+/// path /.
+pub const SESSION_COOKIE: &str = "__Host-turva_session";
+
+/// Where the request comes from.
+pub struct ClientCtx(pub Ctx);
+
+impl<S> FromRequestParts<S> for ClientCtx
+where
+    App: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let app = App::from_ref(state);
+        Ok(ClientCtx(client_ctx(&app, parts)))
+    }
+}
+
+/// Builds the client context: the peer address, or — only when the peer is
+/// a configured trusted proxy — the nearest untrusted address in
+/// `X-Forwarded-For`.
+pub fn client_ctx(app: &App, parts: &Parts) -> Ctx {
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+        .unwrap_or(IpAddr::from([127, 0, 0, 1]));
+    let mut ip = peer;
+    if app.config().is_trusted_proxy(peer) {
+        let forwarded: Vec<IpAddr> = parts
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|s| s.trim().parse().ok())
+            .collect();
+        // Walk from the right: the last entries were added by our proxies.
+        for addr in forwarded.iter().rev() {
+            ip = *addr;
+            if !app.config().is_trusted_proxy(*addr) {
+                break;
+            }
+        }
+    }
+    let user_agent = parts
+        .headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .chars()
+        .take(512)
+        .collect();
+    let request_id = parts.extensions.get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
+    Ctx { ip, user_agent, request_id }
+}
+
+/// A signed-in caller: from `Authorization: Bearer <token>` or the session
+/// cookie. A state-changing request authenticated by the cookie must carry
+/// the session's `X-CSRF-Token`.
+pub struct Auth(pub Actor);
+
+impl<S> FromRequestParts<S> for Auth
+where
+    App: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let app = App::from_ref(state);
+        let (token, by_cookie) = credentials(parts).ok_or(ApiError::App(turva_app::AppError::Unauthenticated))?;
+        let actor = turva_app::auth::authenticate(&app, &token).await?;
+        let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+        if by_cookie && !safe {
+            let header = parts.headers.get("x-csrf-token").and_then(|v| v.to_str().ok());
+            if !turva_app::auth::csrf_ok(&actor, header) {
+                return Err(ApiError::Csrf);
+            }
+        }
+        Ok(Auth(actor))
+    }
+}
+
+/// The token and whether it came from the cookie.
+fn credentials(parts: &Parts) -> Option<(String, bool)> {
+    if let Some(v) = parts.headers.get(header::AUTHORIZATION) {
+        let v = v.to_str().ok()?;
+        let token = v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer "))?;
+        return Some((token.trim().to_string(), false));
+    }
+    for v in parts.headers.get_all(header::COOKIE) {
+        let Ok(v) = v.to_str() else { continue };
+        for pair in v.split(';') {
+            if let Some((k, val)) = pair.trim().split_once('=') {
+                if k == SESSION_COOKIE {
+                    return Some((val.to_string(), true));
+                }
+            }
+        }
+    }
+    None
+}
+
+/// A JSON body: `Content-Type: application/json` (else 415), within the
+/// body limit (else 413), well-formed, with no unknown fields, no NUL
+/// characters and no string longer than 10,000 characters (else 400).
+pub struct ApiJson<T>(pub T);
+
+/// Longest string accepted anywhere in a JSON body; fields have their own,
+/// tighter limits in `turva_model::validate`.
+pub const STRING_MAX: usize = 10_000;
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let ct = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        if mime != "application/json" {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|_| ApiError::PayloadTooLarge)?;
+        let value: serde_json::Value = serde_json::from_slice(&bytes)
+            .map_err(|e| ApiError::BadInput { field: None, detail: format!("malformed JSON: {}", strip_position(&e)) })?;
+        check_strings(&value, "")?;
+        let parsed = serde_json::from_value(value).map_err(|e| ApiError::BadInput {
+            field: None,
+            detail: format!("invalid body: {}", strip_position(&e)),
+        })?;
+        Ok(ApiJson(parsed))
+    }
+}
+
+fn strip_position(e: &serde_json::Error) -> String {
+    let s = e.to_string();
+    match s.find(" at line ") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
+
+fn check_strings(v: &serde_json::Value, path: &str) -> Result<(), ApiError> {
+    match v {
+        serde_json::Value::String(s) => {
+            if s.contains('\0') {
+                return Err(ApiError::BadInput { field: Some(path.into()), detail: format!("{path} contains a NUL character") });
+            }
+            if s.chars().count() > STRING_MAX {
+                return Err(ApiError::BadInput { field: Some(path.into()), detail: format!("{path} is too long") });
+            }
+            Ok(())
+        }
+        serde_json::Value::Array(a) => a.iter().try_for_each(|x| check_strings(x, path)),
+        serde_json::Value::Object(m) => m.iter().try_for_each(|(k, x)| {
+            if k.contains('\0') {
+                return Err(ApiError::BadInput { field: None, detail: "a key contains a NUL character".into() });
+            }
+            check_strings(x, k)
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Query parameters, answered with a problem document when malformed.
+pub struct ApiQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiQuery<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| ApiQuery(q.0))
+            .map_err(|e| ApiError::BadInput { field: None, detail: e.body_text() })
+    }
+}
+
+/// Parses an id from the path.
+pub fn id(field: &'static str, text: &str) -> Result<String, ApiError> {
+    turva_app::model::Id::<()>::parse(field, text)
+        .map(|i| i.as_text())
+        .map_err(|e| ApiError::App(e.into()))
+}

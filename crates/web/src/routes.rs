@@ -1,0 +1,96 @@
+//! The route table: every route of Turva in one place. The API lives under
+//! `/api/v1`; `/healthz` and `/readyz` at the root. The OpenAPI description
+//! is generated from the handlers' annotations, so it covers every route.
+
+use axum::extract::DefaultBodyLimit;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use turva_app::App;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::api::{auth, companies, health, me};
+use crate::error::ApiError;
+use crate::middleware;
+
+/// Largest JSON body accepted.
+pub const JSON_LIMIT: usize = 1024 * 1024;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Turva", description = "The Turva HTTP API (contract: API.md). Errors are application/problem+json with a stable `code`."),
+    modifiers(&Security),
+    tags((name = "auth"), (name = "me"), (name = "companies"), (name = "members"), (name = "health"))
+)]
+struct ApiDoc;
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+        components.add_security_scheme(
+            "cookie",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(crate::extract::SESSION_COOKIE))),
+        );
+    }
+}
+
+/// The API routes with their OpenAPI description.
+fn api() -> OpenApiRouter<App> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::password_reset))
+        .routes(routes!(auth::password_reset_confirm))
+        .routes(routes!(auth::accept_invite))
+        .routes(routes!(auth::reauth))
+        .routes(routes!(me::get_me, me::patch_me))
+        .routes(routes!(me::change_password))
+        .routes(routes!(me::list_sessions))
+        .routes(routes!(me::revoke_session))
+        .routes(routes!(companies::create_company, companies::list_companies))
+        .routes(routes!(companies::get_company, companies::patch_company))
+        .routes(routes!(companies::list_members, companies::invite_member))
+        .routes(routes!(companies::patch_member, companies::remove_member))
+}
+
+/// The OpenAPI description of every route.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let (_, mut doc) = api().split_for_parts();
+    doc.paths.paths.insert(
+        "/api/v1/openapi.json".into(),
+        utoipa::openapi::path::PathItem::new(
+            utoipa::openapi::HttpMethod::Get,
+            utoipa::openapi::path::OperationBuilder::new()
+                .summary(Some("This OpenAPI description"))
+                .tag("health")
+                .response("200", utoipa::openapi::Response::new("the OpenAPI 3.1 description")),
+        ),
+    );
+    doc
+}
+
+/// The whole application router with its middleware.
+pub fn router(app: App) -> Router {
+    let (routes, _) = api().split_for_parts();
+    let doc = openapi();
+    routes
+        .route("/api/v1/openapi.json", get(move || async move { Json(doc.clone()) }))
+        .fallback(middleware::no_route)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(JSON_LIMIT))
+        .layer(axum::middleware::from_fn(middleware::security_headers))
+        .layer(axum::middleware::from_fn(middleware::request_context))
+        .with_state(app)
+}
+
+async fn method_not_allowed() -> Response {
+    ApiError::MethodNotAllowed.into_response()
+}

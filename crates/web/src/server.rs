@@ -1,0 +1,67 @@
+//! The HTTPS listener: serves the router, reloads the certificate when its
+//! files change, and shuts down gracefully (stop accepting, finish
+//! in-flight requests, close the database).
+
+use std::net::SocketAddr;
+use std::time::{Duration, SystemTime};
+
+use axum_server::tls_rustls::RustlsConfig;
+use axum_server::Handle;
+use turva_app::App;
+
+use crate::tls::{self, TlsFiles};
+
+/// A running server.
+pub struct Running {
+    pub addr: SocketAddr,
+    handle: Handle<SocketAddr>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    app: App,
+}
+
+impl Running {
+    /// Stops accepting, lets in-flight requests finish (up to 30 s), then
+    /// closes the database.
+    pub async fn shutdown(self) -> std::io::Result<()> {
+        self.handle.graceful_shutdown(Some(Duration::from_secs(30)));
+        let result = self.task.await.unwrap_or_else(|e| Err(std::io::Error::other(e)));
+        self.app.close().await;
+        result
+    }
+}
+
+/// Starts serving `app` on `listen` with the certificate in `files`.
+pub async fn serve(app: App, listen: SocketAddr, files: TlsFiles) -> Result<Running, String> {
+    let rustls = RustlsConfig::from_config(tls::server_config(&files)?);
+    let handle: Handle<SocketAddr> = Handle::new();
+    let router = crate::routes::router(app.clone());
+    let server = axum_server::bind_rustls(listen, rustls.clone()).handle(handle.clone());
+    let task = tokio::spawn(async move {
+        server.serve(router.into_make_service_with_connect_info::<SocketAddr>()).await
+    });
+    let addr = handle.listening().await.ok_or_else(|| format!("cannot listen on {listen}"))?;
+    tokio::spawn(watch_certificate(rustls, files));
+    Ok(Running { addr, handle, task, app })
+}
+
+/// Reloads the certificate and key when either file changes.
+async fn watch_certificate(config: RustlsConfig, files: TlsFiles) {
+    let stamp = |f: &TlsFiles| -> Option<(SystemTime, SystemTime)> {
+        Some((std::fs::metadata(&f.cert).ok()?.modified().ok()?, std::fs::metadata(&f.key).ok()?.modified().ok()?))
+    };
+    let mut last = stamp(&files);
+    loop {
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        let now = stamp(&files);
+        if now != last {
+            match tls::server_config(&files) {
+                Ok(c) => {
+                    config.reload_from_config(c);
+                    tracing::info!("TLS certificate reloaded");
+                    last = now;
+                }
+                Err(e) => tracing::warn!(error = %e, "TLS certificate changed but does not load; keeping the old one"),
+            }
+        }
+    }
+}

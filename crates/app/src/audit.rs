@@ -32,6 +32,9 @@ pub struct Event<'a> {
     /// The email the event is about when no actor is known (a failed
     /// sign-in for an address), or the actor's.
     pub email: Option<&'a str>,
+    /// The user the personal data is about, when it is not the actor (a
+    /// failed sign-in to a known account): their key seals it.
+    pub subject_id: Option<&'a str>,
 }
 
 impl<'a> Event<'a> {
@@ -46,6 +49,7 @@ impl<'a> Event<'a> {
             object_version: None,
             reason: None,
             email: None,
+            subject_id: None,
         }
     }
     pub fn company(mut self, id: &'a str) -> Self {
@@ -55,6 +59,7 @@ impl<'a> Event<'a> {
     pub fn actor(mut self, actor: &'a crate::Actor) -> Self {
         self.actor_id = Some(&actor.user_id);
         self.email = Some(&actor.email);
+        self.credential = Some("session");
         self
     }
     pub fn object(mut self, kind: ObjectType, id: &'a str) -> Self {
@@ -68,7 +73,7 @@ impl<'a> Event<'a> {
 }
 
 /// The personal part of an event, sealed before it is stored.
-#[derive(Serialize, serde::Deserialize)]
+#[derive(Debug, Serialize, serde::Deserialize)]
 pub struct Personal {
     pub email: Option<String>,
     pub ip: String,
@@ -79,7 +84,7 @@ pub struct Personal {
 pub async fn record(app: &App, tx: &mut Tx, ctx: &Ctx, event: Event<'_>) -> Result<i64, AppError> {
     let seq = store::next_seq(tx).await?;
     let now = app.now();
-    let (kind, owner) = match event.actor_id {
+    let (kind, owner) = match event.subject_id.or(event.actor_id) {
         Some(uid) => (KeyKind::User, uid.to_string()),
         None => (KeyKind::Period, period_of(now)),
     };
@@ -91,7 +96,7 @@ pub async fn record(app: &App, tx: &mut Tx, ctx: &Ctx, event: Event<'_>) -> Resu
     };
     let plain = serde_json::to_vec(&personal).map_err(|e| AppError::Internal(e.to_string()))?;
     let sealed = turva_store::crypt::seal(&key, &personal_aad(seq), &plain);
-    let credential = event.credential.map(str::to_string).or_else(|| event.actor_id.map(|_| "session".to_string()));
+    let credential = event.credential.map(str::to_string);
     let row = store::AuditRow {
         seq,
         time: now,
@@ -107,22 +112,52 @@ pub async fn record(app: &App, tx: &mut Tx, ctx: &Ctx, event: Event<'_>) -> Resu
         request_id: Some(ctx.request_id.clone()),
         personal_key_id: Some(key_id),
         personal: Some(sealed),
-        ip_index: Some(crate::secret::keyed_hash(app.index_key(), "ip", &ctx.ip.to_string())),
+        ip_index: Some(crate::secret::keyed_hash(
+            app.index_key(),
+            "ip",
+            &ctx.ip.to_string(),
+        )),
     };
     store::insert_event(tx, &row).await?;
     Ok(seq)
 }
 
-/// Opens the personal part of a stored event, if its key still exists.
-pub async fn open_personal(app: &App, tx: &mut Tx, row: &store::AuditRow) -> Result<Option<Personal>, AppError> {
-    let (Some(sealed), Some(_)) = (&row.personal, &row.personal_key_id) else { return Ok(None) };
-    let (kind, owner) = match &row.actor_id {
-        Some(uid) => (KeyKind::User, uid.clone()),
-        None => (KeyKind::Period, period_of(row.time)),
+/// Opens the personal part of a stored event, if its key still exists
+/// (after erasure it does not, and the fields read as erased).
+pub async fn open_personal(
+    app: &App,
+    tx: &mut Tx,
+    row: &store::AuditRow,
+) -> Result<Option<Personal>, AppError> {
+    let (Some(sealed), Some(key_id)) = (&row.personal, &row.personal_key_id) else {
+        return Ok(None);
     };
-    let Some((_, key)) = keyring::get_key(app, tx, kind, &owner).await? else { return Ok(None) };
+    let Some(key) = keyring::key_by_id(app, tx, key_id).await? else {
+        return Ok(None);
+    };
     let plain = turva_store::crypt::open(&key, &personal_aad(row.seq), sealed)?;
     Ok(serde_json::from_slice(&plain).ok())
+}
+
+/// A stored event with its personal part opened (None once erased).
+#[derive(Debug)]
+pub struct EventView {
+    pub row: store::AuditRow,
+    pub personal: Option<Personal>,
+}
+
+/// Events after `after` (oldest first, at most `limit`), of every company
+/// and the platform, with their personal parts opened. For operators'
+/// tools and tests; the per-company audit API is a later issue.
+pub async fn events(app: &App, after: i64, limit: i64) -> Result<Vec<EventView>, AppError> {
+    let mut tx = app.db().read().await?;
+    let rows = store::events_after(&mut tx, None, after, limit).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let personal = open_personal(app, &mut tx, &row).await?;
+        out.push(EventView { row, personal });
+    }
+    Ok(out)
 }
 
 /// Records a denied request in a transaction of its own (the operation's

@@ -51,7 +51,10 @@ pub struct Me {
 
 fn check_password_input(password: &str) -> Result<(), AppError> {
     if password.is_empty() || password.chars().count() > PASSWORD_INPUT_MAX {
-        return Err(AppError::malformed("password", "must be between 1 and 1024 characters"));
+        return Err(AppError::malformed(
+            "password",
+            "must be between 1 and 1024 characters",
+        ));
     }
     Ok(())
 }
@@ -69,7 +72,8 @@ pub async fn login(app: &App, ctx: &Ctx, email: &str, password: &str) -> Result<
     let reservation = match throttle::reserve(app, &mut tx, &limits).await {
         Ok(ids) => ids,
         Err(e) => {
-            let mut ev = Event::new(AuditAction::AuthLoginFailed, Outcome::Denied).reason("rate_limited");
+            let mut ev =
+                Event::new(AuditAction::AuthLoginFailed, Outcome::Denied).reason("rate_limited");
             ev.email = Some(&email);
             ev.actor_id = user.as_ref().map(|u| u.id.as_str());
             audit::record(app, &mut tx, ctx, ev).await?;
@@ -80,12 +84,21 @@ pub async fn login(app: &App, ctx: &Ctx, email: &str, password: &str) -> Result<
     tx.commit().await?;
 
     // 2. The slow check, outside any transaction.
-    let ok = app.hasher().verify(user.as_ref().and_then(|u| u.password_hash.as_deref()), password).await?;
+    let ok = app
+        .hasher()
+        .verify(
+            user.as_ref().and_then(|u| u.password_hash.as_deref()),
+            password,
+        )
+        .await?;
 
     let mut tx = app.db().write().await?;
+    let subject = user.as_ref().map(|u| u.id.clone());
     let Some(user) = user.filter(|_| ok) else {
-        let mut ev = Event::new(AuditAction::AuthLoginFailed, Outcome::Denied).reason("invalid_credentials");
+        let mut ev =
+            Event::new(AuditAction::AuthLoginFailed, Outcome::Denied).reason("invalid_credentials");
         ev.email = Some(&email);
+        ev.subject_id = subject.as_deref();
         audit::record(app, &mut tx, ctx, ev).await?;
         tx.commit().await?;
         return Err(AppError::InvalidCredentials);
@@ -93,19 +106,26 @@ pub async fn login(app: &App, ctx: &Ctx, email: &str, password: &str) -> Result<
     throttle::release(&mut tx, &reservation, limits.first()).await?;
     let (token, row) = new_session(app, ctx, &user.id, "password");
     sessions::insert_session(&mut tx, &row).await?;
-    let mut ev = Event::new(AuditAction::AuthLogin, Outcome::Allowed).object(ObjectType::Session, &row.id);
+    let mut ev =
+        Event::new(AuditAction::AuthLogin, Outcome::Allowed).object(ObjectType::Session, &row.id);
     ev.actor_id = Some(&user.id);
     ev.email = Some(&user.email);
+    ev.credential = Some("session");
     audit::record(app, &mut tx, ctx, ev).await?;
     tx.commit().await?;
-    Ok(LoginOk { token, expires_at: row.expires_at, user })
+    Ok(LoginOk {
+        token,
+        expires_at: row.expires_at,
+        user,
+    })
 }
 
 fn new_session(app: &App, ctx: &Ctx, user_id: &str, method: &str) -> (String, SessionRow) {
     let now = app.now();
     let (token, token_hash) = new_token();
     let (csrf, _) = new_token();
-    let abs = i64::try_from(app.config().auth.session_absolute_seconds).unwrap_or(i64::MAX / 2000) * 1000;
+    let abs =
+        i64::try_from(app.config().auth.session_absolute_seconds).unwrap_or(i64::MAX / 2000) * 1000;
     let row = SessionRow {
         id: new_id(),
         token_hash,
@@ -125,11 +145,16 @@ fn new_session(app: &App, ctx: &Ctx, user_id: &str, method: &str) -> (String, Se
 /// Establishes who holds `token` (a session token). Missing, malformed,
 /// expired, idle or revoked: `Unauthenticated`.
 pub async fn authenticate(app: &App, token: &str) -> Result<Actor, AppError> {
-    if token.len() != 43 || !token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+    if token.len() != 43
+        || !token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
         return Err(AppError::Unauthenticated);
     }
     let now = app.now();
-    let idle = i64::try_from(app.config().auth.session_idle_seconds).unwrap_or(i64::MAX / 2000) * 1000;
+    let idle =
+        i64::try_from(app.config().auth.session_idle_seconds).unwrap_or(i64::MAX / 2000) * 1000;
     let mut tx = app.db().read().await?;
     let Some(s) = sessions::live_session_by_token_hash(&mut tx, &hash_token(token)).await? else {
         return Err(AppError::Unauthenticated);
@@ -170,7 +195,9 @@ pub fn recent_auth(app: &App, actor: &Actor) -> bool {
 pub async fn logout(app: &App, ctx: &Ctx, actor: &Actor) -> Result<(), AppError> {
     let mut tx = app.db().write().await?;
     sessions::revoke(&mut tx, &actor.user_id, &actor.session_id, app.now()).await?;
-    let ev = Event::new(AuditAction::AuthLogout, Outcome::Allowed).actor(actor).object(ObjectType::Session, &actor.session_id);
+    let ev = Event::new(AuditAction::AuthLogout, Outcome::Allowed)
+        .actor(actor)
+        .object(ObjectType::Session, &actor.session_id);
     audit::record(app, &mut tx, ctx, ev).await?;
     tx.commit().await?;
     Ok(())
@@ -179,21 +206,37 @@ pub async fn logout(app: &App, ctx: &Ctx, actor: &Actor) -> Result<(), AppError>
 /// The caller's account and memberships.
 pub async fn me(app: &App, actor: &Actor) -> Result<Me, AppError> {
     let mut tx = app.db().read().await?;
-    let user = users::user_by_id(&mut tx, &actor.user_id).await?.ok_or(AppError::Unauthenticated)?;
+    let user = users::user_by_id(&mut tx, &actor.user_id)
+        .await?
+        .ok_or(AppError::Unauthenticated)?;
     let memberships = members::memberships_of_user(&mut tx, &actor.user_id)
         .await?
         .into_iter()
         .filter(|m| m.status == "active")
         .collect();
-    Ok(Me { user, memberships, csrf_token: actor.csrf_token.clone() })
+    Ok(Me {
+        user,
+        memberships,
+        csrf_token: actor.csrf_token.clone(),
+    })
 }
 
 /// Changes the caller's name and/or language.
-pub async fn update_me(app: &App, ctx: &Ctx, actor: &Actor, name: Option<&str>, language: Option<&str>) -> Result<Me, AppError> {
+pub async fn update_me(
+    app: &App,
+    ctx: &Ctx,
+    actor: &Actor,
+    name: Option<&str>,
+    language: Option<&str>,
+) -> Result<Me, AppError> {
     let name = name.map(|n| validate::name("name", n)).transpose()?;
-    let language = language.map(|l| Language::parse("language", l)).transpose()?;
+    let language = language
+        .map(|l| Language::parse("language", l))
+        .transpose()?;
     let mut tx = app.db().write().await?;
-    let user = users::user_by_id(&mut tx, &actor.user_id).await?.ok_or(AppError::Unauthenticated)?;
+    let user = users::user_by_id(&mut tx, &actor.user_id)
+        .await?
+        .ok_or(AppError::Unauthenticated)?;
     users::set_profile(
         &mut tx,
         &actor.user_id,
@@ -201,7 +244,9 @@ pub async fn update_me(app: &App, ctx: &Ctx, actor: &Actor, name: Option<&str>, 
         language.map_or(user.language.as_str(), |l| l.as_str()),
     )
     .await?;
-    let ev = Event::new(AuditAction::UserUpdate, Outcome::Allowed).actor(actor).object(ObjectType::User, &actor.user_id);
+    let ev = Event::new(AuditAction::UserUpdate, Outcome::Allowed)
+        .actor(actor)
+        .object(ObjectType::User, &actor.user_id);
     audit::record(app, &mut tx, ctx, ev).await?;
     tx.commit().await?;
     me(app, actor).await
@@ -211,11 +256,22 @@ pub async fn update_me(app: &App, ctx: &Ctx, actor: &Actor, name: Option<&str>, 
 pub async fn list_sessions(app: &App, actor: &Actor) -> Result<Vec<SessionInfo>, AppError> {
     let mut tx = app.db().read().await?;
     let rows = sessions::live_sessions_of_user(&mut tx, &actor.user_id, app.now()).await?;
-    Ok(rows.into_iter().map(|row| SessionInfo { current: row.id == actor.session_id, row }).collect())
+    Ok(rows
+        .into_iter()
+        .map(|row| SessionInfo {
+            current: row.id == actor.session_id,
+            row,
+        })
+        .collect())
 }
 
 /// Revokes one of the caller's sessions; another user's is `NotFound`.
-pub async fn revoke_session(app: &App, ctx: &Ctx, actor: &Actor, session_id: &str) -> Result<(), AppError> {
+pub async fn revoke_session(
+    app: &App,
+    ctx: &Ctx,
+    actor: &Actor,
+    session_id: &str,
+) -> Result<(), AppError> {
     let mut tx = app.db().write().await?;
     if !sessions::revoke(&mut tx, &actor.user_id, session_id, app.now()).await? {
         drop(tx);
@@ -225,7 +281,9 @@ pub async fn revoke_session(app: &App, ctx: &Ctx, actor: &Actor, session_id: &st
             .reason("not_own_live_session");
         return Err(audit::deny(app, ctx, ev, AppError::NotFound).await);
     }
-    let ev = Event::new(AuditAction::AuthSessionRevoke, Outcome::Allowed).actor(actor).object(ObjectType::Session, session_id);
+    let ev = Event::new(AuditAction::AuthSessionRevoke, Outcome::Allowed)
+        .actor(actor)
+        .object(ObjectType::Session, session_id);
     audit::record(app, &mut tx, ctx, ev).await?;
     tx.commit().await?;
     Ok(())
@@ -239,12 +297,19 @@ pub async fn reauth(app: &App, ctx: &Ctx, actor: &Actor, password: &str) -> Resu
     let limits = [limit, ip_limit];
     let mut tx = app.db().write().await?;
     let reservation = throttle::reserve(app, &mut tx, &limits).await?;
-    let user = users::user_by_id(&mut tx, &actor.user_id).await?.ok_or(AppError::Unauthenticated)?;
+    let user = users::user_by_id(&mut tx, &actor.user_id)
+        .await?
+        .ok_or(AppError::Unauthenticated)?;
     tx.commit().await?;
-    let ok = app.hasher().verify(user.password_hash.as_deref(), password).await?;
+    let ok = app
+        .hasher()
+        .verify(user.password_hash.as_deref(), password)
+        .await?;
     let mut tx = app.db().write().await?;
     if !ok {
-        let ev = Event::new(AuditAction::AuthReauth, Outcome::Denied).actor(actor).reason("invalid_credentials");
+        let ev = Event::new(AuditAction::AuthReauth, Outcome::Denied)
+            .actor(actor)
+            .reason("invalid_credentials");
         audit::record(app, &mut tx, ctx, ev).await?;
         tx.commit().await?;
         return Err(AppError::InvalidCredentials);
@@ -259,7 +324,13 @@ pub async fn reauth(app: &App, ctx: &Ctx, actor: &Actor, password: &str) -> Resu
 
 /// Changes the caller's password (the current one is the re-auth) and ends
 /// their other sessions.
-pub async fn change_password(app: &App, ctx: &Ctx, actor: &Actor, current: &str, new: &str) -> Result<(), AppError> {
+pub async fn change_password(
+    app: &App,
+    ctx: &Ctx,
+    actor: &Actor,
+    current: &str,
+    new: &str,
+) -> Result<(), AppError> {
     check_password_input(current)?;
     check_password_input(new)?;
     pw_rule::check_new(new, &[&actor.email, &actor.name])?;
@@ -269,11 +340,19 @@ pub async fn change_password(app: &App, ctx: &Ctx, actor: &Actor, current: &str,
     ];
     let mut tx = app.db().write().await?;
     let reservation = throttle::reserve(app, &mut tx, &limits).await?;
-    let user = users::user_by_id(&mut tx, &actor.user_id).await?.ok_or(AppError::Unauthenticated)?;
+    let user = users::user_by_id(&mut tx, &actor.user_id)
+        .await?
+        .ok_or(AppError::Unauthenticated)?;
     tx.commit().await?;
-    if !app.hasher().verify(user.password_hash.as_deref(), current).await? {
+    if !app
+        .hasher()
+        .verify(user.password_hash.as_deref(), current)
+        .await?
+    {
         let mut tx = app.db().write().await?;
-        let ev = Event::new(AuditAction::AuthPasswordChange, Outcome::Denied).actor(actor).reason("invalid_credentials");
+        let ev = Event::new(AuditAction::AuthPasswordChange, Outcome::Denied)
+            .actor(actor)
+            .reason("invalid_credentials");
         audit::record(app, &mut tx, ctx, ev).await?;
         tx.commit().await?;
         return Err(AppError::InvalidCredentials);
@@ -285,7 +364,9 @@ pub async fn change_password(app: &App, ctx: &Ctx, actor: &Actor, current: &str,
     users::set_password(&mut tx, &actor.user_id, &hash, now).await?;
     sessions::revoke_all_of_user(&mut tx, &actor.user_id, Some(&actor.session_id), now).await?;
     sessions::set_auth_at(&mut tx, &actor.session_id, now).await?;
-    let ev = Event::new(AuditAction::AuthPasswordChange, Outcome::Allowed).actor(actor).object(ObjectType::User, &actor.user_id);
+    let ev = Event::new(AuditAction::AuthPasswordChange, Outcome::Allowed)
+        .actor(actor)
+        .object(ObjectType::User, &actor.user_id);
     audit::record(app, &mut tx, ctx, ev).await?;
     tx.commit().await?;
     let lang = Language::parse("language", &user.language).unwrap_or_default();
@@ -297,13 +378,19 @@ pub async fn change_password(app: &App, ctx: &Ctx, actor: &Actor, current: &str,
 /// the same either way (no enumeration); throttled per address.
 pub async fn request_password_reset(app: &App, ctx: &Ctx, email: &str) -> Result<(), AppError> {
     let email = validate::email("email", email)?;
-    let mut limits = vec![throttle::address_limit(app, "reset_ip", &ctx.ip.to_string())];
+    let mut limits = vec![throttle::address_limit(
+        app,
+        "reset_ip",
+        &ctx.ip.to_string(),
+    )];
     // The recipient limit is counted for unknown addresses too, so a 429
     // says nothing about whether an account exists.
     limits.extend(throttle::mail_limits(app, &email, None));
     let mut tx = app.db().write().await?;
     throttle::reserve(app, &mut tx, &limits).await?;
-    let user = users::user_by_email(&mut tx, &email).await?.filter(|u| u.password_hash.is_some());
+    let user = users::user_by_email(&mut tx, &email)
+        .await?
+        .filter(|u| u.password_hash.is_some());
     let mut mail_out = None;
     if let Some(u) = &user {
         let (token, token_hash) = new_token();
@@ -326,7 +413,7 @@ pub async fn request_password_reset(app: &App, ctx: &Ctx, email: &str) -> Result
         mail_out = Some(mail::password_reset(lang, &u.email, &link));
     }
     let mut ev = Event::new(AuditAction::AuthPasswordResetRequest, Outcome::Allowed);
-    ev.actor_id = user.as_ref().map(|u| u.id.as_str());
+    ev.subject_id = user.as_ref().map(|u| u.id.as_str());
     ev.email = Some(&email);
     audit::record(app, &mut tx, ctx, ev).await?;
     tx.commit().await?;
@@ -337,13 +424,29 @@ pub async fn request_password_reset(app: &App, ctx: &Ctx, email: &str) -> Result
 }
 
 /// Completes a password reset: sets the password and ends every session.
-pub async fn confirm_password_reset(app: &App, ctx: &Ctx, token: &str, password: &str) -> Result<(), AppError> {
+pub async fn confirm_password_reset(
+    app: &App,
+    ctx: &Ctx,
+    token: &str,
+    password: &str,
+) -> Result<(), AppError> {
     check_password_input(password)?;
     let token_hash = hash_token(token);
     let mut tx = app.db().write().await?;
-    throttle::reserve(app, &mut tx, &[throttle::address_limit(app, "reset_confirm_ip", &ctx.ip.to_string())]).await?;
+    throttle::reserve(
+        app,
+        &mut tx,
+        &[throttle::address_limit(
+            app,
+            "reset_confirm_ip",
+            &ctx.ip.to_string(),
+        )],
+    )
+    .await?;
     let t = live_token(app, &mut tx, "password_reset", &token_hash).await?;
-    let user = users::user_by_id(&mut tx, &t.user_id).await?.ok_or_else(bad_token)?;
+    let user = users::user_by_id(&mut tx, &t.user_id)
+        .await?
+        .ok_or_else(bad_token)?;
     tx.commit().await?;
     pw_rule::check_new(password, &[&user.email, &user.name])?;
     let hash = app.hasher().hash(password).await?;
@@ -355,7 +458,8 @@ pub async fn confirm_password_reset(app: &App, ctx: &Ctx, token: &str, password:
     tokens::void_all(&mut tx, &user.id, "password_reset", None, now).await?;
     users::set_password(&mut tx, &user.id, &hash, now).await?;
     sessions::revoke_all_of_user(&mut tx, &user.id, None, now).await?;
-    let mut ev = Event::new(AuditAction::AuthPasswordReset, Outcome::Allowed).object(ObjectType::User, &user.id);
+    let mut ev = Event::new(AuditAction::AuthPasswordReset, Outcome::Allowed)
+        .object(ObjectType::User, &user.id);
     ev.actor_id = Some(&user.id);
     ev.email = Some(&user.email);
     audit::record(app, &mut tx, ctx, ev).await?;
@@ -387,11 +491,24 @@ pub async fn accept_invite(
     let name = name.map(|n| validate::name("name", n)).transpose()?;
     let token_hash = hash_token(token);
     let mut tx = app.db().write().await?;
-    throttle::reserve(app, &mut tx, &[throttle::address_limit(app, "invite_ip", &ctx.ip.to_string())]).await?;
+    throttle::reserve(
+        app,
+        &mut tx,
+        &[throttle::address_limit(
+            app,
+            "invite_ip",
+            &ctx.ip.to_string(),
+        )],
+    )
+    .await?;
     let t = live_token(app, &mut tx, "invite", &token_hash).await?;
     let company_id = t.company_id.clone().ok_or_else(bad_token)?;
-    let user = users::user_by_id(&mut tx, &t.user_id).await?.ok_or_else(bad_token)?;
-    let pending = members::membership(&mut tx, &company_id, &user.id).await?.filter(|m| m.status == "invited");
+    let user = users::user_by_id(&mut tx, &t.user_id)
+        .await?
+        .ok_or_else(bad_token)?;
+    let pending = members::membership(&mut tx, &company_id, &user.id)
+        .await?
+        .filter(|m| m.status == "invited");
     if pending.is_none() {
         return Err(bad_token());
     }
@@ -399,13 +516,21 @@ pub async fn accept_invite(
 
     let created_account = user.password_hash.is_none();
     let new_hash = if created_account {
-        let name = name.as_deref().ok_or_else(|| AppError::malformed("name", "is required for a new account"))?;
+        let name = name
+            .as_deref()
+            .ok_or_else(|| AppError::malformed("name", "is required for a new account"))?;
         pw_rule::check_new(password, &[&user.email, name])?;
         Some(app.hasher().hash(password).await?)
     } else {
-        if !app.hasher().verify(user.password_hash.as_deref(), password).await? {
+        if !app
+            .hasher()
+            .verify(user.password_hash.as_deref(), password)
+            .await?
+        {
             let mut tx = app.db().write().await?;
-            let mut ev = Event::new(AuditAction::AuthInviteAccept, Outcome::Denied).company(&company_id).reason("invalid_credentials");
+            let mut ev = Event::new(AuditAction::MemberAccept, Outcome::Denied)
+                .company(&company_id)
+                .reason("invalid_credentials");
             ev.actor_id = Some(&user.id);
             ev.email = Some(&user.email);
             audit::record(app, &mut tx, ctx, ev).await?;
@@ -427,23 +552,36 @@ pub async fn accept_invite(
     }
     tokens::void_all(&mut tx, &user.id, "invite", Some(&company_id), now).await?;
     keyring::ensure_key(app, &mut tx, KeyKind::User, &user.id).await?;
-    let mut ev = Event::new(AuditAction::AuthInviteAccept, Outcome::Allowed)
+    let mut ev = Event::new(AuditAction::MemberAccept, Outcome::Allowed)
         .company(&company_id)
         .object(ObjectType::Member, &user.id);
     ev.actor_id = Some(&user.id);
     ev.email = Some(&user.email);
     audit::record(app, &mut tx, ctx, ev).await?;
-    let user = users::user_by_id(&mut tx, &user.id).await?.ok_or(AppError::NotFound)?;
+    let user = users::user_by_id(&mut tx, &user.id)
+        .await?
+        .ok_or(AppError::NotFound)?;
     tx.commit().await?;
-    Ok(Accepted { user, company_id, created_account })
+    Ok(Accepted {
+        user,
+        company_id,
+        created_account,
+    })
 }
 
 fn bad_token() -> AppError {
     AppError::invalid("token", "is invalid, used or expired")
 }
 
-async fn live_token(app: &App, tx: &mut turva_store::Tx, purpose: &str, token_hash: &str) -> Result<tokens::TokenRow, AppError> {
-    let t = tokens::token_by_hash(tx, purpose, token_hash).await?.ok_or_else(bad_token)?;
+async fn live_token(
+    app: &App,
+    tx: &mut turva_store::Tx,
+    purpose: &str,
+    token_hash: &str,
+) -> Result<tokens::TokenRow, AppError> {
+    let t = tokens::token_by_hash(tx, purpose, token_hash)
+        .await?
+        .ok_or_else(bad_token)?;
     if t.used_at.is_some() || t.expires_at <= app.now() {
         return Err(bad_token());
     }
@@ -461,4 +599,13 @@ pub(crate) async fn send_quietly(app: &App, m: &mail::Mail) {
 /// session's token.
 pub fn csrf_ok(actor: &Actor, header: Option<&str>) -> bool {
     header.is_some_and(|h| ct_eq(h, &actor.csrf_token))
+}
+
+/// Records a cookie-authenticated write without the right CSRF token (a
+/// denied request of a signed-in caller) and returns the answer.
+pub async fn csrf_denied(app: &App, ctx: &Ctx, actor: &Actor) -> AppError {
+    let ev = Event::new(AuditAction::RequestDenied, Outcome::Denied)
+        .actor(actor)
+        .reason("csrf_token");
+    audit::deny(app, ctx, ev, AppError::Forbidden("csrf_token")).await
 }

@@ -29,7 +29,12 @@ pub fn default_settings() -> Map<String, Value> {
 /// Loads the company and what the policy needs to know about the actor in
 /// it. A company that does not exist (or is scheduled for deletion) gives
 /// `None` and no role.
-pub(crate) async fn facts(app: &App, tx: &mut Tx, actor: &Actor, company_id: &str) -> Result<(Option<CompanyRow>, ActorFacts), AppError> {
+pub(crate) async fn facts(
+    app: &App,
+    tx: &mut Tx,
+    actor: &Actor,
+    company_id: &str,
+) -> Result<(Option<CompanyRow>, ActorFacts), AppError> {
     let company = companies::company_by_id(tx, company_id).await?;
     let role = match &company {
         Some(_) => members::membership(tx, company_id, &actor.user_id)
@@ -38,7 +43,11 @@ pub(crate) async fn facts(app: &App, tx: &mut Tx, actor: &Actor, company_id: &st
             .and_then(|m| Role::parse("role", &m.role).ok()),
         None => None,
     };
-    let facts = ActorFacts { is_operator: actor.is_operator, role, recent_auth: auth::recent_auth(app, actor) };
+    let facts = ActorFacts {
+        is_operator: actor.is_operator,
+        role,
+        recent_auth: auth::recent_auth(app, actor),
+    };
     Ok((company, facts))
 }
 
@@ -58,20 +67,41 @@ pub(crate) async fn denied(
         Reason::Forbidden => AppError::Forbidden("your role does not allow this"),
         Reason::ReauthRequired => AppError::ReauthRequired,
     };
-    let mut ev = Event::new(action, Outcome::Denied).actor(actor).object(object.0, object.1).reason(reason.as_str());
+    let mut ev = Event::new(action, Outcome::Denied)
+        .actor(actor)
+        .object(object.0, object.1)
+        .reason(reason.as_str());
     ev.company_id = company.map(|c| c.id.as_str());
     audit::deny(app, ctx, ev, answer).await
 }
 
 /// Creates a company and invites its first owner by email.
-pub async fn create(app: &App, ctx: &Ctx, creator: Creator<'_>, name: &str, owner_email: &str) -> Result<CompanyRow, AppError> {
+pub async fn create(
+    app: &App,
+    ctx: &Ctx,
+    creator: Creator<'_>,
+    name: &str,
+    owner_email: &str,
+) -> Result<CompanyRow, AppError> {
     let name = validate::name("name", name)?;
     let owner_email = validate::email("owner_email", owner_email)?;
     if let Creator::Operator(actor) = creator {
-        let facts = ActorFacts { is_operator: actor.is_operator, role: None, recent_auth: auth::recent_auth(app, actor) };
+        let facts = ActorFacts {
+            is_operator: actor.is_operator,
+            role: None,
+            recent_auth: auth::recent_auth(app, actor),
+        };
         if let Err(reason) = access::decide(&facts, Action::CreateCompany) {
-            let ev = Event::new(AuditAction::CompanyCreate, Outcome::Denied).actor(actor).reason(reason.as_str());
-            return Err(audit::deny(app, ctx, ev, AppError::Forbidden("only operators create companies")).await);
+            let ev = Event::new(AuditAction::CompanyCreate, Outcome::Denied)
+                .actor(actor)
+                .reason(reason.as_str());
+            return Err(audit::deny(
+                app,
+                ctx,
+                ev,
+                AppError::Forbidden("only operators create companies"),
+            )
+            .await);
         }
     }
     let now = app.now();
@@ -88,7 +118,9 @@ pub async fn create(app: &App, ctx: &Ctx, creator: Creator<'_>, name: &str, owne
     let mut tx = app.db().write().await?;
     companies::insert_company(&mut tx, &company, actor.map(|a| a.user_id.as_str())).await?;
     keyring::ensure_key(app, &mut tx, KeyKind::Company, &company.id).await?;
-    let mut ev = Event::new(AuditAction::CompanyCreate, Outcome::Allowed).company(&company.id).object(ObjectType::Company, &company.id);
+    let mut ev = Event::new(AuditAction::CompanyCreate, Outcome::Allowed)
+        .company(&company.id)
+        .object(ObjectType::Company, &company.id);
     if let Some(a) = actor {
         ev = ev.actor(a);
     } else {
@@ -129,16 +161,33 @@ pub async fn list_mine(app: &App, actor: &Actor) -> Result<Vec<CompanyRow>, AppE
 }
 
 /// One company, for its members (audited as a view).
-pub async fn get(app: &App, ctx: &Ctx, actor: &Actor, company_id: &str) -> Result<CompanyRow, AppError> {
+pub async fn get(
+    app: &App,
+    ctx: &Ctx,
+    actor: &Actor,
+    company_id: &str,
+) -> Result<CompanyRow, AppError> {
     let mut tx = app.db().write().await?;
     let (company, facts) = facts(app, &mut tx, actor, company_id).await?;
     let obj = (ObjectType::Company, company_id);
     if let Err(reason) = access::decide(&facts, Action::ViewCompany) {
         drop(tx);
-        return Err(denied(app, ctx, actor, AuditAction::CompanyView, company.as_ref(), obj, reason).await);
+        return Err(denied(
+            app,
+            ctx,
+            actor,
+            AuditAction::CompanyView,
+            company.as_ref(),
+            obj,
+            reason,
+        )
+        .await);
     }
     let company = company.ok_or(AppError::NotFound)?;
-    let ev = Event::new(AuditAction::CompanyView, Outcome::Allowed).actor(actor).company(company_id).object(obj.0, obj.1);
+    let ev = Event::new(AuditAction::CompanyView, Outcome::Allowed)
+        .actor(actor)
+        .company(company_id)
+        .object(obj.0, obj.1);
     audit::record(app, &mut tx, ctx, ev).await?;
     tx.commit().await?;
     Ok(company)
@@ -159,33 +208,65 @@ pub async fn update(
     let obj = (ObjectType::Company, company_id);
     if let Err(reason) = access::decide(&facts, Action::UpdateCompany) {
         drop(tx);
-        return Err(denied(app, ctx, actor, AuditAction::CompanyUpdate, company.as_ref(), obj, reason).await);
+        return Err(denied(
+            app,
+            ctx,
+            actor,
+            AuditAction::CompanyUpdate,
+            company.as_ref(),
+            obj,
+            reason,
+        )
+        .await);
     }
     let mut company = company.ok_or(AppError::NotFound)?;
-    let mut current: Map<String, Value> = serde_json::from_str(&company.settings).unwrap_or_else(|_| default_settings());
+    let mut current: Map<String, Value> =
+        serde_json::from_str(&company.settings).unwrap_or_else(|_| default_settings());
     if let Some(changes) = settings {
-        merge_settings(&mut current, changes)?;
+        if let Err(e) = merge_settings(&mut current, changes) {
+            drop(tx);
+            let AppError::Forbidden(why) = e else {
+                return Err(e);
+            };
+            let ev = Event::new(AuditAction::CompanyUpdate, Outcome::Denied)
+                .actor(actor)
+                .company(company_id)
+                .object(obj.0, obj.1)
+                .reason(why);
+            return Err(audit::deny(app, ctx, ev, AppError::Forbidden(why)).await);
+        }
     }
     if let Some(n) = name {
         company.name = n;
     }
     company.settings = Value::Object(current).to_string();
     companies::update_company(&mut tx, company_id, &company.name, &company.settings).await?;
-    let ev = Event::new(AuditAction::CompanyUpdate, Outcome::Allowed).actor(actor).company(company_id).object(obj.0, obj.1);
+    let ev = Event::new(AuditAction::CompanyUpdate, Outcome::Allowed)
+        .actor(actor)
+        .company(company_id)
+        .object(obj.0, obj.1);
     audit::record(app, &mut tx, ctx, ev).await?;
     tx.commit().await?;
     Ok(company)
 }
 
 /// Validates and merges setting changes. Unknown settings are refused.
-fn merge_settings(current: &mut Map<String, Value>, changes: &Map<String, Value>) -> Result<(), AppError> {
+fn merge_settings(
+    current: &mut Map<String, Value>,
+    changes: &Map<String, Value>,
+) -> Result<(), AppError> {
     for (k, v) in changes {
         match (k.as_str(), v) {
-            ("default_member_access", Value::String(s)) if ["none", "view", "edit"].contains(&s.as_str()) => {
+            ("default_member_access", Value::String(s))
+                if ["none", "view", "edit"].contains(&s.as_str()) =>
+            {
                 current.insert(k.clone(), v.clone());
             }
             ("default_member_access", _) => {
-                return Err(AppError::invalid("settings.default_member_access", "must be none, view or edit"))
+                return Err(AppError::invalid(
+                    "settings.default_member_access",
+                    "must be none, view or edit",
+                ))
             }
             ("require_mfa", Value::Bool(false)) => {
                 current.insert(k.clone(), v.clone());
@@ -194,10 +275,22 @@ fn merge_settings(current: &mut Map<String, Value>, changes: &Map<String, Value>
                 // Turning it on requires the caller to have a second factor;
                 // second factors arrive with the identity work, so nobody
                 // has one yet.
-                return Err(AppError::Forbidden("turning require_mfa on requires you to have a second factor"));
+                return Err(AppError::Forbidden(
+                    "turning require_mfa on requires you to have a second factor",
+                ));
             }
-            ("require_mfa", _) => return Err(AppError::invalid("settings.require_mfa", "must be true or false")),
-            _ => return Err(AppError::invalid("settings", format!("unknown setting {k:?}"))),
+            ("require_mfa", _) => {
+                return Err(AppError::invalid(
+                    "settings.require_mfa",
+                    "must be true or false",
+                ))
+            }
+            _ => {
+                return Err(AppError::invalid(
+                    "settings",
+                    format!("unknown setting {k:?}"),
+                ))
+            }
         }
     }
     Ok(())
@@ -205,7 +298,14 @@ fn merge_settings(current: &mut Map<String, Value>, changes: &Map<String, Value>
 
 /// Makes an invitation email for `company` (kept here so members.rs and
 /// company creation word it the same way).
-pub(crate) fn invitation_mail(app: &App, lang: Language, to: &str, company: &CompanyRow, inviter: &str, token: &str) -> mail::Mail {
+pub(crate) fn invitation_mail(
+    app: &App,
+    lang: Language,
+    to: &str,
+    company: &CompanyRow,
+    inviter: &str,
+    token: &str,
+) -> mail::Mail {
     let link = format!("{}/accept-invite?token={token}", app.config().public_url());
     mail::invitation(lang, to, &company.name, inviter, &link)
 }

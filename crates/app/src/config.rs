@@ -35,7 +35,7 @@ impl fmt::Debug for Secret {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub server: Server,
@@ -118,22 +118,6 @@ pub struct Log {
     pub level: String,
 }
 
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            server: Server::default(),
-            database: Database::default(),
-            storage: Storage::default(),
-            keys: Keys::default(),
-            auth: Auth::default(),
-            smtp: Smtp::default(),
-            audit: Audit::default(),
-            backup: Backup::default(),
-            log: Log::default(),
-        }
-    }
-}
-
 impl Default for Server {
     fn default() -> Self {
         Server {
@@ -148,7 +132,11 @@ impl Default for Server {
 
 impl Default for Auth {
     fn default() -> Self {
-        Auth { reauth_seconds: 600, session_idle_seconds: 43_200, session_absolute_seconds: 604_800 }
+        Auth {
+            reauth_seconds: 600,
+            session_idle_seconds: 43_200,
+            session_absolute_seconds: 604_800,
+        }
     }
 }
 
@@ -165,7 +153,10 @@ impl Default for Smtp {
 
 impl Default for Audit {
     fn default() -> Self {
-        Audit { retention_days: 400, checkpoint_seconds: 5 }
+        Audit {
+            retention_days: 400,
+            checkpoint_seconds: 5,
+        }
     }
 }
 
@@ -183,7 +174,10 @@ impl Default for Backup {
 
 impl Default for Log {
     fn default() -> Self {
-        Log { format: "text".into(), level: "info".into() }
+        Log {
+            format: "text".into(),
+            level: "info".into(),
+        }
     }
 }
 
@@ -248,7 +242,8 @@ impl Config {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
-                text.parse::<toml::Table>().map_err(|e| format!("config file {}: {e}", path.display()))?
+                text.parse::<toml::Table>()
+                    .map_err(|e| format!("config file {}: {e}", path.display()))?
             }
             None => toml::Table::new(),
         };
@@ -264,7 +259,10 @@ impl Config {
     pub fn validate(&self) -> Result<(), String> {
         self.listen_addr()?;
         if let Some(u) = &self.server.public_url {
-            if !(u.starts_with("https://") || u.starts_with("http://localhost") || u.starts_with("http://127.0.0.1")) {
+            if !(u.starts_with("https://")
+                || u.starts_with("http://localhost")
+                || u.starts_with("http://127.0.0.1"))
+            {
                 return Err("server.public_url must be an https:// URL".into());
             }
         }
@@ -272,7 +270,9 @@ impl Config {
             return Err("server.tls_cert_file and server.tls_key_file must be set together".into());
         }
         for p in &self.server.trusted_proxies {
-            parse_cidr(p).ok_or_else(|| format!("server.trusted_proxies: {p:?} is not an address or CIDR range"))?;
+            parse_cidr(p).ok_or_else(|| {
+                format!("server.trusted_proxies: {p:?} is not an address or CIDR range")
+            })?;
         }
         if let Some(u) = &self.database.url {
             let u = u.expose();
@@ -288,10 +288,22 @@ impl Config {
         let positive = [
             ("auth.reauth_seconds", self.auth.reauth_seconds),
             ("auth.session_idle_seconds", self.auth.session_idle_seconds),
-            ("auth.session_absolute_seconds", self.auth.session_absolute_seconds),
-            ("audit.checkpoint_seconds", u64::from(self.audit.checkpoint_seconds)),
-            ("smtp.per_recipient_per_hour", u64::from(self.smtp.per_recipient_per_hour)),
-            ("smtp.per_company_per_hour", u64::from(self.smtp.per_company_per_hour)),
+            (
+                "auth.session_absolute_seconds",
+                self.auth.session_absolute_seconds,
+            ),
+            (
+                "audit.checkpoint_seconds",
+                u64::from(self.audit.checkpoint_seconds),
+            ),
+            (
+                "smtp.per_recipient_per_hour",
+                u64::from(self.smtp.per_recipient_per_hour),
+            ),
+            (
+                "smtp.per_company_per_hour",
+                u64::from(self.smtp.per_company_per_hour),
+            ),
         ];
         for (name, v) in positive {
             if v == 0 {
@@ -314,10 +326,12 @@ impl Config {
     }
 
     pub fn listen_addr(&self) -> Result<SocketAddr, String> {
-        self.server
-            .listen
-            .parse()
-            .map_err(|_| format!("server.listen {:?} is not an address:port", self.server.listen))
+        self.server.listen.parse().map_err(|_| {
+            format!(
+                "server.listen {:?} is not an address:port",
+                self.server.listen
+            )
+        })
     }
 
     /// The base of links in emails.
@@ -333,7 +347,11 @@ impl Config {
 
     /// Whether `peer` is a trusted proxy (its X-Forwarded-For is believed).
     pub fn is_trusted_proxy(&self, peer: IpAddr) -> bool {
-        self.server.trusted_proxies.iter().filter_map(|p| parse_cidr(p)).any(|(net, bits)| in_net(peer, net, bits))
+        self.server
+            .trusted_proxies
+            .iter()
+            .filter_map(|p| parse_cidr(p))
+            .any(|(net, bits)| in_net(peer, net, bits))
     }
 
     /// The sample configuration file, generated from [`OPTIONS`].
@@ -360,24 +378,34 @@ impl Config {
     }
 }
 
-fn apply_env(table: &mut toml::Table, vars: impl IntoIterator<Item = (String, String)>) -> Result<Vec<String>, String> {
+fn apply_env(
+    table: &mut toml::Table,
+    vars: impl IntoIterator<Item = (String, String)>,
+) -> Result<Vec<String>, String> {
     let mut warnings = Vec::new();
     for (name, value) in vars {
-        let Some(rest) = name.strip_prefix("TURVA_") else { continue };
+        let Some(rest) = name.strip_prefix("TURVA_") else {
+            continue;
+        };
         if NOT_CONFIG.contains(&name.as_str()) {
             continue;
         }
-        let opt = OPTIONS.iter().find(|o| {
-            format!("{}_{}", o.section, o.key).eq_ignore_ascii_case(rest)
-        });
+        let opt = OPTIONS
+            .iter()
+            .find(|o| format!("{}_{}", o.section, o.key).eq_ignore_ascii_case(rest));
         let Some(opt) = opt else {
-            warnings.push(format!("environment variable {name} names no configuration key; ignored"));
+            warnings.push(format!(
+                "environment variable {name} names no configuration key; ignored"
+            ));
             continue;
         };
         let v = match opt.kind {
             Kind::Text => toml::Value::String(value),
             Kind::Integer => toml::Value::Integer(
-                value.trim().parse().map_err(|_| format!("{name}: {value:?} is not a whole number"))?,
+                value
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("{name}: {value:?} is not a whole number"))?,
             ),
             Kind::List => toml::Value::Array(
                 value
@@ -423,11 +451,19 @@ fn parse_cidr(s: &str) -> Option<(IpAddr, u8)> {
 fn in_net(ip: IpAddr, net: IpAddr, bits: u8) -> bool {
     match (ip, net) {
         (IpAddr::V4(a), IpAddr::V4(n)) => {
-            let mask = if bits == 0 { 0 } else { u32::MAX << (32 - u32::from(bits)) };
+            let mask = if bits == 0 {
+                0
+            } else {
+                u32::MAX << (32 - u32::from(bits))
+            };
             u32::from(a) & mask == u32::from(n) & mask
         }
         (IpAddr::V6(a), IpAddr::V6(n)) => {
-            let mask = if bits == 0 { 0 } else { u128::MAX << (128 - u32::from(bits)) };
+            let mask = if bits == 0 {
+                0
+            } else {
+                u128::MAX << (128 - u32::from(bits))
+            };
             u128::from(a) & mask == u128::from(n) & mask
         }
         _ => false,
@@ -442,7 +478,10 @@ mod tests {
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let path = dir.path().join("turva.toml");
         std::fs::write(&path, text).map_err(|e| e.to_string())?;
-        Config::load(Some(&path), env.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+        Config::load(
+            Some(&path),
+            env.iter().map(|(k, v)| (k.to_string(), v.to_string())),
+        )
     }
 
     #[test]
@@ -464,7 +503,9 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_refused_with_their_name() {
-        let err = load("[server]\nlisen = \"x\"\n", &[]).err().unwrap_or_default();
+        let err = load("[server]\nlisen = \"x\"\n", &[])
+            .err()
+            .unwrap_or_default();
         assert!(err.contains("lisen"), "{err}");
         let err = load("[serverr]\n", &[]).err().unwrap_or_default();
         assert!(err.contains("serverr"), "{err}");
@@ -499,12 +540,17 @@ mod tests {
             ("[database]\nurl = \"mysql://x\"\n", "database.url"),
             ("[backup]\nschedule = \"25:00\"\n", "backup.schedule"),
             ("[server]\ntls_cert_file = \"/x\"\n", "tls_key_file"),
-            ("[server]\ntrusted_proxies = [\"nope\"]\n", "trusted_proxies"),
+            (
+                "[server]\ntrusted_proxies = [\"nope\"]\n",
+                "trusted_proxies",
+            ),
         ] {
             let err = load(text, &[]).err().unwrap_or_default();
             assert!(err.contains(needle), "{text:?} gave {err:?}");
         }
-        let err = load("", &[("TURVA_AUTH_REAUTH_SECONDS", "soon")]).err().unwrap_or_default();
+        let err = load("", &[("TURVA_AUTH_REAUTH_SECONDS", "soon")])
+            .err()
+            .unwrap_or_default();
         assert!(err.contains("TURVA_AUTH_REAUTH_SECONDS"));
     }
 
@@ -531,11 +577,22 @@ mod tests {
         }
         // Every field of every section is documented in OPTIONS.
         let defaults = [
-            ("server", 5), ("database", 1), ("storage", 1), ("keys", 1), ("auth", 3),
-            ("smtp", 4), ("audit", 2), ("backup", 5), ("log", 2),
+            ("server", 5),
+            ("database", 1),
+            ("storage", 1),
+            ("keys", 1),
+            ("auth", 3),
+            ("smtp", 4),
+            ("audit", 2),
+            ("backup", 5),
+            ("log", 2),
         ];
         for (section, n) in defaults {
-            assert_eq!(OPTIONS.iter().filter(|o| o.section == section).count(), n, "{section}");
+            assert_eq!(
+                OPTIONS.iter().filter(|o| o.section == section).count(),
+                n,
+                "{section}"
+            );
         }
         Ok(())
     }

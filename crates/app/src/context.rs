@@ -14,7 +14,11 @@ pub struct Ctx {
 impl Ctx {
     /// The context of a command run on the server's own machine.
     pub fn cli() -> Self {
-        Ctx { ip: IpAddr::from([127, 0, 0, 1]), user_agent: "turva-cli".into(), request_id: "cli".into() }
+        Ctx {
+            ip: IpAddr::from([127, 0, 0, 1]),
+            user_agent: "turva-cli".into(),
+            request_id: "cli".into(),
+        }
     }
 }
 

@@ -54,7 +54,9 @@ impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound => AppError::NotFound,
-            StoreError::Conflict(_) => AppError::Conflict("the change conflicts with existing data"),
+            StoreError::Conflict(_) => {
+                AppError::Conflict("the change conflicts with existing data")
+            }
             StoreError::Unavailable(e) => AppError::Unavailable(e.to_string()),
             StoreError::Corrupt(e) => AppError::Internal(e),
         }
@@ -63,10 +65,16 @@ impl From<StoreError> for AppError {
 
 impl AppError {
     pub fn malformed(field: &'static str, reason: impl Into<String>) -> Self {
-        AppError::Malformed { field, reason: reason.into() }
+        AppError::Malformed {
+            field,
+            reason: reason.into(),
+        }
     }
 
     pub fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
-        AppError::Invalid { field, reason: reason.into() }
+        AppError::Invalid {
+            field,
+            reason: reason.into(),
+        }
     }
 }

@@ -39,24 +39,62 @@ impl KeyKind {
 
 /// Creates the key of (`kind`, `owner`) if it does not exist, and returns
 /// its id and the key.
-pub async fn ensure_key(app: &App, tx: &mut Tx, kind: KeyKind, owner: &str) -> Result<(String, DataKey), AppError> {
+pub async fn ensure_key(
+    app: &App,
+    tx: &mut Tx,
+    kind: KeyKind,
+    owner: &str,
+) -> Result<(String, DataKey), AppError> {
     if let Some(k) = get_key(app, tx, kind, owner).await? {
         return Ok(k);
     }
     let key = DataKey::random();
     let wrapped = app.master().wrap(&kind.purpose(owner), &key);
-    data_keys::insert_key(tx, &crate::secret::new_id(), kind.as_str(), owner, &wrapped, app.now()).await?;
+    data_keys::insert_key(
+        tx,
+        &crate::secret::new_id(),
+        kind.as_str(),
+        owner,
+        &wrapped,
+        app.now(),
+    )
+    .await?;
     get_key(app, tx, kind, owner)
         .await?
         .ok_or_else(|| AppError::Internal(format!("{} key of {owner} vanished", kind.as_str())))
 }
 
+/// A key by its id, if it exists and was not destroyed.
+pub async fn key_by_id(app: &App, tx: &mut Tx, id: &str) -> Result<Option<DataKey>, AppError> {
+    let Some((kind, owner, wrapped)) = data_keys::key_by_id(tx, id).await? else {
+        return Ok(None);
+    };
+    let Some(wrapped) = wrapped else {
+        return Ok(None);
+    };
+    let kind = match kind.as_str() {
+        "company" => KeyKind::Company,
+        "user" => KeyKind::User,
+        "period" => KeyKind::Period,
+        "platform" => KeyKind::Platform,
+        _ => return Ok(None),
+    };
+    Ok(Some(app.master().unwrap(&kind.purpose(&owner), &wrapped)?))
+}
+
 /// The key of (`kind`, `owner`), if it exists and was not destroyed.
-pub async fn get_key(app: &App, tx: &mut Tx, kind: KeyKind, owner: &str) -> Result<Option<(String, DataKey)>, AppError> {
+pub async fn get_key(
+    app: &App,
+    tx: &mut Tx,
+    kind: KeyKind,
+    owner: &str,
+) -> Result<Option<(String, DataKey)>, AppError> {
     let Some(stored) = data_keys::key_of(tx, kind.as_str(), owner).await? else {
         return Ok(None);
     };
-    let Some(wrapped) = stored.wrapped else { return Ok(None) };
+    let Some(wrapped) = stored.wrapped else {
+        return Ok(None);
+    };
     let key = app.master().unwrap(&kind.purpose(owner), &wrapped)?;
     Ok(Some((stored.id, key)))
 }

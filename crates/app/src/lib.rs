@@ -38,7 +38,14 @@ pub use turva_model as model;
 /// Writes a file readable only by its owner, atomically.
 pub use turva_store::keys::write_private_file;
 
+/// The database handle, for tests that read tables directly (the web layer
+/// must not use it).
+pub mod store_db {
+    pub use turva_store::db::Db;
+}
+
 pub mod rows {
+    pub use turva_store::audit::AuditRow;
     pub use turva_store::companies::CompanyRow;
     pub use turva_store::members::{MemberRow, MembershipOfUser};
     pub use turva_store::sessions::SessionRow;

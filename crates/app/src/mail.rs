@@ -9,7 +9,8 @@
 
 use std::path::PathBuf;
 
-use lettre::message::{header::ContentType, Mailbox, MultiPart, SinglePart};
+use lettre::message::header::ContentType;
+use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use turva_model::Language;
 
@@ -42,8 +43,13 @@ impl Mailer {
 
     /// Sends `mail` from `from`.
     pub async fn send(&self, from: &str, mail: &Mail) -> Result<(), AppError> {
-        let from: Mailbox = from.parse().map_err(|e| AppError::Internal(format!("smtp.from: {e}")))?;
-        let to: Mailbox = mail.to.parse().map_err(|_| AppError::invalid("email", "is not an email address"))?;
+        let from: Mailbox = from
+            .parse()
+            .map_err(|e| AppError::Internal(format!("smtp.from: {e}")))?;
+        let to: Mailbox = mail
+            .to
+            .parse()
+            .map_err(|_| AppError::invalid("email", "is not an email address"))?;
         let html = format!(
             "<!doctype html><html><body><pre style=\"font-family:sans-serif;white-space:pre-wrap\">{}</pre></body></html>",
             escape_html(&mail.text)
@@ -54,21 +60,37 @@ impl Mailer {
             .subject(&mail.subject)
             .multipart(
                 MultiPart::alternative()
-                    .singlepart(SinglePart::builder().header(ContentType::TEXT_PLAIN).body(mail.text.clone()))
-                    .singlepart(SinglePart::builder().header(ContentType::TEXT_HTML).body(html)),
+                    .singlepart(
+                        SinglePart::builder()
+                            .header(ContentType::TEXT_PLAIN)
+                            .body(mail.text.clone()),
+                    )
+                    .singlepart(
+                        SinglePart::builder()
+                            .header(ContentType::TEXT_HTML)
+                            .body(html),
+                    ),
             )
             .map_err(|e| AppError::Internal(format!("building email: {e}")))?;
         match self {
             Mailer::Outbox(dir) => {
-                let name = format!("{}-{}.eml", crate::clock::SystemClock.now_millis_padded(), crate::secret::new_id());
+                let name = format!(
+                    "{}-{}.eml",
+                    crate::clock::SystemClock.now_millis_padded(),
+                    crate::secret::new_id()
+                );
                 let path = dir.join(name);
                 let bytes = message.formatted();
-                tokio::task::spawn_blocking(move || turva_store::keys::write_private_file(&path, &bytes))
-                    .await
-                    .map_err(|e| AppError::Internal(e.to_string()))??;
+                tokio::task::spawn_blocking(move || {
+                    turva_store::keys::write_private_file(&path, &bytes)
+                })
+                .await
+                .map_err(|e| AppError::Internal(e.to_string()))??;
             }
             Mailer::Smtp(t) => {
-                t.send(message).await.map_err(|e| AppError::Unavailable(format!("smtp: {e}")))?;
+                t.send(message)
+                    .await
+                    .map_err(|e| AppError::Unavailable(format!("smtp: {e}")))?;
             }
         }
         tracing::info!(kind = mail.kind, "email sent");
@@ -85,7 +107,10 @@ impl crate::clock::SystemClock {
 }
 
 fn escape_html(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// An invitation to join a company (the link accepts it).
@@ -104,7 +129,12 @@ pub fn invitation(lang: Language, to: &str, company: &str, inviter: &str, link: 
             format!("Hallo,\n\n{inviter} hat Sie eingeladen, {company} in Turva beizutreten.\n\nNehmen Sie die Einladung hier an (der Link gilt 7 Tage):\n{link}\n\nWenn Sie diese Nachricht nicht erwartet haben, können Sie sie ignorieren.\n"),
         ),
     };
-    Mail { to: to.to_string(), subject, text, kind: "invitation" }
+    Mail {
+        to: to.to_string(),
+        subject,
+        text,
+        kind: "invitation",
+    }
 }
 
 /// A password-reset link.
@@ -123,7 +153,12 @@ pub fn password_reset(lang: Language, to: &str, link: &str) -> Mail {
             format!("Hallo,\n\nJemand hat das Zurücksetzen des Passworts dieses Turva-Kontos angefordert. Wählen Sie innerhalb von 30 Minuten über diesen Link ein neues Passwort:\n{link}\n\nWenn Sie das nicht waren, ignorieren Sie diese Nachricht: Ihr Passwort bleibt unverändert.\n"),
         ),
     };
-    Mail { to: to.to_string(), subject, text, kind: "password_reset" }
+    Mail {
+        to: to.to_string(),
+        subject,
+        text,
+        kind: "password_reset",
+    }
 }
 
 /// A notice that the password was changed (sent to the account's address).
@@ -133,5 +168,10 @@ pub fn password_changed(lang: Language, to: &str) -> Mail {
         Language::Fi => ("Turva-salasanasi vaihdettiin", "Hei,\n\nTurva-tilisi salasana vaihdettiin juuri, ja kaikki muut istunnot kirjattiin ulos. Jos et tehnyt tätä itse, vaihda salasana heti ja kerro ylläpitäjälle.\n"),
         Language::De => ("Ihr Turva-Passwort wurde geändert", "Hallo,\n\nDas Passwort Ihres Turva-Kontos wurde soeben geändert, und alle anderen Sitzungen wurden abgemeldet. Wenn Sie das nicht waren, setzen Sie Ihr Passwort sofort zurück und informieren Sie Ihren Administrator.\n"),
     };
-    Mail { to: to.to_string(), subject: subject.to_string(), text: text.to_string(), kind: "password_changed" }
+    Mail {
+        to: to.to_string(),
+        subject: subject.to_string(),
+        text: text.to_string(),
+        kind: "password_changed",
+    }
 }

@@ -28,13 +28,29 @@ pub struct Page {
 }
 
 /// Members and pending invitations of a company (admins).
-pub async fn list(app: &App, ctx: &Ctx, actor: &Actor, company_id: &str, cursor: Option<&str>, limit: i64) -> Result<Page, AppError> {
+pub async fn list(
+    app: &App,
+    ctx: &Ctx,
+    actor: &Actor,
+    company_id: &str,
+    cursor: Option<&str>,
+    limit: i64,
+) -> Result<Page, AppError> {
     let mut tx = app.db().write().await?;
     let (company, facts) = facts(app, &mut tx, actor, company_id).await?;
     let obj = (ObjectType::Company, company_id);
     if let Err(reason) = access::decide(&facts, Action::ListMembers) {
         drop(tx);
-        return Err(denied(app, ctx, actor, AuditAction::MemberList, company.as_ref(), obj, reason).await);
+        return Err(denied(
+            app,
+            ctx,
+            actor,
+            AuditAction::MemberList,
+            company.as_ref(),
+            obj,
+            reason,
+        )
+        .await);
     }
     let mut items = members::members_of_company(&mut tx, company_id, cursor, limit + 1).await?;
     let next_cursor = if items.len() as i64 > limit {
@@ -43,7 +59,10 @@ pub async fn list(app: &App, ctx: &Ctx, actor: &Actor, company_id: &str, cursor:
     } else {
         None
     };
-    let ev = Event::new(AuditAction::MemberList, Outcome::Allowed).actor(actor).company(company_id).object(obj.0, obj.1);
+    let ev = Event::new(AuditAction::MemberList, Outcome::Allowed)
+        .actor(actor)
+        .company(company_id)
+        .object(obj.0, obj.1);
     audit::record(app, &mut tx, ctx, ev).await?;
     tx.commit().await?;
     Ok(Page { items, next_cursor })
@@ -62,18 +81,45 @@ pub async fn invite(
 ) -> Result<MemberRow, AppError> {
     let email = validate::email("email", email)?;
     let role = Role::parse("role", role)?;
-    let language = language.map(|l| Language::parse("language", l)).transpose()?.unwrap_or_default();
+    let language = language
+        .map(|l| Language::parse("language", l))
+        .transpose()?
+        .unwrap_or_default();
     let mut tx = app.db().write().await?;
     let (company, facts) = facts(app, &mut tx, actor, company_id).await?;
     if let Err(reason) = access::decide(&facts, Action::InviteMember { role }) {
         drop(tx);
         let obj = (ObjectType::Company, company_id);
-        return Err(denied(app, ctx, actor, AuditAction::MemberInvite, company.as_ref(), obj, reason).await);
+        return Err(denied(
+            app,
+            ctx,
+            actor,
+            AuditAction::MemberInvite,
+            company.as_ref(),
+            obj,
+            reason,
+        )
+        .await);
     }
     let company = company.ok_or(AppError::NotFound)?;
-    let mail = invite_in_tx(app, &mut tx, ctx, Some(actor), &company, &email, role, language, &actor.name).await?;
-    let user = users::user_by_email(&mut tx, &email).await?.ok_or(AppError::NotFound)?;
-    let row = members::membership(&mut tx, company_id, &user.id).await?.ok_or(AppError::NotFound)?;
+    let mail = invite_in_tx(
+        app,
+        &mut tx,
+        ctx,
+        Some(actor),
+        &company,
+        &email,
+        role,
+        language,
+        &actor.name,
+    )
+    .await?;
+    let user = users::user_by_email(&mut tx, &email)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let row = members::membership(&mut tx, company_id, &user.id)
+        .await?
+        .ok_or(AppError::NotFound)?;
     tx.commit().await?;
     auth::send_quietly(app, &mail).await;
     Ok(row)
@@ -95,7 +141,12 @@ pub(crate) async fn invite_in_tx(
     inviter: &str,
 ) -> Result<mail::Mail, AppError> {
     let now = app.now();
-    throttle::reserve(app, tx, &throttle::mail_limits(app, email, Some(&company.id))).await?;
+    throttle::reserve(
+        app,
+        tx,
+        &throttle::mail_limits(app, email, Some(&company.id)),
+    )
+    .await?;
     let user = match users::user_by_email(tx, email).await? {
         Some(u) => u,
         None => {
@@ -114,18 +165,25 @@ pub(crate) async fn invite_in_tx(
     };
     keyring::ensure_key(app, tx, KeyKind::User, &user.id).await?;
     match members::membership(tx, &company.id, &user.id).await? {
-        Some(m) if m.status == "active" => return Err(AppError::Conflict("already a member of this company")),
-        Some(_) => members::update_invitation(tx, &company.id, &user.id, role.as_str(), language.as_str()).await?,
+        Some(m) if m.status == "active" => {
+            return Err(AppError::Conflict("already a member of this company"))
+        }
+        Some(_) => {
+            members::update_invitation(tx, &company.id, &user.id, role.as_str(), language.as_str())
+                .await?
+        }
         None => {
             members::insert_membership(
                 tx,
-                &company.id,
-                &user.id,
-                role.as_str(),
-                "invited",
-                language.as_str(),
-                actor.map(|a| a.user_id.as_str()),
-                now,
+                &members::NewMembership {
+                    company_id: &company.id,
+                    user_id: &user.id,
+                    role: role.as_str(),
+                    status: "invited",
+                    language: language.as_str(),
+                    invited_by: actor.map(|a| a.user_id.as_str()),
+                    at: now,
+                },
             )
             .await?
         }
@@ -152,11 +210,20 @@ pub(crate) async fn invite_in_tx(
         None => ev.credential = Some("cli"),
     }
     audit::record(app, tx, ctx, ev).await?;
-    Ok(invitation_mail(app, language, email, company, inviter, &token))
+    Ok(invitation_mail(
+        app, language, email, company, inviter, &token,
+    ))
 }
 
 /// Changes a member's role.
-pub async fn change_role(app: &App, ctx: &Ctx, actor: &Actor, company_id: &str, user_id: &str, role: &str) -> Result<MemberRow, AppError> {
+pub async fn change_role(
+    app: &App,
+    ctx: &Ctx,
+    actor: &Actor,
+    company_id: &str,
+    user_id: &str,
+    role: &str,
+) -> Result<MemberRow, AppError> {
     let to = Role::parse("role", role)?;
     let mut tx = app.db().write().await?;
     let (company, facts) = facts(app, &mut tx, actor, company_id).await?;
@@ -165,15 +232,34 @@ pub async fn change_role(app: &App, ctx: &Ctx, actor: &Actor, company_id: &str, 
         None => None,
     };
     let obj = (ObjectType::Member, user_id);
-    let from = target.as_ref().and_then(|t| Role::parse("role", &t.role).ok()).unwrap_or(Role::Reader);
+    let from = target
+        .as_ref()
+        .and_then(|t| Role::parse("role", &t.role).ok())
+        .unwrap_or(Role::Reader);
     let decision = match (&target, facts.role) {
         // A member who does not exist is as invisible as another company.
         (None, Some(_)) => Err(access::Reason::NotVisible),
-        _ => access::decide(&facts, Action::ChangeRole { from, to, is_self: user_id == actor.user_id }),
+        _ => access::decide(
+            &facts,
+            Action::ChangeRole {
+                from,
+                to,
+                is_self: user_id == actor.user_id,
+            },
+        ),
     };
     if let Err(reason) = decision {
         drop(tx);
-        return Err(denied(app, ctx, actor, AuditAction::MemberRoleChange, company.as_ref(), obj, reason).await);
+        return Err(denied(
+            app,
+            ctx,
+            actor,
+            AuditAction::MemberRoleChange,
+            company.as_ref(),
+            obj,
+            reason,
+        )
+        .await);
     }
     let target = target.ok_or(AppError::NotFound)?;
     if target.status == "active" {
@@ -183,15 +269,26 @@ pub async fn change_role(app: &App, ctx: &Ctx, actor: &Actor, company_id: &str, 
         }
     }
     members::set_role(&mut tx, company_id, user_id, to.as_str()).await?;
-    let ev = Event::new(AuditAction::MemberRoleChange, Outcome::Allowed).actor(actor).company(company_id).object(obj.0, obj.1);
+    let ev = Event::new(AuditAction::MemberRoleChange, Outcome::Allowed)
+        .actor(actor)
+        .company(company_id)
+        .object(obj.0, obj.1);
     audit::record(app, &mut tx, ctx, ev).await?;
-    let row = members::membership(&mut tx, company_id, user_id).await?.ok_or(AppError::NotFound)?;
+    let row = members::membership(&mut tx, company_id, user_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
     tx.commit().await?;
     Ok(row)
 }
 
 /// Removes a member (or withdraws an invitation).
-pub async fn remove(app: &App, ctx: &Ctx, actor: &Actor, company_id: &str, user_id: &str) -> Result<(), AppError> {
+pub async fn remove(
+    app: &App,
+    ctx: &Ctx,
+    actor: &Actor,
+    company_id: &str,
+    user_id: &str,
+) -> Result<(), AppError> {
     let mut tx = app.db().write().await?;
     let (company, facts) = facts(app, &mut tx, actor, company_id).await?;
     let target = match &company {
@@ -199,14 +296,32 @@ pub async fn remove(app: &App, ctx: &Ctx, actor: &Actor, company_id: &str, user_
         None => None,
     };
     let obj = (ObjectType::Member, user_id);
-    let role = target.as_ref().and_then(|t| Role::parse("role", &t.role).ok()).unwrap_or(Role::Reader);
+    let role = target
+        .as_ref()
+        .and_then(|t| Role::parse("role", &t.role).ok())
+        .unwrap_or(Role::Reader);
     let decision = match (&target, facts.role) {
         (None, Some(_)) => Err(access::Reason::NotVisible),
-        _ => access::decide(&facts, Action::RemoveMember { role, is_self: user_id == actor.user_id }),
+        _ => access::decide(
+            &facts,
+            Action::RemoveMember {
+                role,
+                is_self: user_id == actor.user_id,
+            },
+        ),
     };
     if let Err(reason) = decision {
         drop(tx);
-        return Err(denied(app, ctx, actor, AuditAction::MemberRemove, company.as_ref(), obj, reason).await);
+        return Err(denied(
+            app,
+            ctx,
+            actor,
+            AuditAction::MemberRemove,
+            company.as_ref(),
+            obj,
+            reason,
+        )
+        .await);
     }
     let target = target.ok_or(AppError::NotFound)?;
     if target.status == "active" {
@@ -217,7 +332,10 @@ pub async fn remove(app: &App, ctx: &Ctx, actor: &Actor, company_id: &str, user_
     }
     members::delete_membership(&mut tx, company_id, user_id).await?;
     tokens::void_all(&mut tx, user_id, "invite", Some(company_id), app.now()).await?;
-    let ev = Event::new(AuditAction::MemberRemove, Outcome::Allowed).actor(actor).company(company_id).object(obj.0, obj.1);
+    let ev = Event::new(AuditAction::MemberRemove, Outcome::Allowed)
+        .actor(actor)
+        .company(company_id)
+        .object(obj.0, obj.1);
     audit::record(app, &mut tx, ctx, ev).await?;
     tx.commit().await?;
     Ok(())

@@ -24,31 +24,46 @@ pub struct Hasher {
 }
 
 fn argon2() -> Result<Argon2<'static>, AppError> {
-    let params = Params::new(19 * 1024, 2, 1, None).map_err(|e| AppError::Internal(e.to_string()))?;
+    let params =
+        Params::new(19 * 1024, 2, 1, None).map_err(|e| AppError::Internal(e.to_string()))?;
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 
 fn hash_sync(password: &[u8]) -> Result<String, AppError> {
     let salt = SaltString::generate(&mut OsRng);
-    Ok(argon2()?.hash_password(password, &salt).map_err(|e| AppError::Internal(e.to_string()))?.to_string())
+    Ok(argon2()?
+        .hash_password(password, &salt)
+        .map_err(|e| AppError::Internal(e.to_string()))?
+        .to_string())
 }
 
 fn verify_sync(hash: &str, password: &[u8]) -> bool {
-    let Ok(parsed) = PasswordHash::new(hash) else { return false };
+    let Ok(parsed) = PasswordHash::new(hash) else {
+        return false;
+    };
     // Verification uses the parameters stored in the hash itself.
     Argon2::default().verify_password(password, &parsed).is_ok()
 }
 
 impl Hasher {
     pub fn new() -> Result<Self, AppError> {
-        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
         let (dummy_password, _) = crate::secret::new_token();
-        Ok(Hasher { permits: Arc::new(Semaphore::new(cores)), dummy: hash_sync(dummy_password.as_bytes())? })
+        Ok(Hasher {
+            permits: Arc::new(Semaphore::new(cores)),
+            dummy: hash_sync(dummy_password.as_bytes())?,
+        })
     }
 
     pub async fn hash(&self, password: &str) -> Result<String, AppError> {
         let pw = Zeroizing::new(password.as_bytes().to_vec());
-        let _permit = self.permits.acquire().await.map_err(|e| AppError::Internal(e.to_string()))?;
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|e| AppError::Internal(e.to_string()))?;
         tokio::task::spawn_blocking(move || hash_sync(&pw))
             .await
             .map_err(|e| AppError::Internal(e.to_string()))?
@@ -60,7 +75,11 @@ impl Hasher {
         let known = hash.is_some();
         let hash = hash.unwrap_or(&self.dummy).to_string();
         let pw = Zeroizing::new(password.as_bytes().to_vec());
-        let _permit = self.permits.acquire().await.map_err(|e| AppError::Internal(e.to_string()))?;
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|e| AppError::Internal(e.to_string()))?;
         let ok = tokio::task::spawn_blocking(move || verify_sync(&hash, &pw))
             .await
             .map_err(|e| AppError::Internal(e.to_string()))?;

@@ -82,8 +82,17 @@ mod tests {
     #[test]
     fn keyed_hashes_depend_on_key_and_domain() {
         let k = DataKey::random();
-        assert_eq!(keyed_hash(&k, "ip", "1.2.3.4"), keyed_hash(&k, "ip", "1.2.3.4"));
-        assert_ne!(keyed_hash(&k, "ip", "1.2.3.4"), keyed_hash(&k, "email", "1.2.3.4"));
-        assert_ne!(keyed_hash(&k, "ip", "1.2.3.4"), keyed_hash(&DataKey::random(), "ip", "1.2.3.4"));
+        assert_eq!(
+            keyed_hash(&k, "ip", "1.2.3.4"),
+            keyed_hash(&k, "ip", "1.2.3.4")
+        );
+        assert_ne!(
+            keyed_hash(&k, "ip", "1.2.3.4"),
+            keyed_hash(&k, "email", "1.2.3.4")
+        );
+        assert_ne!(
+            keyed_hash(&k, "ip", "1.2.3.4"),
+            keyed_hash(&DataKey::random(), "ip", "1.2.3.4")
+        );
     }
 }

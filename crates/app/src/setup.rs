@@ -23,24 +23,37 @@ pub struct StartReport {
 
 impl App {
     /// Opens (creating on first start) the data directory `dir`.
-    pub async fn open(config: Config, dir: &Path, clock: Arc<dyn Clock>) -> Result<(App, StartReport), String> {
-        let mut report = StartReport::default();
-        report.created_data_dir = ensure_private_dir(dir)?;
+    pub async fn open(
+        config: Config,
+        dir: &Path,
+        clock: Arc<dyn Clock>,
+    ) -> Result<(App, StartReport), String> {
+        let mut report = StartReport {
+            created_data_dir: ensure_private_dir(dir)?,
+            ..Default::default()
+        };
         for sub in ["outbox", "files"] {
             ensure_private_dir(&dir.join(sub))?;
         }
-        let key_path: PathBuf = config.keys.master_key_file.clone().unwrap_or_else(|| dir.join("master.key"));
+        let key_path: PathBuf = config
+            .keys
+            .master_key_file
+            .clone()
+            .unwrap_or_else(|| dir.join("master.key"));
         report.master_key_in_data_dir = config.keys.master_key_file.is_none();
         // A master key is only ever created beside a new database: a missing
         // key file next to existing data is an error, not a fresh start.
         let fresh = !dir.join("turva.db").exists() && config.database.url.is_none()
             || config.database.url.is_some() && !dir.join("keyring.json").exists();
-        let (master, created) = MasterKey::load_or_create(&key_path, fresh || report.created_data_dir)
-            .map_err(|e| e.to_string())?;
+        let (master, created) =
+            MasterKey::load_or_create(&key_path, fresh || report.created_data_dir)
+                .map_err(|e| e.to_string())?;
         report.created_master_key = created;
 
         let db = match &config.database.url {
-            Some(url) => Db::open_postgres(url.expose()).await.map_err(|e| format!("PostgreSQL: {e}"))?,
+            Some(url) => Db::open_postgres(url.expose())
+                .await
+                .map_err(|e| format!("PostgreSQL: {e}"))?,
             None => {
                 let db_path = dir.join("turva.db");
                 let ring_path = dir.join("keyring.json");
@@ -51,22 +64,32 @@ impl App {
                         ring_path.display()
                     ));
                 }
-                let (db_key, _) = KeyRingFile::load_or_create(&ring_path, &master).map_err(|e| e.to_string())?;
+                let (db_key, _) =
+                    KeyRingFile::load_or_create(&ring_path, &master).map_err(|e| e.to_string())?;
                 if !db_path.exists() {
                     // SQLite gives the -wal and -shm files the main file's mode.
-                    turva_store::keys::write_private_file(&db_path, b"").map_err(|e| e.to_string())?;
+                    turva_store::keys::write_private_file(&db_path, b"")
+                        .map_err(|e| e.to_string())?;
                 }
-                Db::open_sqlite(&db_path, &db_key).await.map_err(|e| e.to_string())?
+                Db::open_sqlite(&db_path, &db_key)
+                    .await
+                    .map_err(|e| e.to_string())?
             }
         };
         if config.database.url.is_some() && !dir.join("keyring.json").exists() {
             // PostgreSQL keeps its own encryption at rest; the key ring file
             // still marks the data directory as initialised.
-            KeyRingFile::load_or_create(&dir.join("keyring.json"), &master).map_err(|e| e.to_string())?;
+            KeyRingFile::load_or_create(&dir.join("keyring.json"), &master)
+                .map_err(|e| e.to_string())?;
         }
-        report.migrations_applied = turva_store::migrate::run(&db).await.map_err(|e| e.to_string())?;
+        report.migrations_applied = turva_store::migrate::run(&db)
+            .await
+            .map_err(|e| e.to_string())?;
 
-        let mailer = crate::mail::Mailer::from_config(config.smtp.url.as_ref().map(|s| s.expose()), dir.join("outbox"))?;
+        let mailer = crate::mail::Mailer::from_config(
+            config.smtp.url.as_ref().map(|s| s.expose()),
+            dir.join("outbox"),
+        )?;
         let hasher = crate::password::Hasher::new().map_err(|e| e.to_string())?;
         let mut app = App {
             inner: Arc::new(Inner {
@@ -109,6 +132,7 @@ fn ensure_private_dir(dir: &Path) -> Result<bool, String> {
         use std::os::unix::fs::DirBuilderExt;
         b.mode(0o700);
     }
-    b.create(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    b.create(dir)
+        .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     Ok(true)
 }

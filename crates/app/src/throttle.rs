@@ -30,21 +30,46 @@ const FIFTEEN_MIN: i64 = 15 * 60;
 pub fn login_limits(app: &App, email: &str, ip: &str) -> Vec<Limit> {
     let k = app.index_key();
     vec![
-        Limit { bucket: "login_account_ip", key: keyed_hash(k, "login_account_ip", &format!("{email}\n{ip}")), max: 10, window_secs: FIFTEEN_MIN },
-        Limit { bucket: "login_ip", key: keyed_hash(k, "login_ip", ip), max: 20, window_secs: FIFTEEN_MIN },
-        Limit { bucket: "login_account", key: keyed_hash(k, "login_account", email), max: 100, window_secs: FIFTEEN_MIN },
+        Limit {
+            bucket: "login_account_ip",
+            key: keyed_hash(k, "login_account_ip", &format!("{email}\n{ip}")),
+            max: 10,
+            window_secs: FIFTEEN_MIN,
+        },
+        Limit {
+            bucket: "login_ip",
+            key: keyed_hash(k, "login_ip", ip),
+            max: 20,
+            window_secs: FIFTEEN_MIN,
+        },
+        Limit {
+            bucket: "login_account",
+            key: keyed_hash(k, "login_account", email),
+            max: 100,
+            window_secs: FIFTEEN_MIN,
+        },
     ]
 }
 
 /// A per-address limit for endpoints that take one-time tokens or
 /// passwords outside sign-in (reset, invitation acceptance, re-auth).
 pub fn address_limit(app: &App, bucket: &'static str, ip: &str) -> Limit {
-    Limit { bucket, key: keyed_hash(app.index_key(), bucket, ip), max: 20, window_secs: FIFTEEN_MIN }
+    Limit {
+        bucket,
+        key: keyed_hash(app.index_key(), bucket, ip),
+        max: 20,
+        window_secs: FIFTEEN_MIN,
+    }
 }
 
 /// A per-session limit for password checks inside a session.
 pub fn session_limit(bucket: &'static str, session_id: &str) -> Limit {
-    Limit { bucket, key: session_id.to_string(), max: 10, window_secs: FIFTEEN_MIN }
+    Limit {
+        bucket,
+        key: session_id.to_string(),
+        max: 10,
+        window_secs: FIFTEEN_MIN,
+    }
 }
 
 /// Mail limits: per recipient and per company, per hour.
@@ -57,7 +82,12 @@ pub fn mail_limits(app: &App, recipient: &str, company_id: Option<&str>) -> Vec<
         window_secs: 3600,
     }];
     if let Some(cid) = company_id {
-        v.push(Limit { bucket: "mail_company", key: cid.to_string(), max: i64::from(c.per_company_per_hour), window_secs: 3600 });
+        v.push(Limit {
+            bucket: "mail_company",
+            key: cid.to_string(),
+            max: i64::from(c.per_company_per_hour),
+            window_secs: 3600,
+        });
     }
     v
 }
@@ -67,6 +97,13 @@ pub fn mail_limits(app: &App, recipient: &str, company_id: Option<&str>) -> Vec<
 /// `RateLimited` with the seconds until the fullest window frees a slot.
 pub async fn reserve(app: &App, tx: &mut Tx, limits: &[Limit]) -> Result<Vec<String>, AppError> {
     let now = app.now();
+    // Lock every counter first, in one global order, so two reservations
+    // cannot deadlock.
+    let mut order: Vec<&Limit> = limits.iter().collect();
+    order.sort_by(|a, b| (a.bucket, &a.key).cmp(&(b.bucket, &b.key)));
+    for l in order {
+        store::lock(tx, l.bucket, &l.key).await?;
+    }
     let mut retry_after: Option<i64> = None;
     for l in limits {
         let since = now - l.window_secs * 1000;
@@ -78,7 +115,9 @@ pub async fn reserve(app: &App, tx: &mut Tx, limits: &[Limit]) -> Result<Vec<Str
         }
     }
     if let Some(secs) = retry_after {
-        return Err(AppError::RateLimited { retry_after_secs: u64::try_from(secs).unwrap_or(1) });
+        return Err(AppError::RateLimited {
+            retry_after_secs: u64::try_from(secs).unwrap_or(1),
+        });
     }
     let mut ids = Vec::with_capacity(limits.len());
     for l in limits {

@@ -66,7 +66,10 @@ enum CompanyCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("turva: cannot start the runtime: {e}");
@@ -83,11 +86,21 @@ fn main() -> ExitCode {
 }
 
 fn one_line(e: &anyhow::Error) -> String {
-    e.chain().map(|c| c.to_string()).collect::<Vec<_>>().join(": ").replace('\n', " ")
+    e.chain()
+        .map(|c| c.to_string())
+        .collect::<Vec<_>>()
+        .join(": ")
+        .replace('\n', " ")
 }
 
 async fn run(cli: Cli) -> Result<()> {
-    let (mut config, warnings) = Config::load(cli.config.as_deref(), std::env::vars()).map_err(|e| anyhow!(e))?;
+    let (mut config, warnings) =
+        Config::load(cli.config.as_deref(), std::env::vars()).map_err(|e| anyhow!(e))?;
+    if !matches!(cli.command, Command::Serve { .. }) {
+        for w in &warnings {
+            eprintln!("turva: warning: {w}");
+        }
+    }
     match cli.command {
         Command::Serve { listen } => {
             if let Some(l) = listen {
@@ -100,15 +113,21 @@ async fn run(cli: Cli) -> Result<()> {
             }
             serve(config, &cli.data).await
         }
-        Command::Operator { command: OperatorCommand::Create { email } } => {
+        Command::Operator {
+            command: OperatorCommand::Create { email },
+        } => {
             let password = read_password()?;
             let app = open(config, &cli.data).await?;
-            let user = turva_app::operators::create(&app, &Ctx::cli(), &email, &password).await.map_err(app_error)?;
+            let user = turva_app::operators::create(&app, &Ctx::cli(), &email, &password)
+                .await
+                .map_err(app_error)?;
             app.close().await;
             println!("{}", user.id);
             Ok(())
         }
-        Command::Company { command: CompanyCommand::Create { name, owner_email } } => {
+        Command::Company {
+            command: CompanyCommand::Create { name, owner_email },
+        } => {
             let app = open(config, &cli.data).await?;
             let company = turva_app::companies::create(
                 &app,
@@ -127,7 +146,9 @@ async fn run(cli: Cli) -> Result<()> {
 }
 
 async fn open(config: Config, dir: &Path) -> Result<App> {
-    let (app, _) = App::open(config, dir, Arc::new(SystemClock)).await.map_err(|e| anyhow!(e))?;
+    let (app, _) = App::open(config, dir, Arc::new(SystemClock))
+        .await
+        .map_err(|e| anyhow!(e))?;
     Ok(app)
 }
 
@@ -137,7 +158,9 @@ fn app_error(e: turva_app::AppError) -> anyhow::Error {
     match e {
         Invalid { field, reason } | Malformed { field, reason } => anyhow!("{field} {reason}"),
         Conflict(why) => anyhow!("{why}"),
-        RateLimited { retry_after_secs } => anyhow!("rate limited; retry after {retry_after_secs} s"),
+        RateLimited { retry_after_secs } => {
+            anyhow!("rate limited; retry after {retry_after_secs} s")
+        }
         other => anyhow!("{other}"),
     }
 }
@@ -147,11 +170,16 @@ fn read_password() -> Result<String> {
         return Ok(p);
     }
     let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line).context("reading the password from stdin")?;
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("reading the password from stdin")?;
     let p = line.strip_suffix('\n').unwrap_or(&line);
     let p = p.strip_suffix('\r').unwrap_or(p);
     if p.is_empty() {
-        return Err(anyhow!("no password given (one line on stdin, or TURVA_PASSWORD)"));
+        return Err(anyhow!(
+            "no password given (one line on stdin, or TURVA_PASSWORD)"
+        ));
     }
     Ok(p.to_string())
 }
@@ -159,7 +187,9 @@ fn read_password() -> Result<String> {
 fn init_logging(config: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log.level));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if config.log.format == "json" {
         builder.json().init();
     } else {
@@ -169,21 +199,32 @@ fn init_logging(config: &Config) {
 
 async fn serve(config: Config, dir: &Path) -> Result<()> {
     let listen = config.listen_addr().map_err(|e| anyhow!(e))?;
-    let (cert, key) = (config.server.tls_cert_file.clone(), config.server.tls_key_file.clone());
+    let (cert, key) = (
+        config.server.tls_cert_file.clone(),
+        config.server.tls_key_file.clone(),
+    );
     let public_url = config.public_url();
-    let (app, report) = App::open(config, dir, Arc::new(SystemClock)).await.map_err(|e| anyhow!(e))?;
+    let (app, report) = App::open(config, dir, Arc::new(SystemClock))
+        .await
+        .map_err(|e| anyhow!(e))?;
     if report.created_data_dir {
         tracing::info!(dir = %dir.display(), "created the data directory");
     }
     if report.master_key_in_data_dir {
         tracing::warn!("the master key is in the data directory; in production keep it elsewhere ([keys] master_key_file)");
     }
-    let (files, generated) = turva_web::tls::files(cert.as_deref(), key.as_deref(), dir).map_err(|e| anyhow!(e))?;
+    let (files, generated) =
+        turva_web::tls::files(cert.as_deref(), key.as_deref(), dir).map_err(|e| anyhow!(e))?;
     if generated {
         tracing::info!("created a self-signed certificate for localhost");
     }
-    let running = turva_web::serve(app, listen, files).await.map_err(|e| anyhow!(e))?;
-    println!("Turva is listening on https://{} ({public_url})", running.addr);
+    let running = turva_web::serve(app, listen, files)
+        .await
+        .map_err(|e| anyhow!(e))?;
+    println!(
+        "Turva is listening on https://{} ({public_url})",
+        running.addr
+    );
     shutdown_signal().await;
     tracing::info!("shutting down: finishing requests in flight");
     running.shutdown().await.context("shutting down")?;

@@ -186,17 +186,33 @@ mod tests {
         check(None, true, ViewCompany, HIDDEN);
         check(None, true, ListMembers, HIDDEN);
         check(None, true, InviteMember { role: Reader }, HIDDEN);
-        check(None, true, RemoveMember { role: Reader, is_self: false }, HIDDEN);
+        check(
+            None,
+            true,
+            RemoveMember {
+                role: Reader,
+                is_self: false,
+            },
+            HIDDEN,
+        );
         check(Some(Reader), false, ViewCompany, YES);
     }
 
     #[test]
     fn operators_create_companies_but_do_not_see_them() {
-        let op = ActorFacts { is_operator: true, role: None, recent_auth: true };
+        let op = ActorFacts {
+            is_operator: true,
+            role: None,
+            recent_auth: true,
+        };
         assert!(decide(&op, CreateCompany).is_ok());
         assert_eq!(decide(&op, ViewCompany).map(|_| ()), HIDDEN);
         assert_eq!(decide(&op, ListMembers).map(|_| ()), HIDDEN);
-        let user = ActorFacts { is_operator: false, role: Some(Owner), recent_auth: true };
+        let user = ActorFacts {
+            is_operator: false,
+            role: Some(Owner),
+            recent_auth: true,
+        };
         assert_eq!(decide(&user, CreateCompany).map(|_| ()), NO);
     }
 
@@ -228,33 +244,163 @@ mod tests {
 
     #[test]
     fn only_owners_change_owners() {
-        check(Some(Admin), true, ChangeRole { from: Owner, to: Admin, is_self: false }, NO);
-        check(Some(Owner), true, ChangeRole { from: Owner, to: Admin, is_self: false }, YES);
-        check(Some(Admin), true, ChangeRole { from: Member, to: Owner, is_self: false }, NO);
-        check(Some(Owner), false, ChangeRole { from: Member, to: Owner, is_self: false }, REAUTH);
+        check(
+            Some(Admin),
+            true,
+            ChangeRole {
+                from: Owner,
+                to: Admin,
+                is_self: false,
+            },
+            NO,
+        );
+        check(
+            Some(Owner),
+            true,
+            ChangeRole {
+                from: Owner,
+                to: Admin,
+                is_self: false,
+            },
+            YES,
+        );
+        check(
+            Some(Admin),
+            true,
+            ChangeRole {
+                from: Member,
+                to: Owner,
+                is_self: false,
+            },
+            NO,
+        );
+        check(
+            Some(Owner),
+            false,
+            ChangeRole {
+                from: Member,
+                to: Owner,
+                is_self: false,
+            },
+            REAUTH,
+        );
     }
 
     #[test]
     fn promoting_to_admin_needs_recent_auth() {
-        check(Some(Admin), false, ChangeRole { from: Member, to: Admin, is_self: false }, REAUTH);
-        check(Some(Admin), true, ChangeRole { from: Member, to: Admin, is_self: false }, YES);
-        check(Some(Admin), false, ChangeRole { from: Member, to: Reader, is_self: false }, YES);
-        check(Some(Member), false, ChangeRole { from: Reader, to: Member, is_self: false }, NO);
+        check(
+            Some(Admin),
+            false,
+            ChangeRole {
+                from: Member,
+                to: Admin,
+                is_self: false,
+            },
+            REAUTH,
+        );
+        check(
+            Some(Admin),
+            true,
+            ChangeRole {
+                from: Member,
+                to: Admin,
+                is_self: false,
+            },
+            YES,
+        );
+        check(
+            Some(Admin),
+            false,
+            ChangeRole {
+                from: Member,
+                to: Reader,
+                is_self: false,
+            },
+            YES,
+        );
+        check(
+            Some(Member),
+            false,
+            ChangeRole {
+                from: Reader,
+                to: Member,
+                is_self: false,
+            },
+            NO,
+        );
     }
 
     #[test]
     fn anyone_may_step_down_or_leave() {
-        check(Some(Admin), false, ChangeRole { from: Admin, to: Member, is_self: true }, YES);
-        check(Some(Member), false, ChangeRole { from: Member, to: Admin, is_self: true }, NO);
-        check(Some(Reader), false, RemoveMember { role: Reader, is_self: true }, YES);
+        check(
+            Some(Admin),
+            false,
+            ChangeRole {
+                from: Admin,
+                to: Member,
+                is_self: true,
+            },
+            YES,
+        );
+        check(
+            Some(Member),
+            false,
+            ChangeRole {
+                from: Member,
+                to: Admin,
+                is_self: true,
+            },
+            NO,
+        );
+        check(
+            Some(Reader),
+            false,
+            RemoveMember {
+                role: Reader,
+                is_self: true,
+            },
+            YES,
+        );
     }
 
     #[test]
     fn only_owners_remove_owners() {
-        check(Some(Admin), false, RemoveMember { role: Owner, is_self: false }, NO);
-        check(Some(Owner), false, RemoveMember { role: Owner, is_self: false }, YES);
-        check(Some(Admin), false, RemoveMember { role: Admin, is_self: false }, YES);
-        check(Some(Member), false, RemoveMember { role: Reader, is_self: false }, NO);
+        check(
+            Some(Admin),
+            false,
+            RemoveMember {
+                role: Owner,
+                is_self: false,
+            },
+            NO,
+        );
+        check(
+            Some(Owner),
+            false,
+            RemoveMember {
+                role: Owner,
+                is_self: false,
+            },
+            YES,
+        );
+        check(
+            Some(Admin),
+            false,
+            RemoveMember {
+                role: Admin,
+                is_self: false,
+            },
+            YES,
+        );
+        check(
+            Some(Member),
+            false,
+            RemoveMember {
+                role: Reader,
+                is_self: false,
+            },
+            NO,
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@ pub enum AuditAction {
     AuthPasswordReset,
     AuthPasswordResetRequest,
     AuthPasswordChange,
-    AuthInviteAccept,
+    MemberAccept,
     AuthSessionRevoke,
     AuthThrottled,
     AuthReauth,
@@ -36,7 +36,7 @@ impl AuditAction {
             AuditAction::AuthPasswordReset => "auth.password_reset",
             AuditAction::AuthPasswordResetRequest => "auth.password_reset_request",
             AuditAction::AuthPasswordChange => "auth.password_change",
-            AuditAction::AuthInviteAccept => "auth.invite_accept",
+            AuditAction::MemberAccept => "member.accept",
             AuditAction::AuthSessionRevoke => "auth.session_revoke",
             AuditAction::AuthThrottled => "auth.throttled",
             AuditAction::AuthReauth => "auth.reauth",
@@ -98,10 +98,26 @@ mod tests {
     fn action_names_are_dotted_and_lowercase() {
         use AuditAction::*;
         for a in [
-            AuthLogin, AuthLoginFailed, AuthLogout, AuthPasswordReset, AuthPasswordResetRequest,
-            AuthPasswordChange, AuthInviteAccept, AuthSessionRevoke, AuthThrottled, AuthReauth, UserUpdate, OperatorCreate,
-            CompanyCreate, CompanyView, CompanyUpdate, MemberList, MemberInvite, MemberRoleChange,
-            MemberRemove, RequestDenied,
+            AuthLogin,
+            AuthLoginFailed,
+            AuthLogout,
+            AuthPasswordReset,
+            AuthPasswordResetRequest,
+            AuthPasswordChange,
+            MemberAccept,
+            AuthSessionRevoke,
+            AuthThrottled,
+            AuthReauth,
+            UserUpdate,
+            OperatorCreate,
+            CompanyCreate,
+            CompanyView,
+            CompanyUpdate,
+            MemberList,
+            MemberInvite,
+            MemberRoleChange,
+            MemberRemove,
+            RequestDenied,
         ] {
             let name = a.as_str();
             let (object, verb) = name.split_once('.').unwrap_or_default();

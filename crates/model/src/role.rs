@@ -75,7 +75,9 @@ mod tests {
 
     #[test]
     fn roles_are_ordered_highest_first_and_round_trip() {
-        assert!(Role::Owner > Role::Admin && Role::Admin > Role::Member && Role::Member > Role::Reader);
+        assert!(
+            Role::Owner > Role::Admin && Role::Admin > Role::Member && Role::Member > Role::Reader
+        );
         for r in Role::ALL {
             assert_eq!(Role::parse("role", r.as_str()), Ok(r));
         }

@@ -38,7 +38,8 @@ pub async fn next_seq(tx: &mut Tx) -> Result<i64> {
 }
 
 pub async fn insert_event(tx: &mut Tx, e: &AuditRow) -> Result<()> {
-    exec_tx!(tx, |c| sqlx::query(
+    exec_tx!(tx, |c| {
+        sqlx::query(
         "INSERT INTO audit_events (seq, time, company_id, actor_id, credential, object_type, object_id, object_version,
             action, outcome, reason, request_id, personal_key_id, personal, ip_index)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
@@ -59,7 +60,8 @@ pub async fn insert_event(tx: &mut Tx, e: &AuditRow) -> Result<()> {
     .bind(&e.personal)
     .bind(&e.ip_index)
     .execute(c)
-    .await)?;
+    .await
+    })?;
     Ok(())
 }
 
@@ -99,8 +101,12 @@ pub async fn events_after(
             reason, request_id, personal_key_id, personal, ip_index
          FROM audit_events WHERE seq > $1 AND ({filter}) ORDER BY seq LIMIT $3"
     );
-    let rows: Vec<Tuple> =
-        on_tx!(tx, |c| sqlx::query_as(&sql).bind(after).bind(cid).bind(limit).fetch_all(c).await)?;
+    let rows: Vec<Tuple> = on_tx!(tx, |c| sqlx::query_as(&sql)
+        .bind(after)
+        .bind(cid)
+        .bind(limit)
+        .fetch_all(c)
+        .await)?;
     Ok(rows
         .into_iter()
         .map(|t| AuditRow {

@@ -16,7 +16,8 @@ pub struct CompanyRow {
 type Tuple = (String, String, String, i64);
 
 pub async fn insert_company(tx: &mut Tx, c: &CompanyRow, created_by: Option<&str>) -> Result<()> {
-    exec_tx!(tx, |conn| sqlx::query(
+    exec_tx!(tx, |conn| {
+        sqlx::query(
         "INSERT INTO companies (id, name, settings, created_at, created_by) VALUES ($1, $2, $3, $4, $5)"
     )
     .bind(&c.id)
@@ -25,7 +26,8 @@ pub async fn insert_company(tx: &mut Tx, c: &CompanyRow, created_by: Option<&str
     .bind(c.created_at)
     .bind(created_by)
     .execute(conn)
-    .await)?;
+    .await
+    })?;
     Ok(())
 }
 
@@ -36,16 +38,23 @@ pub async fn company_by_id(tx: &mut Tx, id: &str) -> Result<Option<CompanyRow>> 
     .bind(id)
     .fetch_optional(c)
     .await)?;
-    Ok(row.map(|t| CompanyRow { id: t.0, name: t.1, settings: t.2, created_at: t.3 }))
+    Ok(row.map(|t| CompanyRow {
+        id: t.0,
+        name: t.1,
+        settings: t.2,
+        created_at: t.3,
+    }))
 }
 
 /// Sets a company's name and settings (the caller merged them).
 pub async fn update_company(tx: &mut Tx, id: &str, name: &str, settings: &str) -> Result<()> {
-    exec_tx!(tx, |c| sqlx::query("UPDATE companies SET name = $2, settings = $3 WHERE id = $1")
-        .bind(id)
-        .bind(name)
-        .bind(settings)
-        .execute(c)
-        .await)?;
+    exec_tx!(tx, |c| sqlx::query(
+        "UPDATE companies SET name = $2, settings = $3 WHERE id = $1"
+    )
+    .bind(id)
+    .bind(name)
+    .bind(settings)
+    .execute(c)
+    .await)?;
     Ok(())
 }

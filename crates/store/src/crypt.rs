@@ -27,7 +27,13 @@ pub fn seal(key: &DataKey, aad: &str, plaintext: &[u8]) -> Vec<u8> {
     // Encryption with a valid 32-byte key cannot fail for inputs of this
     // size; an error would mean a broken library, so it yields empty output
     // that `open` refuses.
-    match cipher.encrypt(Nonce::from_slice(&nonce), Payload { msg: plaintext, aad: aad.as_bytes() }) {
+    match cipher.encrypt(
+        Nonce::from_slice(&nonce),
+        Payload {
+            msg: plaintext,
+            aad: aad.as_bytes(),
+        },
+    ) {
         Ok(ct) => out.extend_from_slice(&ct),
         Err(_) => out.clear(),
     }
@@ -37,13 +43,25 @@ pub fn seal(key: &DataKey, aad: &str, plaintext: &[u8]) -> Vec<u8> {
 /// Decrypts a value made by `seal` with the same key and `aad`.
 pub fn open(key: &DataKey, aad: &str, sealed: &[u8]) -> Result<Vec<u8>, StoreError> {
     if sealed.len() < NONCE_LEN + 16 {
-        return Err(StoreError::Corrupt(format!("sealed value for {aad} is too short")));
+        return Err(StoreError::Corrupt(format!(
+            "sealed value for {aad} is too short"
+        )));
     }
     let (nonce, ct) = sealed.split_at(NONCE_LEN);
     let cipher = Aes256Gcm::new(key.as_bytes().into());
     cipher
-        .decrypt(Nonce::from_slice(nonce), Payload { msg: ct, aad: aad.as_bytes() })
-        .map_err(|_| StoreError::Corrupt(format!("value for {aad} does not decrypt (wrong key or altered)")))
+        .decrypt(
+            Nonce::from_slice(nonce),
+            Payload {
+                msg: ct,
+                aad: aad.as_bytes(),
+            },
+        )
+        .map_err(|_| {
+            StoreError::Corrupt(format!(
+                "value for {aad} does not decrypt (wrong key or altered)"
+            ))
+        })
 }
 
 #[cfg(test)]
@@ -54,7 +72,10 @@ mod tests {
     fn a_sealed_value_opens_only_with_its_key_and_aad() {
         let k = DataKey::random();
         let sealed = seal(&k, "turva/test/a", b"hello");
-        assert_eq!(open(&k, "turva/test/a", &sealed).ok().as_deref(), Some(&b"hello"[..]));
+        assert_eq!(
+            open(&k, "turva/test/a", &sealed).ok().as_deref(),
+            Some(&b"hello"[..])
+        );
         assert!(open(&k, "turva/test/b", &sealed).is_err());
         assert!(open(&DataKey::random(), "turva/test/a", &sealed).is_err());
         let mut flipped = sealed.clone();

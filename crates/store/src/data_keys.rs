@@ -23,7 +23,8 @@ pub async fn insert_key(
     wrapped: &WrappedKey,
     at: Millis,
 ) -> Result<()> {
-    exec_tx!(tx, |c| sqlx::query(
+    exec_tx!(tx, |c| {
+        sqlx::query(
         "INSERT INTO data_keys (id, kind, owner_id, kek_version, wrapped, created_at) VALUES ($1, $2, $3, $4, $5, $6)
          ON CONFLICT (kind, owner_id) DO NOTHING"
     )
@@ -34,7 +35,8 @@ pub async fn insert_key(
     .bind(&wrapped.sealed)
     .bind(at)
     .execute(c)
-    .await)?;
+    .await
+    })?;
     Ok(())
 }
 
@@ -48,6 +50,29 @@ pub async fn key_of(tx: &mut Tx, kind: &str, owner_id: &str) -> Result<Option<St
     .await)?;
     Ok(row.map(|(id, v, w)| StoredKey {
         id,
-        wrapped: w.map(|sealed| WrappedKey { kek_version: u32::try_from(v).unwrap_or(0), sealed }),
+        wrapped: w.map(|sealed| WrappedKey {
+            kek_version: u32::try_from(v).unwrap_or(0),
+            sealed,
+        }),
+    }))
+}
+
+/// A key's kind, owner and (unless destroyed) wrapped bytes, by its id.
+pub async fn key_by_id(
+    tx: &mut Tx,
+    id: &str,
+) -> Result<Option<(String, String, Option<WrappedKey>)>> {
+    let row: Option<(String, String, i64, Option<Vec<u8>>)> = on_tx!(tx, |c| sqlx::query_as(
+        "SELECT kind, owner_id, kek_version, wrapped FROM data_keys WHERE id = $1"
+    )
+    .bind(id)
+    .fetch_optional(c)
+    .await)?;
+    Ok(row.map(|(kind, owner, v, w)| {
+        let wrapped = w.map(|sealed| WrappedKey {
+            kek_version: u32::try_from(v).unwrap_or(0),
+            sealed,
+        });
+        (kind, owner, wrapped)
     }))
 }

@@ -11,7 +11,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 use sqlx::{Postgres, Sqlite};
 
 use crate::error::{Result, StoreError};
@@ -169,7 +171,9 @@ impl Db {
             Db::Sqlite { read, write } => {
                 read.close().await;
                 // A last checkpoint folds the WAL back into the main file.
-                let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(write).await;
+                let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                    .execute(write)
+                    .await;
                 write.close().await;
             }
             Db::Postgres(p) => p.close().await,

@@ -22,7 +22,9 @@ impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         match &e {
             sqlx::Error::RowNotFound => StoreError::NotFound,
-            sqlx::Error::Database(db) if db.is_unique_violation() || db.is_foreign_key_violation() => {
+            sqlx::Error::Database(db)
+                if db.is_unique_violation() || db.is_foreign_key_violation() =>
+            {
                 StoreError::Conflict(db.constraint().unwrap_or("unique").to_string())
             }
             _ => StoreError::Unavailable(e),

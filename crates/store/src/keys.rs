@@ -1,4 +1,4 @@
-//! The key hierarchy (see docs/design/0001-keys.md).
+//! The key hierarchy (see docs/design/0001-keys-and-erasure.md).
 //!
 //! Threat: a stolen disk, database dump or backup. Every data key (the
 //! SQLCipher database key, each company's key, each user's key, the
@@ -71,7 +71,11 @@ pub struct MasterKey {
 
 impl fmt::Debug for MasterKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "MasterKey(versions={:?})", self.versions.keys().collect::<Vec<_>>())
+        write!(
+            f,
+            "MasterKey(versions={:?})",
+            self.versions.keys().collect::<Vec<_>>()
+        )
     }
 }
 
@@ -90,14 +94,21 @@ impl MasterKey {
                 versions.insert(1, key);
                 Ok((MasterKey { versions }, true))
             }
-            Err(e) => Err(StoreError::Corrupt(format!("cannot read the master key file {}: {e}", path.display()))),
+            Err(e) => Err(StoreError::Corrupt(format!(
+                "cannot read the master key file {}: {e}",
+                path.display()
+            ))),
         }
     }
 
     /// Parses `v<N> <64 hex digits>` lines; blank lines and `#` comments are
     /// allowed.
     pub fn parse(text: &str) -> Result<Self, StoreError> {
-        let bad = |n: usize| StoreError::Corrupt(format!("master key file: line {n} is not `v<N> <64 hex digits>`"));
+        let bad = |n: usize| {
+            StoreError::Corrupt(format!(
+                "master key file: line {n} is not `v<N> <64 hex digits>`"
+            ))
+        };
         let mut versions = BTreeMap::new();
         for (i, line) in text.lines().enumerate() {
             let line = line.trim();
@@ -105,7 +116,10 @@ impl MasterKey {
                 continue;
             }
             let (v, hexkey) = line.split_once(' ').ok_or_else(|| bad(i + 1))?;
-            let version: u32 = v.strip_prefix('v').and_then(|n| n.parse().ok()).ok_or_else(|| bad(i + 1))?;
+            let version: u32 = v
+                .strip_prefix('v')
+                .and_then(|n| n.parse().ok())
+                .ok_or_else(|| bad(i + 1))?;
             let bytes = Zeroizing::new(hex::decode(hexkey.trim()).map_err(|_| bad(i + 1))?);
             let key = DataKey::from_bytes(&bytes).ok_or_else(|| bad(i + 1))?;
             versions.insert(version, key);
@@ -134,7 +148,10 @@ impl MasterKey {
             Some(kek) => crypt::seal(kek, purpose, key.as_bytes()),
             None => Vec::new(),
         };
-        WrappedKey { kek_version: v, sealed }
+        WrappedKey {
+            kek_version: v,
+            sealed,
+        }
     }
 
     /// Unwraps a key made by `wrap` for the same `purpose`.
@@ -146,9 +163,12 @@ impl MasterKey {
             ))
         })?;
         let bytes = Zeroizing::new(crypt::open(kek, purpose, &wrapped.sealed).map_err(|_| {
-            StoreError::Corrupt(format!("the master key does not open {purpose} (wrong master key file?)"))
+            StoreError::Corrupt(format!(
+                "the master key does not open {purpose} (wrong master key file?)"
+            ))
         })?);
-        DataKey::from_bytes(&bytes).ok_or_else(|| StoreError::Corrupt(format!("{purpose} has a wrong length")))
+        DataKey::from_bytes(&bytes)
+            .ok_or_else(|| StoreError::Corrupt(format!("{purpose} has a wrong length")))
     }
 }
 
@@ -182,8 +202,9 @@ impl KeyRingFile {
     pub fn load_or_create(path: &Path, master: &MasterKey) -> Result<(DataKey, bool), StoreError> {
         match std::fs::read(path) {
             Ok(bytes) => {
-                let ring: KeyRingFile = serde_json::from_slice(&bytes)
-                    .map_err(|e| StoreError::Corrupt(format!("key ring {} is unreadable: {e}", path.display())))?;
+                let ring: KeyRingFile = serde_json::from_slice(&bytes).map_err(|e| {
+                    StoreError::Corrupt(format!("key ring {} is unreadable: {e}", path.display()))
+                })?;
                 if ring.format != 1 {
                     return Err(StoreError::Corrupt(format!(
                         "key ring format {} is newer than this Turva understands",
@@ -194,13 +215,19 @@ impl KeyRingFile {
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let key = DataKey::random();
-                let ring = KeyRingFile { format: 1, database: master.wrap(purpose::DATABASE, &key) };
+                let ring = KeyRingFile {
+                    format: 1,
+                    database: master.wrap(purpose::DATABASE, &key),
+                };
                 let json = serde_json::to_vec_pretty(&ring)
                     .map_err(|e| StoreError::Corrupt(format!("key ring: {e}")))?;
                 write_private_file(path, &json)?;
                 Ok((key, true))
             }
-            Err(e) => Err(StoreError::Corrupt(format!("cannot read the key ring {}: {e}", path.display()))),
+            Err(e) => Err(StoreError::Corrupt(format!(
+                "cannot read the key ring {}: {e}",
+                path.display()
+            ))),
         }
     }
 }
@@ -208,7 +235,8 @@ impl KeyRingFile {
 /// Writes a file readable only by its owner (0600), atomically: a temporary
 /// file is written, synced and renamed over the target.
 pub fn write_private_file(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
-    let io = |e: std::io::Error| StoreError::Corrupt(format!("cannot write {}: {e}", path.display()));
+    let io =
+        |e: std::io::Error| StoreError::Corrupt(format!("cannot write {}: {e}", path.display()));
     let tmp = path.with_extension("tmp");
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create(true).truncate(true);
@@ -245,17 +273,33 @@ mod tests {
         let k = DataKey::random();
         let w = m.wrap("turva/dek/company/a", &k);
         assert_eq!(w.kek_version, 1);
-        assert_eq!(m.unwrap("turva/dek/company/a", &w).ok().map(|k| *k.as_bytes()), Some(*k.as_bytes()));
+        assert_eq!(
+            m.unwrap("turva/dek/company/a", &w)
+                .ok()
+                .map(|k| *k.as_bytes()),
+            Some(*k.as_bytes())
+        );
         assert!(m.unwrap("turva/dek/company/b", &w).is_err());
-        assert!(MasterKey::random().unwrap("turva/dek/company/a", &w).is_err());
+        assert!(MasterKey::random()
+            .unwrap("turva/dek/company/a", &w)
+            .is_err());
     }
 
     #[test]
     fn the_master_key_file_parses_versions_and_refuses_garbage() {
-        let text = format!("# comment\nv1 {}\nv2 {}\n", "11".repeat(32), "22".repeat(32));
+        let text = format!(
+            "# comment\nv1 {}\nv2 {}\n",
+            "11".repeat(32),
+            "22".repeat(32)
+        );
         let m = MasterKey::parse(&text).ok();
         assert_eq!(m.map(|m| m.newest_version()), Some(2));
-        for bad in ["", "v1 abc", "x1 ".to_string().as_str(), &format!("v1 {}", "1".repeat(63))] {
+        for bad in [
+            "",
+            "v1 abc",
+            "x1 ".to_string().as_str(),
+            &format!("v1 {}", "1".repeat(63)),
+        ] {
             assert!(MasterKey::parse(bad).is_err(), "{bad:?}");
         }
     }

@@ -29,7 +29,8 @@ pub struct MembershipOfUser {
 }
 
 type Tuple = (String, String, String, String, String, String, String, i64);
-const SELECT: &str = "SELECT m.company_id, m.user_id, u.email, u.name, m.role, m.status, m.language, m.created_at
+const SELECT: &str =
+    "SELECT m.company_id, m.user_id, u.email, u.name, m.role, m.status, m.language, m.created_at
     FROM memberships m JOIN users u ON u.id = m.user_id";
 
 fn from_tuple(t: Tuple) -> MemberRow {
@@ -45,38 +46,47 @@ fn from_tuple(t: Tuple) -> MemberRow {
     }
 }
 
+/// A membership to insert.
+#[derive(Debug, Clone)]
+pub struct NewMembership<'a> {
+    pub company_id: &'a str,
+    pub user_id: &'a str,
+    pub role: &'a str,
+    /// `active` or `invited`.
+    pub status: &'a str,
+    pub language: &'a str,
+    pub invited_by: Option<&'a str>,
+    pub at: Millis,
+}
+
 /// Inserts a membership; an existing one is `Conflict`.
-pub async fn insert_membership(
-    tx: &mut Tx,
-    company_id: &str,
-    user_id: &str,
-    role: &str,
-    status: &str,
-    language: &str,
-    invited_by: Option<&str>,
-    at: Millis,
-) -> Result<()> {
-    exec_tx!(tx, |c| sqlx::query(
+pub async fn insert_membership(tx: &mut Tx, m: &NewMembership<'_>) -> Result<()> {
+    exec_tx!(tx, |c| {
+        sqlx::query(
         "INSERT INTO memberships (company_id, user_id, role, status, language, invited_by, created_at, joined_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $4 = 'active' THEN $7 ELSE NULL END)"
     )
-    .bind(company_id)
-    .bind(user_id)
-    .bind(role)
-    .bind(status)
-    .bind(language)
-    .bind(invited_by)
-    .bind(at)
+    .bind(m.company_id)
+    .bind(m.user_id)
+    .bind(m.role)
+    .bind(m.status)
+    .bind(m.language)
+    .bind(m.invited_by)
+    .bind(m.at)
     .execute(c)
-    .await)?;
+    .await
+    })?;
     Ok(())
 }
 
 /// One membership (active or invited) in a company.
 pub async fn membership(tx: &mut Tx, company_id: &str, user_id: &str) -> Result<Option<MemberRow>> {
     let sql = format!("{SELECT} WHERE m.company_id = $1 AND m.user_id = $2");
-    let row: Option<Tuple> =
-        on_tx!(tx, |c| sqlx::query_as(&sql).bind(company_id).bind(user_id).fetch_optional(c).await)?;
+    let row: Option<Tuple> = on_tx!(tx, |c| sqlx::query_as(&sql)
+        .bind(company_id)
+        .bind(user_id)
+        .fetch_optional(c)
+        .await)?;
     Ok(row.map(from_tuple))
 }
 
@@ -88,7 +98,8 @@ pub async fn members_of_company(
     after_user: Option<&str>,
     limit: i64,
 ) -> Result<Vec<MemberRow>> {
-    let sql = format!("{SELECT} WHERE m.company_id = $1 AND m.user_id > $2 ORDER BY m.user_id LIMIT $3");
+    let sql =
+        format!("{SELECT} WHERE m.company_id = $1 AND m.user_id > $2 ORDER BY m.user_id LIMIT $3");
     let rows: Vec<Tuple> = on_tx!(tx, |c| sqlx::query_as(&sql)
         .bind(company_id)
         .bind(after_user.unwrap_or(""))
@@ -110,23 +121,37 @@ pub async fn memberships_of_user(tx: &mut Tx, user_id: &str) -> Result<Vec<Membe
     .await)?;
     Ok(rows
         .into_iter()
-        .map(|t| MembershipOfUser { company_id: t.0, company_name: t.1, role: t.2, status: t.3 })
+        .map(|t| MembershipOfUser {
+            company_id: t.0,
+            company_name: t.1,
+            role: t.2,
+            status: t.3,
+        })
         .collect())
 }
 
 pub async fn set_role(tx: &mut Tx, company_id: &str, user_id: &str, role: &str) -> Result<()> {
-    exec_tx!(tx, |c| sqlx::query("UPDATE memberships SET role = $3 WHERE company_id = $1 AND user_id = $2")
-        .bind(company_id)
-        .bind(user_id)
-        .bind(role)
-        .execute(c)
-        .await)?;
+    exec_tx!(tx, |c| sqlx::query(
+        "UPDATE memberships SET role = $3 WHERE company_id = $1 AND user_id = $2"
+    )
+    .bind(company_id)
+    .bind(user_id)
+    .bind(role)
+    .execute(c)
+    .await)?;
     Ok(())
 }
 
 /// Updates an invitation (role, language) while it is pending.
-pub async fn update_invitation(tx: &mut Tx, company_id: &str, user_id: &str, role: &str, language: &str) -> Result<()> {
-    exec_tx!(tx, |c| sqlx::query(
+pub async fn update_invitation(
+    tx: &mut Tx,
+    company_id: &str,
+    user_id: &str,
+    role: &str,
+    language: &str,
+) -> Result<()> {
+    exec_tx!(tx, |c| {
+        sqlx::query(
         "UPDATE memberships SET role = $3, language = $4 WHERE company_id = $1 AND user_id = $2 AND status = 'invited'"
     )
     .bind(company_id)
@@ -134,7 +159,8 @@ pub async fn update_invitation(tx: &mut Tx, company_id: &str, user_id: &str, rol
     .bind(role)
     .bind(language)
     .execute(c)
-    .await)?;
+    .await
+    })?;
     Ok(())
 }
 
@@ -153,11 +179,13 @@ pub async fn activate(tx: &mut Tx, company_id: &str, user_id: &str, at: Millis) 
 }
 
 pub async fn delete_membership(tx: &mut Tx, company_id: &str, user_id: &str) -> Result<()> {
-    exec_tx!(tx, |c| sqlx::query("DELETE FROM memberships WHERE company_id = $1 AND user_id = $2")
-        .bind(company_id)
-        .bind(user_id)
-        .execute(c)
-        .await)?;
+    exec_tx!(tx, |c| sqlx::query(
+        "DELETE FROM memberships WHERE company_id = $1 AND user_id = $2"
+    )
+    .bind(company_id)
+    .bind(user_id)
+    .execute(c)
+    .await)?;
     Ok(())
 }
 
@@ -172,6 +200,9 @@ pub async fn count_active_owners(tx: &mut Tx, company_id: &str) -> Result<u64> {
             "SELECT user_id FROM memberships WHERE company_id = $1 AND role = 'owner' AND status = 'active' FOR UPDATE"
         }
     };
-    let rows: Vec<(String,)> = on_tx!(tx, |c| sqlx::query_as(sql).bind(company_id).fetch_all(c).await)?;
+    let rows: Vec<(String,)> = on_tx!(tx, |c| sqlx::query_as(sql)
+        .bind(company_id)
+        .fetch_all(c)
+        .await)?;
     Ok(rows.len() as u64)
 }

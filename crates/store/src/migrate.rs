@@ -36,7 +36,11 @@ pub async fn run(db: &Db) -> Result<usize> {
         ensure_table(&mut tx).await?;
         if tx.backend() == Backend::Postgres {
             // Two processes starting at once must not both migrate.
-            exec_tx!(&mut tx, |c| sqlx::query("SELECT pg_advisory_xact_lock(7357420001)").execute(c).await)?;
+            exec_tx!(&mut tx, |c| sqlx::query(
+                "SELECT pg_advisory_xact_lock(7357420001)"
+            )
+            .execute(c)
+            .await)?;
         }
         let current = current_version(&mut tx).await?;
         if current > latest() {
@@ -61,25 +65,33 @@ pub async fn run(db: &Db) -> Result<usize> {
         .execute(c)
         .await)?;
         tx.commit().await?;
-        tracing::info!(version = next.version, name = next.name, "applied migration");
+        tracing::info!(
+            version = next.version,
+            name = next.name,
+            "applied migration"
+        );
         applied += 1;
     }
 }
 
 /// The newest applied migration, 0 for an empty database.
 pub async fn current_version(tx: &mut Tx) -> Result<i64> {
-    let row: (Option<i64>,) = on_tx!(tx, |c| sqlx::query_as("SELECT MAX(version) FROM schema_migrations")
-        .fetch_one(c)
-        .await)?;
+    let row: (Option<i64>,) = on_tx!(tx, |c| sqlx::query_as(
+        "SELECT MAX(version) FROM schema_migrations"
+    )
+    .fetch_one(c)
+    .await)?;
     Ok(row.0.unwrap_or(0))
 }
 
 async fn ensure_table(tx: &mut Tx) -> Result<()> {
-    exec_tx!(tx, |c| sqlx::query(
+    exec_tx!(tx, |c| {
+        sqlx::query(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL)"
     )
     .execute(c)
-    .await)?;
+    .await
+    })?;
     Ok(())
 }
 
@@ -92,7 +104,11 @@ mod tests {
         let dir = |b: &str| -> Vec<String> {
             let path = format!("{}/migrations/{b}", env!("CARGO_MANIFEST_DIR"));
             let mut names: Vec<String> = std::fs::read_dir(path)
-                .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+                .map(|rd| {
+                    rd.filter_map(|e| e.ok())
+                        .map(|e| e.file_name().to_string_lossy().into_owned())
+                        .collect()
+                })
                 .unwrap_or_default();
             names.sort();
             names
@@ -100,8 +116,14 @@ mod tests {
         let sqlite = dir("sqlite");
         assert!(!sqlite.is_empty());
         assert_eq!(sqlite, dir("postgres"));
-        let listed: Vec<String> = MIGRATIONS.iter().map(|m| format!("{}.sql", m.name)).collect();
-        assert_eq!(sqlite, listed, "every migration file is listed in MIGRATIONS, in order");
+        let listed: Vec<String> = MIGRATIONS
+            .iter()
+            .map(|m| format!("{}.sql", m.name))
+            .collect();
+        assert_eq!(
+            sqlite, listed,
+            "every migration file is listed in MIGRATIONS, in order"
+        );
         for (i, m) in MIGRATIONS.iter().enumerate() {
             assert_eq!(m.version, i as i64 + 1);
             assert!(m.name.starts_with(&format!("{:04}_", m.version)));

@@ -20,7 +20,19 @@ pub struct SessionRow {
     pub user_agent: String,
 }
 
-type Tuple = (String, String, String, String, String, i64, i64, i64, i64, String, String);
+type Tuple = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    i64,
+    i64,
+    i64,
+    String,
+    String,
+);
 const COLUMNS: &str =
     "id, token_hash, user_id, csrf_token, method, created_at, last_seen_at, auth_at, expires_at, ip, user_agent";
 
@@ -41,7 +53,8 @@ fn from_tuple(t: Tuple) -> SessionRow {
 }
 
 pub async fn insert_session(tx: &mut Tx, s: &SessionRow) -> Result<()> {
-    exec_tx!(tx, |c| sqlx::query(
+    exec_tx!(tx, |c| {
+        sqlx::query(
         "INSERT INTO sessions (id, token_hash, user_id, csrf_token, method, created_at, last_seen_at, auth_at, expires_at, ip, user_agent)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
     )
@@ -57,70 +70,99 @@ pub async fn insert_session(tx: &mut Tx, s: &SessionRow) -> Result<()> {
     .bind(&s.ip)
     .bind(&s.user_agent)
     .execute(c)
-    .await)?;
+    .await
+    })?;
     Ok(())
 }
 
 /// A session that is not revoked, by its token hash (expiry is the caller's
 /// to check against its clock).
-pub async fn live_session_by_token_hash(tx: &mut Tx, token_hash: &str) -> Result<Option<SessionRow>> {
-    let sql = format!("SELECT {COLUMNS} FROM sessions WHERE token_hash = $1 AND revoked_at IS NULL");
-    let row: Option<Tuple> = on_tx!(tx, |c| sqlx::query_as(&sql).bind(token_hash).fetch_optional(c).await)?;
+pub async fn live_session_by_token_hash(
+    tx: &mut Tx,
+    token_hash: &str,
+) -> Result<Option<SessionRow>> {
+    let sql =
+        format!("SELECT {COLUMNS} FROM sessions WHERE token_hash = $1 AND revoked_at IS NULL");
+    let row: Option<Tuple> = on_tx!(tx, |c| sqlx::query_as(&sql)
+        .bind(token_hash)
+        .fetch_optional(c)
+        .await)?;
     Ok(row.map(from_tuple))
 }
 
 /// A user's sessions that are neither revoked nor past `now`.
-pub async fn live_sessions_of_user(tx: &mut Tx, user_id: &str, now: Millis) -> Result<Vec<SessionRow>> {
+pub async fn live_sessions_of_user(
+    tx: &mut Tx,
+    user_id: &str,
+    now: Millis,
+) -> Result<Vec<SessionRow>> {
     let sql = format!(
         "SELECT {COLUMNS} FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2
          ORDER BY last_seen_at DESC"
     );
-    let rows: Vec<Tuple> = on_tx!(tx, |c| sqlx::query_as(&sql).bind(user_id).bind(now).fetch_all(c).await)?;
+    let rows: Vec<Tuple> = on_tx!(tx, |c| sqlx::query_as(&sql)
+        .bind(user_id)
+        .bind(now)
+        .fetch_all(c)
+        .await)?;
     Ok(rows.into_iter().map(from_tuple).collect())
 }
 
 /// Records use of a session.
 pub async fn touch(tx: &mut Tx, id: &str, at: Millis) -> Result<()> {
-    exec_tx!(tx, |c| sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE id = $1")
-        .bind(id)
-        .bind(at)
-        .execute(c)
-        .await)?;
+    exec_tx!(tx, |c| sqlx::query(
+        "UPDATE sessions SET last_seen_at = $2 WHERE id = $1"
+    )
+    .bind(id)
+    .bind(at)
+    .execute(c)
+    .await)?;
     Ok(())
 }
 
 /// Records a re-authentication in a session.
 pub async fn set_auth_at(tx: &mut Tx, id: &str, at: Millis) -> Result<()> {
-    exec_tx!(tx, |c| sqlx::query("UPDATE sessions SET auth_at = $2 WHERE id = $1")
-        .bind(id)
-        .bind(at)
-        .execute(c)
-        .await)?;
+    exec_tx!(tx, |c| sqlx::query(
+        "UPDATE sessions SET auth_at = $2 WHERE id = $1"
+    )
+    .bind(id)
+    .bind(at)
+    .execute(c)
+    .await)?;
     Ok(())
 }
 
 /// Revokes one session of a user; returns whether it was live.
 pub async fn revoke(tx: &mut Tx, user_id: &str, id: &str, at: Millis) -> Result<bool> {
-    let r = exec_tx!(tx, |c| sqlx::query(
+    let r = exec_tx!(tx, |c| {
+        sqlx::query(
         "UPDATE sessions SET revoked_at = $3 WHERE user_id = $1 AND id = $2 AND revoked_at IS NULL"
     )
     .bind(user_id)
     .bind(id)
     .bind(at)
     .execute(c)
-    .await)?;
+    .await
+    })?;
     Ok(r == 1)
 }
 
 /// Revokes every live session of a user except `keep`.
-pub async fn revoke_all_of_user(tx: &mut Tx, user_id: &str, keep: Option<&str>, at: Millis) -> Result<u64> {
-    let r = exec_tx!(tx, |c| sqlx::query(
+pub async fn revoke_all_of_user(
+    tx: &mut Tx,
+    user_id: &str,
+    keep: Option<&str>,
+    at: Millis,
+) -> Result<u64> {
+    let r = exec_tx!(tx, |c| {
+        sqlx::query(
         "UPDATE sessions SET revoked_at = $3 WHERE user_id = $1 AND revoked_at IS NULL AND id <> $2"
     )
     .bind(user_id)
     .bind(keep.unwrap_or(""))
     .bind(at)
     .execute(c)
-    .await)?;
+    .await
+    })?;
     Ok(r)
 }

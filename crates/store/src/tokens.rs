@@ -19,7 +19,8 @@ pub struct TokenRow {
 }
 
 pub async fn insert_token(tx: &mut Tx, t: &TokenRow) -> Result<()> {
-    exec_tx!(tx, |c| sqlx::query(
+    exec_tx!(tx, |c| {
+        sqlx::query(
         "INSERT INTO one_time_tokens (token_hash, purpose, user_id, company_id, created_at, expires_at)
          VALUES ($1, $2, $3, $4, $5, $6)"
     )
@@ -30,12 +31,27 @@ pub async fn insert_token(tx: &mut Tx, t: &TokenRow) -> Result<()> {
     .bind(t.created_at)
     .bind(t.expires_at)
     .execute(c)
-    .await)?;
+    .await
+    })?;
     Ok(())
 }
 
-pub async fn token_by_hash(tx: &mut Tx, purpose: &str, token_hash: &str) -> Result<Option<TokenRow>> {
-    let row: Option<(String, String, String, Option<String>, i64, i64, Option<i64>)> = on_tx!(tx, |c| sqlx::query_as(
+type TokenTuple = (
+    String,
+    String,
+    String,
+    Option<String>,
+    i64,
+    i64,
+    Option<i64>,
+);
+
+pub async fn token_by_hash(
+    tx: &mut Tx,
+    purpose: &str,
+    token_hash: &str,
+) -> Result<Option<TokenRow>> {
+    let row: Option<TokenTuple> = on_tx!(tx, |c| sqlx::query_as(
         "SELECT token_hash, purpose, user_id, company_id, created_at, expires_at, used_at
          FROM one_time_tokens WHERE token_hash = $1 AND purpose = $2"
     )
@@ -57,19 +73,27 @@ pub async fn token_by_hash(tx: &mut Tx, purpose: &str, token_hash: &str) -> Resu
 /// Marks a token used if it is unused and unexpired at `now`; returns
 /// whether this call consumed it.
 pub async fn consume(tx: &mut Tx, token_hash: &str, now: Millis) -> Result<bool> {
-    let r = exec_tx!(tx, |c| sqlx::query(
+    let r = exec_tx!(tx, |c| {
+        sqlx::query(
         "UPDATE one_time_tokens SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2"
     )
     .bind(token_hash)
     .bind(now)
     .execute(c)
-    .await)?;
+    .await
+    })?;
     Ok(r == 1)
 }
 
 /// Voids every unused token of a user for `purpose` (e.g. older reset links
 /// once one was used, or invitations when a membership is removed).
-pub async fn void_all(tx: &mut Tx, user_id: &str, purpose: &str, company_id: Option<&str>, now: Millis) -> Result<()> {
+pub async fn void_all(
+    tx: &mut Tx,
+    user_id: &str,
+    purpose: &str,
+    company_id: Option<&str>,
+    now: Millis,
+) -> Result<()> {
     exec_tx!(tx, |c| sqlx::query(
         "UPDATE one_time_tokens SET used_at = $4 WHERE user_id = $1 AND purpose = $2
          AND used_at IS NULL AND ($3 = '' OR company_id = $3)"

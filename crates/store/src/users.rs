@@ -34,7 +34,8 @@ fn from_tuple(t: Tuple) -> UserRow {
 
 /// Inserts a user; a taken email is `Conflict("users_email_key")`.
 pub async fn insert_user(tx: &mut Tx, u: &UserRow) -> Result<()> {
-    exec_tx!(tx, |c| sqlx::query(
+    exec_tx!(tx, |c| {
+        sqlx::query(
         "INSERT INTO users (id, email, name, language, password_hash, is_operator, created_at, password_changed_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $7)"
     )
@@ -46,40 +47,35 @@ pub async fn insert_user(tx: &mut Tx, u: &UserRow) -> Result<()> {
     .bind(u.is_operator)
     .bind(u.created_at)
     .execute(c)
-    .await)?;
+    .await
+    })?;
     Ok(())
 }
 
 pub async fn user_by_email(tx: &mut Tx, email: &str) -> Result<Option<UserRow>> {
     let sql = format!("SELECT {COLUMNS} FROM users WHERE email = $1");
-    let row: Option<Tuple> = on_tx!(tx, |c| sqlx::query_as(&sql).bind(email).fetch_optional(c).await)?;
+    let row: Option<Tuple> = on_tx!(tx, |c| sqlx::query_as(&sql)
+        .bind(email)
+        .fetch_optional(c)
+        .await)?;
     Ok(row.map(from_tuple))
 }
 
 pub async fn user_by_id(tx: &mut Tx, id: &str) -> Result<Option<UserRow>> {
     let sql = format!("SELECT {COLUMNS} FROM users WHERE id = $1");
-    let row: Option<Tuple> = on_tx!(tx, |c| sqlx::query_as(&sql).bind(id).fetch_optional(c).await)?;
+    let row: Option<Tuple> = on_tx!(tx, |c| sqlx::query_as(&sql)
+        .bind(id)
+        .fetch_optional(c)
+        .await)?;
     Ok(row.map(from_tuple))
 }
 
 /// Sets a new password hash.
 pub async fn set_password(tx: &mut Tx, id: &str, hash: &str, at: Millis) -> Result<()> {
-    exec_tx!(tx, |c| sqlx::query("UPDATE users SET password_hash = $2, password_changed_at = $3 WHERE id = $1")
-        .bind(id)
-        .bind(hash)
-        .bind(at)
-        .execute(c)
-        .await)?;
-    Ok(())
-}
-
-/// Turns an invited address into an account: sets its name and password.
-pub async fn complete_account(tx: &mut Tx, id: &str, name: &str, hash: &str, at: Millis) -> Result<()> {
     exec_tx!(tx, |c| sqlx::query(
-        "UPDATE users SET name = $2, password_hash = $3, password_changed_at = $4 WHERE id = $1 AND password_hash IS NULL"
+        "UPDATE users SET password_hash = $2, password_changed_at = $3 WHERE id = $1"
     )
     .bind(id)
-    .bind(name)
     .bind(hash)
     .bind(at)
     .execute(c)
@@ -87,23 +83,49 @@ pub async fn complete_account(tx: &mut Tx, id: &str, name: &str, hash: &str, at:
     Ok(())
 }
 
+/// Turns an invited address into an account: sets its name and password.
+pub async fn complete_account(
+    tx: &mut Tx,
+    id: &str,
+    name: &str,
+    hash: &str,
+    at: Millis,
+) -> Result<()> {
+    exec_tx!(tx, |c| {
+        sqlx::query(
+        "UPDATE users SET name = $2, password_hash = $3, password_changed_at = $4 WHERE id = $1 AND password_hash IS NULL"
+    )
+    .bind(id)
+    .bind(name)
+    .bind(hash)
+    .bind(at)
+    .execute(c)
+    .await
+    })?;
+    Ok(())
+}
+
 /// Makes an existing account a platform operator.
 pub async fn set_operator(tx: &mut Tx, id: &str) -> Result<()> {
-    exec_tx!(tx, |c| sqlx::query("UPDATE users SET is_operator = $2 WHERE id = $1")
-        .bind(id)
-        .bind(true)
-        .execute(c)
-        .await)?;
+    exec_tx!(tx, |c| sqlx::query(
+        "UPDATE users SET is_operator = $2 WHERE id = $1"
+    )
+    .bind(id)
+    .bind(true)
+    .execute(c)
+    .await)?;
     Ok(())
 }
 
 /// Sets a user's display name and language.
 pub async fn set_profile(tx: &mut Tx, id: &str, name: &str, language: &str) -> Result<()> {
-    exec_tx!(tx, |c| sqlx::query("UPDATE users SET name = $2, language = $3 WHERE id = $1")
-        .bind(id)
-        .bind(name)
-        .bind(language)
-        .execute(c)
-        .await)?;
+    exec_tx!(tx, |c| sqlx::query(
+        "UPDATE users SET name = $2, language = $3 WHERE id = $1"
+    )
+    .bind(id)
+    .bind(name)
+    .bind(language)
+    .execute(c)
+    .await)?;
     Ok(())
 }

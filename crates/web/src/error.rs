@@ -12,7 +12,10 @@ use turva_app::AppError;
 pub enum ApiError {
     App(AppError),
     /// 400 for malformed input that never reached the app.
-    BadInput { field: Option<String>, detail: String },
+    BadInput {
+        field: Option<String>,
+        detail: String,
+    },
     PayloadTooLarge,
     UnsupportedMediaType,
     /// CSRF header missing or wrong on a cookie-authenticated write.
@@ -45,21 +48,55 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code, detail, field, retry_after) = match self {
             ApiError::App(e) => match e {
-                AppError::Invalid { field, reason } => {
-                    (StatusCode::UNPROCESSABLE_ENTITY, "invalid_input", format!("{field} {reason}"), Some(field.to_string()), None)
-                }
-                AppError::Malformed { field, reason } => {
-                    (StatusCode::BAD_REQUEST, "invalid_input", format!("{field} {reason}"), Some(field.to_string()), None)
-                }
-                AppError::Unauthenticated => {
-                    (StatusCode::UNAUTHORIZED, "unauthenticated", "missing, expired or revoked credentials".into(), None, None)
-                }
-                AppError::InvalidCredentials => {
-                    (StatusCode::UNAUTHORIZED, "invalid_credentials", "wrong email or password".into(), None, None)
-                }
-                AppError::Forbidden(why) => (StatusCode::FORBIDDEN, "forbidden", why.to_string(), None, None),
-                AppError::NotFound => (StatusCode::NOT_FOUND, "not_found", "no such object".into(), None, None),
-                AppError::Conflict(why) => (StatusCode::CONFLICT, "conflict", why.to_string(), None, None),
+                AppError::Invalid { field, reason } => (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_input",
+                    format!("{field} {reason}"),
+                    Some(field.to_string()),
+                    None,
+                ),
+                AppError::Malformed { field, reason } => (
+                    StatusCode::BAD_REQUEST,
+                    "invalid_input",
+                    format!("{field} {reason}"),
+                    Some(field.to_string()),
+                    None,
+                ),
+                AppError::Unauthenticated => (
+                    StatusCode::UNAUTHORIZED,
+                    "unauthenticated",
+                    "missing, expired or revoked credentials".into(),
+                    None,
+                    None,
+                ),
+                AppError::InvalidCredentials => (
+                    StatusCode::UNAUTHORIZED,
+                    "invalid_credentials",
+                    "wrong email or password".into(),
+                    None,
+                    None,
+                ),
+                AppError::Forbidden(why) => (
+                    StatusCode::FORBIDDEN,
+                    "forbidden",
+                    why.to_string(),
+                    None,
+                    None,
+                ),
+                AppError::NotFound => (
+                    StatusCode::NOT_FOUND,
+                    "not_found",
+                    "no such object".into(),
+                    None,
+                    None,
+                ),
+                AppError::Conflict(why) => (
+                    StatusCode::CONFLICT,
+                    "conflict",
+                    why.to_string(),
+                    None,
+                    None,
+                ),
                 AppError::RateLimited { retry_after_secs } => (
                     StatusCode::TOO_MANY_REQUESTS,
                     "rate_limited",
@@ -76,17 +113,39 @@ impl IntoResponse for ApiError {
                 ),
                 AppError::Unavailable(cause) => {
                     tracing::error!(%cause, "service unavailable");
-                    (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "temporarily unavailable; try again".into(), None, None)
+                    (
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "unavailable",
+                        "temporarily unavailable; try again".into(),
+                        None,
+                        None,
+                    )
                 }
                 AppError::Internal(cause) => {
                     tracing::error!(%cause, "internal error");
-                    (StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error".into(), None, None)
+                    (
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "internal",
+                        "internal error".into(),
+                        None,
+                        None,
+                    )
                 }
             },
-            ApiError::BadInput { field, detail } => (StatusCode::BAD_REQUEST, "invalid_input", detail, field, None),
-            ApiError::PayloadTooLarge => {
-                (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "the request body is too large".into(), None, None)
-            }
+            ApiError::BadInput { field, detail } => (
+                StatusCode::BAD_REQUEST,
+                "invalid_input",
+                detail,
+                field,
+                None,
+            ),
+            ApiError::PayloadTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "the request body is too large".into(),
+                None,
+                None,
+            ),
             ApiError::UnsupportedMediaType => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",
@@ -101,17 +160,33 @@ impl IntoResponse for ApiError {
                 None,
                 None,
             ),
-            ApiError::NoRoute => (StatusCode::NOT_FOUND, "not_found", "no such endpoint".into(), None, None),
-            ApiError::MethodNotAllowed => {
-                (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed here".into(), None, None)
-            }
+            ApiError::NoRoute => (
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "no such endpoint".into(),
+                None,
+                None,
+            ),
+            ApiError::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "method not allowed here".into(),
+                None,
+                None,
+            ),
         };
         problem(status, code, detail, field, retry_after)
     }
 }
 
 /// Builds a problem response.
-pub fn problem(status: StatusCode, code: &str, detail: String, field: Option<String>, retry_after: Option<u64>) -> Response {
+pub fn problem(
+    status: StatusCode,
+    code: &str,
+    detail: String,
+    field: Option<String>,
+    retry_after: Option<u64>,
+) -> Response {
     let body = Problem {
         kind: format!("https://turva.invalid/problems/{code}"),
         title: status.canonical_reason().unwrap_or("Error").to_string(),
@@ -122,7 +197,10 @@ pub fn problem(status: StatusCode, code: &str, detail: String, field: Option<Str
     };
     let bytes = serde_json::to_vec(&body).unwrap_or_default();
     let mut res = (status, bytes).into_response();
-    res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
     if let Some(secs) = retry_after {
         if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
             res.headers_mut().insert(header::RETRY_AFTER, v);

@@ -68,8 +68,16 @@ pub fn client_ctx(app: &App, parts: &Parts) -> Ctx {
         .chars()
         .take(512)
         .collect();
-    let request_id = parts.extensions.get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
-    Ctx { ip, user_agent, request_id }
+    let request_id = parts
+        .extensions
+        .get::<RequestId>()
+        .map(|r| r.0.clone())
+        .unwrap_or_default();
+    Ctx {
+        ip,
+        user_agent,
+        request_id,
+    }
 }
 
 /// A signed-in caller: from `Authorization: Bearer <token>` or the session
@@ -86,13 +94,23 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let app = App::from_ref(state);
-        let (token, by_cookie) = credentials(parts).ok_or(ApiError::App(turva_app::AppError::Unauthenticated))?;
+        let (token, by_cookie) =
+            credentials(parts).ok_or(ApiError::App(turva_app::AppError::Unauthenticated))?;
         let actor = turva_app::auth::authenticate(&app, &token).await?;
         let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
         if by_cookie && !safe {
-            let header = parts.headers.get("x-csrf-token").and_then(|v| v.to_str().ok());
+            let header = parts
+                .headers
+                .get("x-csrf-token")
+                .and_then(|v| v.to_str().ok());
             if !turva_app::auth::csrf_ok(&actor, header) {
-                return Err(ApiError::Csrf);
+                let ctx = client_ctx(&app, parts);
+                return Err(
+                    match turva_app::auth::csrf_denied(&app, &ctx, &actor).await {
+                        turva_app::AppError::Forbidden(_) => ApiError::Csrf,
+                        other => ApiError::App(other),
+                    },
+                );
             }
         }
         Ok(Auth(actor))
@@ -103,7 +121,9 @@ where
 fn credentials(parts: &Parts) -> Option<(String, bool)> {
     if let Some(v) = parts.headers.get(header::AUTHORIZATION) {
         let v = v.to_str().ok()?;
-        let token = v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer "))?;
+        let token = v
+            .strip_prefix("Bearer ")
+            .or_else(|| v.strip_prefix("bearer "))?;
         return Some((token.trim().to_string(), false));
     }
     for v in parts.headers.get_all(header::COOKIE) {
@@ -136,14 +156,28 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let ct = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-        let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        let ct = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let mime = ct
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
         if mime != "application/json" {
             return Err(ApiError::UnsupportedMediaType);
         }
-        let bytes = Bytes::from_request(req, state).await.map_err(|_| ApiError::PayloadTooLarge)?;
-        let value: serde_json::Value = serde_json::from_slice(&bytes)
-            .map_err(|e| ApiError::BadInput { field: None, detail: format!("malformed JSON: {}", strip_position(&e)) })?;
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|_| ApiError::PayloadTooLarge)?;
+        let value: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|e| ApiError::BadInput {
+                field: None,
+                detail: format!("malformed JSON: {}", strip_position(&e)),
+            })?;
         check_strings(&value, "")?;
         let parsed = serde_json::from_value(value).map_err(|e| ApiError::BadInput {
             field: None,
@@ -165,17 +199,26 @@ fn check_strings(v: &serde_json::Value, path: &str) -> Result<(), ApiError> {
     match v {
         serde_json::Value::String(s) => {
             if s.contains('\0') {
-                return Err(ApiError::BadInput { field: Some(path.into()), detail: format!("{path} contains a NUL character") });
+                return Err(ApiError::BadInput {
+                    field: Some(path.into()),
+                    detail: format!("{path} contains a NUL character"),
+                });
             }
             if s.chars().count() > STRING_MAX {
-                return Err(ApiError::BadInput { field: Some(path.into()), detail: format!("{path} is too long") });
+                return Err(ApiError::BadInput {
+                    field: Some(path.into()),
+                    detail: format!("{path} is too long"),
+                });
             }
             Ok(())
         }
         serde_json::Value::Array(a) => a.iter().try_for_each(|x| check_strings(x, path)),
         serde_json::Value::Object(m) => m.iter().try_for_each(|(k, x)| {
             if k.contains('\0') {
-                return Err(ApiError::BadInput { field: None, detail: "a key contains a NUL character".into() });
+                return Err(ApiError::BadInput {
+                    field: None,
+                    detail: "a key contains a NUL character".into(),
+                });
             }
             check_strings(x, k)
         }),
@@ -197,7 +240,10 @@ where
         Query::<T>::from_request_parts(parts, state)
             .await
             .map(|q| ApiQuery(q.0))
-            .map_err(|e| ApiError::BadInput { field: None, detail: e.body_text() })
+            .map_err(|e| ApiError::BadInput {
+                field: None,
+                detail: e.body_text(),
+            })
     }
 }
 

@@ -32,10 +32,15 @@ struct Security;
 impl Modify for Security {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
         components.add_security_scheme(
             "cookie",
-            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(crate::extract::SESSION_COOKIE))),
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(
+                crate::extract::SESSION_COOKIE,
+            ))),
         );
     }
 }
@@ -55,7 +60,10 @@ fn api() -> OpenApiRouter<App> {
         .routes(routes!(me::change_password))
         .routes(routes!(me::list_sessions))
         .routes(routes!(me::revoke_session))
-        .routes(routes!(companies::create_company, companies::list_companies))
+        .routes(routes!(
+            companies::create_company,
+            companies::list_companies
+        ))
         .routes(routes!(companies::get_company, companies::patch_company))
         .routes(routes!(companies::list_members, companies::invite_member))
         .routes(routes!(companies::patch_member, companies::remove_member))
@@ -71,7 +79,10 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
             utoipa::openapi::path::OperationBuilder::new()
                 .summary(Some("This OpenAPI description"))
                 .tag("health")
-                .response("200", utoipa::openapi::Response::new("the OpenAPI 3.1 description")),
+                .response(
+                    "200",
+                    utoipa::openapi::Response::new("the OpenAPI 3.1 description"),
+                ),
         ),
     );
     doc
@@ -82,7 +93,10 @@ pub fn router(app: App) -> Router {
     let (routes, _) = api().split_for_parts();
     let doc = openapi();
     routes
-        .route("/api/v1/openapi.json", get(move || async move { Json(doc.clone()) }))
+        .route(
+            "/api/v1/openapi.json",
+            get(move || async move { Json(doc.clone()) }),
+        )
         .fallback(middleware::no_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(JSON_LIMIT))

@@ -24,7 +24,10 @@ impl Running {
     /// closes the database.
     pub async fn shutdown(self) -> std::io::Result<()> {
         self.handle.graceful_shutdown(Some(Duration::from_secs(30)));
-        let result = self.task.await.unwrap_or_else(|e| Err(std::io::Error::other(e)));
+        let result = self
+            .task
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e)));
         self.app.close().await;
         result
     }
@@ -37,17 +40,30 @@ pub async fn serve(app: App, listen: SocketAddr, files: TlsFiles) -> Result<Runn
     let router = crate::routes::router(app.clone());
     let server = axum_server::bind_rustls(listen, rustls.clone()).handle(handle.clone());
     let task = tokio::spawn(async move {
-        server.serve(router.into_make_service_with_connect_info::<SocketAddr>()).await
+        server
+            .serve(router.into_make_service_with_connect_info::<SocketAddr>())
+            .await
     });
-    let addr = handle.listening().await.ok_or_else(|| format!("cannot listen on {listen}"))?;
+    let addr = handle
+        .listening()
+        .await
+        .ok_or_else(|| format!("cannot listen on {listen}"))?;
     tokio::spawn(watch_certificate(rustls, files));
-    Ok(Running { addr, handle, task, app })
+    Ok(Running {
+        addr,
+        handle,
+        task,
+        app,
+    })
 }
 
 /// Reloads the certificate and key when either file changes.
 async fn watch_certificate(config: RustlsConfig, files: TlsFiles) {
     let stamp = |f: &TlsFiles| -> Option<(SystemTime, SystemTime)> {
-        Some((std::fs::metadata(&f.cert).ok()?.modified().ok()?, std::fs::metadata(&f.key).ok()?.modified().ok()?))
+        Some((
+            std::fs::metadata(&f.cert).ok()?.modified().ok()?,
+            std::fs::metadata(&f.key).ok()?.modified().ok()?,
+        ))
     };
     let mut last = stamp(&files);
     loop {
@@ -60,7 +76,9 @@ async fn watch_certificate(config: RustlsConfig, files: TlsFiles) {
                     tracing::info!("TLS certificate reloaded");
                     last = now;
                 }
-                Err(e) => tracing::warn!(error = %e, "TLS certificate changed but does not load; keeping the old one"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "TLS certificate changed but does not load; keeping the old one")
+                }
             }
         }
     }

@@ -62,11 +62,22 @@ pub struct LoginResponse {
     (status = 400, description = "malformed input", body = Problem),
     (status = 401, description = "wrong email or password (`invalid_credentials`)", body = Problem),
     (status = 429, description = "too many attempts (`rate_limited`, with Retry-After)", body = Problem)))]
-pub async fn login(State(app): State<App>, ClientCtx(ctx): ClientCtx, ApiJson(req): ApiJson<LoginRequest>) -> ApiResult<Response> {
+pub async fn login(
+    State(app): State<App>,
+    ClientCtx(ctx): ClientCtx,
+    ApiJson(req): ApiJson<LoginRequest>,
+) -> ApiResult<Response> {
     let ok = auth::login(&app, &ctx, &req.email, &req.password).await?;
     let max_age = app.config().auth.session_absolute_seconds;
-    let cookie = format!("{SESSION_COOKIE}={}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age={max_age}", ok.token);
-    let body = LoginResponse { user: UserJson::from(&ok), token: ok.token, expires_at: time(ok.expires_at) };
+    let cookie = format!(
+        "{SESSION_COOKIE}={}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age={max_age}",
+        ok.token
+    );
+    let body = LoginResponse {
+        user: UserJson::from(&ok),
+        token: ok.token,
+        expires_at: time(ok.expires_at),
+    };
     let mut res = Json(body).into_response();
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         res.headers_mut().insert(header::SET_COOKIE, v);
@@ -78,7 +89,11 @@ pub async fn login(State(app): State<App>, ClientCtx(ctx): ClientCtx, ApiJson(re
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", responses(
     (status = 204, description = "signed out; the cookie is cleared"),
     (status = 401, description = "not signed in", body = Problem)))]
-pub async fn logout(State(app): State<App>, ClientCtx(ctx): ClientCtx, Auth(actor): Auth) -> ApiResult<Response> {
+pub async fn logout(
+    State(app): State<App>,
+    ClientCtx(ctx): ClientCtx,
+    Auth(actor): Auth,
+) -> ApiResult<Response> {
     auth::logout(&app, &ctx, &actor).await?;
     let mut res = StatusCode::NO_CONTENT.into_response();
     let clear = format!("{SESSION_COOKIE}=; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=0");
@@ -99,7 +114,11 @@ pub struct ResetRequest {
     (status = 202, description = "accepted (whether or not the account exists)"),
     (status = 400, description = "malformed input", body = Problem),
     (status = 429, description = "too many requests", body = Problem)))]
-pub async fn password_reset(State(app): State<App>, ClientCtx(ctx): ClientCtx, ApiJson(req): ApiJson<ResetRequest>) -> ApiResult<StatusCode> {
+pub async fn password_reset(
+    State(app): State<App>,
+    ClientCtx(ctx): ClientCtx,
+    ApiJson(req): ApiJson<ResetRequest>,
+) -> ApiResult<StatusCode> {
     auth::request_password_reset(&app, &ctx, &req.email).await?;
     Ok(StatusCode::ACCEPTED)
 }
@@ -117,7 +136,11 @@ pub struct ResetConfirm {
     (status = 400, description = "malformed input", body = Problem),
     (status = 422, description = "token invalid, used or expired, or password too weak", body = Problem),
     (status = 429, description = "too many requests", body = Problem)))]
-pub async fn password_reset_confirm(State(app): State<App>, ClientCtx(ctx): ClientCtx, ApiJson(req): ApiJson<ResetConfirm>) -> ApiResult<StatusCode> {
+pub async fn password_reset_confirm(
+    State(app): State<App>,
+    ClientCtx(ctx): ClientCtx,
+    ApiJson(req): ApiJson<ResetConfirm>,
+) -> ApiResult<StatusCode> {
     auth::confirm_password_reset(&app, &ctx, &req.token, &req.password).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -146,9 +169,17 @@ pub struct Accepted {
     (status = 401, description = "wrong password of the existing account", body = Problem),
     (status = 422, description = "token invalid, used or expired, or password too weak", body = Problem),
     (status = 429, description = "too many requests", body = Problem)))]
-pub async fn accept_invite(State(app): State<App>, ClientCtx(ctx): ClientCtx, ApiJson(req): ApiJson<AcceptInvite>) -> ApiResult<Json<Accepted>> {
+pub async fn accept_invite(
+    State(app): State<App>,
+    ClientCtx(ctx): ClientCtx,
+    ApiJson(req): ApiJson<AcceptInvite>,
+) -> ApiResult<Json<Accepted>> {
     let a = auth::accept_invite(&app, &ctx, &req.token, &req.password, req.name.as_deref()).await?;
-    Ok(Json(Accepted { user: user_json(&a.user), company_id: a.company_id, created_account: a.created_account }))
+    Ok(Json(Accepted {
+        user: user_json(&a.user),
+        company_id: a.company_id,
+        created_account: a.created_account,
+    }))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -162,7 +193,12 @@ pub struct Reauth {
     (status = 204, description = "confirmed"),
     (status = 401, description = "wrong password or not signed in", body = Problem),
     (status = 429, description = "too many attempts", body = Problem)))]
-pub async fn reauth(State(app): State<App>, ClientCtx(ctx): ClientCtx, Auth(actor): Auth, ApiJson(req): ApiJson<Reauth>) -> ApiResult<StatusCode> {
+pub async fn reauth(
+    State(app): State<App>,
+    ClientCtx(ctx): ClientCtx,
+    Auth(actor): Auth,
+    ApiJson(req): ApiJson<Reauth>,
+) -> ApiResult<StatusCode> {
     auth::reauth(&app, &ctx, &actor, &req.password).await?;
     Ok(StatusCode::NO_CONTENT)
 }

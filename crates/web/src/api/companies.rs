@@ -49,8 +49,20 @@ pub struct CreateCompany {
     (status = 401, description = "not signed in", body = Problem),
     (status = 403, description = "not an operator", body = Problem),
     (status = 429, description = "mail limit reached", body = Problem)))]
-pub async fn create_company(State(app): State<App>, ClientCtx(ctx): ClientCtx, Auth(actor): Auth, ApiJson(req): ApiJson<CreateCompany>) -> ApiResult<Response> {
-    let c = companies::create(&app, &ctx, Creator::Operator(&actor), &req.name, &req.owner_email).await?;
+pub async fn create_company(
+    State(app): State<App>,
+    ClientCtx(ctx): ClientCtx,
+    Auth(actor): Auth,
+    ApiJson(req): ApiJson<CreateCompany>,
+) -> ApiResult<Response> {
+    let c = companies::create(
+        &app,
+        &ctx,
+        Creator::Operator(&actor),
+        &req.name,
+        &req.owner_email,
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(company_json(c))).into_response())
 }
 
@@ -58,9 +70,19 @@ pub async fn create_company(State(app): State<App>, ClientCtx(ctx): ClientCtx, A
 #[utoipa::path(get, path = "/api/v1/companies", tag = "companies", responses(
     (status = 200, description = "the caller's companies", body = List<CompanyJson>),
     (status = 401, description = "not signed in", body = Problem)))]
-pub async fn list_companies(State(app): State<App>, Auth(actor): Auth) -> ApiResult<Json<List<CompanyJson>>> {
-    let items = companies::list_mine(&app, &actor).await?.into_iter().map(company_json).collect();
-    Ok(Json(List { items, next_cursor: None }))
+pub async fn list_companies(
+    State(app): State<App>,
+    Auth(actor): Auth,
+) -> ApiResult<Json<List<CompanyJson>>> {
+    let items = companies::list_mine(&app, &actor)
+        .await?
+        .into_iter()
+        .map(company_json)
+        .collect();
+    Ok(Json(List {
+        items,
+        next_cursor: None,
+    }))
 }
 
 /// One company (members).
@@ -69,9 +91,16 @@ pub async fn list_companies(State(app): State<App>, Auth(actor): Auth) -> ApiRes
     (status = 400, description = "malformed id", body = Problem),
     (status = 401, description = "not signed in", body = Problem),
     (status = 404, description = "no such company, or not yours", body = Problem)))]
-pub async fn get_company(State(app): State<App>, ClientCtx(ctx): ClientCtx, Auth(actor): Auth, Path(cid): Path<String>) -> ApiResult<Json<CompanyJson>> {
+pub async fn get_company(
+    State(app): State<App>,
+    ClientCtx(ctx): ClientCtx,
+    Auth(actor): Auth,
+    Path(cid): Path<String>,
+) -> ApiResult<Json<CompanyJson>> {
     let cid = id("cid", &cid)?;
-    Ok(Json(company_json(companies::get(&app, &ctx, &actor, &cid).await?)))
+    Ok(Json(company_json(
+        companies::get(&app, &ctx, &actor, &cid).await?,
+    )))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -91,9 +120,23 @@ pub struct PatchCompany {
     (status = 403, description = "not an admin of it", body = Problem),
     (status = 404, description = "no such company, or not yours", body = Problem),
     (status = 422, description = "a setting breaks a rule", body = Problem)))]
-pub async fn patch_company(State(app): State<App>, ClientCtx(ctx): ClientCtx, Auth(actor): Auth, Path(cid): Path<String>, ApiJson(req): ApiJson<PatchCompany>) -> ApiResult<Json<CompanyJson>> {
+pub async fn patch_company(
+    State(app): State<App>,
+    ClientCtx(ctx): ClientCtx,
+    Auth(actor): Auth,
+    Path(cid): Path<String>,
+    ApiJson(req): ApiJson<PatchCompany>,
+) -> ApiResult<Json<CompanyJson>> {
     let cid = id("cid", &cid)?;
-    let c = companies::update(&app, &ctx, &actor, &cid, req.name.as_deref(), req.settings.as_ref()).await?;
+    let c = companies::update(
+        &app,
+        &ctx,
+        &actor,
+        &cid,
+        req.name.as_deref(),
+        req.settings.as_ref(),
+    )
+    .await?;
     Ok(Json(company_json(c)))
 }
 
@@ -130,10 +173,19 @@ fn member_json(m: MemberRow) -> MemberJson {
     (status = 401, description = "not signed in", body = Problem),
     (status = 403, description = "not an admin", body = Problem),
     (status = 404, description = "no such company, or not yours", body = Problem)))]
-pub async fn list_members(State(app): State<App>, ClientCtx(ctx): ClientCtx, Auth(actor): Auth, Path(cid): Path<String>, ApiQuery(q): ApiQuery<PageQuery>) -> ApiResult<Json<List<MemberJson>>> {
+pub async fn list_members(
+    State(app): State<App>,
+    ClientCtx(ctx): ClientCtx,
+    Auth(actor): Auth,
+    Path(cid): Path<String>,
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> ApiResult<Json<List<MemberJson>>> {
     let cid = id("cid", &cid)?;
     let page = members::list(&app, &ctx, &actor, &cid, q.cursor()?.as_deref(), q.limit()?).await?;
-    Ok(Json(List { items: page.items.into_iter().map(member_json).collect(), next_cursor: page.next_cursor }))
+    Ok(Json(List {
+        items: page.items.into_iter().map(member_json).collect(),
+        next_cursor: page.next_cursor,
+    }))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -155,9 +207,24 @@ pub struct InviteMember {
     (status = 404, description = "no such company, or not yours", body = Problem),
     (status = 409, description = "already a member", body = Problem),
     (status = 429, description = "mail limit reached", body = Problem)))]
-pub async fn invite_member(State(app): State<App>, ClientCtx(ctx): ClientCtx, Auth(actor): Auth, Path(cid): Path<String>, ApiJson(req): ApiJson<InviteMember>) -> ApiResult<Response> {
+pub async fn invite_member(
+    State(app): State<App>,
+    ClientCtx(ctx): ClientCtx,
+    Auth(actor): Auth,
+    Path(cid): Path<String>,
+    ApiJson(req): ApiJson<InviteMember>,
+) -> ApiResult<Response> {
     let cid = id("cid", &cid)?;
-    let m = members::invite(&app, &ctx, &actor, &cid, &req.email, &req.role, req.language.as_deref()).await?;
+    let m = members::invite(
+        &app,
+        &ctx,
+        &actor,
+        &cid,
+        &req.email,
+        &req.role,
+        req.language.as_deref(),
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(member_json(m))).into_response())
 }
 
@@ -176,9 +243,17 @@ pub struct PatchMember {
     (status = 403, description = "not allowed, or recent auth needed", body = Problem),
     (status = 404, description = "no such company or member", body = Problem),
     (status = 409, description = "the company would have no owner", body = Problem)))]
-pub async fn patch_member(State(app): State<App>, ClientCtx(ctx): ClientCtx, Auth(actor): Auth, Path((cid, uid)): Path<(String, String)>, ApiJson(req): ApiJson<PatchMember>) -> ApiResult<Json<MemberJson>> {
+pub async fn patch_member(
+    State(app): State<App>,
+    ClientCtx(ctx): ClientCtx,
+    Auth(actor): Auth,
+    Path((cid, uid)): Path<(String, String)>,
+    ApiJson(req): ApiJson<PatchMember>,
+) -> ApiResult<Json<MemberJson>> {
     let (cid, uid) = (id("cid", &cid)?, id("uid", &uid)?);
-    Ok(Json(member_json(members::change_role(&app, &ctx, &actor, &cid, &uid, &req.role).await?)))
+    Ok(Json(member_json(
+        members::change_role(&app, &ctx, &actor, &cid, &uid, &req.role).await?,
+    )))
 }
 
 /// Removes a member or withdraws an invitation.
@@ -189,7 +264,12 @@ pub async fn patch_member(State(app): State<App>, ClientCtx(ctx): ClientCtx, Aut
     (status = 403, description = "not allowed", body = Problem),
     (status = 404, description = "no such company or member", body = Problem),
     (status = 409, description = "the company would have no owner", body = Problem)))]
-pub async fn remove_member(State(app): State<App>, ClientCtx(ctx): ClientCtx, Auth(actor): Auth, Path((cid, uid)): Path<(String, String)>) -> ApiResult<StatusCode> {
+pub async fn remove_member(
+    State(app): State<App>,
+    ClientCtx(ctx): ClientCtx,
+    Auth(actor): Auth,
+    Path((cid, uid)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
     let (cid, uid) = (id("cid", &cid)?, id("uid", &uid)?);
     members::remove(&app, &ctx, &actor, &cid, &uid).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -197,6 +277,9 @@ pub async fn remove_member(State(app): State<App>, ClientCtx(ctx): ClientCtx, Au
 
 impl From<axum::extract::rejection::PathRejection> for ApiError {
     fn from(e: axum::extract::rejection::PathRejection) -> Self {
-        ApiError::BadInput { field: None, detail: e.body_text() }
+        ApiError::BadInput {
+            field: None,
+            detail: e.body_text(),
+        }
     }
 }

@@ -41,7 +41,11 @@ fn me_json(me: auth::Me) -> MeJson {
         memberships: me
             .memberships
             .into_iter()
-            .map(|m| MembershipJson { company_id: m.company_id, company_name: m.company_name, role: m.role })
+            .map(|m| MembershipJson {
+                company_id: m.company_id,
+                company_name: m.company_name,
+                role: m.role,
+            })
             .collect(),
         csrf_token: me.csrf_token,
         has_mfa: false,
@@ -70,8 +74,20 @@ pub struct PatchMe {
     (status = 400, description = "malformed input", body = Problem),
     (status = 401, description = "not signed in", body = Problem),
     (status = 422, description = "a value breaks a rule", body = Problem)))]
-pub async fn patch_me(State(app): State<App>, ClientCtx(ctx): ClientCtx, Auth(actor): Auth, ApiJson(req): ApiJson<PatchMe>) -> ApiResult<Json<MeJson>> {
-    let me = auth::update_me(&app, &ctx, &actor, req.name.as_deref(), req.language.as_deref()).await?;
+pub async fn patch_me(
+    State(app): State<App>,
+    ClientCtx(ctx): ClientCtx,
+    Auth(actor): Auth,
+    ApiJson(req): ApiJson<PatchMe>,
+) -> ApiResult<Json<MeJson>> {
+    let me = auth::update_me(
+        &app,
+        &ctx,
+        &actor,
+        req.name.as_deref(),
+        req.language.as_deref(),
+    )
+    .await?;
     Ok(Json(me_json(me)))
 }
 
@@ -88,7 +104,12 @@ pub struct ChangePassword {
     (status = 401, description = "wrong current password or not signed in", body = Problem),
     (status = 422, description = "new password too weak", body = Problem),
     (status = 429, description = "too many attempts", body = Problem)))]
-pub async fn change_password(State(app): State<App>, ClientCtx(ctx): ClientCtx, Auth(actor): Auth, ApiJson(req): ApiJson<ChangePassword>) -> ApiResult<StatusCode> {
+pub async fn change_password(
+    State(app): State<App>,
+    ClientCtx(ctx): ClientCtx,
+    Auth(actor): Auth,
+    ApiJson(req): ApiJson<ChangePassword>,
+) -> ApiResult<StatusCode> {
     auth::change_password(&app, &ctx, &actor, &req.current_password, &req.new_password).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -111,7 +132,10 @@ pub struct SessionJson {
 #[utoipa::path(get, path = "/api/v1/me/sessions", tag = "me", responses(
     (status = 200, description = "active sessions", body = super::List<SessionJson>),
     (status = 401, description = "not signed in", body = Problem)))]
-pub async fn list_sessions(State(app): State<App>, Auth(actor): Auth) -> ApiResult<Json<super::List<SessionJson>>> {
+pub async fn list_sessions(
+    State(app): State<App>,
+    Auth(actor): Auth,
+) -> ApiResult<Json<super::List<SessionJson>>> {
     let items = auth::list_sessions(&app, &actor)
         .await?
         .into_iter()
@@ -126,7 +150,10 @@ pub async fn list_sessions(State(app): State<App>, Auth(actor): Auth) -> ApiResu
             current: s.current,
         })
         .collect();
-    Ok(Json(super::List { items, next_cursor: None }))
+    Ok(Json(super::List {
+        items,
+        next_cursor: None,
+    }))
 }
 
 /// Revokes one of the caller's sessions.
@@ -135,7 +162,12 @@ pub async fn list_sessions(State(app): State<App>, Auth(actor): Auth) -> ApiResu
     (status = 400, description = "malformed id", body = Problem),
     (status = 401, description = "not signed in", body = Problem),
     (status = 404, description = "no such live session of yours", body = Problem)))]
-pub async fn revoke_session(State(app): State<App>, ClientCtx(ctx): ClientCtx, Auth(actor): Auth, Path(sid): Path<String>) -> ApiResult<StatusCode> {
+pub async fn revoke_session(
+    State(app): State<App>,
+    ClientCtx(ctx): ClientCtx,
+    Auth(actor): Auth,
+    Path(sid): Path<String>,
+) -> ApiResult<StatusCode> {
     let sid = id("id", &sid)?;
     auth::revoke_session(&app, &ctx, &actor, &sid).await?;
     Ok(StatusCode::NO_CONTENT)

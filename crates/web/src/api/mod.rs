@@ -34,11 +34,17 @@ impl PageQuery {
         match self.limit {
             None => Ok(50),
             Some(n) if (1..=200).contains(&n) => Ok(n),
-            Some(_) => Err(ApiError::BadInput { field: Some("limit".into()), detail: "limit must be between 1 and 200".into() }),
+            Some(_) => Err(ApiError::BadInput {
+                field: Some("limit".into()),
+                detail: "limit must be between 1 and 200".into(),
+            }),
         }
     }
     pub fn cursor(&self) -> Result<Option<String>, ApiError> {
-        self.cursor.as_deref().map(|c| crate::extract::id("cursor", c)).transpose()
+        self.cursor
+            .as_deref()
+            .map(|c| crate::extract::id("cursor", c))
+            .transpose()
     }
 }
 

@@ -1,0 +1,570 @@
+//! Accounts and sign-in: invitations, sessions, CSRF, password reset and
+//! change, throttling, no account enumeration.
+
+use serde_json::json;
+use turva_testkit::{TestApp, PASSWORD};
+
+use crate::both;
+
+both!(an_invited_owner_accepts_signs_in_and_sees_the_company);
+async fn an_invited_owner_accepts_signs_in_and_sees_the_company(t: TestApp) {
+    let cid = turva_app::companies::create(
+        &t.app,
+        &turva_app::Ctx::cli(),
+        turva_app::companies::Creator::Cli,
+        "Rakennus Oy",
+        "Owner@Example.test",
+    )
+    .await
+    .map(|c| c.id)
+    .unwrap_or_default();
+    let mail = t.outbox().pop();
+    let mail = mail.as_ref();
+    assert_eq!(mail.map(|m| m.to.as_str()), Some("owner@example.test"));
+    assert!(mail.is_some_and(|m| m.subject.contains("Rakennus Oy")));
+    let link = mail.map(|m| m.text.clone()).unwrap_or_default();
+    assert!(
+        link.contains("https://localhost:8443/accept-invite?token="),
+        "links start at public_url: {link}"
+    );
+
+    // Before accepting, the address cannot sign in.
+    let c = t.client();
+    let r = c
+        .post(
+            "/api/v1/auth/login",
+            json!({"email": "owner@example.test", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (401, "invalid_credentials"));
+
+    let r = c.accept(&t, "owner@example.test").await;
+    assert_eq!(r.body["company_id"], json!(cid));
+    assert_eq!(r.body["created_account"], json!(true));
+    let r = c.login("owner@example.test", PASSWORD).await;
+    let cookie = r.header("set-cookie").unwrap_or("");
+    for attr in [
+        "__Host-turva_session=",
+        "HttpOnly",
+        "Secure",
+        "SameSite=Lax",
+        "Path=/",
+    ] {
+        assert!(cookie.contains(attr), "{attr} in {cookie}");
+    }
+    assert_eq!(r.body["token"].as_str().map(str::len), Some(43));
+    let me = c.get("/api/v1/me").await;
+    assert_eq!(me.status, 200);
+    assert_eq!(me.body["email"], json!("owner@example.test"));
+    assert_eq!(
+        me.body["memberships"],
+        json!([{"company_id": cid, "company_name": "Rakennus Oy", "role": "owner"}])
+    );
+    assert_eq!(me.body["has_mfa"], json!(false));
+    assert!(me.body["csrf_token"]
+        .as_str()
+        .is_some_and(|s| s.len() >= 32));
+
+    // The invitation is single-use.
+    let token = t
+        .token_for("owner@example.test", "accept-invite")
+        .unwrap_or_default();
+    let again = c
+        .post(
+            "/api/v1/auth/accept-invite",
+            json!({"token": token, "password": PASSWORD, "name": "X"}),
+        )
+        .await;
+    assert_eq!((again.status, again.code()), (422, "invalid_input"));
+}
+
+both!(wrong_password_and_unknown_email_answer_the_same);
+async fn wrong_password_and_unknown_email_answer_the_same(t: TestApp) {
+    let _ = t.company_with_owner("A", "a@example.test").await;
+    let c = t.client();
+    let wrong = c
+        .post(
+            "/api/v1/auth/login",
+            json!({"email": "a@example.test", "password": "not the password at all"}),
+        )
+        .await;
+    let unknown = c
+        .post(
+            "/api/v1/auth/login",
+            json!({"email": "nobody@example.test", "password": "not the password at all"}),
+        )
+        .await;
+    assert_eq!((wrong.status, wrong.code()), (401, "invalid_credentials"));
+    assert_eq!(wrong.status, unknown.status);
+    assert_eq!(wrong.body["detail"], unknown.body["detail"]);
+    let failed = t.audit_rows_where("action = 'auth.login_failed'").await;
+    assert_eq!(failed.len(), 2);
+    assert!(failed
+        .iter()
+        .all(|e| e.outcome == "denied" && e.company_id.is_none()));
+}
+
+both!(
+    a_login_storm_is_throttled_while_the_owner_gets_in_from_elsewhere,
+    |c| {
+        c.server.trusted_proxies = vec!["127.0.0.1".into()];
+    }
+);
+async fn a_login_storm_is_throttled_while_the_owner_gets_in_from_elsewhere(t: TestApp) {
+    let _ = t.company_with_owner("A", "a@example.test").await;
+    let attacker = t.client();
+    let url = attacker.url("/api/v1/auth/login");
+    let mut storm = Vec::new();
+    for _ in 0..20 {
+        let req = attacker
+            .raw()
+            .post(&url)
+            .header("x-forwarded-for", "203.0.113.9")
+            .json(&json!({"email": "a@example.test", "password": "guess guess guess guess"}));
+        storm.push(tokio::spawn(req.send()));
+    }
+    let mut statuses = Vec::new();
+    let mut retry_after = Vec::new();
+    for h in storm {
+        if let Some(r) = h.await.ok().and_then(|r| r.ok()) {
+            statuses.push(r.status().as_u16());
+            if let Some(v) = r.headers().get("retry-after").and_then(|v| v.to_str().ok()) {
+                retry_after.push(v.parse::<u64>().unwrap_or(0));
+            }
+        }
+    }
+    let throttled = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!(statuses.len(), 20);
+    assert!(
+        statuses.iter().all(|s| *s == 401 || *s == 429),
+        "{statuses:?}"
+    );
+    assert_eq!(
+        throttled, 10,
+        "10 guesses per account and address, then 429: {statuses:?}"
+    );
+    assert!(
+        retry_after.iter().all(|s| (1..=900).contains(s)),
+        "{retry_after:?}"
+    );
+
+    // Even the right password is refused from the attacker's address ...
+    let r = attacker
+        .send(
+            attacker
+                .raw()
+                .post(&url)
+                .header("x-forwarded-for", "203.0.113.9")
+                .json(&json!({"email": "a@example.test", "password": PASSWORD})),
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (429, "rate_limited"));
+    // ... but the owner at another address gets in.
+    let owner = t.client();
+    let r = owner
+        .send(
+            owner
+                .raw()
+                .post(&url)
+                .header("x-forwarded-for", "198.51.100.7")
+                .json(&json!({"email": "a@example.test", "password": PASSWORD})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    // After the window, the address may try again.
+    t.clock.advance_secs(16 * 60);
+    let r = attacker
+        .send(
+            attacker
+                .raw()
+                .post(&url)
+                .header("x-forwarded-for", "203.0.113.9")
+                .json(&json!({"email": "a@example.test", "password": PASSWORD})),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    // Throttled attempts are audited too.
+    let denied = t
+        .audit_rows_where("action = 'auth.login_failed' AND reason = 'rate_limited'")
+        .await;
+    assert!(denied.len() >= 10);
+}
+
+both!(forwarded_for_is_ignored_from_an_untrusted_peer);
+async fn forwarded_for_is_ignored_from_an_untrusted_peer(t: TestApp) {
+    let _ = t.company_with_owner("A", "a@example.test").await;
+    let c = t.client();
+    let url = c.url("/api/v1/auth/login");
+    // Rotating X-Forwarded-For does not escape the per-address limit when
+    // the peer is not a trusted proxy.
+    let mut last = 0;
+    for i in 0..21 {
+        let r = c
+            .send(
+                c.raw()
+                    .post(&url)
+                    .header("x-forwarded-for", format!("192.0.2.{i}"))
+                    .json(&json!({"email": "a@example.test", "password": "wrong wrong wrong"})),
+            )
+            .await;
+        last = r.status;
+    }
+    assert_eq!(last, 429);
+}
+
+both!(sessions_end_on_logout_idle_and_absolute_timeouts);
+async fn sessions_end_on_logout_idle_and_absolute_timeouts(t: TestApp) {
+    let (_, owner) = t.company_with_owner("A", "a@example.test").await;
+    // Logout ends the session server-side: the bearer token stops working.
+    let token = owner.login("a@example.test", PASSWORD).await.body["token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let bearer = t.client();
+    bearer.use_bearer(&token);
+    assert_eq!(bearer.get("/api/v1/me").await.status, 200);
+    assert_eq!(
+        bearer.post("/api/v1/auth/logout", json!({})).await.status,
+        204
+    );
+    let r = bearer.get("/api/v1/me").await;
+    assert_eq!((r.status, r.code()), (401, "unauthenticated"));
+
+    // Idle timeout (12 h by default).
+    let c = t.client();
+    c.login("a@example.test", PASSWORD).await;
+    t.clock.advance_secs(11 * 3600);
+    assert_eq!(c.get("/api/v1/me").await.status, 200);
+    t.clock.advance_secs(11 * 3600);
+    assert_eq!(
+        c.get("/api/v1/me").await.status,
+        200,
+        "use keeps a session alive"
+    );
+    t.clock.advance_secs(12 * 3600 + 1);
+    assert_eq!(c.get("/api/v1/me").await.status, 401);
+
+    // Absolute lifetime (7 days) even when used.
+    let c = t.client();
+    c.login("a@example.test", PASSWORD).await;
+    for _ in 0..16 {
+        t.clock.advance_secs(11 * 3600);
+        let _ = c.get("/api/v1/me").await;
+    }
+    assert_eq!(c.get("/api/v1/me").await.status, 401);
+    for bad in ["", "x", "Bearer", &"A".repeat(43), &"!".repeat(43)] {
+        let b = t.client();
+        b.use_bearer(bad);
+        assert_eq!(b.get("/api/v1/me").await.status, 401, "{bad:?}");
+    }
+}
+
+both!(a_user_lists_and_revokes_their_sessions_but_not_others);
+async fn a_user_lists_and_revokes_their_sessions_but_not_others(t: TestApp) {
+    let (cid, owner) = t.company_with_owner("A", "a@example.test").await;
+    let laptop = t.client();
+    laptop.login("a@example.test", PASSWORD).await;
+    let list = owner.get("/api/v1/me/sessions").await;
+    let items = list.body["items"].as_array().cloned().unwrap_or_default();
+    assert_eq!(items.len(), 2);
+    assert_eq!(
+        items.iter().filter(|s| s["current"] == json!(true)).count(),
+        1
+    );
+    assert!(items
+        .iter()
+        .all(|s| s["ip"] == json!("127.0.0.1") && s["method"] == json!("password")));
+    let other = items
+        .iter()
+        .find(|s| s["current"] == json!(false))
+        .map(|s| s["id"].as_str().unwrap_or("").to_string())
+        .unwrap_or_default();
+    // Another user cannot revoke it: 404.
+    let (bob, _) = t.member(&owner, &cid, "bob@example.test", "member").await;
+    let r = bob.delete(&format!("/api/v1/me/sessions/{other}")).await;
+    assert_eq!((r.status, r.code()), (404, "not_found"));
+    assert_eq!(laptop.get("/api/v1/me").await.status, 200);
+    let r = owner.delete(&format!("/api/v1/me/sessions/{other}")).await;
+    assert_eq!(r.status, 204);
+    assert_eq!(laptop.get("/api/v1/me").await.status, 401);
+}
+
+both!(cookie_writes_need_the_csrf_token_bearer_writes_do_not);
+async fn cookie_writes_need_the_csrf_token_bearer_writes_do_not(t: TestApp) {
+    let (_, owner) = t.company_with_owner("A", "a@example.test").await;
+    owner.drop_csrf();
+    let r = owner.patch("/api/v1/me", json!({"name": "Changed"})).await;
+    assert_eq!((r.status, r.code()), (403, "forbidden"));
+    assert_eq!(
+        owner.get("/api/v1/me").await.body["name"],
+        json!("Test Person")
+    );
+    owner.refresh_csrf().await;
+    let r = owner.patch("/api/v1/me", json!({"name": "Changed"})).await;
+    assert_eq!((r.status, r.body["name"].as_str()), (200, Some("Changed")));
+
+    let token = t.client().login("a@example.test", PASSWORD).await.body["token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let b = t.client();
+    b.use_bearer(&token);
+    let r = b.patch("/api/v1/me", json!({"language": "fi"})).await;
+    assert_eq!((r.status, r.body["language"].as_str()), (200, Some("fi")));
+}
+
+both!(a_password_reset_sets_the_password_once_and_ends_sessions);
+async fn a_password_reset_sets_the_password_once_and_ends_sessions(t: TestApp) {
+    let (_, owner) = t.company_with_owner("A", "a@example.test").await;
+    let c = t.client();
+    let before = t.outbox().len();
+    for email in ["a@example.test", "nobody@example.test"] {
+        let r = c
+            .post("/api/v1/auth/password-reset", json!({"email": email}))
+            .await;
+        assert_eq!(r.status, 202);
+    }
+    assert_eq!(
+        t.outbox().len(),
+        before + 1,
+        "only the existing account gets mail"
+    );
+    let token = t
+        .token_for("a@example.test", "reset-password")
+        .unwrap_or_default();
+    assert_eq!(token.len(), 43);
+
+    // A weak password is refused and does not use up the token.
+    let r = c
+        .post(
+            "/api/v1/auth/password-reset/confirm",
+            json!({"token": token, "password": "password1234"}),
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (422, "invalid_input"));
+    let new = "Uusi salasana talvella 2026!";
+    let r = c
+        .post(
+            "/api/v1/auth/password-reset/confirm",
+            json!({"token": token, "password": new}),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    assert_eq!(
+        owner.get("/api/v1/me").await.status,
+        401,
+        "every session ended"
+    );
+    let r = c
+        .post(
+            "/api/v1/auth/password-reset/confirm",
+            json!({"token": token, "password": "Toinen salasana keväällä!"}),
+        )
+        .await;
+    assert_eq!(r.status, 422, "single use");
+    c.login("a@example.test", new).await;
+    let old = t
+        .client()
+        .post(
+            "/api/v1/auth/login",
+            json!({"email": "a@example.test", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(old.status, 401);
+    assert!(t
+        .outbox()
+        .iter()
+        .any(|m| m.to == "a@example.test" && m.subject.contains("changed")));
+
+    // A reset link expires after 30 minutes.
+    let _ = c
+        .post(
+            "/api/v1/auth/password-reset",
+            json!({"email": "a@example.test"}),
+        )
+        .await;
+    let token = t
+        .token_for("a@example.test", "reset-password")
+        .unwrap_or_default();
+    t.clock.advance_secs(31 * 60);
+    let r = c
+        .post(
+            "/api/v1/auth/password-reset/confirm",
+            json!({"token": token, "password": "Kolmas salasana kesällä!"}),
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    assert_eq!(
+        t.audit_rows_where("action = 'auth.password_reset'")
+            .await
+            .len(),
+        1
+    );
+}
+
+both!(an_existing_account_accepts_with_its_own_password);
+async fn an_existing_account_accepts_with_its_own_password(t: TestApp) {
+    let (_, a) = t.company_with_owner("A", "a@example.test").await;
+    let (cid_b, b_owner) = t.company_with_owner("B", "b@example.test").await;
+    let r = b_owner
+        .post(
+            &format!("/api/v1/companies/{cid_b}/members"),
+            json!({"email": "a@example.test", "role": "member"}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["status"].as_str()),
+        (201, Some("invited"))
+    );
+    // Invited is not a member: no access yet.
+    assert_eq!(
+        a.get(&format!("/api/v1/companies/{cid_b}")).await.status,
+        404
+    );
+    let token = t
+        .token_for("a@example.test", "accept-invite")
+        .unwrap_or_default();
+    let c = t.client();
+    let r = c
+        .post(
+            "/api/v1/auth/accept-invite",
+            json!({"token": token, "password": "not my password at all"}),
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (401, "invalid_credentials"));
+    let r = c
+        .post(
+            "/api/v1/auth/accept-invite",
+            json!({"token": token, "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["created_account"].as_bool()),
+        (200, Some(false)),
+        "the failed try did not use the token"
+    );
+    assert_eq!(
+        a.get(&format!("/api/v1/companies/{cid_b}")).await.status,
+        200
+    );
+    assert_eq!(
+        a.get("/api/v1/companies").await.body["items"]
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
+}
+
+both!(a_password_change_ends_the_other_sessions);
+async fn a_password_change_ends_the_other_sessions(t: TestApp) {
+    let (_, owner) = t.company_with_owner("A", "a@example.test").await;
+    let phone = t.client();
+    phone.login("a@example.test", PASSWORD).await;
+    let r = owner.post("/api/v1/me/password", json!({"current_password": "wrong wrong wrong", "new_password": "Uusi salasana talvella 2026!"})).await;
+    assert_eq!(r.status, 401);
+    let r = owner
+        .post(
+            "/api/v1/me/password",
+            json!({"current_password": PASSWORD, "new_password": "short"}),
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    let r = owner
+        .post(
+            "/api/v1/me/password",
+            json!({"current_password": PASSWORD, "new_password": "Uusi salasana talvella 2026!"}),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    assert_eq!(
+        owner.get("/api/v1/me").await.status,
+        200,
+        "this session stays"
+    );
+    assert_eq!(
+        phone.get("/api/v1/me").await.status,
+        401,
+        "the other one ends"
+    );
+}
+
+both!(weak_and_personal_passwords_are_refused_at_sign_up);
+async fn weak_and_personal_passwords_are_refused_at_sign_up(t: TestApp) {
+    let _ = turva_app::companies::create(
+        &t.app,
+        &turva_app::Ctx::cli(),
+        turva_app::companies::Creator::Cli,
+        "A",
+        "aija.virtanen@example.test",
+    )
+    .await;
+    let token = t
+        .token_for("aija.virtanen@example.test", "accept-invite")
+        .unwrap_or_default();
+    let c = t.client();
+    for pw in [
+        "short",
+        "password123456",
+        "aija.virtanen2026",
+        "qwertyuiopasdf",
+    ] {
+        let r = c
+            .post(
+                "/api/v1/auth/accept-invite",
+                json!({"token": token, "password": pw, "name": "Aija Virtanen"}),
+            )
+            .await;
+        assert_eq!((r.status, r.code()), (422, "invalid_input"), "{pw}");
+    }
+    let r = c
+        .post(
+            "/api/v1/auth/accept-invite",
+            json!({"token": token, "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["field"].as_str()),
+        (400, Some("name")),
+        "a new account needs a name"
+    );
+    // A 128-character password is fine and used exactly as typed.
+    let long = "Pitkä salasana ".repeat(9)[..128].to_string();
+    let r = c
+        .post(
+            "/api/v1/auth/accept-invite",
+            json!({"token": token, "password": long, "name": "Aija"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    c.login("aija.virtanen@example.test", &long).await;
+    let r = t
+        .client()
+        .post(
+            "/api/v1/auth/login",
+            json!({"email": "aija.virtanen@example.test", "password": format!(" {long}")}),
+        )
+        .await;
+    assert_eq!(r.status, 401);
+}
+
+both!(operators_are_created_once);
+async fn operators_are_created_once(t: TestApp) {
+    let op = t.operator("op@example.test").await;
+    assert_eq!(op.get("/api/v1/me").await.body["is_operator"], json!(true));
+    let again =
+        turva_app::operators::create(&t.app, &turva_app::Ctx::cli(), "op@example.test", PASSWORD)
+            .await;
+    assert!(matches!(again, Err(turva_app::AppError::Conflict(_))));
+    let weak = turva_app::operators::create(
+        &t.app,
+        &turva_app::Ctx::cli(),
+        "op2@example.test",
+        "password",
+    )
+    .await;
+    assert!(matches!(weak, Err(turva_app::AppError::Invalid { .. })));
+    assert_eq!(
+        t.audit_rows_where("action = 'operator.create'").await.len(),
+        1
+    );
+}

@@ -1,0 +1,221 @@
+//! The HTTPS server: TLS versions, security headers, health, OpenAPI,
+//! graceful shutdown.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use turva_testkit::TestApp;
+
+use crate::both;
+
+both!(every_response_carries_the_security_headers);
+async fn every_response_carries_the_security_headers(t: TestApp) {
+    let c = t.client();
+    for path in ["/healthz", "/api/v1/me", "/api/v1/nope", "/readyz"] {
+        let r = c.get(path).await;
+        let csp = r.header("content-security-policy").unwrap_or("");
+        assert!(
+            csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe-inline"),
+            "{path}: {csp}"
+        );
+        assert!(
+            r.header("strict-transport-security")
+                .is_some_and(|h| h.contains("max-age=")),
+            "{path}"
+        );
+        assert_eq!(
+            r.header("x-content-type-options"),
+            Some("nosniff"),
+            "{path}"
+        );
+        assert!(r.header("referrer-policy").is_some(), "{path}");
+        assert!(
+            r.header("x-request-id").is_some_and(|h| h.len() >= 16),
+            "{path}"
+        );
+    }
+    assert_eq!(
+        c.get("/api/v1/me").await.header("cache-control"),
+        Some("no-store")
+    );
+}
+
+both!(health_and_readiness_answer);
+async fn health_and_readiness_answer(t: TestApp) {
+    let c = t.client();
+    let h = c.get("/healthz").await;
+    assert_eq!((h.status, h.body["status"].as_str()), (200, Some("ok")));
+    let r = c.get("/readyz").await;
+    assert_eq!((r.status, r.body["status"].as_str()), (200, Some("ready")));
+    // Without its file store the server is not ready.
+    let files = t.data_dir().join("files");
+    let _ = std::fs::rename(&files, t.data_dir().join("files-away"));
+    let r = c.get("/readyz").await;
+    assert_eq!((r.status, r.code()), (503, "unavailable"));
+}
+
+both!(the_openapi_description_covers_every_route);
+async fn the_openapi_description_covers_every_route(t: TestApp) {
+    let r = t.client().get("/api/v1/openapi.json").await;
+    assert_eq!(r.status, 200);
+    assert!(r.body["openapi"]
+        .as_str()
+        .is_some_and(|v| v.starts_with("3.1")));
+    let paths = r.body["paths"].as_object().cloned().unwrap_or_default();
+    for (path, method) in [
+        ("/api/v1/auth/login", "post"),
+        ("/api/v1/auth/logout", "post"),
+        ("/api/v1/auth/password-reset", "post"),
+        ("/api/v1/auth/password-reset/confirm", "post"),
+        ("/api/v1/auth/accept-invite", "post"),
+        ("/api/v1/auth/reauth", "post"),
+        ("/api/v1/me", "get"),
+        ("/api/v1/me", "patch"),
+        ("/api/v1/me/password", "post"),
+        ("/api/v1/me/sessions", "get"),
+        ("/api/v1/me/sessions/{id}", "delete"),
+        ("/api/v1/companies", "post"),
+        ("/api/v1/companies", "get"),
+        ("/api/v1/companies/{cid}", "get"),
+        ("/api/v1/companies/{cid}", "patch"),
+        ("/api/v1/companies/{cid}/members", "get"),
+        ("/api/v1/companies/{cid}/members", "post"),
+        ("/api/v1/companies/{cid}/members/{uid}", "patch"),
+        ("/api/v1/companies/{cid}/members/{uid}", "delete"),
+        ("/healthz", "get"),
+        ("/readyz", "get"),
+        ("/api/v1/openapi.json", "get"),
+    ] {
+        let op = &paths
+            .get(path)
+            .map(|p| p[method].clone())
+            .unwrap_or_default();
+        assert!(
+            op.is_object(),
+            "{method} {path} is missing from the OpenAPI description"
+        );
+        for (status, resp) in op["responses"].as_object().cloned().unwrap_or_default() {
+            assert!(
+                resp["description"].as_str().is_some_and(|d| !d.is_empty()),
+                "{method} {path} {status} has no description"
+            );
+        }
+    }
+}
+
+/// A TLS 1.1 ClientHello (no supported_versions extension): a server that
+/// speaks only TLS 1.2+ must answer with an alert, never a ServerHello.
+fn tls11_client_hello() -> Vec<u8> {
+    let suites: [u8; 6] = [0xc0, 0x13, 0xc0, 0x14, 0x00, 0x2f];
+    let mut body = vec![0x03, 0x02];
+    body.extend_from_slice(&[7u8; 32]);
+    body.push(0);
+    body.extend_from_slice(&(suites.len() as u16).to_be_bytes());
+    body.extend_from_slice(&suites);
+    body.extend_from_slice(&[1, 0]);
+    let mut hs = vec![0x01];
+    hs.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+    hs.extend_from_slice(&body);
+    let mut rec = vec![0x16, 0x03, 0x01];
+    rec.extend_from_slice(&(hs.len() as u16).to_be_bytes());
+    rec.extend_from_slice(&hs);
+    rec
+}
+
+both!(tls_1_1_is_refused_and_1_2_and_1_3_are_spoken);
+async fn tls_1_1_is_refused_and_1_2_and_1_3_are_spoken(t: TestApp) {
+    let addr = t.base.trim_start_matches("https://").to_string();
+    let reply = tokio::task::spawn_blocking(move || {
+        let mut s = TcpStream::connect(addr).ok()?;
+        s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+        s.write_all(&tls11_client_hello()).ok()?;
+        let mut buf = [0u8; 64];
+        let n = s.read(&mut buf).ok()?;
+        Some(buf[..n].to_vec())
+    })
+    .await
+    .ok()
+    .flatten()
+    .unwrap_or_default();
+    // Content type 21 is an alert; 22 would be a handshake (ServerHello).
+    assert_eq!(reply.first(), Some(&21), "TLS 1.1 hello got {reply:?}");
+    for version in [&rustls::version::TLS12, &rustls::version::TLS13] {
+        let client = reqwest::Client::builder()
+            .use_preconfigured_tls(tls_client(version))
+            .build()
+            .unwrap_or_default();
+        let r = client.get(format!("{}/healthz", t.base)).send().await;
+        assert!(r.is_ok_and(|r| r.status() == 200), "{version:?}");
+    }
+}
+
+fn tls_client(version: &'static rustls::SupportedProtocolVersion) -> rustls::ClientConfig {
+    turva_web::tls::install_provider();
+    rustls::ClientConfig::builder_with_protocol_versions(&[version])
+        .dangerous()
+        .with_custom_certificate_verifier(std::sync::Arc::new(AcceptAny))
+        .with_no_client_auth()
+}
+
+#[derive(Debug)]
+struct AcceptAny;
+
+impl rustls::client::danger::ServerCertVerifier for AcceptAny {
+    fn verify_server_cert(
+        &self,
+        _: &rustls::pki_types::CertificateDer<'_>,
+        _: &[rustls::pki_types::CertificateDer<'_>],
+        _: &rustls::pki_types::ServerName<'_>,
+        _: &[u8],
+        _: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+    fn verify_tls12_signature(
+        &self,
+        _: &[u8],
+        _: &rustls::pki_types::CertificateDer<'_>,
+        _: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        Ok(rustls::client::danger::HandshakeSignatureValid::assertion())
+    }
+    fn verify_tls13_signature(
+        &self,
+        _: &[u8],
+        _: &rustls::pki_types::CertificateDer<'_>,
+        _: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        Ok(rustls::client::danger::HandshakeSignatureValid::assertion())
+    }
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        rustls::crypto::aws_lc_rs::default_provider()
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+both!(shutdown_finishes_requests_in_flight);
+async fn shutdown_finishes_requests_in_flight(t: TestApp) {
+    let op = t.operator("op@example.test").await;
+    // A sign-in takes a full argon2 hash: start several, then shut down.
+    let c = t.client();
+    let url = c.url("/api/v1/auth/login");
+    let mut inflight = Vec::new();
+    for _ in 0..3 {
+        let req = c.raw().post(&url).json(
+            &serde_json::json!({"email": "op@example.test", "password": turva_testkit::PASSWORD}),
+        );
+        inflight.push(tokio::spawn(req.send()));
+    }
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    drop(op);
+    t.stop().await;
+    for h in inflight {
+        let r = h.await.ok().and_then(|r| r.ok());
+        // Either served in full before the stop, or never accepted: never cut.
+        if let Some(r) = r {
+            assert_eq!(r.status(), 200);
+        }
+    }
+}

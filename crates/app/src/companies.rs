@@ -13,6 +13,7 @@ use crate::{auth, mail, members as member_ops, Actor, App, AppError, Ctx};
 
 /// Who creates a company: an operator through the API, or the machine's
 /// administrator through the CLI.
+#[derive(Clone, Copy)]
 pub enum Creator<'a> {
     Cli,
     Operator(&'a Actor),
@@ -85,13 +86,22 @@ pub async fn create(
 ) -> Result<CompanyRow, AppError> {
     let name = validate::name("name", name)?;
     let owner_email = validate::email("owner_email", owner_email)?;
-    if let Creator::Operator(actor) = creator {
-        let facts = ActorFacts {
+    // The command line runs as the machine's administrator: an operator.
+    let facts = match creator {
+        Creator::Operator(actor) => ActorFacts {
             is_operator: actor.is_operator,
             role: None,
             recent_auth: auth::recent_auth(app, actor),
-        };
-        if let Err(reason) = access::decide(&facts, Action::CreateCompany) {
+        },
+        Creator::Cli => ActorFacts {
+            is_operator: true,
+            role: None,
+            recent_auth: true,
+        },
+    };
+    let proof = match (access::decide(&facts, Action::CreateCompany), creator) {
+        (Ok(proof), _) => proof,
+        (Err(reason), Creator::Operator(actor)) => {
             let ev = Event::new(AuditAction::CompanyCreate, Outcome::Denied)
                 .actor(actor)
                 .reason(reason.as_str());
@@ -103,7 +113,10 @@ pub async fn create(
             )
             .await);
         }
-    }
+        (Err(_), Creator::Cli) => {
+            return Err(AppError::Forbidden("only operators create companies"))
+        }
+    };
     let now = app.now();
     let company = CompanyRow {
         id: crate::secret::new_id(),
@@ -116,7 +129,7 @@ pub async fn create(
         Creator::Cli => None,
     };
     let mut tx = app.db().write().await?;
-    companies::insert_company(&mut tx, &company, actor.map(|a| a.user_id.as_str())).await?;
+    companies::insert_company(&mut tx, &proof, &company, actor.map(|a| a.user_id.as_str())).await?;
     keyring::ensure_key(app, &mut tx, KeyKind::Company, &company.id).await?;
     let mut ev = Event::new(AuditAction::CompanyCreate, Outcome::Allowed)
         .company(&company.id)
@@ -128,18 +141,15 @@ pub async fn create(
     }
     audit::record(app, &mut tx, ctx, ev).await?;
     let inviter = actor.map_or("Turva", |a| a.name.as_str()).to_string();
-    let mail = member_ops::invite_in_tx(
-        app,
-        &mut tx,
-        ctx,
+    let invite = member_ops::Invite {
         actor,
-        &company,
-        &owner_email,
-        Role::Owner,
-        Language::En,
-        &inviter,
-    )
-    .await?;
+        company: &company,
+        email: &owner_email,
+        role: Role::Owner,
+        language: Language::En,
+        inviter: &inviter,
+    };
+    let mail = member_ops::invite_in_tx(app, &mut tx, &proof, ctx, invite).await?;
     tx.commit().await?;
     auth::send_quietly(app, &mail).await;
     Ok(company)
@@ -206,19 +216,22 @@ pub async fn update(
     let mut tx = app.db().write().await?;
     let (company, facts) = facts(app, &mut tx, actor, company_id).await?;
     let obj = (ObjectType::Company, company_id);
-    if let Err(reason) = access::decide(&facts, Action::UpdateCompany) {
-        drop(tx);
-        return Err(denied(
-            app,
-            ctx,
-            actor,
-            AuditAction::CompanyUpdate,
-            company.as_ref(),
-            obj,
-            reason,
-        )
-        .await);
-    }
+    let proof = match access::decide(&facts, Action::UpdateCompany) {
+        Ok(proof) => proof,
+        Err(reason) => {
+            drop(tx);
+            return Err(denied(
+                app,
+                ctx,
+                actor,
+                AuditAction::CompanyUpdate,
+                company.as_ref(),
+                obj,
+                reason,
+            )
+            .await);
+        }
+    };
     let mut company = company.ok_or(AppError::NotFound)?;
     let mut current: Map<String, Value> =
         serde_json::from_str(&company.settings).unwrap_or_else(|_| default_settings());
@@ -240,7 +253,14 @@ pub async fn update(
         company.name = n;
     }
     company.settings = Value::Object(current).to_string();
-    companies::update_company(&mut tx, company_id, &company.name, &company.settings).await?;
+    companies::update_company(
+        &mut tx,
+        &proof,
+        company_id,
+        &company.name,
+        &company.settings,
+    )
+    .await?;
     let ev = Event::new(AuditAction::CompanyUpdate, Outcome::Allowed)
         .actor(actor)
         .company(company_id)

@@ -3,7 +3,7 @@
 //! removed or demoted member loses access on their next request, because
 //! every operation re-reads the role.
 
-use turva_model::access::{self, Action};
+use turva_model::access::{self, Action, Allowed};
 use turva_model::audit::{AuditAction, ObjectType, Outcome};
 use turva_model::{validate, Language, Role};
 use turva_store::companies::CompanyRow;
@@ -87,33 +87,33 @@ pub async fn invite(
         .unwrap_or_default();
     let mut tx = app.db().write().await?;
     let (company, facts) = facts(app, &mut tx, actor, company_id).await?;
-    if let Err(reason) = access::decide(&facts, Action::InviteMember { role }) {
-        drop(tx);
-        let obj = (ObjectType::Company, company_id);
-        return Err(denied(
-            app,
-            ctx,
-            actor,
-            AuditAction::MemberInvite,
-            company.as_ref(),
-            obj,
-            reason,
-        )
-        .await);
-    }
+    let proof = match access::decide(&facts, Action::InviteMember { role }) {
+        Ok(proof) => proof,
+        Err(reason) => {
+            drop(tx);
+            let obj = (ObjectType::Company, company_id);
+            return Err(denied(
+                app,
+                ctx,
+                actor,
+                AuditAction::MemberInvite,
+                company.as_ref(),
+                obj,
+                reason,
+            )
+            .await);
+        }
+    };
     let company = company.ok_or(AppError::NotFound)?;
-    let mail = invite_in_tx(
-        app,
-        &mut tx,
-        ctx,
-        Some(actor),
-        &company,
-        &email,
+    let invite = Invite {
+        actor: Some(actor),
+        company: &company,
+        email: &email,
         role,
         language,
-        &actor.name,
-    )
-    .await?;
+        inviter: &actor.name,
+    };
+    let mail = invite_in_tx(app, &mut tx, &proof, ctx, invite).await?;
     let user = users::user_by_email(&mut tx, &email)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -125,21 +125,36 @@ pub async fn invite(
     Ok(row)
 }
 
+/// Who invites whom, where, as what.
+pub(crate) struct Invite<'a> {
+    /// `None` when the command line creates a company.
+    pub actor: Option<&'a Actor>,
+    pub company: &'a CompanyRow,
+    pub email: &'a str,
+    pub role: Role,
+    pub language: Language,
+    /// The name the email gives as the inviter.
+    pub inviter: &'a str,
+}
+
 /// The invitation itself, inside a transaction: the address's account (or
 /// a placeholder until it accepts), the invited membership, a token, the
 /// audit event and the email to send after commit.
-#[allow(clippy::too_many_arguments)]
 pub(crate) async fn invite_in_tx(
     app: &App,
     tx: &mut Tx,
+    proof: &Allowed,
     ctx: &Ctx,
-    actor: Option<&Actor>,
-    company: &CompanyRow,
-    email: &str,
-    role: Role,
-    language: Language,
-    inviter: &str,
+    invite: Invite<'_>,
 ) -> Result<mail::Mail, AppError> {
+    let Invite {
+        actor,
+        company,
+        email,
+        role,
+        language,
+        inviter,
+    } = invite;
     let now = app.now();
     throttle::reserve(
         app,
@@ -169,12 +184,20 @@ pub(crate) async fn invite_in_tx(
             return Err(AppError::Conflict("already a member of this company"))
         }
         Some(_) => {
-            members::update_invitation(tx, &company.id, &user.id, role.as_str(), language.as_str())
-                .await?
+            members::update_invitation(
+                tx,
+                proof,
+                &company.id,
+                &user.id,
+                role.as_str(),
+                language.as_str(),
+            )
+            .await?
         }
         None => {
             members::insert_membership(
                 tx,
+                proof,
                 &members::NewMembership {
                     company_id: &company.id,
                     user_id: &user.id,
@@ -248,19 +271,22 @@ pub async fn change_role(
             },
         ),
     };
-    if let Err(reason) = decision {
-        drop(tx);
-        return Err(denied(
-            app,
-            ctx,
-            actor,
-            AuditAction::MemberRoleChange,
-            company.as_ref(),
-            obj,
-            reason,
-        )
-        .await);
-    }
+    let proof = match decision {
+        Ok(proof) => proof,
+        Err(reason) => {
+            drop(tx);
+            return Err(denied(
+                app,
+                ctx,
+                actor,
+                AuditAction::MemberRoleChange,
+                company.as_ref(),
+                obj,
+                reason,
+            )
+            .await);
+        }
+    };
     let target = target.ok_or(AppError::NotFound)?;
     if target.status == "active" {
         let owners = members::count_active_owners(&mut tx, company_id).await?;
@@ -268,7 +294,7 @@ pub async fn change_role(
             return Err(AppError::Conflict("a company must keep at least one owner"));
         }
     }
-    members::set_role(&mut tx, company_id, user_id, to.as_str()).await?;
+    members::set_role(&mut tx, &proof, company_id, user_id, to.as_str()).await?;
     let ev = Event::new(AuditAction::MemberRoleChange, Outcome::Allowed)
         .actor(actor)
         .company(company_id)
@@ -310,19 +336,22 @@ pub async fn remove(
             },
         ),
     };
-    if let Err(reason) = decision {
-        drop(tx);
-        return Err(denied(
-            app,
-            ctx,
-            actor,
-            AuditAction::MemberRemove,
-            company.as_ref(),
-            obj,
-            reason,
-        )
-        .await);
-    }
+    let proof = match decision {
+        Ok(proof) => proof,
+        Err(reason) => {
+            drop(tx);
+            return Err(denied(
+                app,
+                ctx,
+                actor,
+                AuditAction::MemberRemove,
+                company.as_ref(),
+                obj,
+                reason,
+            )
+            .await);
+        }
+    };
     let target = target.ok_or(AppError::NotFound)?;
     if target.status == "active" {
         let owners = members::count_active_owners(&mut tx, company_id).await?;
@@ -330,7 +359,7 @@ pub async fn remove(
             return Err(AppError::Conflict("a company must keep at least one owner"));
         }
     }
-    members::delete_membership(&mut tx, company_id, user_id).await?;
+    members::delete_membership(&mut tx, &proof, company_id, user_id).await?;
     tokens::void_all(&mut tx, user_id, "invite", Some(company_id), app.now()).await?;
     let ev = Event::new(AuditAction::MemberRemove, Outcome::Allowed)
         .actor(actor)

@@ -1,7 +1,9 @@
 //! The `companies` table.
 
 use crate::db::Tx;
-use crate::error::Result;
+use turva_model::access::{Action, Allowed};
+
+use crate::error::{require, Result};
 use crate::{exec_tx, on_tx, Millis};
 
 #[derive(Debug, Clone)]
@@ -15,7 +17,13 @@ pub struct CompanyRow {
 
 type Tuple = (String, String, String, i64);
 
-pub async fn insert_company(tx: &mut Tx, c: &CompanyRow, created_by: Option<&str>) -> Result<()> {
+pub async fn insert_company(
+    tx: &mut Tx,
+    proof: &Allowed,
+    c: &CompanyRow,
+    created_by: Option<&str>,
+) -> Result<()> {
+    require(proof, |a| matches!(a, Action::CreateCompany))?;
     exec_tx!(tx, |conn| {
         sqlx::query(
         "INSERT INTO companies (id, name, settings, created_at, created_by) VALUES ($1, $2, $3, $4, $5)"
@@ -47,7 +55,14 @@ pub async fn company_by_id(tx: &mut Tx, id: &str) -> Result<Option<CompanyRow>> 
 }
 
 /// Sets a company's name and settings (the caller merged them).
-pub async fn update_company(tx: &mut Tx, id: &str, name: &str, settings: &str) -> Result<()> {
+pub async fn update_company(
+    tx: &mut Tx,
+    proof: &Allowed,
+    id: &str,
+    name: &str,
+    settings: &str,
+) -> Result<()> {
+    require(proof, |a| matches!(a, Action::UpdateCompany))?;
     exec_tx!(tx, |c| sqlx::query(
         "UPDATE companies SET name = $2, settings = $3 WHERE id = $1"
     )

@@ -33,3 +33,40 @@ impl From<sqlx::Error> for StoreError {
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Checks that a change to company data comes with the policy's proof for
+/// the right kind of action (a wrong proof is a bug, not a user error).
+pub fn require(
+    proof: &turva_model::access::Allowed,
+    fits: fn(turva_model::access::Action) -> bool,
+) -> Result<()> {
+    if fits(proof.action()) {
+        Ok(())
+    } else {
+        Err(StoreError::Corrupt(format!(
+            "a change was attempted with the proof for {:?}",
+            proof.action()
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use turva_model::access::{decide, Action, ActorFacts};
+    use turva_model::Role;
+
+    #[test]
+    fn a_change_needs_the_proof_for_its_own_kind_of_action() {
+        let owner = ActorFacts {
+            is_operator: false,
+            role: Some(Role::Owner),
+            recent_auth: true,
+        };
+        let view = decide(&owner, Action::ViewCompany).ok();
+        let update = decide(&owner, Action::UpdateCompany).ok();
+        let fits = |a: Action| matches!(a, Action::UpdateCompany);
+        assert!(update.as_ref().is_some_and(|p| require(p, fits).is_ok()));
+        assert!(view.as_ref().is_some_and(|p| require(p, fits).is_err()));
+    }
+}

@@ -2,7 +2,9 @@
 //! Every statement filters by company id.
 
 use crate::db::Tx;
-use crate::error::Result;
+use turva_model::access::{Action, Allowed};
+
+use crate::error::{require, Result};
 use crate::{exec_tx, on_tx, Millis};
 
 /// A membership with the member's account fields.
@@ -60,7 +62,10 @@ pub struct NewMembership<'a> {
 }
 
 /// Inserts a membership; an existing one is `Conflict`.
-pub async fn insert_membership(tx: &mut Tx, m: &NewMembership<'_>) -> Result<()> {
+pub async fn insert_membership(tx: &mut Tx, proof: &Allowed, m: &NewMembership<'_>) -> Result<()> {
+    require(proof, |a| {
+        matches!(a, Action::InviteMember { .. } | Action::CreateCompany)
+    })?;
     exec_tx!(tx, |c| {
         sqlx::query(
         "INSERT INTO memberships (company_id, user_id, role, status, language, invited_by, created_at, joined_at)
@@ -130,7 +135,14 @@ pub async fn memberships_of_user(tx: &mut Tx, user_id: &str) -> Result<Vec<Membe
         .collect())
 }
 
-pub async fn set_role(tx: &mut Tx, company_id: &str, user_id: &str, role: &str) -> Result<()> {
+pub async fn set_role(
+    tx: &mut Tx,
+    proof: &Allowed,
+    company_id: &str,
+    user_id: &str,
+    role: &str,
+) -> Result<()> {
+    require(proof, |a| matches!(a, Action::ChangeRole { .. }))?;
     exec_tx!(tx, |c| sqlx::query(
         "UPDATE memberships SET role = $3 WHERE company_id = $1 AND user_id = $2"
     )
@@ -145,11 +157,15 @@ pub async fn set_role(tx: &mut Tx, company_id: &str, user_id: &str, role: &str) 
 /// Updates an invitation (role, language) while it is pending.
 pub async fn update_invitation(
     tx: &mut Tx,
+    proof: &Allowed,
     company_id: &str,
     user_id: &str,
     role: &str,
     language: &str,
 ) -> Result<()> {
+    require(proof, |a| {
+        matches!(a, Action::InviteMember { .. } | Action::CreateCompany)
+    })?;
     exec_tx!(tx, |c| {
         sqlx::query(
         "UPDATE memberships SET role = $3, language = $4 WHERE company_id = $1 AND user_id = $2 AND status = 'invited'"
@@ -178,7 +194,13 @@ pub async fn activate(tx: &mut Tx, company_id: &str, user_id: &str, at: Millis) 
     Ok(done == 1)
 }
 
-pub async fn delete_membership(tx: &mut Tx, company_id: &str, user_id: &str) -> Result<()> {
+pub async fn delete_membership(
+    tx: &mut Tx,
+    proof: &Allowed,
+    company_id: &str,
+    user_id: &str,
+) -> Result<()> {
+    require(proof, |a| matches!(a, Action::RemoveMember { .. }))?;
     exec_tx!(tx, |c| sqlx::query(
         "DELETE FROM memberships WHERE company_id = $1 AND user_id = $2"
     )

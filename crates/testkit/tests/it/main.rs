@@ -1,8 +1,13 @@
 //! The one integration-test binary of the workspace (STYLE.md §8). Every
 //! test written with `both!` runs twice: on SQLite and on PostgreSQL.
 
+// This whole binary is tests: the bodies `both!` wraps are plain async fns,
+// where a panic is a failed test as much as in a #[test] fn.
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
+
 mod accounts;
 mod audit;
+mod cli;
 mod companies;
 mod housekeeping;
 mod input;

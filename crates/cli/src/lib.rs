@@ -1,0 +1,258 @@
+//! The `turva` command line (API.md §1): a thin layer over `turva_app` and
+//! `turva_web` that parses arguments, loads the configuration, calls one
+//! operation and prints one line. `main.rs` only starts the runtime; the
+//! library form lets tests run every command in-process.
+
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{anyhow, Context, Result};
+use clap::{Parser, Subcommand};
+use turva_app::{App, Config, Ctx, SystemClock};
+
+#[derive(Parser)]
+#[command(name = "turva", version, about = "Turva: a secure document workspace")]
+pub struct Cli {
+    /// The data directory.
+    #[arg(long, global = true, default_value = "./turva-data")]
+    data: PathBuf,
+    /// The configuration file (TOML).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the HTTPS server.
+    Serve {
+        /// Address and port to listen on (overrides server.listen).
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Platform operators.
+    Operator {
+        #[command(subcommand)]
+        command: OperatorCommand,
+    },
+    /// Companies.
+    Company {
+        #[command(subcommand)]
+        command: CompanyCommand,
+    },
+    /// Print the OpenAPI description of the HTTP API.
+    Openapi,
+}
+
+#[derive(Subcommand)]
+pub enum OperatorCommand {
+    /// Create an operator; the password is read from stdin (one line) or TURVA_PASSWORD.
+    Create {
+        #[arg(long)]
+        email: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum CompanyCommand {
+    /// Create a company; prints its id. The owner is emailed an invitation.
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long = "owner-email")]
+        owner_email: String,
+    },
+}
+
+/// An error as one line for stderr.
+pub fn one_line(e: &anyhow::Error) -> String {
+    e.chain()
+        .map(|c| c.to_string())
+        .collect::<Vec<_>>()
+        .join(": ")
+        .replace('\n', " ")
+}
+
+/// Runs one command. `input` is where passwords are read from; `out` gets
+/// what the command prints on stdout.
+pub async fn run(cli: Cli, input: &mut dyn BufRead, out: &mut dyn Write) -> Result<()> {
+    let (mut config, warnings) =
+        Config::load(cli.config.as_deref(), std::env::vars()).map_err(|e| anyhow!(e))?;
+    if !matches!(cli.command, Command::Serve { .. }) {
+        for w in &warnings {
+            eprintln!("turva: warning: {w}");
+        }
+    }
+    match cli.command {
+        Command::Serve { listen } => {
+            if let Some(l) = listen {
+                config.server.listen = l;
+                config.validate().map_err(|e| anyhow!(e))?;
+            }
+            init_logging(&config);
+            for w in warnings {
+                tracing::warn!("{w}");
+            }
+            serve(config, &cli.data, out).await
+        }
+        Command::Operator {
+            command: OperatorCommand::Create { email },
+        } => {
+            let password = read_password(input)?;
+            let app = open(config, &cli.data).await?;
+            let user = turva_app::operators::create(&app, &Ctx::cli(), &email, &password)
+                .await
+                .map_err(app_error)?;
+            app.close().await;
+            writeln!(out, "{}", user.id)?;
+            Ok(())
+        }
+        Command::Openapi => {
+            let doc = turva_web::routes::openapi();
+            writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
+            Ok(())
+        }
+        Command::Company {
+            command: CompanyCommand::Create { name, owner_email },
+        } => {
+            let app = open(config, &cli.data).await?;
+            let company = turva_app::companies::create(
+                &app,
+                &Ctx::cli(),
+                turva_app::companies::Creator::Cli,
+                &name,
+                &owner_email,
+            )
+            .await
+            .map_err(app_error)?;
+            app.close().await;
+            writeln!(out, "{}", company.id)?;
+            Ok(())
+        }
+    }
+}
+
+async fn open(config: Config, dir: &Path) -> Result<App> {
+    let (app, _) = App::open(config, dir, Arc::new(SystemClock))
+        .await
+        .map_err(|e| anyhow!(e))?;
+    Ok(app)
+}
+
+/// A one-line message for an operation's error.
+fn app_error(e: turva_app::AppError) -> anyhow::Error {
+    use turva_app::AppError::*;
+    match e {
+        Invalid { field, reason } | Malformed { field, reason } => anyhow!("{field} {reason}"),
+        Conflict(why) => anyhow!("{why}"),
+        RateLimited { retry_after_secs } => {
+            anyhow!("rate limited; retry after {retry_after_secs} s")
+        }
+        other => anyhow!("{other}"),
+    }
+}
+
+fn read_password(input: &mut dyn BufRead) -> Result<String> {
+    if let Ok(p) = std::env::var("TURVA_PASSWORD") {
+        return Ok(p);
+    }
+    let mut line = String::new();
+    input
+        .read_line(&mut line)
+        .context("reading the password from stdin")?;
+    let p = line.strip_suffix('\n').unwrap_or(&line);
+    let p = p.strip_suffix('\r').unwrap_or(p);
+    if p.is_empty() {
+        return Err(anyhow!(
+            "no password given (one line on stdin, or TURVA_PASSWORD)"
+        ));
+    }
+    Ok(p.to_string())
+}
+
+fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log.level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if config.log.format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn serve(config: Config, dir: &Path, out: &mut dyn Write) -> Result<()> {
+    let listen = config.listen_addr().map_err(|e| anyhow!(e))?;
+    let (cert, key) = (
+        config.server.tls_cert_file.clone(),
+        config.server.tls_key_file.clone(),
+    );
+    let public_url = config.public_url();
+    let (app, report) = App::open(config, dir, Arc::new(SystemClock))
+        .await
+        .map_err(|e| anyhow!(e))?;
+    if report.created_data_dir {
+        tracing::info!(dir = %dir.display(), "created the data directory");
+    }
+    if report.master_key_in_data_dir {
+        tracing::warn!("the master key is in the data directory; in production keep it elsewhere ([keys] master_key_file)");
+    }
+    let (files, generated) =
+        turva_web::tls::files(cert.as_deref(), key.as_deref(), dir).map_err(|e| anyhow!(e))?;
+    if generated {
+        tracing::info!("created a self-signed certificate for localhost");
+    }
+    let running = turva_web::serve(app, listen, files)
+        .await
+        .map_err(|e| anyhow!(e))?;
+    writeln!(
+        out,
+        "Turva is listening on https://{} ({public_url})",
+        running.addr
+    )?;
+    out.flush()?;
+    shutdown_signal().await;
+    tracing::info!("shutting down: finishing requests in flight");
+    running.shutdown().await.context("shutting down")?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
+
+/// Runs the command line `args` (without the program name) with `input` as
+/// stdin; returns what it printed on stdout, or the one-line error. For
+/// tests and embedding.
+pub async fn run_args(args: &[&str], input: &[u8]) -> Result<String, String> {
+    let cli = Cli::try_parse_from(std::iter::once("turva").chain(args.iter().copied()))
+        .map_err(|e| e.to_string().lines().next().unwrap_or("").to_string())?;
+    let mut out = Vec::new();
+    let mut input = input;
+    run(cli, &mut input, &mut out)
+        .await
+        .map_err(|e| one_line(&e))?;
+    Ok(String::from_utf8_lossy(&out).into_owned())
+}

@@ -1,0 +1,144 @@
+//! The command line, run in-process against the data directory (and
+//! database) of a running server: every command works while it serves.
+
+use serde_json::json;
+use turva_testkit::{TestApp, PASSWORD};
+
+use crate::both;
+
+/// `--data` and, on PostgreSQL, a config file naming the same database.
+fn base_args(t: &TestApp) -> Vec<String> {
+    let mut args = vec![
+        "--data".to_string(),
+        t.data_dir().to_string_lossy().into_owned(),
+    ];
+    if let Some(url) = &t.app.config().database.url {
+        let path = t.dir.path().join("turva.toml");
+        let _ = std::fs::write(&path, format!("[database]\nurl = \"{}\"\n", url.expose()));
+        args.push("--config".into());
+        args.push(path.to_string_lossy().into_owned());
+    }
+    args
+}
+
+async fn turva(t: &TestApp, args: &[&str], input: &str) -> Result<String, String> {
+    let mut all = base_args(t);
+    all.extend(args.iter().map(|s| s.to_string()));
+    let refs: Vec<&str> = all.iter().map(String::as_str).collect();
+    turva::run_args(&refs, input.as_bytes()).await
+}
+
+fn is_id(s: &str) -> bool {
+    turva_app::model::Id::<()>::parse("id", s).is_ok()
+}
+
+both!(commands_work_while_the_server_runs);
+async fn commands_work_while_the_server_runs(t: TestApp) {
+    let out = turva(
+        &t,
+        &["operator", "create", "--email", "op@example.test"],
+        &format!("{PASSWORD}\n"),
+    )
+    .await;
+    let out = out.unwrap_or_else(|e| panic!("{e}"));
+    assert!(is_id(out.trim()) && out.lines().count() == 1, "{out:?}");
+    let out = turva(
+        &t,
+        &[
+            "company",
+            "create",
+            "--name",
+            "Rakennus Oy",
+            "--owner-email",
+            "owner@example.test",
+        ],
+        "",
+    )
+    .await;
+    let out = out.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out.lines().count(), 1, "the id is the only line: {out:?}");
+    let cid = out.trim().to_string();
+    assert!(is_id(&cid));
+    // The running server sees both at once.
+    let op = t.client();
+    op.login("op@example.test", PASSWORD).await;
+    assert_eq!(op.get("/api/v1/me").await.body["is_operator"], json!(true));
+    let owner = t.client();
+    owner.accept(&t, "owner@example.test").await;
+    owner.login("owner@example.test", PASSWORD).await;
+    assert_eq!(
+        owner.get(&format!("/api/v1/companies/{cid}")).await.body["name"],
+        json!("Rakennus Oy")
+    );
+}
+
+both!(command_errors_are_one_line_and_change_nothing);
+async fn command_errors_are_one_line_and_change_nothing(t: TestApp) {
+    let users = t.count("users").await;
+    for (args, input, needle) in [
+        (
+            vec!["operator", "create", "--email", "not-an-email"],
+            format!("{PASSWORD}\n"),
+            "email",
+        ),
+        (
+            vec!["operator", "create", "--email", "op@example.test"],
+            "password\n".to_string(),
+            "password",
+        ),
+        (
+            vec!["operator", "create", "--email", "op@example.test"],
+            String::new(),
+            "no password",
+        ),
+        (
+            vec![
+                "company",
+                "create",
+                "--name",
+                "",
+                "--owner-email",
+                "o@example.test",
+            ],
+            String::new(),
+            "name",
+        ),
+        (
+            vec!["company", "create", "--name", "X", "--owner-email", "nope"],
+            String::new(),
+            "owner_email",
+        ),
+        (vec!["company", "frobnicate"], String::new(), "frobnicate"),
+    ] {
+        let err = turva(&t, &args, &input).await.err().unwrap_or_default();
+        assert!(err.contains(needle), "{args:?}: {err:?}");
+        assert_eq!(err.lines().count(), 1, "{err:?}");
+    }
+    assert_eq!(t.count("users").await, users);
+    assert_eq!(t.count("companies").await, 0);
+}
+
+#[tokio::test]
+async fn a_bad_config_file_is_named_in_one_line() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let path = dir.path().join("t.toml");
+    std::fs::write(&path, "[server]\nlisen = \"x\"\n").unwrap_or_default();
+    let data = dir.path().join("d");
+    let args = [
+        "--data",
+        data.to_str().unwrap_or(""),
+        "--config",
+        path.to_str().unwrap_or(""),
+        "openapi",
+    ];
+    let err = turva::run_args(&args, b"").await.err().unwrap_or_default();
+    assert!(err.contains("lisen") && err.lines().count() == 1, "{err}");
+    assert!(!data.exists(), "nothing was created");
+}
+
+#[tokio::test]
+async fn openapi_prints_the_description() {
+    let out = turva::run_args(&["openapi"], b"").await.unwrap_or_default();
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap_or_default();
+    assert!(doc["paths"]["/api/v1/auth/login"]["post"].is_object());
+}

@@ -45,6 +45,7 @@ impl TestApp {
 
     /// Like `start`, with the configuration adjusted first.
     pub async fn start_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> Option<TestApp> {
+        capture_logs();
         let mut config = Config::default();
         if backend == Backend::Postgres {
             let url = pg::fresh_database().await?;
@@ -215,6 +216,46 @@ impl TestApp {
         };
         r.map_or(-1, |r| r.0)
     }
+}
+
+static LOGS: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
+
+/// A writer that appends to the process-wide log capture.
+struct Capture;
+
+impl std::io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut l) = LOGS.lock() {
+            l.extend_from_slice(buf);
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Sends every log line of the test process (Turva's crates at debug) to
+/// a buffer, once, so tests can check what logs contain.
+fn capture_logs() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let filter = tracing_subscriber::EnvFilter::new(
+            "info,turva_web=debug,turva_app=debug,turva_store=debug",
+        );
+        let _ = tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .with_writer(|| Capture)
+            .try_init();
+    });
+}
+
+/// Everything logged so far in this test process.
+pub fn captured_logs() -> String {
+    LOGS.lock()
+        .map(|l| String::from_utf8_lossy(&l).into_owned())
+        .unwrap_or_default()
 }
 
 /// The store's database handle, for raw test queries.

@@ -219,3 +219,56 @@ async fn shutdown_finishes_requests_in_flight(t: TestApp) {
         }
     }
 }
+
+both!(logs_carry_the_request_id_and_no_secrets);
+async fn logs_carry_the_request_id_and_no_secrets(t: TestApp) {
+    let (cid, owner) = t
+        .company_with_owner("Salaperäinen Rakennus Oy", "secret.owner@example.test")
+        .await;
+    let invite = t
+        .token_for("secret.owner@example.test", "accept-invite")
+        .unwrap_or_default();
+    let login = owner
+        .login("secret.owner@example.test", turva_testkit::PASSWORD)
+        .await;
+    let token = login.body["token"].as_str().unwrap_or_default().to_string();
+    let csrf = owner.get("/api/v1/me").await.body["csrf_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let r = owner
+        .get(&format!("/api/v1/companies/{cid}?token={token}"))
+        .await;
+    let request_id = r.header("x-request-id").unwrap_or_default().to_string();
+    let _ = t
+        .client()
+        .post(
+            "/api/v1/auth/login",
+            serde_json::json!({"email": "x@example.test", "password": "Wrong password typed here"}),
+        )
+        .await;
+    let logs = turva_testkit::captured_logs();
+    assert!(
+        logs.contains(&request_id),
+        "requests are logged with their id"
+    );
+    for secret in [
+        turva_testkit::PASSWORD,
+        "Wrong password typed here",
+        &token,
+        &invite,
+        &csrf,
+        "Salaperäinen",
+        "secret.owner@example.test",
+    ] {
+        assert!(
+            !secret.is_empty() && !logs.contains(secret),
+            "the logs contain {secret:?}"
+        );
+    }
+    // Logs are structured: one JSON object a line.
+    assert!(logs
+        .lines()
+        .take(50)
+        .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()));
+}

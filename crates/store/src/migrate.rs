@@ -16,12 +16,20 @@ pub struct Migration {
 }
 
 /// Every migration, oldest first. A released migration is never edited.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "0001_foundation",
-    sqlite: include_str!("../migrations/sqlite/0001_foundation.sql"),
-    postgres: include_str!("../migrations/postgres/0001_foundation.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "0001_foundation",
+        sqlite: include_str!("../migrations/sqlite/0001_foundation.sql"),
+        postgres: include_str!("../migrations/postgres/0001_foundation.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "0002_email_change",
+        sqlite: include_str!("../migrations/sqlite/0002_email_change.sql"),
+        postgres: include_str!("../migrations/postgres/0002_email_change.sql"),
+    },
+];
 
 /// The schema version this binary writes.
 pub fn latest() -> i64 {

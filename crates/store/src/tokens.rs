@@ -106,3 +106,74 @@ pub async fn void_all(
     .await)?;
     Ok(())
 }
+
+/// A pending email change.
+#[derive(Debug, Clone)]
+pub struct EmailChangeRow {
+    pub token_hash: String,
+    pub user_id: String,
+    pub new_email: String,
+    pub expires_at: Millis,
+    pub used_at: Option<Millis>,
+}
+
+pub async fn insert_email_change(tx: &mut Tx, e: &EmailChangeRow, at: Millis) -> Result<()> {
+    exec_tx!(tx, |c| {
+        sqlx::query(
+        "INSERT INTO email_changes (token_hash, user_id, new_email, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)"
+    )
+    .bind(&e.token_hash)
+    .bind(&e.user_id)
+    .bind(&e.new_email)
+    .bind(at)
+    .bind(e.expires_at)
+    .execute(c)
+    .await
+    })?;
+    Ok(())
+}
+
+pub async fn email_change_by_hash(tx: &mut Tx, token_hash: &str) -> Result<Option<EmailChangeRow>> {
+    let row: Option<(String, String, String, i64, Option<i64>)> = on_tx!(tx, |c| {
+        sqlx::query_as(
+        "SELECT token_hash, user_id, new_email, expires_at, used_at FROM email_changes WHERE token_hash = $1"
+    )
+    .bind(token_hash)
+    .fetch_optional(c)
+    .await
+    })?;
+    Ok(row.map(|t| EmailChangeRow {
+        token_hash: t.0,
+        user_id: t.1,
+        new_email: t.2,
+        expires_at: t.3,
+        used_at: t.4,
+    }))
+}
+
+/// Uses a pending change if it is unused and unexpired at `now`, voiding
+/// the user's other pending changes; returns whether this call used it.
+pub async fn consume_email_change(
+    tx: &mut Tx,
+    token_hash: &str,
+    user_id: &str,
+    now: Millis,
+) -> Result<bool> {
+    let n = exec_tx!(tx, |c| {
+        sqlx::query(
+        "UPDATE email_changes SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2"
+    )
+    .bind(token_hash)
+    .bind(now)
+    .execute(c)
+    .await
+    })?;
+    exec_tx!(tx, |c| sqlx::query(
+        "UPDATE email_changes SET used_at = $2 WHERE user_id = $1 AND used_at IS NULL"
+    )
+    .bind(user_id)
+    .bind(now)
+    .execute(c)
+    .await)?;
+    Ok(n == 1)
+}

@@ -129,3 +129,15 @@ pub async fn set_profile(tx: &mut Tx, id: &str, name: &str, language: &str) -> R
     .await)?;
     Ok(())
 }
+
+/// Changes a user's email; a taken address is `Conflict("users_email_key")`.
+pub async fn set_email(tx: &mut Tx, id: &str, email: &str) -> Result<()> {
+    exec_tx!(tx, |c| sqlx::query(
+        "UPDATE users SET email = $2 WHERE id = $1"
+    )
+    .bind(id)
+    .bind(email)
+    .execute(c)
+    .await)?;
+    Ok(())
+}

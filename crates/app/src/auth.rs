@@ -221,35 +221,150 @@ pub async fn me(app: &App, actor: &Actor) -> Result<Me, AppError> {
     })
 }
 
-/// Changes the caller's name and/or language.
+/// What `PATCH /me` may change.
+#[derive(Debug, Default)]
+pub struct MeChanges<'a> {
+    pub name: Option<&'a str>,
+    pub language: Option<&'a str>,
+    /// A new address: needs recent auth, and takes effect only when the
+    /// link sent to it is used (`confirm_email_change`).
+    pub email: Option<&'a str>,
+}
+
+/// Email-change links are valid this long.
+pub const EMAIL_CHANGE_SECS: i64 = 24 * 3600;
+
+/// Changes the caller's name and/or language, and starts an email change.
 pub async fn update_me(
     app: &App,
     ctx: &Ctx,
     actor: &Actor,
-    name: Option<&str>,
-    language: Option<&str>,
+    changes: MeChanges<'_>,
 ) -> Result<Me, AppError> {
-    let name = name.map(|n| validate::name("name", n)).transpose()?;
-    let language = language
+    let name = changes
+        .name
+        .map(|n| validate::name("name", n))
+        .transpose()?;
+    let language = changes
+        .language
         .map(|l| Language::parse("language", l))
         .transpose()?;
+    let email = changes
+        .email
+        .map(|e| validate::email("email", e))
+        .transpose()?
+        .filter(|e| *e != actor.email);
+    if email.is_some() && !recent_auth(app, actor) {
+        let ev = Event::new(AuditAction::UserEmailChangeRequest, Outcome::Denied)
+            .actor(actor)
+            .object(ObjectType::User, &actor.user_id)
+            .reason("reauthentication_required");
+        return Err(audit::deny(app, ctx, ev, AppError::ReauthRequired).await);
+    }
     let mut tx = app.db().write().await?;
     let user = users::user_by_id(&mut tx, &actor.user_id)
         .await?
         .ok_or(AppError::Unauthenticated)?;
-    users::set_profile(
+    let lang =
+        language.unwrap_or_else(|| Language::parse("language", &user.language).unwrap_or_default());
+    if name.is_some() || language.is_some() {
+        users::set_profile(
+            &mut tx,
+            &actor.user_id,
+            name.as_deref().unwrap_or(&user.name),
+            lang.as_str(),
+        )
+        .await?;
+        let ev = Event::new(AuditAction::UserUpdate, Outcome::Allowed)
+            .actor(actor)
+            .object(ObjectType::User, &actor.user_id);
+        audit::record(app, &mut tx, ctx, ev).await?;
+    }
+    let mut mail_out = None;
+    if let Some(new_email) = &email {
+        // Whether the address is taken is checked only at confirmation, so
+        // this answer says nothing about other accounts.
+        throttle::reserve(app, &mut tx, &throttle::mail_limits(app, new_email, None)).await?;
+        let (token, token_hash) = new_token();
+        let now = app.now();
+        let row = tokens::EmailChangeRow {
+            token_hash,
+            user_id: actor.user_id.clone(),
+            new_email: new_email.clone(),
+            expires_at: now + EMAIL_CHANGE_SECS * 1000,
+            used_at: None,
+        };
+        tokens::insert_email_change(&mut tx, &row, now).await?;
+        let ev = Event::new(AuditAction::UserEmailChangeRequest, Outcome::Allowed)
+            .actor(actor)
+            .object(ObjectType::User, &actor.user_id);
+        audit::record(app, &mut tx, ctx, ev).await?;
+        let link = format!("{}/confirm-email?token={token}", app.config().public_url());
+        mail_out = Some(mail::email_change(lang, new_email, &link));
+    }
+    tx.commit().await?;
+    if let Some(m) = mail_out {
+        send_quietly(app, &m).await;
+    }
+    me(app, actor).await
+}
+
+/// Completes an email change with the token from the link sent to the new
+/// address; the old address is told.
+pub async fn confirm_email_change(
+    app: &App,
+    ctx: &Ctx,
+    token: &str,
+) -> Result<users::UserRow, AppError> {
+    let token_hash = hash_token(token);
+    let now = app.now();
+    let mut tx = app.db().write().await?;
+    throttle::reserve(
+        app,
         &mut tx,
-        &actor.user_id,
-        name.as_deref().unwrap_or(&user.name),
-        language.map_or(user.language.as_str(), |l| l.as_str()),
+        &[throttle::address_limit(
+            app,
+            "email_confirm_ip",
+            &ctx.ip.to_string(),
+        )],
     )
     .await?;
-    let ev = Event::new(AuditAction::UserUpdate, Outcome::Allowed)
-        .actor(actor)
-        .object(ObjectType::User, &actor.user_id);
-    audit::record(app, &mut tx, ctx, ev).await?;
     tx.commit().await?;
-    me(app, actor).await
+    let mut tx = app.db().write().await?;
+    let change = tokens::email_change_by_hash(&mut tx, &token_hash)
+        .await?
+        .ok_or_else(bad_token)?;
+    let user = users::user_by_id(&mut tx, &change.user_id)
+        .await?
+        .ok_or_else(bad_token)?;
+    if !tokens::consume_email_change(&mut tx, &token_hash, &user.id, now).await? {
+        return Err(bad_token());
+    }
+    if users::user_by_email(&mut tx, &change.new_email)
+        .await?
+        .is_some()
+    {
+        return Err(AppError::Conflict(
+            "that address belongs to another account",
+        ));
+    }
+    users::set_email(&mut tx, &user.id, &change.new_email).await?;
+    let mut ev = Event::new(AuditAction::UserEmailChange, Outcome::Allowed)
+        .object(ObjectType::User, &user.id);
+    ev.actor_id = Some(&user.id);
+    ev.email = Some(&change.new_email);
+    audit::record(app, &mut tx, ctx, ev).await?;
+    let updated = users::user_by_id(&mut tx, &user.id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    tx.commit().await?;
+    let lang = Language::parse("language", &user.language).unwrap_or_default();
+    send_quietly(
+        app,
+        &mail::email_changed(lang, &user.email, &change.new_email),
+    )
+    .await;
+    Ok(updated)
 }
 
 /// The caller's live sessions, newest use first.

@@ -175,3 +175,51 @@ pub fn password_changed(lang: Language, to: &str) -> Mail {
         kind: "password_changed",
     }
 }
+
+/// A link that confirms a new email address.
+pub fn email_change(lang: Language, to: &str, link: &str) -> Mail {
+    let (subject, text) = match lang {
+        Language::En => (
+            "Confirm your new Turva email address",
+            format!("Hello,\n\nTo make this the email address of your Turva account, open this link within 24 hours:\n{link}\n\nIf you did not ask for this, ignore this message.\n"),
+        ),
+        Language::Fi => (
+            "Vahvista uusi sähköpostiosoitteesi Turvassa",
+            format!("Hei,\n\nVahvista tämä Turva-tilisi uudeksi sähköpostiosoitteeksi avaamalla linkki 24 tunnin kuluessa:\n{link}\n\nJos et pyytänyt tätä, jätä viesti huomiotta.\n"),
+        ),
+        Language::De => (
+            "Bestätigen Sie Ihre neue E-Mail-Adresse für Turva",
+            format!("Hallo,\n\nUm diese Adresse zur E-Mail-Adresse Ihres Turva-Kontos zu machen, öffnen Sie diesen Link innerhalb von 24 Stunden:\n{link}\n\nWenn Sie das nicht angefordert haben, ignorieren Sie diese Nachricht.\n"),
+        ),
+    };
+    Mail {
+        to: to.to_string(),
+        subject: subject.to_string(),
+        text,
+        kind: "email_change",
+    }
+}
+
+/// A notice to the old address that the account's email was changed.
+pub fn email_changed(lang: Language, to_old: &str, new: &str) -> Mail {
+    let (subject, text) = match lang {
+        Language::En => (
+            "Your Turva email address was changed",
+            format!("Hello,\n\nThe email address of your Turva account was changed to {new}. If this was not you, tell your administrator at once.\n"),
+        ),
+        Language::Fi => (
+            "Turva-sähköpostiosoitteesi vaihdettiin",
+            format!("Hei,\n\nTurva-tilisi sähköpostiosoitteeksi vaihdettiin {new}. Jos et tehnyt tätä itse, kerro ylläpitäjälle heti.\n"),
+        ),
+        Language::De => (
+            "Ihre Turva-E-Mail-Adresse wurde geändert",
+            format!("Hallo,\n\nDie E-Mail-Adresse Ihres Turva-Kontos wurde in {new} geändert. Wenn Sie das nicht waren, informieren Sie sofort Ihren Administrator.\n"),
+        ),
+    };
+    Mail {
+        to: to_old.to_string(),
+        subject: subject.to_string(),
+        text,
+        kind: "email_changed",
+    }
+}

@@ -56,6 +56,7 @@ fn api() -> OpenApiRouter<App> {
         .routes(routes!(auth::password_reset_confirm))
         .routes(routes!(auth::accept_invite))
         .routes(routes!(auth::reauth))
+        .routes(routes!(auth::confirm_email))
         .routes(routes!(me::get_me, me::patch_me))
         .routes(routes!(me::change_password))
         .routes(routes!(me::list_sessions))

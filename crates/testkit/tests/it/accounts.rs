@@ -568,3 +568,121 @@ async fn operators_are_created_once(t: TestApp) {
         1
     );
 }
+
+both!(an_email_change_needs_recent_auth_and_the_new_address_to_confirm);
+async fn an_email_change_needs_recent_auth_and_the_new_address_to_confirm(t: TestApp) {
+    let (cid, owner) = t.company_with_owner("A", "old@example.test").await;
+    let _ = t.member(&owner, &cid, "taken@example.test", "member").await;
+    t.clock.advance_secs(601);
+    let r = owner
+        .patch("/api/v1/me", json!({"email": "new@example.test"}))
+        .await;
+    assert_eq!((r.status, r.code()), (403, "reauthentication_required"));
+    assert!(t.token_for("new@example.test", "confirm-email").is_none());
+    assert_eq!(
+        owner
+            .post("/api/v1/auth/reauth", json!({"password": PASSWORD}))
+            .await
+            .status,
+        204
+    );
+    let r = owner
+        .patch("/api/v1/me", json!({"email": "New@Example.test"}))
+        .await;
+    assert_eq!(
+        (r.status, r.body["email"].as_str()),
+        (200, Some("old@example.test")),
+        "unchanged until confirmed"
+    );
+    let token = t
+        .token_for("new@example.test", "confirm-email")
+        .unwrap_or_default();
+    // A change to a taken address answers the same, and fails only at confirmation.
+    let r = owner
+        .patch("/api/v1/me", json!({"email": "taken@example.test"}))
+        .await;
+    assert_eq!(r.status, 200);
+    let taken = t
+        .token_for("taken@example.test", "confirm-email")
+        .unwrap_or_default();
+    let c = t.client();
+    let r = c
+        .post("/api/v1/auth/confirm-email", json!({"token": taken}))
+        .await;
+    assert_eq!((r.status, r.code()), (409, "conflict"));
+    // A failed confirmation uses up nothing: the first link still works.
+    let r = c
+        .post("/api/v1/auth/confirm-email", json!({"token": token}))
+        .await;
+    assert_eq!(
+        (r.status, r.body["email"].as_str()),
+        (200, Some("new@example.test"))
+    );
+    assert!(
+        t.outbox()
+            .iter()
+            .any(|m| m.to == "old@example.test" && m.text.contains("new@example.test")),
+        "the old address is told"
+    );
+    c.login("new@example.test", PASSWORD).await;
+    let r = t
+        .client()
+        .post(
+            "/api/v1/auth/login",
+            json!({"email": "old@example.test", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(r.status, 401);
+    let r = c
+        .post("/api/v1/auth/confirm-email", json!({"token": token}))
+        .await;
+    assert_eq!(r.status, 422, "single use");
+    let r = c
+        .post("/api/v1/auth/confirm-email", json!({"token": taken}))
+        .await;
+    assert_eq!(r.status, 422, "a change voids the other pending links");
+    assert_eq!(
+        t.audit_rows_where("action = 'user.email_change'")
+            .await
+            .len(),
+        1
+    );
+}
+
+both!(invitations_expire_after_seven_days);
+async fn invitations_expire_after_seven_days(t: TestApp) {
+    let (cid, owner) = t.company_with_owner("A", "owner@example.test").await;
+    let r = owner
+        .post(
+            &format!("/api/v1/companies/{cid}/members"),
+            json!({"email": "late@example.test", "role": "member"}),
+        )
+        .await;
+    assert_eq!(r.status, 201);
+    let token = t
+        .token_for("late@example.test", "accept-invite")
+        .unwrap_or_default();
+    t.clock.advance_secs(7 * 24 * 3600 + 1);
+    let r = t
+        .client()
+        .post(
+            "/api/v1/auth/accept-invite",
+            json!({"token": token, "password": PASSWORD, "name": "Late"}),
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (422, "invalid_input"));
+    // A new invitation works.
+    let owner2 = t.client();
+    owner2.login("owner@example.test", PASSWORD).await;
+    assert_eq!(
+        owner2
+            .post(
+                &format!("/api/v1/companies/{cid}/members"),
+                json!({"email": "late@example.test", "role": "member"})
+            )
+            .await
+            .status,
+        201
+    );
+    owner2.accept(&t, "late@example.test").await;
+}

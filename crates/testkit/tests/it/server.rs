@@ -70,6 +70,7 @@ async fn the_openapi_description_covers_every_route(t: TestApp) {
         ("/api/v1/auth/password-reset/confirm", "post"),
         ("/api/v1/auth/accept-invite", "post"),
         ("/api/v1/auth/reauth", "post"),
+        ("/api/v1/auth/confirm-email", "post"),
         ("/api/v1/me", "get"),
         ("/api/v1/me", "patch"),
         ("/api/v1/me/password", "post"),

@@ -184,6 +184,28 @@ pub async fn accept_invite(
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+pub struct ConfirmEmail {
+    pub token: String,
+}
+
+/// Confirms a new email address with the token from the link sent to it.
+#[utoipa::path(post, path = "/api/v1/auth/confirm-email", tag = "auth", request_body = ConfirmEmail, responses(
+    (status = 200, description = "the address changed; the old one was told", body = UserJson),
+    (status = 400, description = "malformed input", body = Problem),
+    (status = 409, description = "the address belongs to another account", body = Problem),
+    (status = 422, description = "token invalid, used or expired", body = Problem),
+    (status = 429, description = "too many requests", body = Problem)))]
+pub async fn confirm_email(
+    State(app): State<App>,
+    ClientCtx(ctx): ClientCtx,
+    ApiJson(req): ApiJson<ConfirmEmail>,
+) -> ApiResult<Json<UserJson>> {
+    let user = auth::confirm_email_change(&app, &ctx, &req.token).await?;
+    Ok(Json(user_json(&user)))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Reauth {
     pub password: String,
 }

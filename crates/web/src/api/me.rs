@@ -66,6 +66,9 @@ pub struct PatchMe {
     pub name: Option<String>,
     /// `en`, `fi` or `de`.
     pub language: Option<String>,
+    /// A new address (recent auth): a confirmation link goes to it, and the
+    /// change happens when it is used; the old address is then told.
+    pub email: Option<String>,
 }
 
 /// Changes the caller's name or language.
@@ -84,8 +87,11 @@ pub async fn patch_me(
         &app,
         &ctx,
         &actor,
-        req.name.as_deref(),
-        req.language.as_deref(),
+        auth::MeChanges {
+            name: req.name.as_deref(),
+            language: req.language.as_deref(),
+            email: req.email.as_deref(),
+        },
     )
     .await?;
     Ok(Json(me_json(me)))

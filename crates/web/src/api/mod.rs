@@ -21,6 +21,7 @@ pub struct List<T> {
 
 /// `?limit=&cursor=`.
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PageQuery {
     /// How many items (1–200, default 50).

@@ -253,3 +253,25 @@ pub fn id(field: &'static str, text: &str) -> Result<String, ApiError> {
         .map(|i| i.as_text())
         .map_err(|e| ApiError::App(e.into()))
 }
+
+/// Path parameters, answered with a problem document when malformed (bad
+/// percent-encoding, not UTF-8).
+pub struct ApiPath<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiPath<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|p| ApiPath(p.0))
+            .map_err(|_| ApiError::BadInput {
+                field: None,
+                detail: "the path is malformed".into(),
+            })
+    }
+}

@@ -195,6 +195,8 @@ async fn malformed_requests_get_4xx_problems_and_change_nothing(t: TestApp) {
             Vec::new(),
             400,
         ),
+        ("GET", "/api/v1/companies/%FF".into(), "", Vec::new(), 400),
+        ("DELETE", format!("{members}/%C3%28"), "", Vec::new(), 400),
         (
             "PUT",
             "/api/v1/me".into(),

@@ -1,6 +1,6 @@
 //! `/companies…`: companies and their members.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -12,8 +12,8 @@ use turva_app::{members, App};
 use utoipa::ToSchema;
 
 use super::{List, PageQuery};
-use crate::error::{ApiError, ApiResult, Problem};
-use crate::extract::{id, ApiJson, ApiQuery, Auth, ClientCtx};
+use crate::error::{ApiResult, Problem};
+use crate::extract::{id, ApiJson, ApiPath, ApiQuery, Auth, ClientCtx};
 
 #[derive(Serialize, ToSchema)]
 pub struct CompanyJson {
@@ -95,7 +95,7 @@ pub async fn get_company(
     State(app): State<App>,
     ClientCtx(ctx): ClientCtx,
     Auth(actor): Auth,
-    Path(cid): Path<String>,
+    ApiPath(cid): ApiPath<String>,
 ) -> ApiResult<Json<CompanyJson>> {
     let cid = id("cid", &cid)?;
     Ok(Json(company_json(
@@ -124,7 +124,7 @@ pub async fn patch_company(
     State(app): State<App>,
     ClientCtx(ctx): ClientCtx,
     Auth(actor): Auth,
-    Path(cid): Path<String>,
+    ApiPath(cid): ApiPath<String>,
     ApiJson(req): ApiJson<PatchCompany>,
 ) -> ApiResult<Json<CompanyJson>> {
     let cid = id("cid", &cid)?;
@@ -177,7 +177,7 @@ pub async fn list_members(
     State(app): State<App>,
     ClientCtx(ctx): ClientCtx,
     Auth(actor): Auth,
-    Path(cid): Path<String>,
+    ApiPath(cid): ApiPath<String>,
     ApiQuery(q): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<List<MemberJson>>> {
     let cid = id("cid", &cid)?;
@@ -211,7 +211,7 @@ pub async fn invite_member(
     State(app): State<App>,
     ClientCtx(ctx): ClientCtx,
     Auth(actor): Auth,
-    Path(cid): Path<String>,
+    ApiPath(cid): ApiPath<String>,
     ApiJson(req): ApiJson<InviteMember>,
 ) -> ApiResult<Response> {
     let cid = id("cid", &cid)?;
@@ -247,7 +247,7 @@ pub async fn patch_member(
     State(app): State<App>,
     ClientCtx(ctx): ClientCtx,
     Auth(actor): Auth,
-    Path((cid, uid)): Path<(String, String)>,
+    ApiPath((cid, uid)): ApiPath<(String, String)>,
     ApiJson(req): ApiJson<PatchMember>,
 ) -> ApiResult<Json<MemberJson>> {
     let (cid, uid) = (id("cid", &cid)?, id("uid", &uid)?);
@@ -268,18 +268,9 @@ pub async fn remove_member(
     State(app): State<App>,
     ClientCtx(ctx): ClientCtx,
     Auth(actor): Auth,
-    Path((cid, uid)): Path<(String, String)>,
+    ApiPath((cid, uid)): ApiPath<(String, String)>,
 ) -> ApiResult<StatusCode> {
     let (cid, uid) = (id("cid", &cid)?, id("uid", &uid)?);
     members::remove(&app, &ctx, &actor, &cid, &uid).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-impl From<axum::extract::rejection::PathRejection> for ApiError {
-    fn from(e: axum::extract::rejection::PathRejection) -> Self {
-        ApiError::BadInput {
-            field: None,
-            detail: e.body_text(),
-        }
-    }
 }

@@ -1,6 +1,6 @@
 //! `/me…`: the caller's own account and sessions.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 
 use super::time;
 use crate::error::{ApiResult, Problem};
-use crate::extract::{id, ApiJson, Auth, ClientCtx};
+use crate::extract::{id, ApiJson, ApiPath, Auth, ClientCtx};
 
 #[derive(Serialize, ToSchema)]
 pub struct MembershipJson {
@@ -172,7 +172,7 @@ pub async fn revoke_session(
     State(app): State<App>,
     ClientCtx(ctx): ClientCtx,
     Auth(actor): Auth,
-    Path(sid): Path<String>,
+    ApiPath(sid): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
     let sid = id("id", &sid)?;
     auth::revoke_session(&app, &ctx, &actor, &sid).await?;

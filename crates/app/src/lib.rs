@@ -71,6 +71,9 @@ struct Inner {
     mailer: mail::Mailer,
     hasher: password::Hasher,
     clock: Arc<dyn Clock>,
+    /// Requests without valid credentials since the last report: counted,
+    /// not audited one by one (API.md, "Audit log").
+    unauthenticated: std::sync::atomic::AtomicU64,
 }
 
 impl App {
@@ -108,6 +111,20 @@ impl App {
             .await
             .map_err(|_| AppError::Unavailable("file store unreachable".into()))?;
         Ok(())
+    }
+
+    /// Counts a request that came without valid credentials.
+    pub fn count_unauthenticated(&self) {
+        self.inner
+            .unauthenticated
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Takes the count of unauthenticated requests since the last call.
+    pub fn take_unauthenticated(&self) -> u64 {
+        self.inner
+            .unauthenticated
+            .swap(0, std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Closes the database cleanly (at shutdown).

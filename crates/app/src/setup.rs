@@ -101,6 +101,7 @@ impl App {
                 mailer,
                 hasher,
                 clock,
+                unauthenticated: Default::default(),
             }),
         };
         // The platform index key: created once; unwrapping it proves the

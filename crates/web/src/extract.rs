@@ -94,9 +94,20 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let app = App::from_ref(state);
-        let (token, by_cookie) =
-            credentials(parts).ok_or(ApiError::App(turva_app::AppError::Unauthenticated))?;
-        let actor = turva_app::auth::authenticate(&app, &token).await?;
+        let found = credentials(parts);
+        let actor = match found.as_ref() {
+            Some((token, _)) => turva_app::auth::authenticate(&app, token).await,
+            None => Err(turva_app::AppError::Unauthenticated),
+        };
+        let actor = match actor {
+            Ok(a) => a,
+            Err(turva_app::AppError::Unauthenticated) => {
+                app.count_unauthenticated();
+                return Err(ApiError::App(turva_app::AppError::Unauthenticated));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let by_cookie = found.is_some_and(|(_, c)| c);
         let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
         if by_cookie && !safe {
             let header = parts

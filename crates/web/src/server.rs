@@ -49,12 +49,28 @@ pub async fn serve(app: App, listen: SocketAddr, files: TlsFiles) -> Result<Runn
         .await
         .ok_or_else(|| format!("cannot listen on {listen}"))?;
     tokio::spawn(watch_certificate(rustls, files));
+    tokio::spawn(report_unauthenticated(app.clone()));
     Ok(Running {
         addr,
         handle,
         task,
         app,
     })
+}
+
+/// Logs, once a minute, how many requests came without valid credentials
+/// (they are counted, not audited one by one).
+async fn report_unauthenticated(app: App) {
+    loop {
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        let n = app.take_unauthenticated();
+        if n > 0 {
+            tracing::info!(
+                count = n,
+                "requests without valid credentials in the last minute"
+            );
+        }
+    }
 }
 
 /// Reloads the certificate and key when either file changes.

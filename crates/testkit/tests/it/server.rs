@@ -273,3 +273,17 @@ async fn logs_carry_the_request_id_and_no_secrets(t: TestApp) {
         .take(50)
         .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()));
 }
+
+both!(requests_without_credentials_are_counted_not_audited);
+async fn requests_without_credentials_are_counted_not_audited(t: TestApp) {
+    let before = t.count("audit_events").await;
+    let _ = t.app.take_unauthenticated();
+    let c = t.client();
+    for _ in 0..3 {
+        assert_eq!(c.get("/api/v1/me").await.status, 401);
+    }
+    c.use_bearer(&"A".repeat(43));
+    assert_eq!(c.get("/api/v1/companies").await.status, 401);
+    assert_eq!(t.app.take_unauthenticated(), 4);
+    assert_eq!(t.count("audit_events").await, before);
+}

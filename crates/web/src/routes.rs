@@ -70,8 +70,51 @@ fn api() -> OpenApiRouter<App> {
         .routes(routes!(companies::patch_member, companies::remove_member))
 }
 
-/// The OpenAPI description of every route.
-pub fn openapi() -> utoipa::openapi::OpenApi {
+/// The OpenAPI description of every route, as served: problem documents
+/// are described as `application/problem+json`, and every operation has a
+/// `default` problem answer for the statuses any request may get (413,
+/// 415, 429, 503 …).
+pub fn openapi() -> serde_json::Value {
+    let mut doc = serde_json::to_value(openapi_doc()).unwrap_or_default();
+    if let Some(paths) = doc.get_mut("paths").and_then(|p| p.as_object_mut()) {
+        for item in paths.values_mut() {
+            let Some(item) = item.as_object_mut() else {
+                continue;
+            };
+            for op in item.values_mut() {
+                let Some(responses) = op.get_mut("responses").and_then(|r| r.as_object_mut())
+                else {
+                    continue;
+                };
+                for resp in responses.values_mut() {
+                    let Some(content) = resp.get_mut("content").and_then(|c| c.as_object_mut())
+                    else {
+                        continue;
+                    };
+                    let is_problem = content
+                        .get("application/json")
+                        .and_then(|j| j.pointer("/schema/$ref"))
+                        .and_then(|r| r.as_str())
+                        .is_some_and(|r| r.ends_with("/Problem"));
+                    if is_problem {
+                        if let Some(v) = content.remove("application/json") {
+                            content.insert("application/problem+json".into(), v);
+                        }
+                    }
+                }
+                responses.entry("default").or_insert_with(|| {
+                    serde_json::json!({
+                        "description": "an error: a problem document with a stable `code`",
+                        "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+                    })
+                });
+            }
+        }
+    }
+    doc
+}
+
+fn openapi_doc() -> utoipa::openapi::OpenApi {
     let (_, mut doc) = api().split_for_parts();
     doc.paths.paths.insert(
         "/api/v1/openapi.json".into(),

@@ -686,3 +686,41 @@ async fn invitations_expire_after_seven_days(t: TestApp) {
     );
     owner2.accept(&t, "late@example.test").await;
 }
+
+both!(short_lists_page_like_long_ones);
+async fn short_lists_page_like_long_ones(t: TestApp) {
+    let (_, owner) = t.company_with_owner("A", "a@example.test").await;
+    for _ in 0..3 {
+        t.client().login("a@example.test", PASSWORD).await;
+    }
+    let all = owner.get("/api/v1/me/sessions").await.body["items"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(all.len(), 4);
+    let first = owner.get("/api/v1/me/sessions?limit=3").await;
+    let next = first.body["next_cursor"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(first.body["items"].as_array().map(Vec::len), Some(3));
+    let second = owner
+        .get(&format!("/api/v1/me/sessions?limit=3&cursor={next}"))
+        .await;
+    assert_eq!(second.body["items"].as_array().map(Vec::len), Some(1));
+    assert_eq!(second.body["next_cursor"], json!(null));
+    assert_eq!(second.body["items"][0]["id"], all[3]["id"]);
+    assert_eq!(owner.get("/api/v1/me/sessions?limit=201").await.status, 400);
+    let r = owner
+        .get("/api/v1/companies?cursor=6f1c2a8e-3b4d-4e5f-8a9b-0c1d2e3f4a5b")
+        .await;
+    assert_eq!((r.status, r.code()), (400, "invalid_input"));
+    let r = owner.get("/api/v1/companies?limit=1").await;
+    assert_eq!(
+        (
+            r.body["items"].as_array().map(Vec::len),
+            r.body["next_cursor"].clone()
+        ),
+        (Some(1), json!(null))
+    );
+}

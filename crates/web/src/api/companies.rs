@@ -67,22 +67,20 @@ pub async fn create_company(
 }
 
 /// Companies the caller is a member of.
-#[utoipa::path(get, path = "/api/v1/companies", tag = "companies", responses(
+#[utoipa::path(get, path = "/api/v1/companies", tag = "companies", params(PageQuery), responses(
     (status = 200, description = "the caller's companies", body = List<CompanyJson>),
     (status = 401, description = "not signed in", body = Problem)))]
 pub async fn list_companies(
     State(app): State<App>,
     Auth(actor): Auth,
+    ApiQuery(q): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<List<CompanyJson>>> {
     let items = companies::list_mine(&app, &actor)
         .await?
         .into_iter()
         .map(company_json)
         .collect();
-    Ok(Json(List {
-        items,
-        next_cursor: None,
-    }))
+    Ok(Json(super::page(items, &q, |c| &c.id)?))
 }
 
 /// One company (members).

@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 
 use super::time;
 use crate::error::{ApiResult, Problem};
-use crate::extract::{id, ApiJson, ApiPath, Auth, ClientCtx};
+use crate::extract::{id, ApiJson, ApiPath, ApiQuery, Auth, ClientCtx};
 
 #[derive(Serialize, ToSchema)]
 pub struct MembershipJson {
@@ -135,12 +135,13 @@ pub struct SessionJson {
 }
 
 /// The caller's active sessions.
-#[utoipa::path(get, path = "/api/v1/me/sessions", tag = "me", responses(
+#[utoipa::path(get, path = "/api/v1/me/sessions", tag = "me", params(super::PageQuery), responses(
     (status = 200, description = "active sessions", body = super::List<SessionJson>),
     (status = 401, description = "not signed in", body = Problem)))]
 pub async fn list_sessions(
     State(app): State<App>,
     Auth(actor): Auth,
+    ApiQuery(q): ApiQuery<super::PageQuery>,
 ) -> ApiResult<Json<super::List<SessionJson>>> {
     let items = auth::list_sessions(&app, &actor)
         .await?
@@ -156,10 +157,7 @@ pub async fn list_sessions(
             current: s.current,
         })
         .collect();
-    Ok(Json(super::List {
-        items,
-        next_cursor: None,
-    }))
+    Ok(Json(super::page(items, &q, |s: &SessionJson| &s.id)?))
 }
 
 /// Revokes one of the caller's sessions.

@@ -49,6 +49,36 @@ impl PageQuery {
     }
 }
 
+/// Pages a short per-user list that is already in its final order: the
+/// items after the one whose id is `cursor`, at most `limit`. (Lists that
+/// can grow large page in SQL instead.)
+pub fn page<T>(items: Vec<T>, q: &PageQuery, id: impl Fn(&T) -> &str) -> Result<List<T>, ApiError> {
+    let limit = usize::try_from(q.limit()?).unwrap_or(50);
+    let start = match q.cursor()? {
+        Some(c) => match items.iter().position(|i| id(i) == c) {
+            Some(p) => p + 1,
+            None => {
+                return Err(ApiError::BadInput {
+                    field: Some("cursor".into()),
+                    detail: "cursor is not in this list".into(),
+                })
+            }
+        },
+        None => 0,
+    };
+    let mut rest: Vec<T> = items.into_iter().skip(start).collect();
+    let next_cursor = if rest.len() > limit {
+        rest.truncate(limit);
+        rest.last().map(|i| id(i).to_string())
+    } else {
+        None
+    };
+    Ok(List {
+        items: rest,
+        next_cursor,
+    })
+}
+
 /// An RFC 3339 time from stored milliseconds.
 pub fn time(millis: i64) -> String {
     rfc3339(millis)

@@ -3,7 +3,7 @@
 //! removed or demoted member loses access on their next request, because
 //! every operation re-reads the role.
 
-use turva_model::access::{self, Action, Allowed};
+use turva_model::access::{self, Action, ActorFacts, Allowed};
 use turva_model::audit::{AuditAction, ObjectType, Outcome};
 use turva_model::{validate, Language, Role};
 use turva_store::companies::CompanyRow;
@@ -238,6 +238,65 @@ pub(crate) async fn invite_in_tx(
     ))
 }
 
+/// A member someone wants to change, and what the policy needs to know.
+struct Target {
+    company: Option<CompanyRow>,
+    facts: ActorFacts,
+    member: Option<MemberRow>,
+}
+
+impl Target {
+    async fn load(
+        app: &App,
+        tx: &mut Tx,
+        actor: &Actor,
+        company_id: &str,
+        user_id: &str,
+    ) -> Result<Self, AppError> {
+        let (company, facts) = facts(app, tx, actor, company_id).await?;
+        let member = match &company {
+            Some(_) => members::membership(tx, company_id, user_id).await?,
+            None => None,
+        };
+        Ok(Target {
+            company,
+            facts,
+            member,
+        })
+    }
+
+    /// The member's current role (`Reader` when there is no such member;
+    /// the decision then never allows anything).
+    fn role(&self) -> Role {
+        self.member
+            .as_ref()
+            .and_then(|m| Role::parse("role", &m.role).ok())
+            .unwrap_or(Role::Reader)
+    }
+
+    /// The policy's decision; a member who does not exist is as invisible
+    /// as another company.
+    fn decide(&self, action: Action) -> access::Decision {
+        match (&self.member, self.facts.role) {
+            (None, Some(_)) => Err(access::Reason::NotVisible),
+            _ => access::decide(&self.facts, action),
+        }
+    }
+
+    /// Refuses a change that would leave the company without an active owner.
+    async fn keep_an_owner(&self, tx: &mut Tx, stays_owner: bool) -> Result<(), AppError> {
+        let Some(m) = self.member.as_ref().filter(|m| m.status == "active") else {
+            return Ok(());
+        };
+        let owners = members::count_active_owners(tx, &m.company_id).await?;
+        if access::owner_remains(owners, self.role() == Role::Owner, stays_owner) {
+            Ok(())
+        } else {
+            Err(AppError::Conflict("a company must keep at least one owner"))
+        }
+    }
+}
+
 /// Changes a member's role.
 pub async fn change_role(
     app: &App,
@@ -249,51 +308,31 @@ pub async fn change_role(
 ) -> Result<MemberRow, AppError> {
     let to = Role::parse("role", role)?;
     let mut tx = app.db().write().await?;
-    let (company, facts) = facts(app, &mut tx, actor, company_id).await?;
-    let target = match &company {
-        Some(_) => members::membership(&mut tx, company_id, user_id).await?,
-        None => None,
-    };
+    let target = Target::load(app, &mut tx, actor, company_id, user_id).await?;
     let obj = (ObjectType::Member, user_id);
-    let from = target
-        .as_ref()
-        .and_then(|t| Role::parse("role", &t.role).ok())
-        .unwrap_or(Role::Reader);
-    let decision = match (&target, facts.role) {
-        // A member who does not exist is as invisible as another company.
-        (None, Some(_)) => Err(access::Reason::NotVisible),
-        _ => access::decide(
-            &facts,
-            Action::ChangeRole {
-                from,
-                to,
-                is_self: user_id == actor.user_id,
-            },
-        ),
+    let action = Action::ChangeRole {
+        from: target.role(),
+        to,
+        is_self: user_id == actor.user_id,
     };
-    let proof = match decision {
+    let proof = match target.decide(action) {
         Ok(proof) => proof,
         Err(reason) => {
             drop(tx);
+            let company = target.company.as_ref();
             return Err(denied(
                 app,
                 ctx,
                 actor,
                 AuditAction::MemberRoleChange,
-                company.as_ref(),
+                company,
                 obj,
                 reason,
             )
             .await);
         }
     };
-    let target = target.ok_or(AppError::NotFound)?;
-    if target.status == "active" {
-        let owners = members::count_active_owners(&mut tx, company_id).await?;
-        if !access::owner_remains(owners, from == Role::Owner, to == Role::Owner) {
-            return Err(AppError::Conflict("a company must keep at least one owner"));
-        }
-    }
+    target.keep_an_owner(&mut tx, to == Role::Owner).await?;
     members::set_role(&mut tx, &proof, company_id, user_id, to.as_str()).await?;
     let ev = Event::new(AuditAction::MemberRoleChange, Outcome::Allowed)
         .actor(actor)
@@ -316,49 +355,30 @@ pub async fn remove(
     user_id: &str,
 ) -> Result<(), AppError> {
     let mut tx = app.db().write().await?;
-    let (company, facts) = facts(app, &mut tx, actor, company_id).await?;
-    let target = match &company {
-        Some(_) => members::membership(&mut tx, company_id, user_id).await?,
-        None => None,
-    };
+    let target = Target::load(app, &mut tx, actor, company_id, user_id).await?;
     let obj = (ObjectType::Member, user_id);
-    let role = target
-        .as_ref()
-        .and_then(|t| Role::parse("role", &t.role).ok())
-        .unwrap_or(Role::Reader);
-    let decision = match (&target, facts.role) {
-        (None, Some(_)) => Err(access::Reason::NotVisible),
-        _ => access::decide(
-            &facts,
-            Action::RemoveMember {
-                role,
-                is_self: user_id == actor.user_id,
-            },
-        ),
+    let action = Action::RemoveMember {
+        role: target.role(),
+        is_self: user_id == actor.user_id,
     };
-    let proof = match decision {
+    let proof = match target.decide(action) {
         Ok(proof) => proof,
         Err(reason) => {
             drop(tx);
+            let company = target.company.as_ref();
             return Err(denied(
                 app,
                 ctx,
                 actor,
                 AuditAction::MemberRemove,
-                company.as_ref(),
+                company,
                 obj,
                 reason,
             )
             .await);
         }
     };
-    let target = target.ok_or(AppError::NotFound)?;
-    if target.status == "active" {
-        let owners = members::count_active_owners(&mut tx, company_id).await?;
-        if !access::owner_remains(owners, role == Role::Owner, false) {
-            return Err(AppError::Conflict("a company must keep at least one owner"));
-        }
-    }
+    target.keep_an_owner(&mut tx, false).await?;
     members::delete_membership(&mut tx, &proof, company_id, user_id).await?;
     tokens::void_all(&mut tx, user_id, "invite", Some(company_id), app.now()).await?;
     let ev = Event::new(AuditAction::MemberRemove, Outcome::Allowed)

@@ -318,10 +318,8 @@ pub async fn confirm_email_change(
 ) -> Result<users::UserRow, AppError> {
     let token_hash = hash_token(token);
     let now = app.now();
-    let mut tx = app.db().write().await?;
-    throttle::reserve(
+    let attempt = throttle::attempt(
         app,
-        &mut tx,
         &[throttle::address_limit(
             app,
             "email_confirm_ip",
@@ -329,7 +327,6 @@ pub async fn confirm_email_change(
         )],
     )
     .await?;
-    tx.commit().await?;
     let mut tx = app.db().write().await?;
     let change = tokens::email_change_by_hash(&mut tx, &token_hash)
         .await?
@@ -349,6 +346,7 @@ pub async fn confirm_email_change(
         ));
     }
     users::set_email(&mut tx, &user.id, &change.new_email).await?;
+    throttle::release(&mut tx, &attempt, None).await?;
     let mut ev = Event::new(AuditAction::UserEmailChange, Outcome::Allowed)
         .object(ObjectType::User, &user.id);
     ev.actor_id = Some(&user.id);
@@ -547,10 +545,8 @@ pub async fn confirm_password_reset(
 ) -> Result<(), AppError> {
     check_password_input(password)?;
     let token_hash = hash_token(token);
-    let mut tx = app.db().write().await?;
-    throttle::reserve(
+    let attempt = throttle::attempt(
         app,
-        &mut tx,
         &[throttle::address_limit(
             app,
             "reset_confirm_ip",
@@ -558,6 +554,7 @@ pub async fn confirm_password_reset(
         )],
     )
     .await?;
+    let mut tx = app.db().write().await?;
     let t = live_token(app, &mut tx, "password_reset", &token_hash).await?;
     let user = users::user_by_id(&mut tx, &t.user_id)
         .await?
@@ -571,6 +568,7 @@ pub async fn confirm_password_reset(
         return Err(bad_token());
     }
     tokens::void_all(&mut tx, &user.id, "password_reset", None, now).await?;
+    throttle::release(&mut tx, &attempt, None).await?;
     users::set_password(&mut tx, &user.id, &hash, now).await?;
     sessions::revoke_all_of_user(&mut tx, &user.id, None, now).await?;
     let mut ev = Event::new(AuditAction::AuthPasswordReset, Outcome::Allowed)
@@ -605,10 +603,8 @@ pub async fn accept_invite(
     check_password_input(password)?;
     let name = name.map(|n| validate::name("name", n)).transpose()?;
     let token_hash = hash_token(token);
-    let mut tx = app.db().write().await?;
-    throttle::reserve(
+    let attempt = throttle::attempt(
         app,
-        &mut tx,
         &[throttle::address_limit(
             app,
             "invite_ip",
@@ -616,6 +612,7 @@ pub async fn accept_invite(
         )],
     )
     .await?;
+    let mut tx = app.db().write().await?;
     let t = live_token(app, &mut tx, "invite", &token_hash).await?;
     let company_id = t.company_id.clone().ok_or_else(bad_token)?;
     let user = users::user_by_id(&mut tx, &t.user_id)
@@ -666,6 +663,7 @@ pub async fn accept_invite(
         return Err(bad_token());
     }
     tokens::void_all(&mut tx, &user.id, "invite", Some(&company_id), now).await?;
+    throttle::release(&mut tx, &attempt, None).await?;
     keyring::ensure_key(app, &mut tx, KeyKind::User, &user.id).await?;
     let mut ev = Event::new(AuditAction::MemberAccept, Outcome::Allowed)
         .company(&company_id)

@@ -128,6 +128,17 @@ pub async fn reserve(app: &App, tx: &mut Tx, limits: &[Limit]) -> Result<Vec<Str
     Ok(ids)
 }
 
+/// Counts an attempt in a transaction of its own, so it stays counted when
+/// the attempt then fails (a wrong token rolls the caller's transaction
+/// back); take it back with `release` when the attempt succeeds, so only
+/// failures use up the limit.
+pub async fn attempt(app: &App, limits: &[Limit]) -> Result<Vec<String>, AppError> {
+    let mut tx = app.db().write().await?;
+    let ids = reserve(app, &mut tx, limits).await?;
+    tx.commit().await?;
+    Ok(ids)
+}
+
 /// Takes back a reservation (the attempt succeeded) and, for sign-in,
 /// forgets the account's failures at that address.
 pub async fn release(tx: &mut Tx, ids: &[String], clear: Option<&Limit>) -> Result<(), AppError> {

@@ -724,3 +724,41 @@ async fn short_lists_page_like_long_ones(t: TestApp) {
         (Some(1), json!(null))
     );
 }
+
+both!(a_whole_office_accepts_from_one_address_but_token_guessing_is_throttled);
+async fn a_whole_office_accepts_from_one_address_but_token_guessing_is_throttled(t: TestApp) {
+    let (cid, owner) = t.company_with_owner("A", "owner@example.test").await;
+    // Successful acceptances do not use up the per-address limit.
+    for i in 0..24 {
+        let email = format!("worker{i}@example.test");
+        let r = owner
+            .post(
+                &format!("/api/v1/companies/{cid}/members"),
+                json!({"email": email, "role": "member"}),
+            )
+            .await;
+        assert_eq!(r.status, 201);
+        t.client().accept(&t, &email).await;
+    }
+    // Failed ones do, even though each fails before changing anything.
+    let c = t.client();
+    let mut statuses = Vec::new();
+    for _ in 0..21 {
+        let r = c
+            .post(
+                "/api/v1/auth/accept-invite",
+                json!({"token": "x".repeat(43), "password": PASSWORD, "name": "X"}),
+            )
+            .await;
+        statuses.push(r.status);
+    }
+    assert!(statuses[..20].iter().all(|s| *s == 422), "{statuses:?}");
+    assert_eq!(statuses[20], 429);
+    let r = c
+        .post(
+            "/api/v1/auth/password-reset/confirm",
+            json!({"token": "y".repeat(43), "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(r.status, 422, "a separate counter");
+}

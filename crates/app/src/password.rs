@@ -2,26 +2,32 @@
 //!
 //! Threat: offline guessing after a database leak, and CPU exhaustion by a
 //! flood of sign-ins. Passwords are hashed with argon2id at OWASP's
-//! parameters (19 MiB, 2 passes, 1 lane), on the blocking pool so the async
-//! executor never stalls, with at most as many hashes at once as there are
-//! cores (others queue). Verification of an unknown account runs against a
+//! parameters (19 MiB, 2 passes, 1 lane), on worker threads of their own so
+//! the async executor never stalls, at most one per core at a time (others
+//! queue). Verification of an unknown account runs against a
 //! dummy hash so it takes as long as a wrong password.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
-use tokio::sync::Semaphore;
 use zeroize::Zeroizing;
 
 use crate::AppError;
 
+/// Hashes and verifies passwords on a pool of worker threads of its own,
+/// one per core: a hash never runs on the async executor, at most one per
+/// core runs at a time (the rest queue), and the 19 MiB each hash needs is
+/// reused by the same few threads instead of spreading over the blocking
+/// pool's many threads (whose per-thread allocator arenas keep it).
 pub struct Hasher {
-    permits: Arc<Semaphore>,
+    jobs: std::sync::mpsc::Sender<Job>,
     /// A hash of a random password, verified when the account is unknown.
     dummy: String,
 }
+
+type Job = Box<dyn FnOnce() + Send>;
 
 fn argon2() -> Result<Argon2<'static>, AppError> {
     let params =
@@ -50,23 +56,51 @@ impl Hasher {
         let cores = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(2);
+        let (jobs, queue) = std::sync::mpsc::channel::<Job>();
+        let queue = Arc::new(Mutex::new(queue));
+        for i in 0..cores {
+            let queue = queue.clone();
+            std::thread::Builder::new()
+                .name(format!("turva-hash-{i}"))
+                .spawn(move || loop {
+                    // The lock is held only while taking a job, not while running it.
+                    let job = match queue.lock() {
+                        Ok(q) => q.recv(),
+                        Err(_) => return,
+                    };
+                    match job {
+                        Ok(job) => job(),
+                        Err(_) => return, // the Hasher is gone
+                    }
+                })
+                .map_err(|e| AppError::Internal(format!("hash worker: {e}")))?;
+        }
         let (dummy_password, _) = crate::secret::new_token();
         Ok(Hasher {
-            permits: Arc::new(Semaphore::new(cores)),
+            jobs,
             dummy: hash_sync(dummy_password.as_bytes())?,
         })
     }
 
+    /// Runs `work` on a hash worker and waits for its result.
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, AppError> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _ = tx.send(work());
+        });
+        self.jobs
+            .send(job)
+            .map_err(|_| AppError::Internal("hash workers stopped".into()))?;
+        rx.await
+            .map_err(|_| AppError::Internal("hash worker failed".into()))
+    }
+
     pub async fn hash(&self, password: &str) -> Result<String, AppError> {
         let pw = Zeroizing::new(password.as_bytes().to_vec());
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|e| AppError::Internal(e.to_string()))?;
-        tokio::task::spawn_blocking(move || hash_sync(&pw))
-            .await
-            .map_err(|e| AppError::Internal(e.to_string()))?
+        self.run(move || hash_sync(&pw)).await?
     }
 
     /// Verifies `password` against `hash`, or against the dummy hash when
@@ -75,14 +109,7 @@ impl Hasher {
         let known = hash.is_some();
         let hash = hash.unwrap_or(&self.dummy).to_string();
         let pw = Zeroizing::new(password.as_bytes().to_vec());
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|e| AppError::Internal(e.to_string()))?;
-        let ok = tokio::task::spawn_blocking(move || verify_sync(&hash, &pw))
-            .await
-            .map_err(|e| AppError::Internal(e.to_string()))?;
+        let ok = self.run(move || verify_sync(&hash, &pw)).await?;
         Ok(ok && known)
     }
 }

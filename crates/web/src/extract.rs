@@ -181,9 +181,8 @@ where
         if mime != "application/json" {
             return Err(ApiError::UnsupportedMediaType);
         }
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(|_| ApiError::PayloadTooLarge)?;
+        let _ = state;
+        let bytes = read_limited(req.into_body(), crate::routes::JSON_LIMIT).await?;
         let value: serde_json::Value =
             serde_json::from_slice(&bytes).map_err(|e| ApiError::BadInput {
                 field: None,
@@ -196,6 +195,39 @@ where
         })?;
         Ok(ApiJson(parsed))
     }
+}
+
+/// A request body longer than this is not read to its end: the connection
+/// is just closed.
+const DRAIN_MAX: usize = 16 * 1024 * 1024;
+
+/// Reads a body of at most `limit` bytes. A longer one is read on (and
+/// thrown away) up to `DRAIN_MAX` before the 413 goes out, so that the
+/// client, still sending, gets the answer rather than a reset connection.
+async fn read_limited(body: axum::body::Body, limit: usize) -> Result<Bytes, ApiError> {
+    use http_body_util::BodyExt;
+    let mut body = body;
+    let mut buf: Vec<u8> = Vec::new();
+    let mut seen = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|_| ApiError::BadInput {
+            field: None,
+            detail: "the request body could not be read".into(),
+        })?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        seen = seen.saturating_add(data.len());
+        if seen <= limit {
+            buf.extend_from_slice(&data);
+        } else if seen > DRAIN_MAX {
+            break;
+        }
+    }
+    if seen > limit {
+        return Err(ApiError::PayloadTooLarge);
+    }
+    Ok(Bytes::from(buf))
 }
 
 fn strip_position(e: &serde_json::Error) -> String {

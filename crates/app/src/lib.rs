@@ -10,6 +10,7 @@
 //! - Roles and rights are re-read from the database on every request.
 
 pub mod audit;
+pub mod audit_export;
 pub mod auth;
 pub mod clock;
 pub mod companies;

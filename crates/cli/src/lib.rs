@@ -42,6 +42,11 @@ pub enum Command {
         #[command(subcommand)]
         command: CompanyCommand,
     },
+    /// The audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Print the OpenAPI description of the HTTP API.
     Openapi,
 }
@@ -53,6 +58,30 @@ pub enum OperatorCommand {
         #[arg(long)]
         email: String,
     },
+}
+
+#[derive(Subcommand)]
+pub enum AuditCommand {
+    /// Write audit events to stdout, oldest first.
+    Export {
+        /// Only this company's events (and its members' sign-in events).
+        #[arg(long)]
+        company: Option<String>,
+        /// Only events at or after this time (RFC 3339).
+        #[arg(long)]
+        since: Option<String>,
+        /// Only events before this time (RFC 3339).
+        #[arg(long)]
+        until: Option<String>,
+        #[arg(long, value_enum, default_value = "jsonl")]
+        format: ExportFormat,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum ExportFormat {
+    Jsonl,
+    Csv,
 }
 
 #[derive(Subcommand)]
@@ -107,6 +136,51 @@ pub async fn run(cli: Cli, input: &mut dyn BufRead, out: &mut dyn Write) -> Resu
                 .map_err(app_error)?;
             app.close().await;
             writeln!(out, "{}", user.id)?;
+            Ok(())
+        }
+        Command::Audit {
+            command:
+                AuditCommand::Export {
+                    company,
+                    since,
+                    until,
+                    format,
+                },
+        } => {
+            let time = |name: &str, t: Option<String>| -> Result<Option<i64>> {
+                t.map(|t| {
+                    turva_app::clock::parse_rfc3339(&t).ok_or_else(|| {
+                        anyhow!(
+                            "--{name} {t:?} is not an RFC 3339 time (e.g. 2026-11-22T00:00:00Z)"
+                        )
+                    })
+                })
+                .transpose()
+            };
+            let filter = turva_app::audit_export::Filter {
+                company: company
+                    .map(|c| turva_app::model::Id::<()>::parse("company", &c).map(|i| i.as_text()))
+                    .transpose()
+                    .map_err(|_| anyhow!("--company is not a company id"))?,
+                since: time("since", since)?,
+                until: time("until", until)?,
+            };
+            let app = open(config, &cli.data).await?;
+            if matches!(format, ExportFormat::Csv) {
+                writeln!(out, "{}", turva_app::audit_export::CSV_HEADER)?;
+            }
+            let written = turva_app::audit_export::export(&app, &Ctx::cli(), &filter, |e| {
+                let line = match format {
+                    ExportFormat::Jsonl => serde_json::to_string(&e).unwrap_or_default(),
+                    ExportFormat::Csv => e.csv_row(),
+                };
+                writeln!(out, "{line}")
+                    .map_err(|e| turva_app::AppError::Unavailable(format!("stdout: {e}")))
+            })
+            .await
+            .map_err(app_error);
+            app.close().await;
+            written?;
             Ok(())
         }
         Command::Openapi => {

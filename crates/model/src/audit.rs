@@ -26,6 +26,7 @@ pub enum AuditAction {
     MemberRoleChange,
     MemberRemove,
     /// A request the caller was not allowed to make, on no known object kind.
+    AuditExport,
     RequestDenied,
 }
 
@@ -53,6 +54,7 @@ impl AuditAction {
             AuditAction::MemberInvite => "member.invite",
             AuditAction::MemberRoleChange => "member.role_change",
             AuditAction::MemberRemove => "member.remove",
+            AuditAction::AuditExport => "audit.export",
             AuditAction::RequestDenied => "request.denied",
         }
     }
@@ -123,6 +125,7 @@ mod tests {
             MemberInvite,
             MemberRoleChange,
             MemberRemove,
+            AuditExport,
             RequestDenied,
         ] {
             let name = a.as_str();

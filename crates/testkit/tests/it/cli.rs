@@ -142,3 +142,79 @@ async fn openapi_prints_the_description() {
     let doc: serde_json::Value = serde_json::from_str(&out).unwrap_or_default();
     assert!(doc["paths"]["/api/v1/auth/login"]["post"].is_object());
 }
+
+both!(audit_export_shows_a_cross_company_probe);
+async fn audit_export_shows_a_cross_company_probe(t: TestApp) {
+    let (cid_a, alice) = t.company_with_owner("A", "alice@example.test").await;
+    let (cid_b, _) = t.company_with_owner("B", "bob@example.test").await;
+    let alice_id = alice.get("/api/v1/me").await.body["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(
+        alice
+            .get(&format!("/api/v1/companies/{cid_b}/members"))
+            .await
+            .status,
+        404
+    );
+
+    let out = turva(&t, &["audit", "export", "--company", &cid_b], "")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let events: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_default())
+        .collect();
+    let probe = events.iter().find(|e| e["outcome"] == json!("denied"));
+    let probe = probe.unwrap_or_else(|| panic!("no denied event in {out}"));
+    assert_eq!(probe["actor_id"], json!(alice_id));
+    assert_eq!(probe["actor_email"], json!("alice@example.test"));
+    assert_eq!(probe["company_id"], json!(cid_b));
+    assert_eq!(probe["action"], json!("member.list"));
+    assert_eq!(probe["ip"], json!("127.0.0.1"));
+    assert_eq!(probe["credential"], json!("session"));
+    for key in [
+        "seq",
+        "time",
+        "object_type",
+        "object_id",
+        "object_version",
+        "user_agent",
+        "request_id",
+    ] {
+        assert!(probe.get(key).is_some(), "{key}");
+    }
+    // Company B's export holds nothing of company A, but B's owner's sign-ins.
+    assert!(events.iter().all(|e| e["company_id"] != json!(cid_a)));
+    assert!(events.iter().any(
+        |e| e["action"] == json!("auth.login") && e["actor_email"] == json!("bob@example.test")
+    ));
+    assert!(events.iter().all(
+        |e| e["actor_email"] != json!("alice@example.test") || e["outcome"] == json!("denied")
+    ));
+
+    let csv = turva(&t, &["audit", "export", "--format", "csv"], "")
+        .await
+        .unwrap_or_default();
+    assert!(csv.starts_with("seq,time,actor_id,actor_email,company_id"));
+    assert!(csv.lines().count() > events.len());
+    let later = turva(
+        &t,
+        &["audit", "export", "--since", "2999-01-01T00:00:00Z"],
+        "",
+    )
+    .await
+    .unwrap_or_default();
+    assert!(later.is_empty());
+    let err = turva(&t, &["audit", "export", "--since", "yesterday"], "")
+        .await
+        .err()
+        .unwrap_or_default();
+    assert!(err.contains("--since") && err.lines().count() == 1, "{err}");
+    assert_eq!(
+        t.audit_rows_where("action = 'audit.export'").await.len(),
+        3,
+        "exports are audited"
+    );
+}

@@ -75,7 +75,7 @@ pub async fn login(app: &App, ctx: &Ctx, email: &str, password: &str) -> Result<
             let mut ev =
                 Event::new(AuditAction::AuthLoginFailed, Outcome::Denied).reason("rate_limited");
             ev.email = Some(&email);
-            ev.actor_id = user.as_ref().map(|u| u.id.as_str());
+            ev.subject_id = user.as_ref().map(|u| u.id.as_str());
             audit::record(app, &mut tx, ctx, ev).await?;
             tx.commit().await?;
             return Err(e);
@@ -103,6 +103,7 @@ pub async fn login(app: &App, ctx: &Ctx, email: &str, password: &str) -> Result<
         tx.commit().await?;
         return Err(AppError::InvalidCredentials);
     };
+    ensure_password_unchanged(&mut tx, &user).await?;
     throttle::release(&mut tx, &reservation, limits.first()).await?;
     let (token, row) = new_session(app, ctx, &user.id, "password");
     sessions::insert_session(&mut tx, &row).await?;
@@ -267,6 +268,11 @@ pub async fn update_me(
         .ok_or(AppError::Unauthenticated)?;
     let lang =
         language.unwrap_or_else(|| Language::parse("language", &user.language).unwrap_or_default());
+    // Throttle counters are locked before the audit head (every operation
+    // takes them in this order, so two cannot deadlock on PostgreSQL).
+    if let Some(new_email) = &email {
+        throttle::reserve(app, &mut tx, &throttle::mail_limits(app, new_email, None)).await?;
+    }
     if name.is_some() || language.is_some() {
         users::set_profile(
             &mut tx,
@@ -284,7 +290,6 @@ pub async fn update_me(
     if let Some(new_email) = &email {
         // Whether the address is taken is checked only at confirmation, so
         // this answer says nothing about other accounts.
-        throttle::reserve(app, &mut tx, &throttle::mail_limits(app, new_email, None)).await?;
         let (token, token_hash) = new_token();
         let now = app.now();
         let row = tokens::EmailChangeRow {
@@ -427,6 +432,7 @@ pub async fn reauth(app: &App, ctx: &Ctx, actor: &Actor, password: &str) -> Resu
         tx.commit().await?;
         return Err(AppError::InvalidCredentials);
     }
+    ensure_password_unchanged(&mut tx, &user).await?;
     throttle::release(&mut tx, &reservation, None).await?;
     sessions::set_auth_at(&mut tx, &actor.session_id, app.now()).await?;
     let ev = Event::new(AuditAction::AuthReauth, Outcome::Allowed).actor(actor);
@@ -473,8 +479,10 @@ pub async fn change_password(
     let hash = app.hasher().hash(new).await?;
     let now = app.now();
     let mut tx = app.db().write().await?;
+    ensure_password_unchanged(&mut tx, &user).await?;
     throttle::release(&mut tx, &reservation, None).await?;
     users::set_password(&mut tx, &actor.user_id, &hash, now).await?;
+    tokens::void_email_changes(&mut tx, &actor.user_id, now).await?;
     sessions::revoke_all_of_user(&mut tx, &actor.user_id, Some(&actor.session_id), now).await?;
     sessions::set_auth_at(&mut tx, &actor.session_id, now).await?;
     let ev = Event::new(AuditAction::AuthPasswordChange, Outcome::Allowed)
@@ -531,7 +539,10 @@ pub async fn request_password_reset(app: &App, ctx: &Ctx, email: &str) -> Result
     audit::record(app, &mut tx, ctx, ev).await?;
     tx.commit().await?;
     if let Some(m) = mail_out {
-        send_quietly(app, &m).await;
+        // Sent in the background: awaiting it only for existing accounts
+        // would tell by timing which addresses have one.
+        let app = app.clone();
+        tokio::spawn(async move { send_quietly(&app, &m).await });
     }
     Ok(())
 }
@@ -571,6 +582,8 @@ pub async fn confirm_password_reset(
     throttle::release(&mut tx, &attempt, None).await?;
     users::set_password(&mut tx, &user.id, &hash, now).await?;
     sessions::revoke_all_of_user(&mut tx, &user.id, None, now).await?;
+    // A pending email change may be an intruder's: a reset ends it too.
+    tokens::void_email_changes(&mut tx, &user.id, now).await?;
     let mut ev = Event::new(AuditAction::AuthPasswordReset, Outcome::Allowed)
         .object(ObjectType::User, &user.id);
     ev.actor_id = Some(&user.id);
@@ -656,8 +669,16 @@ pub async fn accept_invite(
     if !tokens::consume(&mut tx, &token_hash, now).await? {
         return Err(bad_token());
     }
-    if let (Some(hash), Some(name)) = (&new_hash, &name) {
-        users::complete_account(&mut tx, &user.id, name, hash, now).await?;
+    match (&new_hash, &name) {
+        (Some(hash), Some(name)) => {
+            if !users::complete_account(&mut tx, &user.id, name, hash, now).await? {
+                return Err(AppError::Conflict(
+                    "the account was just created: accept again with its password",
+                ));
+            }
+        }
+        // The password checked above must still be the account's.
+        _ => ensure_password_unchanged(&mut tx, &user).await?,
     }
     if !members::activate(&mut tx, &company_id, &user.id, now).await? {
         return Err(bad_token());
@@ -680,6 +701,21 @@ pub async fn accept_invite(
         company_id,
         created_account,
     })
+}
+
+/// Fails when the user's password changed since `checked` was read: a
+/// sign-in (or re-authentication) verified against an old hash must not
+/// outlive a reset or change that committed while it was hashing.
+async fn ensure_password_unchanged(
+    tx: &mut turva_store::Tx,
+    checked: &users::UserRow,
+) -> Result<(), AppError> {
+    let now = users::user_by_id(tx, &checked.id).await?;
+    if now.is_some_and(|u| u.password_hash == checked.password_hash) {
+        Ok(())
+    } else {
+        Err(AppError::InvalidCredentials)
+    }
 }
 
 fn bad_token() -> AppError {

@@ -9,7 +9,7 @@ use turva_store::{members, Tx};
 
 use crate::audit::{self, Event};
 use crate::keyring::{self, KeyKind};
-use crate::{auth, mail, members as member_ops, Actor, App, AppError, Ctx};
+use crate::{auth, mail, members as member_ops, throttle, Actor, App, AppError, Ctx};
 
 /// Who creates a company: an operator through the API, or the machine's
 /// administrator through the CLI.
@@ -129,6 +129,13 @@ pub async fn create(
         Creator::Cli => None,
     };
     let mut tx = app.db().write().await?;
+    // Throttle counters before the audit head, as everywhere.
+    throttle::reserve(
+        app,
+        &mut tx,
+        &throttle::mail_limits(app, &owner_email, Some(&company.id)),
+    )
+    .await?;
     companies::insert_company(&mut tx, &proof, &company, actor.map(|a| a.user_id.as_str())).await?;
     keyring::ensure_key(app, &mut tx, KeyKind::Company, &company.id).await?;
     let mut ev = Event::new(AuditAction::CompanyCreate, Outcome::Allowed)
@@ -148,6 +155,7 @@ pub async fn create(
         role: Role::Owner,
         language: Language::En,
         inviter: &inviter,
+        mail_reserved: true,
     };
     let mail = member_ops::invite_in_tx(app, &mut tx, &proof, ctx, invite).await?;
     tx.commit().await?;
@@ -300,13 +308,13 @@ fn merge_settings(
                 ));
             }
             ("require_mfa", _) => {
-                return Err(AppError::invalid(
+                return Err(AppError::malformed(
                     "settings.require_mfa",
                     "must be true or false",
                 ))
             }
             _ => {
-                return Err(AppError::invalid(
+                return Err(AppError::malformed(
                     "settings",
                     format!("unknown setting {k:?}"),
                 ))

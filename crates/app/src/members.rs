@@ -17,6 +17,16 @@ use crate::{auth, mail, throttle, Actor, App, AppError, Ctx};
 
 pub use turva_store::members::MemberRow;
 
+/// A membership as an admin sees it: an invited address's name is not
+/// shown (it would tell the admin that the address has an account, and
+/// whose), only once the person accepted.
+fn as_seen(mut m: MemberRow) -> MemberRow {
+    if m.status != "active" {
+        m.name = String::new();
+    }
+    m
+}
+
 /// Invitations are valid this long.
 pub const INVITE_SECS: i64 = 7 * 24 * 3600;
 
@@ -65,7 +75,10 @@ pub async fn list(
         .object(obj.0, obj.1);
     audit::record(app, &mut tx, ctx, ev).await?;
     tx.commit().await?;
-    Ok(Page { items, next_cursor })
+    Ok(Page {
+        items: items.into_iter().map(as_seen).collect(),
+        next_cursor,
+    })
 }
 
 /// Invites `email` as `role` (admins; owners and admins need recent auth,
@@ -105,6 +118,39 @@ pub async fn invite(
         }
     };
     let company = company.ok_or(AppError::NotFound)?;
+    // Inviting again changes a pending invitation's role: that is a role
+    // change too (only owners may touch an owner's).
+    if let Some(user) = users::user_by_email(&mut tx, &email).await? {
+        let pending = members::membership(&mut tx, company_id, &user.id)
+            .await?
+            .filter(|m| m.status == "invited");
+        if let Some(from) = pending
+            .and_then(|m| Role::parse("role", &m.role).ok())
+            .filter(|from| *from != role)
+        {
+            if let Err(reason) = access::decide(
+                &facts,
+                Action::ChangeRole {
+                    from,
+                    to: role,
+                    is_self: false,
+                },
+            ) {
+                drop(tx);
+                let obj = (ObjectType::Member, user.id.as_str());
+                return Err(denied(
+                    app,
+                    ctx,
+                    actor,
+                    AuditAction::MemberInvite,
+                    Some(&company),
+                    obj,
+                    reason,
+                )
+                .await);
+            }
+        }
+    }
     let invite = Invite {
         actor: Some(actor),
         company: &company,
@@ -112,6 +158,7 @@ pub async fn invite(
         role,
         language,
         inviter: &actor.name,
+        mail_reserved: false,
     };
     let mail = invite_in_tx(app, &mut tx, &proof, ctx, invite).await?;
     let user = users::user_by_email(&mut tx, &email)
@@ -122,7 +169,7 @@ pub async fn invite(
         .ok_or(AppError::NotFound)?;
     tx.commit().await?;
     auth::send_quietly(app, &mail).await;
-    Ok(row)
+    Ok(as_seen(row))
 }
 
 /// Who invites whom, where, as what.
@@ -135,6 +182,9 @@ pub(crate) struct Invite<'a> {
     pub language: Language,
     /// The name the email gives as the inviter.
     pub inviter: &'a str,
+    /// The caller already counted the email against the mail limits
+    /// (before its own audit event: throttle locks come first).
+    pub mail_reserved: bool,
 }
 
 /// The invitation itself, inside a transaction: the address's account (or
@@ -154,14 +204,17 @@ pub(crate) async fn invite_in_tx(
         role,
         language,
         inviter,
+        mail_reserved,
     } = invite;
     let now = app.now();
-    throttle::reserve(
-        app,
-        tx,
-        &throttle::mail_limits(app, email, Some(&company.id)),
-    )
-    .await?;
+    if !mail_reserved {
+        throttle::reserve(
+            app,
+            tx,
+            &throttle::mail_limits(app, email, Some(&company.id)),
+        )
+        .await?;
+    }
     let user = match users::user_by_email(tx, email).await? {
         Some(u) => u,
         None => {
@@ -184,6 +237,8 @@ pub(crate) async fn invite_in_tx(
             return Err(AppError::Conflict("already a member of this company"))
         }
         Some(_) => {
+            // The earlier links stop working: only the newest invitation counts.
+            tokens::void_all(tx, &user.id, "invite", Some(&company.id), now).await?;
             members::update_invitation(
                 tx,
                 proof,
@@ -343,7 +398,7 @@ pub async fn change_role(
         .await?
         .ok_or(AppError::NotFound)?;
     tx.commit().await?;
-    Ok(row)
+    Ok(as_seen(row))
 }
 
 /// Removes a member (or withdraws an invitation).

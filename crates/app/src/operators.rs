@@ -31,7 +31,11 @@ pub async fn create(
             ))
         }
         Some(u) => {
-            users::complete_account(&mut tx, &u.id, &name, &hash, now).await?;
+            if !users::complete_account(&mut tx, &u.id, &name, &hash, now).await? {
+                return Err(AppError::Conflict(
+                    "an account with this email already exists",
+                ));
+            }
             u
         }
         None => {

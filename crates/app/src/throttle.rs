@@ -29,6 +29,7 @@ const FIFTEEN_MIN: i64 = 15 * 60;
 /// The sign-in limits for an account (by normalised email) at an address.
 pub fn login_limits(app: &App, email: &str, ip: &str) -> Vec<Limit> {
     let k = app.index_key();
+    let ip = &address(ip);
     vec![
         Limit {
             bucket: "login_account_ip",
@@ -56,9 +57,25 @@ pub fn login_limits(app: &App, email: &str, ip: &str) -> Vec<Limit> {
 pub fn address_limit(app: &App, bucket: &'static str, ip: &str) -> Limit {
     Limit {
         bucket,
-        key: keyed_hash(app.index_key(), bucket, ip),
+        key: keyed_hash(app.index_key(), bucket, &address(ip)),
         max: 20,
         window_secs: FIFTEEN_MIN,
+    }
+}
+
+/// The unit an address limit counts: an IPv4 address, or the /64 of an
+/// IPv6 address (one subscriber usually holds a whole /64, so counting
+/// single IPv6 addresses would let one client rotate past any limit).
+pub fn address(ip: &str) -> String {
+    match ip.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+        _ => ip.to_string(),
     }
 }
 
@@ -139,6 +156,15 @@ pub async fn attempt(app: &App, limits: &[Limit]) -> Result<Vec<String>, AppErro
     Ok(ids)
 }
 
+/// Deletes counter rows older than every window (housekeeping, run by the
+/// server every few minutes).
+pub async fn purge_old(app: &App) -> Result<u64, AppError> {
+    let mut tx = app.db().write().await?;
+    let n = store::purge(&mut tx, app.now() - 2 * 3600 * 1000).await?;
+    tx.commit().await?;
+    Ok(n)
+}
+
 /// Takes back a reservation (the attempt succeeded) and, for sign-in,
 /// forgets the account's failures at that address.
 pub async fn release(tx: &mut Tx, ids: &[String], clear: Option<&Limit>) -> Result<(), AppError> {
@@ -147,4 +173,20 @@ pub async fn release(tx: &mut Tx, ids: &[String], clear: Option<&Limit>) -> Resu
         store::clear(tx, l.bucket, &l.key).await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::address;
+
+    #[test]
+    fn ipv6_addresses_count_per_64() {
+        assert_eq!(address("203.0.113.9"), "203.0.113.9");
+        assert_eq!(
+            address("2001:db8:1:2:aaaa::1"),
+            address("2001:db8:1:2:bbbb::2")
+        );
+        assert_ne!(address("2001:db8:1:2::1"), address("2001:db8:1:3::1"));
+        assert_eq!(address("::ffff:192.0.2.1"), "192.0.2.1");
+    }
 }

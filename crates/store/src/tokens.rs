@@ -177,3 +177,16 @@ pub async fn consume_email_change(
     .await)?;
     Ok(n == 1)
 }
+
+/// Voids every pending email change of a user (their password was reset
+/// or changed: a change requested from a stolen session must not survive).
+pub async fn void_email_changes(tx: &mut Tx, user_id: &str, now: Millis) -> Result<()> {
+    exec_tx!(tx, |c| sqlx::query(
+        "UPDATE email_changes SET used_at = $2 WHERE user_id = $1 AND used_at IS NULL"
+    )
+    .bind(user_id)
+    .bind(now)
+    .execute(c)
+    .await)?;
+    Ok(())
+}

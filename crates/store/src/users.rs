@@ -84,14 +84,16 @@ pub async fn set_password(tx: &mut Tx, id: &str, hash: &str, at: Millis) -> Resu
 }
 
 /// Turns an invited address into an account: sets its name and password.
+/// Returns false when the address already has a password (another request
+/// made the account first).
 pub async fn complete_account(
     tx: &mut Tx,
     id: &str,
     name: &str,
     hash: &str,
     at: Millis,
-) -> Result<()> {
-    exec_tx!(tx, |c| {
+) -> Result<bool> {
+    let n = exec_tx!(tx, |c| {
         sqlx::query(
         "UPDATE users SET name = $2, password_hash = $3, password_changed_at = $4 WHERE id = $1 AND password_hash IS NULL"
     )
@@ -102,7 +104,7 @@ pub async fn complete_account(
     .execute(c)
     .await
     })?;
-    Ok(())
+    Ok(n == 1)
 }
 
 /// Makes an existing account a platform operator.

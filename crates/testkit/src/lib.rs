@@ -111,6 +111,20 @@ impl TestApp {
             .collect()
     }
 
+    /// Waits (up to 5 s) until the outbox holds at least `n` emails, then a
+    /// moment longer so that one more would show; returns the count. For
+    /// mail that is sent in the background.
+    pub async fn settled_outbox(&self, n: usize) -> usize {
+        for _ in 0..100 {
+            if self.outbox().len() >= n {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        self.outbox().len()
+    }
+
     /// The `token` of the newest email to `to` whose link path contains `path`.
     pub fn token_for(&self, to: &str, path: &str) -> Option<String> {
         self.outbox()

@@ -44,18 +44,23 @@ pub fn client_ctx(app: &App, parts: &Parts) -> Ctx {
         .unwrap_or(IpAddr::from([127, 0, 0, 1]));
     let mut ip = peer;
     if app.config().is_trusted_proxy(peer) {
-        let forwarded: Vec<IpAddr> = parts
+        let forwarded: Vec<&str> = parts
             .headers
             .get_all("x-forwarded-for")
             .iter()
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(','))
-            .filter_map(|s| s.trim().parse().ok())
+            .map(str::trim)
             .collect();
         // Walk from the right: the last entries were added by our proxies.
-        for addr in forwarded.iter().rev() {
-            ip = *addr;
-            if !app.config().is_trusted_proxy(*addr) {
+        // An entry that does not parse ends the walk at the last trusted
+        // hop, so nothing a client wrote to its left is believed.
+        for entry in forwarded.iter().rev() {
+            let Ok(addr) = entry.parse::<IpAddr>() else {
+                break;
+            };
+            ip = addr;
+            if !app.config().is_trusted_proxy(addr) {
                 break;
             }
         }

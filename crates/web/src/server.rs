@@ -50,6 +50,7 @@ pub async fn serve(app: App, listen: SocketAddr, files: TlsFiles) -> Result<Runn
         .ok_or_else(|| format!("cannot listen on {listen}"))?;
     tokio::spawn(watch_certificate(rustls, files));
     tokio::spawn(report_unauthenticated(app.clone()));
+    tokio::spawn(housekeeping(app.clone()));
     Ok(Running {
         addr,
         handle,
@@ -69,6 +70,16 @@ async fn report_unauthenticated(app: App) {
                 count = n,
                 "requests without valid credentials in the last minute"
             );
+        }
+    }
+}
+
+/// Deletes expired throttle counters every ten minutes.
+async fn housekeeping(app: App) {
+    loop {
+        tokio::time::sleep(Duration::from_secs(600)).await;
+        if let Err(e) = turva_app::throttle::purge_old(&app).await {
+            tracing::warn!(error = %e, "housekeeping failed");
         }
     }
 }

@@ -325,7 +325,7 @@ async fn a_password_reset_sets_the_password_once_and_ends_sessions(t: TestApp) {
         assert_eq!(r.status, 202);
     }
     assert_eq!(
-        t.outbox().len(),
+        t.settled_outbox(before + 1).await,
         before + 1,
         "only the existing account gets mail"
     );
@@ -383,6 +383,8 @@ async fn a_password_reset_sets_the_password_once_and_ends_sessions(t: TestApp) {
             json!({"email": "a@example.test"}),
         )
         .await;
+    let sent = t.outbox().len();
+    t.settled_outbox(sent + 1).await;
     let token = t
         .token_for("a@example.test", "reset-password")
         .unwrap_or_default();

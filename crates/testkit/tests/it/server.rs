@@ -216,7 +216,9 @@ async fn shutdown_finishes_requests_in_flight(t: TestApp) {
         let r = h.await.ok().and_then(|r| r.ok());
         // Either served in full before the stop, or never accepted: never cut.
         if let Some(r) = r {
-            assert_eq!(r.status(), 200);
+            let status = r.status();
+            let body = r.text().await.unwrap_or_default();
+            assert_eq!(status, 200, "{body}");
         }
     }
 }

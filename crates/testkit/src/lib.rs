@@ -125,6 +125,17 @@ impl TestApp {
         self.outbox().len()
     }
 
+    /// Like `token_for`, waiting up to 5 s for mail sent in the background.
+    pub async fn token_arriving(&self, to: &str, path: &str) -> Option<String> {
+        for _ in 0..100 {
+            if let Some(t) = self.token_for(to, path) {
+                return Some(t);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        None
+    }
+
     /// The `token` of the newest email to `to` whose link path contains `path`.
     pub fn token_for(&self, to: &str, path: &str) -> Option<String> {
         self.outbox()

@@ -764,3 +764,43 @@ async fn a_whole_office_accepts_from_one_address_but_token_guessing_is_throttled
         .await;
     assert_eq!(r.status, 422, "a separate counter");
 }
+
+both!(a_password_reset_voids_a_pending_email_change);
+async fn a_password_reset_voids_a_pending_email_change(t: TestApp) {
+    let (_, owner) = t.company_with_owner("A", "owner@example.test").await;
+    // Someone with the session (signed in just now, so recent auth holds)
+    // asks to move the account to their address.
+    let r = owner
+        .patch("/api/v1/me", json!({"email": "intruder@example.test"}))
+        .await;
+    assert_eq!(r.status, 200);
+    let change = t
+        .token_for("intruder@example.test", "confirm-email")
+        .unwrap_or_default();
+    // The owner resets the password.
+    let c = t.client();
+    assert_eq!(
+        c.post(
+            "/api/v1/auth/password-reset",
+            json!({"email": "owner@example.test"})
+        )
+        .await
+        .status,
+        202
+    );
+    let reset = t
+        .token_arriving("owner@example.test", "reset-password")
+        .await
+        .unwrap_or_default();
+    let r = c
+        .post(
+            "/api/v1/auth/password-reset/confirm",
+            json!({"token": reset, "password": "Uusi salasana talvella 2026!"}),
+        )
+        .await;
+    assert_eq!(r.status, 204);
+    let r = c
+        .post("/api/v1/auth/confirm-email", json!({"token": change}))
+        .await;
+    assert_eq!(r.status, 422, "the intruder's link died with the reset");
+}

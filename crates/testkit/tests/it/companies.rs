@@ -449,3 +449,71 @@ async fn settings_are_validated_and_merged(t: TestApp) {
         json!(false)
     );
 }
+
+both!(admins_cannot_rewrite_an_owner_invitation_and_invited_names_stay_hidden);
+async fn admins_cannot_rewrite_an_owner_invitation_and_invited_names_stay_hidden(t: TestApp) {
+    let (cid, owner) = t.company_with_owner("A", "owner@example.test").await;
+    let (admin, _) = t.member(&owner, &cid, "admin@example.test", "admin").await;
+    let members = format!("/api/v1/companies/{cid}/members");
+    assert_eq!(
+        owner
+            .post(
+                &members,
+                json!({"email": "next.owner@example.test", "role": "owner"})
+            )
+            .await
+            .status,
+        201
+    );
+    let r = admin
+        .post(
+            &members,
+            json!({"email": "next.owner@example.test", "role": "reader"}),
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (403, "forbidden"));
+    let list = owner.get(&members).await.body["items"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let pending = list
+        .iter()
+        .find(|m| m["email"] == json!("next.owner@example.test"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(pending["role"], json!("owner"));
+    // An invited address with an account elsewhere: its name stays hidden.
+    let (_, _b) = t.company_with_owner("B", "known@example.test").await;
+    let r = owner
+        .post(
+            &members,
+            json!({"email": "known@example.test", "role": "member"}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["name"].as_str(), r.body["status"].as_str()),
+        (201, Some(""), Some("invited"))
+    );
+    // Re-inviting voids the first link.
+    let first = t
+        .token_for("known@example.test", "accept-invite")
+        .unwrap_or_default();
+    assert_eq!(
+        owner
+            .post(
+                &members,
+                json!({"email": "known@example.test", "role": "member"})
+            )
+            .await
+            .status,
+        201
+    );
+    let r = t
+        .client()
+        .post(
+            "/api/v1/auth/accept-invite",
+            json!({"token": first, "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(r.status, 422);
+}

@@ -63,6 +63,8 @@ pub struct Server {
 #[serde(deny_unknown_fields, default)]
 pub struct Database {
     pub url: Option<Secret>,
+    /// A file holding `url` (a mounted secret), read at start-up.
+    pub url_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -89,6 +91,8 @@ pub struct Auth {
 #[serde(deny_unknown_fields, default)]
 pub struct Smtp {
     pub url: Option<Secret>,
+    /// A file holding `url` (a mounted secret), read at start-up.
+    pub url_file: Option<PathBuf>,
     pub from: String,
     pub per_recipient_per_hour: u32,
     pub per_company_per_hour: u32,
@@ -144,6 +148,7 @@ impl Default for Smtp {
     fn default() -> Self {
         Smtp {
             url: None,
+            url_file: None,
             from: "Turva <turva@localhost>".into(),
             per_recipient_per_hour: 20,
             per_company_per_hour: 1000,
@@ -208,12 +213,14 @@ pub const OPTIONS: &[Opt] = &[
     Opt { section: "server", key: "tls_key_file", kind: Kind::Text, default: "", doc: "PEM private key of tls_cert_file." },
     Opt { section: "server", key: "trusted_proxies", kind: Kind::List, default: "[]", doc: "Addresses or CIDR ranges whose X-Forwarded-For header is believed." },
     Opt { section: "database", key: "url", kind: Kind::Text, default: "", doc: "postgres://… switches to PostgreSQL. Default: the SQLCipher database DIR/turva.db." },
+    Opt { section: "database", key: "url_file", kind: Kind::Text, default: "", doc: "A file holding database.url (e.g. a mounted secret), instead of url." },
     Opt { section: "storage", key: "url", kind: Kind::Text, default: "", doc: "Where attachments live. Default: DIR/files." },
     Opt { section: "keys", key: "master_key_file", kind: Kind::Text, default: "", doc: "The master key file. Default: DIR/master.key (keep it outside the data directory in production)." },
     Opt { section: "auth", key: "reauth_seconds", kind: Kind::Integer, default: "600", doc: "How long a password or second factor counts as recent, for sensitive actions." },
     Opt { section: "auth", key: "session_idle_seconds", kind: Kind::Integer, default: "43200", doc: "A session unused this long ends." },
     Opt { section: "auth", key: "session_absolute_seconds", kind: Kind::Integer, default: "604800", doc: "A session ends this long after sign-in." },
     Opt { section: "smtp", key: "url", kind: Kind::Text, default: "", doc: "smtp:// or smtps:// URL with credentials. Default: emails are written to DIR/outbox/ as .eml files." },
+    Opt { section: "smtp", key: "url_file", kind: Kind::Text, default: "", doc: "A file holding smtp.url, instead of url." },
     Opt { section: "smtp", key: "from", kind: Kind::Text, default: "\"Turva <turva@localhost>\"", doc: "The From address of every email." },
     Opt { section: "smtp", key: "per_recipient_per_hour", kind: Kind::Integer, default: "20", doc: "Most emails one address receives in an hour; more are refused with 429." },
     Opt { section: "smtp", key: "per_company_per_hour", kind: Kind::Integer, default: "1000", doc: "Most emails sent on behalf of one company in an hour." },
@@ -248,9 +255,19 @@ impl Config {
             None => toml::Table::new(),
         };
         let warnings = apply_env(&mut table, vars)?;
-        let config: Config = toml::Value::Table(table)
+        let mut config: Config = toml::Value::Table(table)
             .try_into()
             .map_err(|e: toml::de::Error| format!("configuration: {}", e.message()))?;
+        config.database.url = secret_from(
+            config.database.url.take(),
+            config.database.url_file.as_deref(),
+            "database",
+        )?;
+        config.smtp.url = secret_from(
+            config.smtp.url.take(),
+            config.smtp.url_file.as_deref(),
+            "smtp",
+        )?;
         config.validate()?;
         Ok((config, warnings))
     }
@@ -429,6 +446,25 @@ fn apply_env(
     Ok(warnings)
 }
 
+/// A secret given inline or as a file (`…_file`), not both.
+fn secret_from(
+    inline: Option<Secret>,
+    file: Option<&Path>,
+    section: &str,
+) -> Result<Option<Secret>, String> {
+    match (inline, file) {
+        (Some(_), Some(_)) => Err(format!(
+            "{section}.url and {section}.url_file are both set: choose one"
+        )),
+        (inline, None) => Ok(inline),
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("{section}.url_file {}: {e}", path.display()))?;
+            Ok(Some(Secret::new(text.trim_end_matches(['\n', '\r']))))
+        }
+    }
+}
+
 fn parse_hh_mm(s: &str) -> Option<(u8, u8)> {
     let (h, m) = s.split_once(':')?;
     let (h, m): (u8, u8) = (h.parse().ok()?, m.parse().ok()?);
@@ -555,6 +591,37 @@ mod tests {
     }
 
     #[test]
+    fn secrets_can_come_from_files() -> Result<(), String> {
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let secret = dir.path().join("db-url");
+        std::fs::write(&secret, "postgres://u:hunter2@db/turva\n").map_err(|e| e.to_string())?;
+        let (c, _) = load(
+            &format!(
+                "[database]\nurl_file = {:?}\n",
+                secret.display().to_string()
+            ),
+            &[],
+        )?;
+        assert_eq!(
+            c.database.url.as_ref().map(Secret::expose),
+            Some("postgres://u:hunter2@db/turva")
+        );
+        let both = format!(
+            "[database]\nurl = \"postgres://x\"\nurl_file = {:?}\n",
+            secret.display().to_string()
+        );
+        assert!(load(&both, &[])
+            .err()
+            .unwrap_or_default()
+            .contains("choose one"));
+        let missing = load("[smtp]\nurl_file = \"/nonexistent/smtp\"\n", &[])
+            .err()
+            .unwrap_or_default();
+        assert!(missing.contains("smtp.url_file"), "{missing}");
+        Ok(())
+    }
+
+    #[test]
     fn secrets_never_print() -> Result<(), String> {
         let (c, _) = load("[database]\nurl = \"postgres://u:hunter2@db/turva\"\n", &[])?;
         assert!(!format!("{c:?}").contains("hunter2"));
@@ -578,11 +645,11 @@ mod tests {
         // Every field of every section is documented in OPTIONS.
         let defaults = [
             ("server", 5),
-            ("database", 1),
+            ("database", 2),
             ("storage", 1),
             ("keys", 1),
             ("auth", 3),
-            ("smtp", 4),
+            ("smtp", 5),
             ("audit", 2),
             ("backup", 5),
             ("log", 2),

@@ -156,17 +156,13 @@ pub async fn authenticate(app: &App, token: &str) -> Result<Actor, AppError> {
     let now = app.now();
     let idle =
         i64::try_from(app.config().auth.session_idle_seconds).unwrap_or(i64::MAX / 2000) * 1000;
-    let mut tx = app.db().read().await?;
-    let Some(s) = sessions::live_session_by_token_hash(&mut tx, &hash_token(token)).await? else {
+    let Some((s, user)) = sessions::live_session_with_user(app.db(), &hash_token(token)).await?
+    else {
         return Err(AppError::Unauthenticated);
     };
     if now >= s.expires_at || now >= s.last_seen_at.saturating_add(idle) {
         return Err(AppError::Unauthenticated);
     }
-    let Some(user) = users::user_by_id(&mut tx, &s.user_id).await? else {
-        return Err(AppError::Unauthenticated);
-    };
-    drop(tx);
     // Record use at most once a minute: enough for the idle timeout.
     if now - s.last_seen_at > 60_000 {
         let mut tx = app.db().write().await?;
@@ -174,7 +170,7 @@ pub async fn authenticate(app: &App, token: &str) -> Result<Actor, AppError> {
         tx.commit().await?;
     }
     Ok(Actor {
-        user_id: user.id,
+        user_id: s.user_id,
         email: user.email,
         name: user.name,
         language: user.language,

@@ -77,6 +77,24 @@ macro_rules! exec_tx {
     };
 }
 
+/// Runs `$body` with `$c` bound to the pool (the read pool on SQLite), for
+/// a single read statement that needs no transaction: one round trip.
+#[macro_export]
+macro_rules! on_db {
+    ($db:expr, |$c:ident| $body:expr) => {
+        match $db {
+            $crate::db::Db::Sqlite { read, .. } => {
+                let $c = read;
+                $body
+            }
+            $crate::db::Db::Postgres(pool) => {
+                let $c = pool;
+                $body
+            }
+        }
+    };
+}
+
 impl Db {
     /// Opens the SQLCipher database at `path` with `key`, creating it when
     /// missing. Fails when the key is wrong or the cipher is not compiled in.

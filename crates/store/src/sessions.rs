@@ -1,9 +1,10 @@
 //! The `sessions` table: server-side sessions, looked up by the SHA-256 of
 //! their token.
 
+use crate::db::Db;
 use crate::db::Tx;
 use crate::error::Result;
-use crate::{exec_tx, on_tx, Millis};
+use crate::{exec_tx, on_db, on_tx, Millis};
 
 #[derive(Debug, Clone)]
 pub struct SessionRow {
@@ -73,21 +74,6 @@ pub async fn insert_session(tx: &mut Tx, s: &SessionRow) -> Result<()> {
     .await
     })?;
     Ok(())
-}
-
-/// A session that is not revoked, by its token hash (expiry is the caller's
-/// to check against its clock).
-pub async fn live_session_by_token_hash(
-    tx: &mut Tx,
-    token_hash: &str,
-) -> Result<Option<SessionRow>> {
-    let sql =
-        format!("SELECT {COLUMNS} FROM sessions WHERE token_hash = $1 AND revoked_at IS NULL");
-    let row: Option<Tuple> = on_tx!(tx, |c| sqlx::query_as(&sql)
-        .bind(token_hash)
-        .fetch_optional(c)
-        .await)?;
-    Ok(row.map(from_tuple))
 }
 
 /// A user's sessions that are neither revoked nor past `now`.
@@ -165,4 +151,59 @@ pub async fn revoke_all_of_user(
     .await
     })?;
     Ok(r)
+}
+
+/// The user a live session belongs to, as far as authentication needs.
+#[derive(Debug, Clone)]
+pub struct SessionUser {
+    pub email: String,
+    pub name: String,
+    pub language: String,
+    pub is_operator: bool,
+}
+
+type WithUserTuple = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    i64,
+    i64,
+    i64,
+    String,
+    String,
+    String,
+    String,
+    String,
+    bool,
+);
+
+/// A session that is not revoked, with its user, in one statement outside
+/// any transaction (it runs on every authenticated request).
+pub async fn live_session_with_user(
+    db: &Db,
+    token_hash: &str,
+) -> Result<Option<(SessionRow, SessionUser)>> {
+    let sql = "SELECT s.id, s.token_hash, s.user_id, s.csrf_token, s.method, s.created_at, s.last_seen_at, s.auth_at,
+            s.expires_at, s.ip, s.user_agent, u.email, u.name, u.language, u.is_operator
+         FROM sessions s JOIN users u ON u.id = s.user_id
+         WHERE s.token_hash = $1 AND s.revoked_at IS NULL";
+    let row: Option<WithUserTuple> = on_db!(db, |c| sqlx::query_as(sql)
+        .bind(token_hash)
+        .fetch_optional(c)
+        .await)?;
+    Ok(row.map(|t| {
+        let session = from_tuple((t.0, t.1, t.2, t.3, t.4, t.5, t.6, t.7, t.8, t.9, t.10));
+        (
+            session,
+            SessionUser {
+                email: t.11,
+                name: t.12,
+                language: t.13,
+                is_operator: t.14,
+            },
+        )
+    }))
 }

@@ -36,13 +36,10 @@ pub(crate) async fn facts(
     actor: &Actor,
     company_id: &str,
 ) -> Result<(Option<CompanyRow>, ActorFacts), AppError> {
-    let company = companies::company_by_id(tx, company_id).await?;
-    let role = match &company {
-        Some(_) => members::membership(tx, company_id, &actor.user_id)
-            .await?
-            .filter(|m| m.status == "active")
-            .and_then(|m| Role::parse("role", &m.role).ok()),
-        None => None,
+    let found = companies::company_with_active_role(tx, company_id, &actor.user_id).await?;
+    let (company, role) = match found {
+        Some((c, role)) => (Some(c), role.and_then(|r| Role::parse("role", &r).ok())),
+        None => (None, None),
     };
     let facts = ActorFacts {
         is_operator: actor.is_operator,

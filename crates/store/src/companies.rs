@@ -73,3 +73,33 @@ pub async fn update_company(
     .await)?;
     Ok(())
 }
+
+/// A company with `user_id`'s active role in it (None when not an active
+/// member), in one statement: every company-scoped operation starts here.
+pub async fn company_with_active_role(
+    tx: &mut Tx,
+    company_id: &str,
+    user_id: &str,
+) -> Result<Option<(CompanyRow, Option<String>)>> {
+    let row: Option<(String, String, String, i64, Option<String>)> =
+        on_tx!(tx, |c| sqlx::query_as(
+            "SELECT c.id, c.name, c.settings, c.created_at, m.role FROM companies c
+         LEFT JOIN memberships m ON m.company_id = c.id AND m.user_id = $2 AND m.status = 'active'
+         WHERE c.id = $1"
+        )
+        .bind(company_id)
+        .bind(user_id)
+        .fetch_optional(c)
+        .await)?;
+    Ok(row.map(|t| {
+        (
+            CompanyRow {
+                id: t.0,
+                name: t.1,
+                settings: t.2,
+                created_at: t.3,
+            },
+            t.4,
+        )
+    }))
+}

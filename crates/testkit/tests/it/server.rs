@@ -209,7 +209,18 @@ async fn shutdown_finishes_requests_in_flight(t: TestApp) {
         );
         inflight.push(tokio::spawn(req.send()));
     }
-    tokio::time::sleep(Duration::from_millis(30)).await;
+    // Wait until all three are inside the server (each counts its attempt
+    // before the slow hash), so that they really are in flight.
+    for _ in 0..200 {
+        // Three counters per attempt until it ends; then its auth.login
+        // event (the operator's own sign-in made the first one).
+        let pending = t.count("throttle_events").await / 3;
+        let done = t.audit_rows_where("action = 'auth.login'").await.len() as i64 - 1;
+        if pending + done >= 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     drop(op);
     t.stop().await;
     for h in inflight {

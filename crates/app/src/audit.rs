@@ -151,7 +151,7 @@ pub struct EventView {
 /// tools and tests; the per-company audit API is a later issue.
 pub async fn events(app: &App, after: i64, limit: i64) -> Result<Vec<EventView>, AppError> {
     let mut tx = app.db().read().await?;
-    let rows = store::events_after(&mut tx, None, after, limit).await?;
+    let rows = store::events_after(&mut tx, after, limit).await?;
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
         let personal = open_personal(app, &mut tx, &row).await?;

@@ -37,10 +37,3 @@ pub struct Actor {
     /// When the password (or a second factor) was last given in this session.
     pub auth_at: i64,
 }
-
-impl Actor {
-    /// The audit log's `credential` value.
-    pub fn credential(&self) -> String {
-        "session".into()
-    }
-}

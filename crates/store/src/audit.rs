@@ -83,27 +83,13 @@ type Tuple = (
     Option<String>,
 );
 
-/// Events with `seq > after`, oldest first, at most `limit`; only those of
-/// `company_id` when given (`Some(None)`: platform events only).
-pub async fn events_after(
-    tx: &mut Tx,
-    company_id: Option<Option<&str>>,
-    after: i64,
-    limit: i64,
-) -> Result<Vec<AuditRow>> {
-    let (filter, cid) = match company_id {
-        None => ("1 = 1 OR $2 = ''", ""),
-        Some(None) => ("company_id IS NULL AND $2 = ''", ""),
-        Some(Some(c)) => ("company_id = $2", c),
-    };
-    let sql = format!(
-        "SELECT seq, time, company_id, actor_id, credential, object_type, object_id, object_version, action, outcome,
+/// Events with `seq > after`, oldest first, at most `limit`.
+pub async fn events_after(tx: &mut Tx, after: i64, limit: i64) -> Result<Vec<AuditRow>> {
+    let sql = "SELECT seq, time, company_id, actor_id, credential, object_type, object_id, object_version, action, outcome,
             reason, request_id, personal_key_id, personal, ip_index
-         FROM audit_events WHERE seq > $1 AND ({filter}) ORDER BY seq LIMIT $3"
-    );
-    let rows: Vec<Tuple> = on_tx!(tx, |c| sqlx::query_as(&sql)
+         FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2";
+    let rows: Vec<Tuple> = on_tx!(tx, |c| sqlx::query_as(sql)
         .bind(after)
-        .bind(cid)
         .bind(limit)
         .fetch_all(c)
         .await)?;

@@ -29,6 +29,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0002_email_change.sql"),
         postgres: include_str!("../migrations/postgres/0002_email_change.sql"),
     },
+    Migration {
+        version: 3,
+        name: "0003_content",
+        sqlite: include_str!("../migrations/sqlite/0003_content.sql"),
+        postgres: include_str!("../migrations/postgres/0003_content.sql"),
+    },
 ];
 
 /// The schema version this binary writes.

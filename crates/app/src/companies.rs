@@ -45,6 +45,7 @@ pub(crate) async fn facts(
         is_operator: actor.is_operator,
         role,
         recent_auth: auth::recent_auth(app, actor),
+        is_guest: false,
     };
     Ok((company, facts))
 }
@@ -89,11 +90,13 @@ pub async fn create(
             is_operator: actor.is_operator,
             role: None,
             recent_auth: auth::recent_auth(app, actor),
+            is_guest: false,
         },
         Creator::Cli => ActorFacts {
             is_operator: true,
             role: None,
             recent_auth: true,
+            is_guest: false,
         },
     };
     let proof = match (access::decide(&facts, Action::CreateCompany), creator) {

@@ -62,6 +62,7 @@ mod tests {
             is_operator: false,
             role: Some(Role::Owner),
             recent_auth: true,
+            is_guest: false,
         };
         let view = decide(&owner, Action::ViewCompany).ok();
         let update = decide(&owner, Action::UpdateCompany).ok();

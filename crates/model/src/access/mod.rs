@@ -15,6 +15,10 @@
 
 use crate::Role;
 
+pub mod objects;
+
+pub use objects::{effective_right, resolve_member_access, Grant, MemberAccess, ObjectFacts, Right};
+
 /// Who is asking, as far as the policy needs to know.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ActorFacts {
@@ -25,6 +29,8 @@ pub struct ActorFacts {
     pub role: Option<Role>,
     /// A password or second factor was given within the recent-auth window.
     pub recent_auth: bool,
+    /// Not a member, but holds a live share on something in the company.
+    pub is_guest: bool,
 }
 
 /// What the actor wants to do.
@@ -45,6 +51,47 @@ pub enum Action {
     ChangeRole { from: Role, to: Role, is_self: bool },
     /// Remove a member holding `role`; `is_self` when the actor leaves.
     RemoveMember { role: Role, is_self: bool },
+    /// List the top-level folders (members and guests; filtered by rights).
+    ListFolders,
+    /// Create a folder at the top level of the company.
+    CreateTopFolder,
+    /// Read the company's folder and document templates.
+    ViewTemplates,
+    /// Create or change folder and document templates.
+    ManageTemplates,
+    /// List the company's trash (filtered to what the actor may manage).
+    ViewTrash,
+    /// Something done to one folder or document; decided by
+    /// [`decide_object`] from the object's facts.
+    Object(ObjectAction),
+}
+
+/// What an actor wants to do to a folder or document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ObjectAction {
+    /// Read it (and list what is in a folder).
+    View,
+    /// Change its content, or create something inside a folder.
+    Edit,
+    /// Delete it, move it, change its `member_access`, list its shares.
+    Manage,
+    /// Share it with someone, with this right.
+    Share { right: Right },
+    /// Bring it back from the trash.
+    Restore,
+}
+
+impl ObjectAction {
+    /// The right the action needs.
+    pub fn needs(self) -> Right {
+        match self {
+            ObjectAction::View => Right::View,
+            ObjectAction::Edit => Right::Edit,
+            ObjectAction::Manage | ObjectAction::Share { .. } | ObjectAction::Restore => {
+                Right::Manage
+            }
+        }
+    }
 }
 
 /// Why an action was denied.
@@ -73,11 +120,18 @@ impl Reason {
 #[derive(Debug)]
 pub struct Allowed {
     action: Action,
+    via: Option<String>,
 }
 
 impl Allowed {
     pub fn action(&self) -> Action {
         self.action
+    }
+
+    /// For a guest's re-share: the id of the share it is made under (it
+    /// ends when that one ends).
+    pub fn via(&self) -> Option<&str> {
+        self.via.as_deref()
     }
 }
 
@@ -86,7 +140,7 @@ pub type Decision = Result<Allowed, Reason>;
 
 /// Decides whether `actor` may do `action`.
 pub fn decide(actor: &ActorFacts, action: Action) -> Decision {
-    let allow = Ok(Allowed { action });
+    let allow = Ok(Allowed { action, via: None });
     if action == Action::CreateCompany {
         return if actor.is_operator {
             allow
@@ -96,13 +150,16 @@ pub fn decide(actor: &ActorFacts, action: Action) -> Decision {
     }
     // Everything else concerns one company: a non-member (an operator
     // included) may not learn that it exists.
+    if action == Action::ListFolders && actor.is_guest && actor.role.is_none() {
+        return allow;
+    }
     let Some(role) = actor.role else {
         return Err(Reason::NotVisible);
     };
     let needs_recent = |allowed: bool| match (allowed, actor.recent_auth) {
         (false, _) => Err(Reason::Forbidden),
         (true, false) => Err(Reason::ReauthRequired),
-        (true, true) => Ok(Allowed { action }),
+        (true, true) => Ok(Allowed { action, via: None }),
     };
     match action {
         Action::CreateCompany => Err(Reason::Forbidden),
@@ -150,7 +207,61 @@ pub fn decide(actor: &ActorFacts, action: Action) -> Decision {
                 Err(Reason::Forbidden)
             }
         }
+        Action::ListFolders | Action::ViewTemplates | Action::ViewTrash => allow,
+        Action::CreateTopFolder => {
+            if role > Role::Reader {
+                allow
+            } else {
+                Err(Reason::Forbidden)
+            }
+        }
+        Action::ManageTemplates => {
+            if role.is_admin() {
+                allow
+            } else {
+                Err(Reason::Forbidden)
+            }
+        }
+        // Object actions need the object's facts: `decide_object`.
+        Action::Object(_) => Err(Reason::Forbidden),
     }
+}
+
+/// Decides whether an actor whose facts about one object are `f` may do
+/// `action` to it. An object they may not view (or that is in the trash,
+/// unless they restore it) is `NotVisible`; one they see but may not
+/// change is `Forbidden`.
+pub fn decide_object(f: &ObjectFacts, action: ObjectAction) -> Decision {
+    let right = effective_right(f);
+    if f.trashed != (action == ObjectAction::Restore) {
+        return Err(Reason::NotVisible);
+    }
+    let Some(right) = right else {
+        return Err(Reason::NotVisible);
+    };
+    if right < action.needs() {
+        return Err(Reason::Forbidden);
+    }
+    let mut via = None;
+    if let ObjectAction::Share { right: shared } = action {
+        if f.role.is_none() {
+            // A guest re-shares with view or edit only, under their own
+            // manage grant, and never for longer than it lasts.
+            if shared == Right::Manage {
+                return Err(Reason::Forbidden);
+            }
+            via = Some(
+                objects::reshare_basis(f)
+                    .ok_or(Reason::Forbidden)?
+                    .id
+                    .clone(),
+            );
+        }
+    }
+    Ok(Allowed {
+        action: Action::Object(action),
+        via,
+    })
 }
 
 /// A company always keeps at least one active owner: `owners` is how many it
@@ -176,6 +287,7 @@ mod tests {
             is_operator: false,
             role,
             recent_auth,
+            is_guest: false,
         };
         let got = decide(&actor, action).map(|_| ());
         assert_eq!(got, want, "{role:?} recent={recent_auth} {action:?}");
@@ -204,6 +316,7 @@ mod tests {
             is_operator: true,
             role: None,
             recent_auth: true,
+            is_guest: false,
         };
         assert!(decide(&op, CreateCompany).is_ok());
         assert_eq!(decide(&op, ViewCompany).map(|_| ()), HIDDEN);
@@ -212,6 +325,7 @@ mod tests {
             is_operator: false,
             role: Some(Owner),
             recent_auth: true,
+            is_guest: false,
         };
         assert_eq!(decide(&user, CreateCompany).map(|_| ()), NO);
     }

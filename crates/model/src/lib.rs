@@ -7,6 +7,7 @@
 pub mod access;
 pub mod audit;
 pub mod error;
+pub mod exif;
 pub mod ids;
 pub mod password;
 pub mod role;

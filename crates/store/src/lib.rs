@@ -7,6 +7,7 @@
 //! - Keys are only ever stored wrapped by a master-key version.
 
 pub mod audit;
+pub mod blobs;
 pub mod companies;
 pub mod crypt;
 pub mod data_keys;

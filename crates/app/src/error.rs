@@ -7,6 +7,9 @@ use turva_store::StoreError;
 pub enum AppError {
     #[error("invalid {field}: {reason}")]
     Invalid { field: &'static str, reason: String },
+    /// A value that breaks a rule, for a field named at run time (422).
+    #[error("invalid {field}: {reason}")]
+    InvalidValue { field: String, reason: String },
     /// Malformed input (400 `invalid_input`).
     #[error("malformed {field}: {reason}")]
     Malformed { field: &'static str, reason: String },
@@ -45,6 +48,7 @@ impl From<ModelError> for AppError {
             ModelError::NotFound => AppError::NotFound,
             ModelError::Invalid { field, reason } => AppError::Invalid { field, reason },
             ModelError::Malformed { field, reason } => AppError::Malformed { field, reason },
+            ModelError::InvalidValue { field, reason } => AppError::InvalidValue { field, reason },
             ModelError::Conflict(why) => AppError::Conflict(why),
         }
     }

@@ -12,6 +12,10 @@ pub enum ModelError {
     /// A value broke a rule; `field` names the input field.
     #[error("invalid {field}: {reason}")]
     Invalid { field: &'static str, reason: String },
+    /// A value broke a rule, for a field named at run time (a document's
+    /// field key, an item of a list), answer 422.
+    #[error("invalid {field}: {reason}")]
+    InvalidValue { field: String, reason: String },
     /// Input that is malformed: missing, over its length limit, with
     /// control characters, not of the expected shape (answer 400).
     #[error("malformed {field}: {reason}")]

@@ -11,6 +11,7 @@ pub mod exif;
 pub mod ids;
 pub mod password;
 pub mod role;
+pub mod template;
 pub mod validate;
 
 pub use error::ModelError;

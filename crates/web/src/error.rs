@@ -55,6 +55,13 @@ impl IntoResponse for ApiError {
                     Some(field.to_string()),
                     None,
                 ),
+                AppError::InvalidValue { field, reason } => (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_input",
+                    format!("{field} {reason}"),
+                    Some(field),
+                    None,
+                ),
                 AppError::Malformed { field, reason } => (
                     StatusCode::BAD_REQUEST,
                     "invalid_input",

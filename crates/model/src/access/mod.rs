@@ -17,7 +17,9 @@ use crate::Role;
 
 pub mod objects;
 
-pub use objects::{effective_right, resolve_member_access, Grant, MemberAccess, ObjectFacts, Right};
+pub use objects::{
+    effective_right, resolve_member_access, Grant, MemberAccess, ObjectFacts, Right,
+};
 
 /// Who is asking, as far as the policy needs to know.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

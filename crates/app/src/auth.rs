@@ -519,6 +519,7 @@ pub async fn request_password_reset(app: &App, ctx: &Ctx, email: &str) -> Result
                 purpose: "password_reset".into(),
                 user_id: u.id.clone(),
                 company_id: None,
+                share_id: None,
                 created_at: now,
                 expires_at: now + 30 * 60 * 1000,
                 used_at: None,
@@ -627,10 +628,16 @@ pub async fn accept_invite(
     let user = users::user_by_id(&mut tx, &t.user_id)
         .await?
         .ok_or_else(bad_token)?;
-    let pending = members::membership(&mut tx, &company_id, &user.id)
-        .await?
-        .filter(|m| m.status == "invited");
-    if pending.is_none() {
+    let share_id = t.share_id.clone();
+    let pending = match &share_id {
+        Some(sid) => turva_store::shares::share(&mut tx, sid)
+            .await?
+            .is_some_and(|s| s.status == "pending" && s.grantee_id == user.id),
+        None => members::membership(&mut tx, &company_id, &user.id)
+            .await?
+            .is_some_and(|m| m.status == "invited"),
+    };
+    if !pending {
         return Err(bad_token());
     }
     tx.commit().await?;
@@ -676,15 +683,27 @@ pub async fn accept_invite(
         // The password checked above must still be the account's.
         _ => ensure_password_unchanged(&mut tx, &user).await?,
     }
-    if !members::activate(&mut tx, &company_id, &user.id, now).await? {
-        return Err(bad_token());
-    }
-    tokens::void_all(&mut tx, &user.id, "invite", Some(&company_id), now).await?;
+    let mut ev = match &share_id {
+        Some(sid) => {
+            if !crate::shares::accept(&mut tx, sid, now).await? {
+                return Err(bad_token());
+            }
+            Event::new(AuditAction::ShareAccept, Outcome::Allowed)
+                .company(&company_id)
+                .object(ObjectType::Share, sid)
+        }
+        None => {
+            if !members::activate(&mut tx, &company_id, &user.id, now).await? {
+                return Err(bad_token());
+            }
+            tokens::void_all(&mut tx, &user.id, "invite", Some(&company_id), now).await?;
+            Event::new(AuditAction::MemberAccept, Outcome::Allowed)
+                .company(&company_id)
+                .object(ObjectType::Member, &user.id)
+        }
+    };
     throttle::release(&mut tx, &attempt, None).await?;
     keyring::ensure_key(app, &mut tx, KeyKind::User, &user.id).await?;
-    let mut ev = Event::new(AuditAction::MemberAccept, Outcome::Allowed)
-        .company(&company_id)
-        .object(ObjectType::Member, &user.id);
     ev.actor_id = Some(&user.id);
     ev.email = Some(&user.email);
     audit::record(app, &mut tx, ctx, ev).await?;

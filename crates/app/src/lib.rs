@@ -16,15 +16,23 @@ pub mod clock;
 pub mod companies;
 pub mod config;
 pub mod context;
+pub mod cursor;
+pub mod documents;
 pub mod error;
+pub mod folders;
 pub mod keyring;
 pub mod mail;
 pub mod members;
+pub(crate) mod objects;
 pub mod operators;
 pub mod password;
+pub mod search;
 pub mod secret;
 pub mod setup;
+pub mod shares;
+pub mod templates;
 pub mod throttle;
+pub mod trash;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -48,8 +56,12 @@ pub mod store_db {
 pub mod rows {
     pub use turva_store::audit::AuditRow;
     pub use turva_store::companies::CompanyRow;
+    pub use turva_store::documents::{DocumentRow, VersionRow};
+    pub use turva_store::files::FileRow;
+    pub use turva_store::folders::FolderRow;
     pub use turva_store::members::{MemberRow, MembershipOfUser};
     pub use turva_store::sessions::SessionRow;
+    pub use turva_store::shares::ShareRow;
     pub use turva_store::users::UserRow;
 }
 

@@ -223,3 +223,61 @@ pub fn email_changed(lang: Language, to_old: &str, new: &str) -> Mail {
         kind: "email_changed",
     }
 }
+
+/// An invitation to see something shared: the link carries the token.
+pub fn share_invitation(
+    lang: Language,
+    to: &str,
+    company: &str,
+    inviter: &str,
+    object: &str,
+    link: &str,
+) -> Mail {
+    let (subject, text) = match lang {
+        Language::En => (
+            format!("{inviter} shared \"{object}\" with you on Turva"),
+            format!("Hello,\n\n{inviter} ({company}) has shared \"{object}\" with you on Turva.\n\nAccept the invitation here (the link works for 7 days):\n{link}\n\nIf you did not expect this, you can ignore this message.\n"),
+        ),
+        Language::Fi => (
+            format!("{inviter} jakoi kanssasi kohteen \"{object}\" Turvassa"),
+            format!("Hei,\n\n{inviter} ({company}) on jakanut kanssasi kohteen \"{object}\" Turvassa.\n\nHyväksy kutsu tästä (linkki on voimassa 7 päivää):\n{link}\n\nJos et odottanut tätä viestiä, voit jättää sen huomiotta.\n"),
+        ),
+        Language::De => (
+            format!("{inviter} hat \"{object}\" in Turva mit Ihnen geteilt"),
+            format!("Hallo,\n\n{inviter} ({company}) hat \"{object}\" in Turva mit Ihnen geteilt.\n\nNehmen Sie die Einladung hier an (der Link gilt 7 Tage):\n{link}\n\nWenn Sie diese Nachricht nicht erwartet haben, können Sie sie ignorieren.\n"),
+        ),
+    };
+    Mail {
+        to: to.to_string(),
+        subject,
+        text,
+        kind: "share_invitation",
+    }
+}
+
+/// A notice that something was shared with someone who already has access
+/// to the company's shares (no acceptance needed).
+pub fn share_notice(lang: Language, to: &str, inviter: &str, object: &str, link: &str) -> Mail {
+    let (subject, text) = match lang {
+        Language::En => (
+            format!("{inviter} shared \"{object}\" with you on Turva"),
+            format!("Hello,\n\n{inviter} has shared \"{object}\" with you on Turva:\n{link}\n"),
+        ),
+        Language::Fi => (
+            format!("{inviter} jakoi kanssasi kohteen \"{object}\" Turvassa"),
+            format!(
+                "Hei,\n\n{inviter} on jakanut kanssasi kohteen \"{object}\" Turvassa:\n{link}\n"
+            ),
+        ),
+        Language::De => (
+            format!("{inviter} hat \"{object}\" in Turva mit Ihnen geteilt"),
+            format!("Hallo,\n\n{inviter} hat \"{object}\" in Turva mit Ihnen geteilt:\n{link}\n"),
+        ),
+    };
+    Mail {
+        to: to.to_string(),
+        subject,
+        text,
+        kind: "share_notice",
+    }
+}

@@ -274,6 +274,7 @@ pub(crate) async fn invite_in_tx(
             purpose: "invite".into(),
             user_id: user.id.clone(),
             company_id: Some(company.id.clone()),
+            share_id: None,
             created_at: now,
             expires_at: now + INVITE_SECS * 1000,
             used_at: None,

@@ -326,9 +326,8 @@ pub async fn refresh_subtree(tx: &mut Tx, company_id: &str, folder_id: &str) -> 
     );
     // Each folder of the sub-tree with its parent's current derived values;
     // top-down order, so a parent is handled before its children.
-    let rows: Vec<Node> =
-        on_tx!(tx, |c| {
-            sqlx::query_as(
+    let rows: Vec<Node> = on_tx!(tx, |c| {
+        sqlx::query_as(
         "SELECT f.id, f.parent_id, f.member_access, f.deleted_at, f.access_in_force, f.in_trash,
                 p.access_in_force, COALESCE(p.in_trash, FALSE)
          FROM folder_paths fp
@@ -341,7 +340,7 @@ pub async fn refresh_subtree(tx: &mut Tx, company_id: &str, folder_id: &str) -> 
     .bind(company_id)
     .fetch_all(c)
     .await
-        })?;
+    })?;
     let mut derived: std::collections::HashMap<String, (MemberAccess, bool)> =
         std::collections::HashMap::with_capacity(rows.len());
     for (id, parent_id, own, deleted_at, old_access, old_trash, p_access, p_trash) in rows {

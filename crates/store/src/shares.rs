@@ -149,6 +149,35 @@ pub async fn insert_share(tx: &mut Tx, proof: &Allowed, s: &ShareRow) -> Result<
     Ok(())
 }
 
+/// Inserts the `manage` grant a member gets on a restricted folder they
+/// create (so that they keep sight of it).
+pub async fn insert_creator_grant(tx: &mut Tx, proof: &Allowed, s: &ShareRow) -> Result<()> {
+    require(proof, |a| {
+        matches!(
+            a,
+            Action::CreateTopFolder | Action::Object(ObjectAction::Edit)
+        )
+    })?;
+    exec_tx!(tx, |c| {
+        sqlx::query(
+        "INSERT INTO shares (id, company_id, object_type, object_id, grantee_id, grant_right, expires_at,
+            status, via_share_id, notify, language, created_by, created_at, accepted_at)
+         VALUES ($1, $2, $3, $4, $5, $6, NULL, 'active', NULL, FALSE, $7, $5, $8, $8)"
+    )
+    .bind(&s.id)
+    .bind(&s.company_id)
+    .bind(&s.object_type)
+    .bind(&s.object_id)
+    .bind(&s.grantee_id)
+    .bind(&s.right)
+    .bind(&s.language)
+    .bind(s.created_at)
+    .execute(c)
+    .await
+    })?;
+    Ok(())
+}
+
 /// One share by id.
 pub async fn share(tx: &mut Tx, id: &str) -> Result<Option<ShareRow>> {
     let sql = format!("{SELECT} WHERE s.id = $1");

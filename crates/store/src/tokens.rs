@@ -13,6 +13,8 @@ pub struct TokenRow {
     pub purpose: String,
     pub user_id: String,
     pub company_id: Option<String>,
+    /// For an invitation to a share rather than a membership.
+    pub share_id: Option<String>,
     pub created_at: Millis,
     pub expires_at: Millis,
     pub used_at: Option<Millis>,
@@ -21,8 +23,8 @@ pub struct TokenRow {
 pub async fn insert_token(tx: &mut Tx, t: &TokenRow) -> Result<()> {
     exec_tx!(tx, |c| {
         sqlx::query(
-        "INSERT INTO one_time_tokens (token_hash, purpose, user_id, company_id, created_at, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6)"
+        "INSERT INTO one_time_tokens (token_hash, purpose, user_id, company_id, created_at, expires_at, share_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)"
     )
     .bind(&t.token_hash)
     .bind(&t.purpose)
@@ -30,6 +32,7 @@ pub async fn insert_token(tx: &mut Tx, t: &TokenRow) -> Result<()> {
     .bind(&t.company_id)
     .bind(t.created_at)
     .bind(t.expires_at)
+    .bind(&t.share_id)
     .execute(c)
     .await
     })?;
@@ -44,6 +47,7 @@ type TokenTuple = (
     i64,
     i64,
     Option<i64>,
+    Option<String>,
 );
 
 pub async fn token_by_hash(
@@ -51,14 +55,16 @@ pub async fn token_by_hash(
     purpose: &str,
     token_hash: &str,
 ) -> Result<Option<TokenRow>> {
-    let row: Option<TokenTuple> = on_tx!(tx, |c| sqlx::query_as(
-        "SELECT token_hash, purpose, user_id, company_id, created_at, expires_at, used_at
+    let row: Option<TokenTuple> = on_tx!(tx, |c| {
+        sqlx::query_as(
+        "SELECT token_hash, purpose, user_id, company_id, created_at, expires_at, used_at, share_id
          FROM one_time_tokens WHERE token_hash = $1 AND purpose = $2"
     )
     .bind(token_hash)
     .bind(purpose)
     .fetch_optional(c)
-    .await)?;
+    .await
+    })?;
     Ok(row.map(|t| TokenRow {
         token_hash: t.0,
         purpose: t.1,
@@ -67,6 +73,7 @@ pub async fn token_by_hash(
         created_at: t.4,
         expires_at: t.5,
         used_at: t.6,
+        share_id: t.7,
     }))
 }
 

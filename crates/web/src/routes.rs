@@ -12,7 +12,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::api::{auth, companies, health, me};
+use crate::api::{auth, companies, documents, folders, health, me, search, shares, templates};
 use crate::error::ApiError;
 use crate::middleware;
 
@@ -23,7 +23,7 @@ pub const JSON_LIMIT: usize = 1024 * 1024;
 #[openapi(
     info(title = "Turva", description = "The Turva HTTP API (contract: API.md). Errors are application/problem+json with a stable `code`."),
     modifiers(&Security),
-    tags((name = "auth"), (name = "me"), (name = "companies"), (name = "members"), (name = "health"))
+    tags((name = "auth"), (name = "me"), (name = "companies"), (name = "members"), (name = "folders"), (name = "documents"), (name = "templates"), (name = "shares"), (name = "search"), (name = "trash"), (name = "health"))
 )]
 struct ApiDoc;
 
@@ -68,6 +68,43 @@ fn api() -> OpenApiRouter<App> {
         .routes(routes!(companies::get_company, companies::patch_company))
         .routes(routes!(companies::list_members, companies::invite_member))
         .routes(routes!(companies::patch_member, companies::remove_member))
+        .routes(routes!(folders::create_folder, folders::list_folders))
+        .routes(routes!(
+            folders::get_folder,
+            folders::patch_folder,
+            folders::delete_folder
+        ))
+        .routes(routes!(folders::list_children))
+        .routes(routes!(documents::create_document))
+        .routes(routes!(
+            documents::get_document,
+            documents::patch_document,
+            documents::delete_document
+        ))
+        .routes(routes!(documents::list_versions))
+        .routes(routes!(documents::get_version))
+        .routes(routes!(documents::compare_versions))
+        .routes(routes!(documents::restore_version))
+        .routes(routes!(
+            templates::create_template,
+            templates::list_templates
+        ))
+        .routes(routes!(templates::get_template, templates::patch_template))
+        .routes(routes!(
+            templates::create_folder_template,
+            templates::list_folder_templates
+        ))
+        .routes(routes!(templates::patch_folder_template))
+        .routes(routes!(shares::share_folder, shares::list_folder_shares))
+        .routes(routes!(
+            shares::share_document,
+            shares::list_document_shares
+        ))
+        .routes(routes!(shares::patch_share, shares::revoke_share))
+        .routes(routes!(shares::shared_with_me))
+        .routes(routes!(search::search))
+        .routes(routes!(search::list_trash))
+        .routes(routes!(search::restore))
 }
 
 /// The OpenAPI description of every route, as served: problem documents

@@ -4,8 +4,13 @@
 
 pub mod auth;
 pub mod companies;
+pub mod documents;
+pub mod folders;
 pub mod health;
 pub mod me;
+pub mod search;
+pub mod shares;
+pub mod templates;
 
 use serde::{Deserialize, Serialize};
 use turva_app::clock::rfc3339;
@@ -40,6 +45,10 @@ impl PageQuery {
                 detail: "limit must be between 1 and 200".into(),
             }),
         }
+    }
+    /// An opaque cursor made by the app (checked there).
+    pub fn opaque_cursor(&self) -> Option<&str> {
+        self.cursor.as_deref()
     }
     pub fn cursor(&self) -> Result<Option<String>, ApiError> {
         self.cursor
@@ -82,4 +91,22 @@ pub fn page<T>(items: Vec<T>, q: &PageQuery, id: impl Fn(&T) -> &str) -> Result<
 /// An RFC 3339 time from stored milliseconds.
 pub fn time(millis: i64) -> String {
     rfc3339(millis)
+}
+
+/// For `PATCH` fields where `null` means something (clear, move to the top)
+/// and absence means "leave as is": absent is `None`, null `Some(None)`.
+pub fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// A page from the app as a wire list.
+pub fn list<T, U>(page: turva_app::cursor::Page<T>, f: impl Fn(T) -> U) -> List<U> {
+    List {
+        items: page.items.into_iter().map(f).collect(),
+        next_cursor: page.next_cursor,
+    }
 }

@@ -199,13 +199,16 @@ pub async fn path_ids(tx: &mut Tx, folder_id: &str) -> Result<Vec<String>> {
 
 /// Whether `folder_id` is `ancestor_id` or lies beneath it.
 pub async fn is_within(tx: &mut Tx, folder_id: &str, ancestor_id: &str) -> Result<bool> {
-    let row: Option<(i64,)> = on_tx!(tx, |c| sqlx::query_as(
-        "SELECT depth FROM folder_paths WHERE folder_id = $1 AND ancestor_id = $2"
+    let row: Option<(i64,)> =
+        on_tx!(tx, |c| {
+            sqlx::query_as(
+        "SELECT CAST(depth AS BIGINT) FROM folder_paths WHERE folder_id = $1 AND ancestor_id = $2"
     )
     .bind(folder_id)
     .bind(ancestor_id)
     .fetch_optional(c)
-    .await)?;
+    .await
+        })?;
     Ok(row.is_some())
 }
 
@@ -233,10 +236,10 @@ pub async fn update_folder(
     .bind(at)
     .execute(c)
     .await)?;
-    if member_access != f.member_access {
-        refresh_subtree(tx, &f.company_id, &f.id).await?;
-    }
-    Ok(())
+    // The caller may pass `f` already changed: derive again whenever a
+    // setting is written (only rows whose derived values change are
+    // updated).
+    refresh_subtree(tx, &f.company_id, &f.id).await
 }
 
 /// Moves a folder (and everything beneath it) under `new_parent`, which

@@ -270,7 +270,7 @@ pub async fn activate(tx: &mut Tx, id: &str, at: Millis) -> Result<u64> {
 pub async fn is_guest(tx: &mut Tx, company_id: &str, user_id: &str, now: Millis) -> Result<bool> {
     let row: Option<(i64,)> = on_tx!(tx, |c| {
         sqlx::query_as(
-        "SELECT 1 FROM shares s LEFT JOIN shares v ON v.id = s.via_share_id
+        "SELECT CAST(1 AS BIGINT) FROM shares s LEFT JOIN shares v ON v.id = s.via_share_id
          WHERE s.company_id = $1 AND s.grantee_id = $2 AND s.status = 'active'
            AND (s.expires_at IS NULL OR s.expires_at > $3)
            AND (v.id IS NULL OR (v.status = 'active' AND (v.expires_at IS NULL OR v.expires_at > $3)))

@@ -199,16 +199,15 @@ pub async fn path_ids(tx: &mut Tx, folder_id: &str) -> Result<Vec<String>> {
 
 /// Whether `folder_id` is `ancestor_id` or lies beneath it.
 pub async fn is_within(tx: &mut Tx, folder_id: &str, ancestor_id: &str) -> Result<bool> {
-    let row: Option<(i64,)> =
-        on_tx!(tx, |c| {
-            sqlx::query_as(
+    let row: Option<(i64,)> = on_tx!(tx, |c| {
+        sqlx::query_as(
         "SELECT CAST(depth AS BIGINT) FROM folder_paths WHERE folder_id = $1 AND ancestor_id = $2"
     )
     .bind(folder_id)
     .bind(ancestor_id)
     .fetch_optional(c)
     .await
-        })?;
+    })?;
     Ok(row.is_some())
 }
 

@@ -24,6 +24,7 @@ pub fn default_settings() -> Map<String, Value> {
     let mut m = Map::new();
     m.insert("require_mfa".into(), Value::Bool(false));
     m.insert("default_member_access".into(), Value::String("edit".into()));
+    m.insert("strip_photo_location".into(), Value::Bool(true));
     m
 }
 
@@ -294,6 +295,15 @@ fn merge_settings(
                 return Err(AppError::invalid(
                     "settings.default_member_access",
                     "must be none, view or edit",
+                ))
+            }
+            ("strip_photo_location", Value::Bool(_)) => {
+                current.insert(k.clone(), v.clone());
+            }
+            ("strip_photo_location", _) => {
+                return Err(AppError::malformed(
+                    "settings.strip_photo_location",
+                    "must be true or false",
                 ))
             }
             ("require_mfa", Value::Bool(false)) => {

@@ -67,10 +67,24 @@ pub struct Database {
     pub url_file: Option<PathBuf>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Storage {
     pub url: Option<String>,
+    /// Largest attachment, in bytes.
+    pub max_file_bytes: u64,
+    /// Most bytes of attachments one company may store.
+    pub company_quota_bytes: u64,
+}
+
+impl Default for Storage {
+    fn default() -> Self {
+        Storage {
+            url: None,
+            max_file_bytes: 100 * 1024 * 1024,
+            company_quota_bytes: 50 * 1024 * 1024 * 1024,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -214,7 +228,9 @@ pub const OPTIONS: &[Opt] = &[
     Opt { section: "server", key: "trusted_proxies", kind: Kind::List, default: "[]", doc: "Addresses or CIDR ranges whose X-Forwarded-For header is believed." },
     Opt { section: "database", key: "url", kind: Kind::Text, default: "", doc: "postgres://… switches to PostgreSQL. Default: the SQLCipher database DIR/turva.db." },
     Opt { section: "database", key: "url_file", kind: Kind::Text, default: "", doc: "A file holding database.url (e.g. a mounted secret), instead of url." },
-    Opt { section: "storage", key: "url", kind: Kind::Text, default: "", doc: "Where attachments live. Default: DIR/files." },
+    Opt { section: "storage", key: "url", kind: Kind::Text, default: "", doc: "Where attachments live: a directory (s3:// comes later). Default: DIR/files." },
+    Opt { section: "storage", key: "max_file_bytes", kind: Kind::Integer, default: "104857600", doc: "Largest attachment, in bytes (100 MiB by default); larger uploads are refused with 413." },
+    Opt { section: "storage", key: "company_quota_bytes", kind: Kind::Integer, default: "53687091200", doc: "Most bytes of attachments one company may store (50 GiB by default); an upload past it is refused with 413." },
     Opt { section: "keys", key: "master_key_file", kind: Kind::Text, default: "", doc: "The master key file. Default: DIR/master.key (keep it outside the data directory in production)." },
     Opt { section: "auth", key: "reauth_seconds", kind: Kind::Integer, default: "600", doc: "How long a password or second factor counts as recent, for sensitive actions." },
     Opt { section: "auth", key: "session_idle_seconds", kind: Kind::Integer, default: "43200", doc: "A session unused this long ends." },
@@ -296,6 +312,18 @@ impl Config {
             if !(u.starts_with("postgres://") || u.starts_with("postgresql://")) {
                 return Err("database.url must start with postgres:// (leave it unset for the embedded database)".into());
             }
+        }
+        if let Some(u) = &self.storage.url {
+            if u.contains("://") {
+                return Err(
+                    "storage.url: only a directory is supported yet (s3:// comes later)".into(),
+                );
+            }
+        }
+        if self.storage.max_file_bytes == 0 || self.storage.company_quota_bytes == 0 {
+            return Err(
+                "storage.max_file_bytes and storage.company_quota_bytes must be positive".into(),
+            );
         }
         if let Some(u) = &self.smtp.url {
             if !(u.expose().starts_with("smtp://") || u.expose().starts_with("smtps://")) {
@@ -646,7 +674,7 @@ mod tests {
         let defaults = [
             ("server", 5),
             ("database", 2),
-            ("storage", 1),
+            ("storage", 3),
             ("keys", 1),
             ("auth", 3),
             ("smtp", 5),

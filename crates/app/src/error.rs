@@ -27,6 +27,9 @@ pub enum AppError {
     NotFound,
     #[error("conflict: {0}")]
     Conflict(&'static str),
+    /// An upload past the file size limit or the company's quota (413).
+    #[error("too large: {0}")]
+    TooLarge(&'static str),
     /// Throttled: retry after this many seconds (429).
     #[error("rate limited")]
     RateLimited { retry_after_secs: u64 },

@@ -19,6 +19,7 @@ pub mod context;
 pub mod cursor;
 pub mod documents;
 pub mod error;
+pub mod files;
 pub mod folders;
 pub mod keyring;
 pub mod mail;
@@ -84,6 +85,8 @@ struct Inner {
     mailer: mail::Mailer,
     hasher: password::Hasher,
     clock: Arc<dyn Clock>,
+    /// Where attachments are stored (encrypted).
+    blobs: turva_store::blobs::BlobStore,
     /// Requests without valid credentials since the last report: counted,
     /// not audited one by one (API.md, "Audit log").
     unauthenticated: std::sync::atomic::AtomicU64,
@@ -99,6 +102,13 @@ impl App {
     pub fn data_dir(&self) -> &Path {
         &self.inner.data_dir
     }
+    /// The directory attachments are stored in (encrypted).
+    pub fn files_dir(&self) -> PathBuf {
+        match &self.inner.config.storage.url {
+            Some(dir) => PathBuf::from(dir),
+            None => self.inner.data_dir.join("files"),
+        }
+    }
     pub(crate) fn master(&self) -> &MasterKey {
         &self.inner.master
     }
@@ -111,6 +121,9 @@ impl App {
     pub(crate) fn hasher(&self) -> &password::Hasher {
         &self.inner.hasher
     }
+    pub(crate) fn blobs(&self) -> &turva_store::blobs::BlobStore {
+        &self.inner.blobs
+    }
     /// Milliseconds since the epoch, from the app's clock.
     pub fn now(&self) -> i64 {
         self.inner.clock.now_millis()
@@ -119,8 +132,13 @@ impl App {
     /// Checks the database and file store answer (for `/readyz`).
     pub async fn ready(&self) -> Result<(), AppError> {
         self.inner.db.ping().await?;
-        let files = self.inner.data_dir.join("files");
+        let files = self.files_dir();
         tokio::fs::metadata(&files)
+            .await
+            .map_err(|_| AppError::Unavailable("file store unreachable".into()))?;
+        self.inner
+            .blobs
+            .ping()
             .await
             .map_err(|_| AppError::Unavailable("file store unreachable".into()))?;
         Ok(())

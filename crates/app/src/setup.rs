@@ -91,6 +91,12 @@ impl App {
             dir.join("outbox"),
         )?;
         let hasher = crate::password::Hasher::new().map_err(|e| e.to_string())?;
+        let files_dir = match &config.storage.url {
+            Some(d) => PathBuf::from(d),
+            None => dir.join("files"),
+        };
+        let blobs = turva_store::blobs::BlobStore::local(&files_dir)
+            .map_err(|e| format!("file store {}: {e}", files_dir.display()))?;
         let mut app = App {
             inner: Arc::new(Inner {
                 db,
@@ -101,6 +107,7 @@ impl App {
                 mailer,
                 hasher,
                 clock,
+                blobs,
                 unauthenticated: Default::default(),
             }),
         };

@@ -104,6 +104,13 @@ impl IntoResponse for ApiError {
                     None,
                     None,
                 ),
+                AppError::TooLarge(why) => (
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large",
+                    why.to_string(),
+                    None,
+                    None,
+                ),
                 AppError::RateLimited { retry_after_secs } => (
                     StatusCode::TOO_MANY_REQUESTS,
                     "rate_limited",

@@ -78,7 +78,11 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
         header::STRICT_TRANSPORT_SECURITY,
         "max-age=63072000; includeSubDomains",
     );
-    set(h, header::CONTENT_SECURITY_POLICY, CSP);
+    // A handler may set a stricter policy of its own (e.g. `sandbox` for
+    // files shown inline); otherwise the default.
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        set(h, header::CONTENT_SECURITY_POLICY, CSP);
+    }
     set(h, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
     set(h, header::X_FRAME_OPTIONS, "DENY");
     set(h, header::REFERRER_POLICY, "no-referrer");

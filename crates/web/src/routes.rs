@@ -12,7 +12,9 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::api::{auth, companies, documents, folders, health, me, search, shares, templates};
+use crate::api::{
+    auth, companies, documents, files, folders, health, me, search, shares, templates,
+};
 use crate::error::ApiError;
 use crate::middleware;
 
@@ -23,7 +25,7 @@ pub const JSON_LIMIT: usize = 1024 * 1024;
 #[openapi(
     info(title = "Turva", description = "The Turva HTTP API (contract: API.md). Errors are application/problem+json with a stable `code`."),
     modifiers(&Security),
-    tags((name = "auth"), (name = "me"), (name = "companies"), (name = "members"), (name = "folders"), (name = "documents"), (name = "templates"), (name = "shares"), (name = "search"), (name = "trash"), (name = "health"))
+    tags((name = "auth"), (name = "me"), (name = "companies"), (name = "members"), (name = "folders"), (name = "documents"), (name = "templates"), (name = "shares"), (name = "files"), (name = "search"), (name = "trash"), (name = "health"))
 )]
 struct ApiDoc;
 
@@ -105,6 +107,15 @@ fn api() -> OpenApiRouter<App> {
         .routes(routes!(search::search))
         .routes(routes!(search::list_trash))
         .routes(routes!(search::restore))
+        .routes(routes!(files::download, files::delete))
+        .routes(routes!(files::inline))
+        // Uploads stream past the JSON limit; the file size limit and the
+        // company quota are enforced while the bytes arrive.
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(files::upload))
+                .layer(DefaultBodyLimit::disable()),
+        )
 }
 
 /// The OpenAPI description of every route, as served: problem documents

@@ -19,7 +19,7 @@ async fn operators_create_companies_but_cannot_see_inside(t: TestApp) {
     let cid = r.body["id"].as_str().unwrap_or_default().to_string();
     assert_eq!(
         r.body["settings"],
-        json!({"require_mfa": false, "default_member_access": "edit"})
+        json!({"require_mfa": false, "default_member_access": "edit", "strip_photo_location": true})
     );
     let r = op.get(&format!("/api/v1/companies/{cid}")).await;
     assert_eq!(
@@ -419,7 +419,7 @@ async fn settings_are_validated_and_merged(t: TestApp) {
         .await;
     assert_eq!(
         r.body["settings"],
-        json!({"require_mfa": false, "default_member_access": "view"})
+        json!({"require_mfa": false, "default_member_access": "view", "strip_photo_location": true})
     );
     let r = owner.patch(&path, json!({"name": "Uusi nimi"})).await;
     assert_eq!(

@@ -614,10 +614,7 @@ async fn templates_are_made_by_admins_and_versioned(t: TestApp) {
     assert_eq!(after["template_version"], json!(3));
 }
 
-both!(
-    documents_take_every_field_type_and_keep_their_versions,
-    pending = "attachments (POST /documents/{did}/files) are the next step of issue 4"
-);
+both!(documents_take_every_field_type_and_keep_their_versions);
 async fn documents_take_every_field_type_and_keep_their_versions(t: TestApp) {
     let s = staff(&t, "kentat").await;
     let cid = s.cid.as_str();
@@ -904,10 +901,7 @@ async fn documents_take_every_field_type_and_keep_their_versions(t: TestApp) {
     assert_eq!((r.status, r.code()), (422, "invalid_input"));
 }
 
-both!(
-    attachments_are_uploaded_downloaded_and_encrypted_at_rest,
-    pending = "attachments (POST /documents/{did}/files) are the next step of issue 4"
-);
+both!(attachments_are_uploaded_downloaded_and_encrypted_at_rest);
 async fn attachments_are_uploaded_downloaded_and_encrypted_at_rest(t: TestApp) {
     let s = staff(&t, "liite").await;
     let cid = s.cid.as_str();

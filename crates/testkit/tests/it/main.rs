@@ -6,6 +6,7 @@
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
 mod accounts;
+mod attachments;
 mod audit;
 mod cli;
 mod companies;
@@ -20,29 +21,6 @@ mod storage;
 /// Runs `async fn $name(t: TestApp)` once per backend.
 #[macro_export]
 macro_rules! both {
-    // A test of a capability not built yet: it compiles and is listed, and
-    // `cargo test -- --ignored` runs it.
-    ($name:ident, pending = $why:literal) => {
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            #[ignore = $why]
-            async fn sqlite() {
-                if let Some(t) = turva_testkit::TestApp::start(turva_testkit::Backend::Sqlite).await
-                {
-                    super::$name(t).await
-                }
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            #[ignore = $why]
-            async fn postgres() {
-                if let Some(t) =
-                    turva_testkit::TestApp::start(turva_testkit::Backend::Postgres).await
-                {
-                    super::$name(t).await
-                }
-            }
-        }
-    };
     ($name:ident) => {
         mod $name {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

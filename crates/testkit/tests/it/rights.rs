@@ -687,10 +687,7 @@ async fn a_guest_with_manage_reshares_within_their_own_share(t: TestApp) {
         .all(|i| text(&i["object_id"]) != shared));
 }
 
-both!(
-    another_company_sees_nothing_of_a_company,
-    pending = "attachments (POST /documents/{did}/files) are the next step of issue 4"
-);
+both!(another_company_sees_nothing_of_a_company);
 async fn another_company_sees_nothing_of_a_company(t: TestApp) {
     let a = staff(&t, "yhtioa").await;
     let b = staff(&t, "yhtiob").await;

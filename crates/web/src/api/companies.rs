@@ -19,7 +19,9 @@ use crate::extract::{id, ApiJson, ApiPath, ApiQuery, Auth, ClientCtx};
 pub struct CompanyJson {
     pub id: String,
     pub name: String,
-    /// `require_mfa` (bool), `default_member_access` (`none`, `view`, `edit`).
+    /// `require_mfa` (bool), `default_member_access` (`none`, `view`, `edit`),
+    /// `strip_photo_location` (bool, default true: GPS and other EXIF/XMP
+    /// data are removed from uploaded JPEG and PNG photos).
     #[schema(value_type = Object)]
     pub settings: Value,
     pub created_at: String,

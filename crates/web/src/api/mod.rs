@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod companies;
 pub mod documents;
+pub mod files;
 pub mod folders;
 pub mod health;
 pub mod me;

@@ -27,24 +27,8 @@ for _ in $(seq 100); do curl -sk "https://127.0.0.1:$PORT/healthz" >/dev/null &&
 PW='Lumiukko sulaa keväällä 2026!'
 printf '%s\n' "$PW" | "$BIN" "${ARGS[@]}" operator create --email op@bench.test >/dev/null
 python3 bench/seed.py "https://127.0.0.1:$PORT" "$WORK" "$PW" "$BIN" "${ARGS[@]}"
-cpu_ms() { awk '{print ($14+$15)*1000/'"$(getconf CLK_TCK)"'}' "/proc/$SERVER/stat"; }
-run_case() { # name script [connections]
-  local name=$1 script=$2 conns=${3:-$CONNS}
-  for rep in $(seq "$REPS"); do
-    local before after out reqs
-    before=$(cpu_ms)
-    out=$(LINES_FILE="$WORK/$name.txt" wrk -t1 -c"$conns" -d"$DUR" --latency -s "bench/$script" "https://127.0.0.1:$PORT" 2>&1)
-    after=$(cpu_ms)
-    reqs=$(echo "$out" | awk '/requests in/ {print $1}')
-    printf '%-8s rep%s c%-3s %8s req/s  p50 %8s  p99 %8s  cpu %6.3f ms/req  rss %s  %s\n' "$name" "$rep" "$conns" \
-      "$(echo "$out" | awk '/Requests\/sec/ {print $2}')" \
-      "$(echo "$out" | awk '$1=="50%" {print $2}')" "$(echo "$out" | awk '$1=="99%" {print $2}')" \
-      "$(echo "$before $after $reqs" | awk '{ if ($3>0) print ($2-$1)/$3; else print 0 }')" \
-      "$(awk '/VmRSS/ {printf "%.0fMiB", $2/1024}' "/proc/$SERVER/status")" \
-      "$(echo "$out" | grep STATUS || true)"
-    sleep 1
-  done
-}
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 run_case me get.lua
 run_case view get.lua
 run_case denied get.lua

@@ -80,7 +80,9 @@ pub struct Personal {
     pub user_agent: String,
 }
 
-/// Records `event` in `tx`. Returns its sequence number.
+/// Records `event` in `tx`, the transaction of the change it describes.
+/// Returns its sequence number. (Events of reads go through
+/// [`record_read`], which batches them.)
 pub async fn record(app: &App, tx: &mut Tx, ctx: &Ctx, event: Event<'_>) -> Result<i64, AppError> {
     let seq = store::next_seq(tx).await?;
     let now = app.now();
@@ -160,28 +162,29 @@ pub async fn events(app: &App, after: i64, limit: i64) -> Result<Vec<EventView>,
     Ok(out)
 }
 
-/// Records a denied request in a transaction of its own (the operation's
-/// own transaction is rolled back), then returns the error to answer with.
+/// Records a denied request through the audit writer (the operation's own
+/// transaction is rolled back), then returns the error to answer with.
 pub async fn deny(app: &App, ctx: &Ctx, event: Event<'_>, answer: AppError) -> AppError {
-    let result = async {
-        let mut tx = app.db().write().await?;
-        record(app, &mut tx, ctx, event).await?;
-        tx.commit().await?;
-        Ok::<(), AppError>(())
-    }
-    .await;
-    match result {
+    // A denial changes nothing: it goes through the batching writer.
+    let result = crate::audit_writer::record(app, ctx, event).await;
+    match result.map(|_| ()) {
         Ok(()) => answer,
         // Without its audit event the request must not be acknowledged.
         Err(e) => e,
     }
 }
 
-fn personal_aad(seq: i64) -> String {
+pub(crate) fn personal_aad(seq: i64) -> String {
     format!("turva/audit/{seq}/personal")
 }
 
 /// `YYYY-MM` of a timestamp: the period key's owner.
-fn period_of(millis: i64) -> String {
+pub(crate) fn period_of(millis: i64) -> String {
     crate::clock::rfc3339(millis).chars().take(7).collect()
+}
+
+/// Records an event that describes no change (a view, a listing, a search,
+/// a download) through the batching writer; returns once it is durable.
+pub async fn record_read(app: &App, ctx: &Ctx, event: Event<'_>) -> Result<i64, AppError> {
+    crate::audit_writer::record(app, ctx, event).await
 }

@@ -186,7 +186,7 @@ pub async fn get(
     actor: &Actor,
     company_id: &str,
 ) -> Result<CompanyRow, AppError> {
-    let mut tx = app.db().write().await?;
+    let mut tx = app.db().read().await?;
     let (company, facts) = facts(app, &mut tx, actor, company_id).await?;
     let obj = (ObjectType::Company, company_id);
     if let Err(reason) = access::decide(&facts, Action::ViewCompany) {
@@ -207,8 +207,8 @@ pub async fn get(
         .actor(actor)
         .company(company_id)
         .object(obj.0, obj.1);
-    audit::record(app, &mut tx, ctx, ev).await?;
     tx.commit().await?;
+    audit::record_read(app, ctx, ev).await?;
     Ok(company)
 }
 

@@ -198,7 +198,12 @@ pub(crate) async fn load(
     audit_action: AuditAction,
     action: ObjectAction,
 ) -> Result<(Tx, DocFacts, turva_model::access::Allowed), AppError> {
-    let mut tx = app.db().write().await?;
+    // A view only reads: the read pool, no write lock.
+    let mut tx = if action == ObjectAction::View {
+        app.db().read().await?
+    } else {
+        app.db().write().await?
+    };
     let found = objects::doc_facts(app, &mut tx, actor, id).await?;
     let (tx, proof) = objects::decide(
         app,
@@ -233,8 +238,8 @@ pub async fn get(app: &App, ctx: &Ctx, actor: &Actor, id: &str) -> Result<Docume
         .company(&d.doc.company_id)
         .object(ObjectType::Document, id);
     ev.object_version = Some(d.doc.version);
-    audit::record(app, &mut tx, ctx, ev).await?;
     tx.commit().await?;
+    audit::record_read(app, ctx, ev).await?;
     let right = objects::right_of(&d.facts).unwrap_or(Right::View);
     Ok(DocumentView {
         fields: parse_map(&d.doc.fields),
@@ -443,8 +448,8 @@ pub async fn versions(
         .company(&d.doc.company_id)
         .object(ObjectType::Document, id);
     ev.object_version = Some(d.doc.version);
-    audit::record(app, &mut tx, ctx, ev).await?;
     tx.commit().await?;
+    audit::record_read(app, ctx, ev).await?;
     Ok(Page {
         items: rows,
         next_cursor,
@@ -483,8 +488,8 @@ pub async fn version(
         .company(&d.doc.company_id)
         .object(ObjectType::Document, id);
     ev.object_version = Some(n);
-    audit::record(app, &mut tx, ctx, ev).await?;
     tx.commit().await?;
+    audit::record_read(app, ctx, ev).await?;
     Ok((v, files))
 }
 
@@ -559,8 +564,8 @@ pub async fn compare(
         .company(&d.doc.company_id)
         .object(ObjectType::Document, id);
     ev.object_version = Some(b);
-    audit::record(app, &mut tx, ctx, ev).await?;
     tx.commit().await?;
+    audit::record_read(app, ctx, ev).await?;
     Ok(out)
 }
 

@@ -288,7 +288,11 @@ async fn load(
     audit_action: AuditAction,
     action: ObjectAction,
 ) -> Result<(Tx, FileRow, objects::DocFacts, turva_model::access::Allowed), AppError> {
-    let mut tx = app.db().write().await?;
+    let mut tx = if action == ObjectAction::View {
+        app.db().read().await?
+    } else {
+        app.db().write().await?
+    };
     let file = files::file_by_id(&mut tx, id).await?;
     let found = match &file {
         Some(f) => objects::doc_facts(app, &mut tx, actor, &f.document_id).await?,
@@ -346,8 +350,8 @@ pub async fn download(app: &App, ctx: &Ctx, actor: &Actor, id: &str) -> Result<D
         .company(&file.company_id)
         .object(ObjectType::File, id);
     ev.object_version = Some(d.doc.version);
-    audit::record(app, &mut tx, ctx, ev).await?;
     tx.commit().await?;
+    audit::record_read(app, ctx, ev).await?;
     let aad = file_aad(&file.company_id, &file.document_id, &file.id);
     let body = app
         .blobs()

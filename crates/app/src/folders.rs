@@ -247,7 +247,12 @@ pub(crate) async fn load(
     audit_action: AuditAction,
     action: ObjectAction,
 ) -> Result<(Tx, FolderFacts, access::Allowed), AppError> {
-    let mut tx = app.db().write().await?;
+    // A view only reads: the read pool, no write lock.
+    let mut tx = if action == ObjectAction::View {
+        app.db().read().await?
+    } else {
+        app.db().write().await?
+    };
     let found = objects::folder_facts(app, &mut tx, actor, id).await?;
     let (tx, proof) = objects::decide(
         app,
@@ -267,7 +272,7 @@ pub(crate) async fn load(
 
 /// One folder (audited as a view).
 pub async fn get(app: &App, ctx: &Ctx, actor: &Actor, id: &str) -> Result<FolderView, AppError> {
-    let (mut tx, f, _) = load(
+    let (tx, f, _) = load(
         app,
         ctx,
         actor,
@@ -280,8 +285,8 @@ pub async fn get(app: &App, ctx: &Ctx, actor: &Actor, id: &str) -> Result<Folder
         .actor(actor)
         .company(&f.folder.company_id)
         .object(ObjectType::Folder, id);
-    audit::record(app, &mut tx, ctx, ev).await?;
     tx.commit().await?;
+    audit::record_read(app, ctx, ev).await?;
     let right = objects::right_of(&f.facts).unwrap_or(Right::View);
     Ok(FolderView {
         folder: f.folder,
@@ -299,7 +304,7 @@ pub async fn list_top(
     limit: i64,
 ) -> Result<Page<FolderRow>, AppError> {
     let after = cursor.map(|c| cursor::decode(c, 2)).transpose()?;
-    let mut tx = app.db().write().await?;
+    let mut tx = app.db().read().await?;
     let (company, mut facts) = companies::facts(app, &mut tx, actor, company_id).await?;
     if facts.role.is_none() && company.is_some() {
         facts.is_guest = shares::is_guest(&mut tx, company_id, &actor.user_id, app.now()).await?;
@@ -333,8 +338,8 @@ pub async fn list_top(
         .actor(actor)
         .company(company_id)
         .object(ObjectType::Company, company_id);
-    audit::record(app, &mut tx, ctx, ev).await?;
     tx.commit().await?;
+    audit::record_read(app, ctx, ev).await?;
     Ok(Page { items, next_cursor })
 }
 
@@ -426,8 +431,8 @@ pub async fn children(
         .actor(actor)
         .company(&company_id)
         .object(ObjectType::Folder, id);
-    audit::record(app, &mut tx, ctx, ev).await?;
     tx.commit().await?;
+    audit::record_read(app, ctx, ev).await?;
     Ok(Page { items, next_cursor })
 }
 

@@ -8,7 +8,7 @@ use turva_store::{data_keys, Tx};
 use crate::{App, AppError};
 
 /// The kinds of data key and the purpose (associated data) of each.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum KeyKind {
     Company,
     User,

@@ -11,6 +11,7 @@
 
 pub mod audit;
 pub mod audit_export;
+mod audit_writer;
 pub mod auth;
 pub mod clock;
 pub mod companies;
@@ -85,6 +86,8 @@ struct Inner {
     mailer: mail::Mailer,
     hasher: password::Hasher,
     clock: Arc<dyn Clock>,
+    /// The batching writer of events that describe no change.
+    audit_writer: std::sync::OnceLock<audit_writer::Writer>,
     /// Where attachments are stored (encrypted).
     blobs: turva_store::blobs::BlobStore,
     /// Requests without valid credentials since the last report: counted,
@@ -120,6 +123,11 @@ impl App {
     }
     pub(crate) fn hasher(&self) -> &password::Hasher {
         &self.inner.hasher
+    }
+    pub(crate) fn audit_writer(&self) -> &audit_writer::Writer {
+        self.inner.audit_writer.get_or_init(|| {
+            audit_writer::Writer::start(Arc::downgrade(&self.inner), |inner| App { inner })
+        })
     }
     pub(crate) fn blobs(&self) -> &turva_store::blobs::BlobStore {
         &self.inner.blobs

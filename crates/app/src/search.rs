@@ -64,7 +64,7 @@ pub async fn search(
             .ok_or_else(|| AppError::malformed("cursor", "is not a cursor of this list"))?,
         None => 0,
     };
-    let mut tx = app.db().write().await?;
+    let mut tx = app.db().read().await?;
     let rows = store::search(&mut tx, &actor.user_id, app.now(), q, offset, limit + 1).await?;
     let mut items: Vec<Hit> = rows
         .into_iter()
@@ -80,8 +80,8 @@ pub async fn search(
     items.truncate(usize::try_from(limit).unwrap_or(0));
     let next_cursor = more.then(|| cursor::encode(&[&(offset + limit).to_string()]));
     let ev = Event::new(AuditAction::SearchQuery, Outcome::Allowed).actor(actor);
-    audit::record(app, &mut tx, ctx, ev).await?;
     tx.commit().await?;
+    audit::record_read(app, ctx, ev).await?;
     Ok(Page { items, next_cursor })
 }
 

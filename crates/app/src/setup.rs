@@ -108,6 +108,7 @@ impl App {
                 hasher,
                 clock,
                 blobs,
+                audit_writer: Default::default(),
                 unauthenticated: Default::default(),
             }),
         };

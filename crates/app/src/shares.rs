@@ -454,7 +454,7 @@ pub async fn shared_with_me(
         )),
         None => None,
     };
-    let mut tx = app.db().write().await?;
+    let mut tx = app.db().read().await?;
     let mut rows =
         shares::shared_with(&mut tx, &actor.user_id, app.now(), after, limit + 1).await?;
     let next_cursor = crate::folders::next(&mut rows, limit, |s| {
@@ -476,8 +476,8 @@ pub async fn shared_with_me(
         });
     }
     let ev = Event::new(AuditAction::SharedWithMe, Outcome::Allowed).actor(actor);
-    audit::record(app, &mut tx, ctx, ev).await?;
     tx.commit().await?;
+    audit::record_read(app, ctx, ev).await?;
     Ok(Page { items, next_cursor })
 }
 

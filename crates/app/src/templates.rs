@@ -192,7 +192,7 @@ pub async fn list(
     limit: i64,
 ) -> Result<Page<TemplateView>, AppError> {
     let after = cursor.map(|c| cursor::decode(c, 2)).transpose()?;
-    let mut tx = Some(app.db().write().await?);
+    let mut tx = Some(app.db().read().await?);
     company_gate(
         app,
         ctx,
@@ -211,8 +211,8 @@ pub async fn list(
         .actor(actor)
         .company(company_id)
         .object(ObjectType::Company, company_id);
-    audit::record(app, &mut tx, ctx, ev).await?;
     tx.commit().await?;
+    audit::record_read(app, ctx, ev).await?;
     Ok(Page {
         items: rows.into_iter().map(view).collect::<Result<_, _>>()?,
         next_cursor,
@@ -227,7 +227,7 @@ pub async fn get(
     id: &str,
     version: Option<i64>,
 ) -> Result<TemplateView, AppError> {
-    let mut t = app.db().write().await?;
+    let mut t = app.db().read().await?;
     let current = store::template_by_id(&mut t, id).await?;
     let company_id = current
         .as_ref()
@@ -253,8 +253,8 @@ pub async fn get(
         .company(&company_id)
         .object(ObjectType::Template, id);
     ev.object_version = Some(row.version);
-    audit::record(app, &mut tx, ctx, ev).await?;
     tx.commit().await?;
+    audit::record_read(app, ctx, ev).await?;
     view(row)
 }
 
@@ -500,7 +500,7 @@ pub async fn list_folder_templates(
     limit: i64,
 ) -> Result<Page<FolderTemplateView>, AppError> {
     let after = cursor.map(|c| cursor::decode(c, 2)).transpose()?;
-    let mut tx = Some(app.db().write().await?);
+    let mut tx = Some(app.db().read().await?);
     company_gate(
         app,
         ctx,
@@ -519,8 +519,8 @@ pub async fn list_folder_templates(
         .actor(actor)
         .company(company_id)
         .object(ObjectType::Company, company_id);
-    audit::record(app, &mut tx, ctx, ev).await?;
     tx.commit().await?;
+    audit::record_read(app, ctx, ev).await?;
     Ok(Page {
         items: rows.into_iter().map(ft_view).collect::<Result<_, _>>()?,
         next_cursor,

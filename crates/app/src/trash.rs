@@ -29,7 +29,7 @@ pub async fn list(
     company_id: &str,
     limit: i64,
 ) -> Result<Vec<Trashed>, AppError> {
-    let mut tx = app.db().write().await?;
+    let mut tx = app.db().read().await?;
     let (company, facts) = companies::facts(app, &mut tx, actor, company_id).await?;
     if let Err(reason) = access::decide(&facts, Action::ViewTrash) {
         drop(tx);
@@ -65,8 +65,8 @@ pub async fn list(
         .actor(actor)
         .company(company_id)
         .object(ObjectType::Company, company_id);
-    audit::record(app, &mut tx, ctx, ev).await?;
     tx.commit().await?;
+    audit::record_read(app, ctx, ev).await?;
     Ok(items.into_iter().map(|(_, t)| t).collect())
 }
 

@@ -37,6 +37,60 @@ pub async fn next_seq(tx: &mut Tx) -> Result<i64> {
     Ok(seq)
 }
 
+/// Takes `n` consecutive sequence numbers; returns the first.
+pub async fn take_seqs(tx: &mut Tx, n: i64) -> Result<i64> {
+    let (seq,): (i64,) = on_tx!(tx, |c| sqlx::query_as(
+        "UPDATE audit_head SET next_seq = next_seq + $1 WHERE id = 1 RETURNING next_seq - $1"
+    )
+    .bind(n)
+    .fetch_one(c)
+    .await)?;
+    Ok(seq)
+}
+
+/// Inserts events in multi-row statements.
+pub async fn insert_events(tx: &mut Tx, rows: &[AuditRow]) -> Result<()> {
+    const COLS: usize = 15;
+    for chunk in rows.chunks(64) {
+        let mut sql = String::from(
+            "INSERT INTO audit_events (seq, time, company_id, actor_id, credential, object_type, object_id, object_version,
+            action, outcome, reason, request_id, personal_key_id, personal, ip_index) VALUES ",
+        );
+        for i in 0..chunk.len() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            let params: Vec<String> = (1..=COLS).map(|c| format!("${}", i * COLS + c)).collect();
+            sql.push('(');
+            sql.push_str(&params.join(", "));
+            sql.push(')');
+        }
+        exec_tx!(tx, |c| {
+            let mut q = sqlx::query(&sql);
+            for e in chunk {
+                q = q
+                    .bind(e.seq)
+                    .bind(e.time)
+                    .bind(&e.company_id)
+                    .bind(&e.actor_id)
+                    .bind(&e.credential)
+                    .bind(&e.object_type)
+                    .bind(&e.object_id)
+                    .bind(e.object_version)
+                    .bind(&e.action)
+                    .bind(&e.outcome)
+                    .bind(&e.reason)
+                    .bind(&e.request_id)
+                    .bind(&e.personal_key_id)
+                    .bind(&e.personal)
+                    .bind(&e.ip_index);
+            }
+            q.execute(c).await
+        })?;
+    }
+    Ok(())
+}
+
 pub async fn insert_event(tx: &mut Tx, e: &AuditRow) -> Result<()> {
     exec_tx!(tx, |c| {
         sqlx::query(

@@ -8,6 +8,7 @@
 
 pub mod audit;
 pub mod blobs;
+pub mod bulk;
 pub mod companies;
 pub mod crypt;
 pub mod data_keys;

@@ -150,3 +150,23 @@ pub async fn restore(app: &App, ctx: &Ctx, actor: &Actor, id: &str) -> Result<Tr
     tx.commit().await?;
     Ok(Trashed::Document(row))
 }
+
+/// Deletes for good what has been in the trash longer than [`KEEP_DAYS`],
+/// and attachments removed from their documents as long ago; then their
+/// encrypted bytes. Returns how many blobs went. Run by the server's
+/// housekeeping.
+pub async fn purge(app: &App) -> Result<usize, AppError> {
+    let cutoff = app.now() - KEEP_DAYS * 24 * 3600 * 1000;
+    let mut tx = app.db().write().await?;
+    let mut blobs = turva_store::purge::trash_before(&mut tx, cutoff).await?;
+    blobs.extend(turva_store::purge::detached_files_before(&mut tx, cutoff).await?);
+    tx.commit().await?;
+    let mut gone = 0;
+    for key in &blobs {
+        match app.blobs().delete(key).await {
+            Ok(()) => gone += 1,
+            Err(e) => tracing::warn!(error = %e, "an attachment's bytes could not be deleted"),
+        }
+    }
+    Ok(gone)
+}

@@ -20,6 +20,7 @@ pub mod folders;
 pub mod keys;
 pub mod members;
 pub mod migrate;
+pub mod purge;
 pub mod search;
 pub mod sessions;
 pub mod shares;

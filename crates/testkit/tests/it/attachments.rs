@@ -2,7 +2,7 @@
 //! and location data in photos. Each refusal leaves nothing behind.
 
 use serde_json::json;
-use turva_testkit::TestApp;
+use turva_testkit::{TestApp, PASSWORD};
 
 use crate::both;
 use crate::content::{doc, folder, staff, text, upload};
@@ -184,3 +184,89 @@ async fn photo_location_is_stripped_unless_turned_off(t: TestApp) {
     assert_eq!(bytes, photo);
 }
 both!(photo_location_is_stripped_unless_turned_off);
+
+async fn the_trash_is_emptied_after_30_days(t: TestApp) {
+    let s = staff(&t, "purge").await;
+    let fid = folder(&s.member, &s.cid, json!({ "name": "Old site" })).await;
+    let kept = folder(&s.member, &s.cid, json!({ "name": "Kept" })).await;
+    let did = doc(&s.member, &fid, "Old diary").await;
+    let r = upload(&s.member, &did, "a.txt", "text/plain", b"old bytes").await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let kept_doc = doc(&s.member, &kept, "Kept diary").await;
+    let r = upload(
+        &s.member,
+        &kept_doc,
+        "b.txt",
+        "text/plain",
+        b"detached bytes",
+    )
+    .await;
+    let detached = text(&r.body["id"]);
+    let r = upload(&s.member, &kept_doc, "c.txt", "text/plain", b"kept bytes").await;
+    assert_eq!(r.status, 201);
+    assert_eq!(
+        s.member
+            .delete(&format!("/api/v1/files/{detached}"))
+            .await
+            .status,
+        204
+    );
+    assert_eq!(
+        s.member
+            .delete(&format!("/api/v1/folders/{fid}"))
+            .await
+            .status,
+        204
+    );
+    assert_eq!(blob_files(&t).len(), 3);
+
+    // Within 30 days nothing goes; after them, the folder, its document,
+    // its file's bytes and the detached file do; the rest stays.
+    t.clock.advance_secs(29 * 24 * 3600);
+    assert_eq!(turva_app::trash::purge(&t.app).await.unwrap(), 0);
+    // (Sessions ended long ago: sign in again.)
+    for (c, who) in [(&s.owner, "owner"), (&s.member, "member")] {
+        let r = c
+            .login(&format!("purge.{who}@example.test"), PASSWORD)
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    let r = s
+        .owner
+        .post(&format!("/api/v1/trash/{fid}/restore"), json!({}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        s.member
+            .delete(&format!("/api/v1/folders/{fid}"))
+            .await
+            .status,
+        204
+    );
+    t.clock.advance_secs(31 * 24 * 3600);
+    assert_eq!(turva_app::trash::purge(&t.app).await.unwrap(), 2);
+    for (c, who) in [(&s.owner, "owner"), (&s.member, "member")] {
+        let r = c
+            .login(&format!("purge.{who}@example.test"), PASSWORD)
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    assert_eq!(blob_files(&t).len(), 1);
+    assert_eq!(t.count("documents").await, 1);
+    let r = s
+        .owner
+        .post(&format!("/api/v1/trash/{fid}/restore"), json!({}))
+        .await;
+    assert_eq!(r.status, 404);
+    let r = s.member.get(&format!("/api/v1/documents/{kept_doc}")).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["files"].as_array().map(Vec::len), Some(1));
+    let hits = s.owner.get("/api/v1/search?q=old").await;
+    assert_eq!(
+        hits.body["items"].as_array().map(Vec::len),
+        Some(0),
+        "{}",
+        hits.body
+    );
+}
+both!(the_trash_is_emptied_after_30_days);

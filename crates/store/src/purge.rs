@@ -1,0 +1,104 @@
+//! Deleting for good what has been in the trash longer than it is kept,
+//! and attachments removed from their documents as long ago. Returns the
+//! blob keys whose bytes the caller deletes after the commit.
+
+use crate::db::Tx;
+use crate::error::Result;
+use crate::{exec_tx, on_tx, search, Millis};
+
+async fn ids(tx: &mut Tx, sql: &str, bind: &str) -> Result<Vec<String>> {
+    let rows: Vec<(String,)> = on_tx!(tx, |c| sqlx::query_as(sql).bind(bind).fetch_all(c).await)?;
+    Ok(rows.into_iter().map(|r| r.0).collect())
+}
+
+async fn blob_keys_of_documents(tx: &mut Tx, docs: &[String]) -> Result<Vec<String>> {
+    let mut keys = Vec::new();
+    for d in docs {
+        keys.extend(ids(tx, "SELECT blob_key FROM files WHERE document_id = $1", d).await?);
+    }
+    Ok(keys)
+}
+
+async fn forget_objects(tx: &mut Tx, objects: &[String]) -> Result<()> {
+    for o in objects {
+        exec_tx!(tx, |c| sqlx::query(
+            "DELETE FROM shares WHERE object_id = $1"
+        )
+        .bind(o)
+        .execute(c)
+        .await)?;
+    }
+    Ok(())
+}
+
+/// Deletes folders and documents that went to the trash before `cutoff`
+/// (with everything beneath them, their versions, files, shares and search
+/// entries). Returns the blob keys of their files.
+pub async fn trash_before(tx: &mut Tx, cutoff: Millis) -> Result<Vec<String>> {
+    let mut blobs = Vec::new();
+    let old_folders: Vec<(String,)> = on_tx!(tx, |c| sqlx::query_as(
+        "SELECT id FROM folders WHERE deleted_at IS NOT NULL AND deleted_at < $1"
+    )
+    .bind(cutoff)
+    .fetch_all(c)
+    .await)?;
+    for (fid,) in old_folders {
+        let folders = ids(
+            tx,
+            "SELECT folder_id FROM folder_paths WHERE ancestor_id = $1",
+            &fid,
+        )
+        .await?;
+        let docs = ids(
+            tx,
+            "SELECT d.id FROM documents d JOIN folder_paths fp ON fp.folder_id = d.folder_id WHERE fp.ancestor_id = $1",
+            &fid,
+        )
+        .await?;
+        blobs.extend(blob_keys_of_documents(tx, &docs).await?);
+        for d in &docs {
+            search::remove_document(tx, d).await?;
+        }
+        forget_objects(tx, &docs).await?;
+        forget_objects(tx, &folders).await?;
+        // The folder's sub-folders, documents, versions, files and closure
+        // rows go with it (ON DELETE CASCADE).
+        exec_tx!(tx, |c| sqlx::query("DELETE FROM folders WHERE id = $1")
+            .bind(&fid)
+            .execute(c)
+            .await)?;
+    }
+    let old_docs: Vec<(String,)> = on_tx!(tx, |c| sqlx::query_as(
+        "SELECT id FROM documents WHERE deleted_at IS NOT NULL AND deleted_at < $1"
+    )
+    .bind(cutoff)
+    .fetch_all(c)
+    .await)?;
+    let old_docs: Vec<String> = old_docs.into_iter().map(|r| r.0).collect();
+    blobs.extend(blob_keys_of_documents(tx, &old_docs).await?);
+    for d in &old_docs {
+        search::remove_document(tx, d).await?;
+    }
+    forget_objects(tx, &old_docs).await?;
+    for d in &old_docs {
+        exec_tx!(tx, |c| sqlx::query("DELETE FROM documents WHERE id = $1")
+            .bind(d)
+            .execute(c)
+            .await)?;
+    }
+    Ok(blobs)
+}
+
+/// Deletes attachments removed from their document's newest version
+/// before `cutoff`. Returns their blob keys.
+pub async fn detached_files_before(tx: &mut Tx, cutoff: Millis) -> Result<Vec<String>> {
+    let rows: Vec<(String,)> = on_tx!(tx, |c| {
+        sqlx::query_as(
+        "DELETE FROM files WHERE detached_at IS NOT NULL AND detached_at < $1 RETURNING blob_key"
+    )
+    .bind(cutoff)
+    .fetch_all(c)
+    .await
+    })?;
+    Ok(rows.into_iter().map(|r| r.0).collect())
+}

@@ -315,6 +315,14 @@ pub struct Definition {
     pub documents: Vec<SubDocument>,
 }
 
+/// Parts of a folder template's definition to replace; absent parts stay.
+#[derive(Debug, Clone, Default)]
+pub struct DefinitionChanges {
+    pub identifiers: Option<Vec<IdentifierField>>,
+    pub folders: Option<Vec<SubFolder>>,
+    pub documents: Option<Vec<SubDocument>>,
+}
+
 /// A folder template with its definition parsed.
 #[derive(Debug, Clone)]
 pub struct FolderTemplateView {
@@ -448,7 +456,7 @@ pub async fn update_folder_template(
     actor: &Actor,
     id: &str,
     name: Option<&str>,
-    definition: Option<Definition>,
+    changes: DefinitionChanges,
 ) -> Result<FolderTemplateView, AppError> {
     let name = name.map(|n| validate::name("name", n)).transpose()?;
     let mut t = app.db().write().await?;
@@ -470,10 +478,18 @@ pub async fn update_folder_template(
     .await?;
     let mut tx = tx.ok_or_else(|| AppError::Internal("no transaction".into()))?;
     let mut row = current.ok_or(AppError::NotFound)?;
-    if let Some(d) = &definition {
-        check_definition(&mut tx, &company_id, d).await?;
-        row.definition = serde_json::to_string(d).map_err(|e| AppError::Internal(e.to_string()))?;
+    let mut d = ft_view(row.clone())?.definition;
+    if let Some(i) = changes.identifiers {
+        d.identifiers = i;
     }
+    if let Some(f) = changes.folders {
+        d.folders = f;
+    }
+    if let Some(docs) = changes.documents {
+        d.documents = docs;
+    }
+    check_definition(&mut tx, &company_id, &d).await?;
+    row.definition = serde_json::to_string(&d).map_err(|e| AppError::Internal(e.to_string()))?;
     if let Some(n) = name {
         row.name = n;
     }

@@ -11,6 +11,7 @@ mod audit;
 mod cli;
 mod companies;
 mod content;
+mod folder_templates;
 mod housekeeping;
 mod input;
 mod mail;

@@ -7,7 +7,7 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use turva_app::model::template::Field;
-use turva_app::templates::{self, Definition, FolderTemplateView, TemplateView};
+use turva_app::templates::{self, Definition, DefinitionChanges, FolderTemplateView, TemplateView};
 use turva_app::{App, AppError};
 use utoipa::ToSchema;
 
@@ -247,6 +247,16 @@ fn definition(
     })
 }
 
+/// One part of a definition, parsed alone.
+fn definition_part(name: &str, v: Value) -> Result<Definition, AppError> {
+    let mut m = serde_json::Map::new();
+    m.insert(name.into(), v);
+    serde_json::from_value(Value::Object(m)).map_err(|e| AppError::InvalidValue {
+        field: name.into(),
+        reason: e.to_string(),
+    })
+}
+
 /// Creates a folder template (admins).
 #[utoipa::path(post, path = "/api/v1/companies/{cid}/folder-templates", tag = "templates", params(("cid" = String, Path, description = "company id")), request_body = CreateFolderTemplate, responses(
     (status = 201, description = "created", body = FolderTemplateJson),
@@ -316,13 +326,17 @@ pub async fn patch_folder_template(
     ApiJson(req): ApiJson<PatchFolderTemplate>,
 ) -> ApiResult<Json<FolderTemplateJson>> {
     let tid = id("id", &tid)?;
-    let any = req.identifiers.is_some() || req.folders.is_some() || req.documents.is_some();
-    let d = if any {
-        Some(definition(req.identifiers, req.folders, req.documents)?)
-    } else {
-        None
+    // Each part given replaces that part; the others stay.
+    let part = |v: Option<Value>, name: &str| -> Result<Option<Definition>, AppError> {
+        v.map(|v| definition_part(name, v)).transpose()
+    };
+    let changes = DefinitionChanges {
+        identifiers: part(req.identifiers, "identifiers")?.map(|d| d.identifiers),
+        folders: part(req.folders, "folders")?.map(|d| d.folders),
+        documents: part(req.documents, "documents")?.map(|d| d.documents),
     };
     Ok(Json(ft_json(
-        templates::update_folder_template(&app, &ctx, &actor, &tid, req.name.as_deref(), d).await?,
+        templates::update_folder_template(&app, &ctx, &actor, &tid, req.name.as_deref(), changes)
+            .await?,
     )))
 }

@@ -9,6 +9,7 @@
 #   bench/content.sh                       # seed if needed, then every case
 #   SEED_DIR=/tmp/bench-data DUR=10s REPS=2 bench/content.sh
 #   DOCS=100000 bench/content.sh           # a smaller seed for a quick look
+#   CASES=search bench/content.sh          # only some cases
 #
 # Each case runs REPS times at CONNS (32) connections for throughput and
 # once at 4 connections for latency; the server's CPU milliseconds per
@@ -37,7 +38,7 @@ for _ in $(seq 300); do curl -sk "https://127.0.0.1:$PORT/healthz" >/dev/null &&
 python3 bench/content_lines.py "https://127.0.0.1:$PORT" "$SEED_DIR/seed.json" "$WORK"
 # shellcheck source=bench/lib.sh
 . bench/lib.sh
-for c in doc list search; do
+for c in ${CASES:-doc list search}; do
   run_case "$c" get.lua "$CONNS" "$REPS"
   run_case "$c" get.lua 4 1
 done

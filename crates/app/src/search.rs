@@ -64,12 +64,13 @@ pub async fn search(
             .ok_or_else(|| AppError::malformed("cursor", "is not a cursor of this list"))?,
         None => 0,
     };
+    let words = store::words(q);
     let mut tx = app.db().read().await?;
     let rows = store::search(&mut tx, &actor.user_id, app.now(), q, offset, limit + 1).await?;
     let mut items: Vec<Hit> = rows
         .into_iter()
         .map(|h| Hit {
-            snippet: snippet_html(&h.snippet),
+            snippet: snippet_html(&store::snippet(&words, &h.title, &h.body, 24)),
             document_id: h.document_id,
             company_id: h.company_id,
             folder_id: h.folder_id,

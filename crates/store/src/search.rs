@@ -101,13 +101,52 @@ pub struct Hit {
     pub company_id: String,
     pub folder_id: String,
     pub title: String,
-    /// Text around the matches, with matches between [`MARK_START`] and
-    /// [`MARK_END`]; not escaped.
-    pub snippet: String,
+    /// The indexed text (field values and attachment names), for a snippet.
+    pub body: String,
 }
 
-/// Documents matching every word of `q` (as a prefix) that `user_id` may
-/// view at `now`, best first, skipping `offset`.
+/// Most candidates ranked per query: matches are ranked by the engine
+/// first (cheap), then filtered by rights in SQL; when too few of them are
+/// visible, more are taken, up to this many.
+const MAX_CANDIDATES: i64 = 16_384;
+
+/// The query text for the backend: every word a quoted term, the last one
+/// also as a prefix (as typed).
+fn engine_query(words: &[String], backend: Backend) -> String {
+    let last = words.len().saturating_sub(1);
+    match backend {
+        Backend::Sqlite => words
+            .iter()
+            .enumerate()
+            .map(|(i, w)| {
+                let q = format!("\"{}\"", w.replace('"', "\"\""));
+                if i == last {
+                    format!("{q}*")
+                } else {
+                    q
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" AND "),
+        // Words are letters and digits only, so `'word'` is a literal lexeme
+        // whatever the input was.
+        Backend::Postgres => words
+            .iter()
+            .enumerate()
+            .map(|(i, w)| {
+                if i == last {
+                    format!("'{w}':*")
+                } else {
+                    format!("'{w}'")
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" & "),
+    }
+}
+
+/// Documents matching every word of `q` (the last as a prefix) that
+/// `user_id` may view at `now`, best first, skipping `offset`.
 pub async fn search(
     tx: &mut Tx,
     user_id: &str,
@@ -120,6 +159,8 @@ pub async fn search(
     if words.is_empty() {
         return Ok(Vec::new());
     }
+    let backend = tx.backend();
+    let query = engine_query(&words, backend);
     let visible = format!(
         "d.deleted_at IS NULL AND NOT f.in_trash AND (
             m.role IN ('owner', 'admin')
@@ -133,81 +174,162 @@ pub async fn search(
             "'view', 'edit', 'manage'"
         )
     );
-    let rows: Vec<(String, String, String, String, String)> = match tx.backend() {
-        Backend::Sqlite => {
-            // Each word a quoted prefix term: `"word"*`, joined by AND.
-            let query = words
-                .iter()
-                .map(|w| format!("\"{}\"*", w.replace('"', "\"\"")))
-                .collect::<Vec<_>>()
-                .join(" AND ");
-            let sql = format!(
-                "SELECT d.id, d.company_id, d.folder_id, d.title,
-                        snippet(search_text, -1, char(57344), char(57345), '…', 16)
-                 FROM search_text
-                 JOIN search_entries e ON e.rowid = search_text.rowid
-                 JOIN documents d ON d.id = e.object_id
-                 JOIN folders f ON f.id = d.folder_id
-                 LEFT JOIN memberships m ON m.company_id = d.company_id AND m.user_id = $2 AND m.status = 'active'
-                 WHERE search_text MATCH $1 AND {visible}
-                 ORDER BY bm25(search_text, 10.0, 1.0), d.id
-                 LIMIT $4 OFFSET $5"
-            );
-            on_tx!(tx, |c| sqlx::query_as(&sql)
-                .bind(query)
-                .bind(user_id)
-                .bind(now)
-                .bind(limit)
-                .bind(offset)
-                .fetch_all(c)
-                .await)?
-        }
-        Backend::Postgres => {
-            // Words are letters and digits only, so `'word':*` is a literal
-            // prefix lexeme, whatever the input was.
-            let query = words
-                .iter()
-                .map(|w| format!("'{w}':*"))
-                .collect::<Vec<_>>()
-                .join(" & ");
-            let sql = format!(
-                "SELECT d.id, d.company_id, d.folder_id, d.title,
-                        ts_headline('simple', e.title || ' ' || e.body, q.q,
-                            'StartSel=' || chr(57344) || ', StopSel=' || chr(57345) || ', MaxWords=24, MinWords=8')
-                 FROM search_entries e
-                 CROSS JOIN (SELECT to_tsquery('simple', $1) AS q) q
-                 JOIN documents d ON d.id = e.object_id
-                 JOIN folders f ON f.id = d.folder_id
-                 LEFT JOIN memberships m ON m.company_id = d.company_id AND m.user_id = $2 AND m.status = 'active'
-                 WHERE e.tsv @@ q.q AND {visible}
-                 ORDER BY ts_rank(e.tsv, q.q) DESC, d.id
-                 LIMIT $4 OFFSET $5"
-            );
-            on_tx!(tx, |c| sqlx::query_as(&sql)
-                .bind(query)
-                .bind(user_id)
-                .bind(now)
-                .bind(limit)
-                .bind(offset)
-                .fetch_all(c)
-                .await)?
-        }
+    // Candidates come only from companies the caller belongs to or holds a
+    // share in; the rights filter then decides each one.
+    let companies = "(SELECT company_id FROM memberships WHERE user_id = $2 AND status = 'active'
+                      UNION SELECT company_id FROM shares WHERE grantee_id = $2 AND status = 'active')";
+    let sql = match backend {
+        Backend::Sqlite => format!(
+            "SELECT d.id, d.company_id, d.folder_id, d.title, t.body
+             FROM (SELECT search_text.rowid AS rid, search_text.rank AS score FROM search_text
+                   JOIN search_entries ce ON ce.rowid = search_text.rowid
+                   WHERE search_text MATCH $1 AND ce.company_id IN {companies}
+                   ORDER BY search_text.rank LIMIT $6) c
+             JOIN search_entries e ON e.rowid = c.rid
+             JOIN search_text t ON t.rowid = c.rid
+             JOIN documents d ON d.id = e.object_id
+             JOIN folders f ON f.id = d.folder_id
+             LEFT JOIN memberships m ON m.company_id = d.company_id AND m.user_id = $2 AND m.status = 'active'
+             WHERE {visible}
+             ORDER BY c.score, d.id
+             LIMIT $4 OFFSET $5"
+        ),
+        Backend::Postgres => format!(
+            "SELECT d.id, d.company_id, d.folder_id, d.title, e.body
+             FROM (SELECT ce.object_id, ts_rank(ce.tsv, q.q) AS score
+                   FROM search_entries ce, to_tsquery('simple', $1) q
+                   WHERE ce.tsv @@ q.q AND ce.company_id IN {companies}
+                   ORDER BY score DESC LIMIT $6) c
+             JOIN search_entries e ON e.object_id = c.object_id
+             JOIN documents d ON d.id = e.object_id
+             JOIN folders f ON f.id = d.folder_id
+             LEFT JOIN memberships m ON m.company_id = d.company_id AND m.user_id = $2 AND m.status = 'active'
+             WHERE {visible}
+             ORDER BY c.score DESC, d.id
+             LIMIT $4 OFFSET $5"
+        ),
     };
-    Ok(rows
-        .into_iter()
-        .map(|(document_id, company_id, folder_id, title, snippet)| Hit {
-            document_id,
-            company_id,
-            folder_id,
-            title,
-            snippet,
-        })
-        .collect())
+    let want = offset + limit;
+    let mut candidates = (want * 4).clamp(256, MAX_CANDIDATES);
+    loop {
+        let rows: Vec<(String, String, String, String, String)> =
+            on_tx!(tx, |c| sqlx::query_as(&sql)
+                .bind(&query)
+                .bind(user_id)
+                .bind(now)
+                .bind(limit)
+                .bind(offset)
+                .bind(candidates)
+                .fetch_all(c)
+                .await)?;
+        // Enough visible results, or every match was a candidate.
+        let n = i64::try_from(rows.len()).unwrap_or(0);
+        if n >= limit || candidates >= MAX_CANDIDATES || candidates > want * 64 {
+            return Ok(rows
+                .into_iter()
+                .map(|(document_id, company_id, folder_id, title, body)| Hit {
+                    document_id,
+                    company_id,
+                    folder_id,
+                    title,
+                    body,
+                })
+                .collect());
+        }
+        candidates = (candidates * 4).min(MAX_CANDIDATES);
+    }
+}
+
+/// Text around the first match of `words` (the last as a prefix) in
+/// `title` or `body`, at most about `width` words, with each matching word
+/// between [`MARK_START`] and [`MARK_END`].
+pub fn snippet(words: &[String], title: &str, body: &str, width: usize) -> String {
+    let last = words.len().saturating_sub(1);
+    let matches = |token: &str| {
+        let t = token.to_lowercase();
+        words
+            .iter()
+            .enumerate()
+            .any(|(i, w)| t == *w || (i == last && t.starts_with(w.as_str())))
+    };
+    // Tokens with their byte ranges: runs of letters and digits.
+    let tokens = |text: &str| -> Vec<(usize, usize)> {
+        let mut out = Vec::new();
+        let mut start = None;
+        for (i, c) in text.char_indices() {
+            match (c.is_alphanumeric(), start) {
+                (true, None) => start = Some(i),
+                (false, Some(s)) => {
+                    out.push((s, i));
+                    start = None;
+                }
+                _ => {}
+            }
+        }
+        if let Some(s) = start {
+            out.push((s, text.len()));
+        }
+        out
+    };
+    let text = if tokens(body).iter().any(|&(a, b)| matches(&body[a..b])) {
+        body
+    } else if tokens(title).iter().any(|&(a, b)| matches(&title[a..b])) {
+        title
+    } else {
+        body
+    };
+    let toks = tokens(text);
+    let first = toks
+        .iter()
+        .position(|&(a, b)| matches(&text[a..b]))
+        .unwrap_or(0);
+    let from = first.saturating_sub(width / 3);
+    let to = (from + width).min(toks.len());
+    let mut out = String::new();
+    if from > 0 {
+        out.push('…');
+    }
+    let Some(&(start, _)) = toks.get(from) else {
+        return text.chars().take(200).collect();
+    };
+    let mut pos = start;
+    for &(a, b) in &toks[from..to] {
+        out.push_str(&text[pos..a]);
+        if matches(&text[a..b]) {
+            out.push(MARK_START);
+            out.push_str(&text[a..b]);
+            out.push(MARK_END);
+        } else {
+            out.push_str(&text[a..b]);
+        }
+        pos = b;
+    }
+    if to < toks.len() {
+        out.push('…');
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn snippets_mark_the_words_found() {
+        let w = vec!["betoni".to_string(), "val".to_string()];
+        let s = snippet(
+            &w,
+            "Title",
+            "Aamulla betonin valu alkoi. Betoni kuivui.",
+            12,
+        );
+        assert_eq!(
+            s,
+            format!("Aamulla betonin {MARK_START}valu{MARK_END} alkoi. {MARK_START}Betoni{MARK_END} kuivui")
+        );
+        let s = snippet(&w, "Betoni valu", "", 12);
+        assert!(s.contains(MARK_START), "{s}");
+    }
 
     #[test]
     fn query_text_is_cut_into_plain_words() {

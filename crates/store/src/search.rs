@@ -183,8 +183,7 @@ pub async fn search(
             "SELECT d.id, d.company_id, d.folder_id, d.title, t.body
              FROM (SELECT search_text.rowid AS rid, search_text.rank AS score FROM search_text
                    JOIN search_entries ce ON ce.rowid = search_text.rowid
-                   WHERE search_text MATCH $1 AND search_text.rowid >= $7
-                     AND ce.company_id IN {companies}
+                   WHERE search_text MATCH $1 AND ce.company_id IN {companies}
                    ORDER BY search_text.rank LIMIT $6) c
              JOIN search_entries e ON e.rowid = c.rid
              JOIN search_text t ON t.rowid = c.rid

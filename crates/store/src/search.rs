@@ -183,7 +183,8 @@ pub async fn search(
             "SELECT d.id, d.company_id, d.folder_id, d.title, t.body
              FROM (SELECT search_text.rowid AS rid, search_text.rank AS score FROM search_text
                    JOIN search_entries ce ON ce.rowid = search_text.rowid
-                   WHERE search_text MATCH $1 AND ce.company_id IN {companies}
+                   WHERE search_text MATCH $1 AND search_text.rowid >= $7
+                     AND ce.company_id IN {companies}
                    ORDER BY search_text.rank LIMIT $6) c
              JOIN search_entries e ON e.rowid = c.rid
              JOIN search_text t ON t.rowid = c.rid
@@ -212,19 +213,41 @@ pub async fn search(
     let want = offset + limit;
     let mut candidates = (want * 4).clamp(256, MAX_CANDIDATES);
     loop {
-        let rows: Vec<(String, String, String, String, String)> =
-            on_tx!(tx, |c| sqlx::query_as(&sql)
+        // SQLite: rank only the newest matches (a window twice the
+        // candidates, found by walking the index backwards), so a word
+        // found in a hundred thousand documents costs no more than a rare
+        // one. (PostgreSQL ranks every match of the caller's companies.)
+        let window_start: i64 = match backend {
+            Backend::Sqlite => {
+                let row: Option<(i64,)> = on_tx!(tx, |c| sqlx::query_as(
+                    "SELECT rowid FROM search_text WHERE search_text MATCH $1
+                     ORDER BY rowid DESC LIMIT 1 OFFSET $2"
+                )
+                .bind(&query)
+                .bind(candidates * 2 - 1)
+                .fetch_optional(c)
+                .await)?;
+                row.map_or(0, |r| r.0)
+            }
+            Backend::Postgres => 0,
+        };
+        let rows: Vec<(String, String, String, String, String)> = on_tx!(tx, |c| {
+            let q = sqlx::query_as(&sql)
                 .bind(&query)
                 .bind(user_id)
                 .bind(now)
                 .bind(limit)
                 .bind(offset)
-                .bind(candidates)
-                .fetch_all(c)
-                .await)?;
-        // Enough visible results, or every match was a candidate.
+                .bind(candidates);
+            match backend {
+                Backend::Sqlite => q.bind(window_start).fetch_all(c).await,
+                Backend::Postgres => q.fetch_all(c).await,
+            }
+        })?;
+        // Enough visible results, or every match was a candidate (the
+        // window reached the oldest match), or the most we rank.
         let n = i64::try_from(rows.len()).unwrap_or(0);
-        if n >= limit || candidates >= MAX_CANDIDATES || candidates > want * 64 {
+        if n >= limit || window_start == 0 || candidates >= MAX_CANDIDATES {
             return Ok(rows
                 .into_iter()
                 .map(|(document_id, company_id, folder_id, title, body)| Hit {

@@ -202,7 +202,8 @@ async fn keep_sight_of_own_folder(
         return Ok(());
     }
     let held = shares::grants_on_path(tx, &actor.user_id, &row.id, &row.id).await?;
-    if held.iter().any(|g| g.active) {
+    // A live grant above keeps it in sight; an expired or pending one does not.
+    if held.iter().any(|g| g.live(row.created_at)) {
         return Ok(());
     }
     let share = shares::ShareRow {

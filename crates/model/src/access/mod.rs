@@ -16,6 +16,8 @@
 use crate::Role;
 
 pub mod objects;
+#[cfg(test)]
+mod props;
 
 pub use objects::{
     effective_right, resolve_member_access, Grant, MemberAccess, ObjectFacts, Right,

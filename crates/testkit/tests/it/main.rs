@@ -16,6 +16,7 @@ mod housekeeping;
 mod input;
 mod mail;
 mod rights;
+mod rights_props;
 mod server;
 mod storage;
 

@@ -35,6 +35,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0003_content.sql"),
         postgres: include_str!("../migrations/postgres/0003_content.sql"),
     },
+    Migration {
+        version: 4,
+        name: "0004_search_prefixes",
+        sqlite: include_str!("../migrations/sqlite/0004_search_prefixes.sql"),
+        postgres: include_str!("../migrations/postgres/0004_search_prefixes.sql"),
+    },
 ];
 
 /// The schema version this binary writes.

@@ -34,7 +34,12 @@ trap 'kill $SERVER 2>/dev/null || true; wait $SERVER 2>/dev/null || true; rm -rf
 export TURVA_LOG_LEVEL=warn
 "$BIN" --data "$SEED_DIR/data" serve --listen "127.0.0.1:$PORT" > "$WORK/serve.log" 2>&1 &
 SERVER=$!
-for _ in $(seq 300); do curl -sk "https://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
+# (A first start after an upgrade may migrate a million rows: wait.)
+for _ in $(seq 1200); do
+  curl -sk "https://127.0.0.1:$PORT/healthz" >/dev/null && break
+  kill -0 "$SERVER" 2>/dev/null || { cat "$WORK/serve.log" >&2; exit 1; }
+  sleep 0.5
+done
 python3 bench/content_lines.py "https://127.0.0.1:$PORT" "$SEED_DIR/seed.json" "$WORK"
 # shellcheck source=bench/lib.sh
 . bench/lib.sh

@@ -101,6 +101,9 @@ async fn fields_of(tx: &mut Tx, d: &DocumentRow) -> Result<Vec<Field>, AppError>
 
 async fn current_files(tx: &mut Tx, d: &DocumentRow) -> Result<Vec<FileRow>, AppError> {
     let ids = parse_ids(&d.files);
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
     Ok(files::files_of_document(tx, &d.company_id, &d.id)
         .await?
         .into_iter()
@@ -198,9 +201,9 @@ pub(crate) async fn load(
     audit_action: AuditAction,
     action: ObjectAction,
 ) -> Result<(Tx, DocFacts, turva_model::access::Allowed), AppError> {
-    // A view only reads: the read pool, no write lock.
+    // A view only reads: a pooled reader, no transaction, no write lock.
     let mut tx = if action == ObjectAction::View {
-        app.db().read().await?
+        app.db().reader().await?
     } else {
         app.db().write().await?
     };

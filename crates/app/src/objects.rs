@@ -2,7 +2,7 @@
 //! and answering a denial. Shared by the folder, document, file, share and
 //! trash operations.
 
-use turva_model::access::{self, Grant, MemberAccess, ObjectAction, ObjectFacts, Reason, Right};
+use turva_model::access::{self, MemberAccess, ObjectAction, ObjectFacts, Reason, Right};
 use turva_model::audit::{AuditAction, ObjectType, Outcome};
 use turva_model::Role;
 use turva_store::documents::{self, DocumentRow};
@@ -65,13 +65,12 @@ pub(crate) async fn doc_facts(
     let Some(d) = documents::document_with_facts(tx, id, &actor.user_id).await? else {
         return Ok(None);
     };
-    let grants: Vec<Grant> =
-        shares::grants_on_path(tx, &actor.user_id, &d.doc.folder_id, &d.doc.id).await?;
+    // The grants came with the document, in the same statement.
     let facts = ObjectFacts {
         role: role(d.role),
         member_access: access_in_force(&d.access_in_force),
         is_creator: d.doc.created_by == actor.user_id,
-        grants,
+        grants: d.grants,
         trashed: d.doc.deleted_at.is_some() || d.folder_in_trash,
         now: app.now(),
     };

@@ -34,10 +34,14 @@ pub enum Db {
 }
 
 /// One open transaction on either backend. Dropped without `commit`, it
-/// rolls back.
+/// rolls back. The `*Conn` kinds are a pooled connection with no
+/// transaction, for reads whose statements need no common snapshot (each
+/// statement is consistent on its own): they save a BEGIN and a COMMIT.
 pub enum Tx {
     Sqlite(sqlx::Transaction<'static, Sqlite>),
     Postgres(sqlx::Transaction<'static, Postgres>),
+    SqliteConn(sqlx::pool::PoolConnection<Sqlite>),
+    PostgresConn(sqlx::pool::PoolConnection<Postgres>),
 }
 
 /// Runs `$body` with `$c` bound to the transaction's connection, once per
@@ -52,6 +56,14 @@ macro_rules! on_tx {
                 $body
             }
             $crate::db::Tx::Postgres(t) => {
+                let $c = &mut **t;
+                $body
+            }
+            $crate::db::Tx::SqliteConn(t) => {
+                let $c = &mut **t;
+                $body
+            }
+            $crate::db::Tx::PostgresConn(t) => {
                 let $c = &mut **t;
                 $body
             }
@@ -70,6 +82,14 @@ macro_rules! exec_tx {
                 $body.map(|r| r.rows_affected())
             }
             $crate::db::Tx::Postgres(t) => {
+                let $c = &mut **t;
+                $body.map(|r| r.rows_affected())
+            }
+            $crate::db::Tx::SqliteConn(t) => {
+                let $c = &mut **t;
+                $body.map(|r| r.rows_affected())
+            }
+            $crate::db::Tx::PostgresConn(t) => {
                 let $c = &mut **t;
                 $body.map(|r| r.rows_affected())
             }
@@ -165,6 +185,14 @@ impl Db {
         })
     }
 
+    /// A pooled connection for reads, with no transaction (see [`Tx`]).
+    pub async fn reader(&self) -> Result<Tx> {
+        Ok(match self {
+            Db::Sqlite { read, .. } => Tx::SqliteConn(read.acquire().await?),
+            Db::Postgres(p) => Tx::PostgresConn(p.acquire().await?),
+        })
+    }
+
     /// Begins a transaction that writes: on SQLite it takes the write lock at
     /// once, so a read-modify-write cannot be overtaken.
     pub async fn write(&self) -> Result<Tx> {
@@ -202,15 +230,18 @@ impl Db {
 impl Tx {
     pub fn backend(&self) -> Backend {
         match self {
-            Tx::Sqlite(_) => Backend::Sqlite,
-            Tx::Postgres(_) => Backend::Postgres,
+            Tx::Sqlite(_) | Tx::SqliteConn(_) => Backend::Sqlite,
+            Tx::Postgres(_) | Tx::PostgresConn(_) => Backend::Postgres,
         }
     }
 
+    /// Commits (a connection without a transaction is just returned to
+    /// its pool).
     pub async fn commit(self) -> Result<()> {
         match self {
             Tx::Sqlite(t) => t.commit().await?,
             Tx::Postgres(t) => t.commit().await?,
+            Tx::SqliteConn(_) | Tx::PostgresConn(_) => {}
         }
         Ok(())
     }

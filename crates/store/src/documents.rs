@@ -96,6 +96,8 @@ pub struct DocumentFacts {
     pub access_in_force: String,
     pub folder_in_trash: bool,
     pub role: Option<String>,
+    /// The user's grants on the document and the folders above it.
+    pub grants: Vec<turva_model::access::Grant>,
 }
 
 /// A document by id alone (its company is not known before it is read),
@@ -105,40 +107,42 @@ pub async fn document_with_facts(
     id: &str,
     user_id: &str,
 ) -> Result<Option<DocumentFacts>> {
+    let grants = crate::shares::grants_json(tx.backend(), "d.id", "d.folder_id", "$2");
     let sql = format!(
-        "SELECT {COLUMNS}, f.access_in_force, f.in_trash, m.role FROM documents d
+        "SELECT {COLUMNS}, f.access_in_force, f.in_trash, m.role, {grants} FROM documents d
          JOIN folders f ON f.id = d.folder_id
          LEFT JOIN memberships m ON m.company_id = d.company_id AND m.user_id = $2 AND m.status = 'active'
          WHERE d.id = $1"
     );
-    type Row = (Tuple, String, bool, Option<String>);
+    type Row = (Tuple, String, bool, Option<String>, Option<String>);
     let row: Option<sqlx_row::Wide> = on_tx!(tx, |c| sqlx::query_as(&sql)
         .bind(id)
         .bind(user_id)
         .fetch_optional(c)
         .await)?;
     Ok(row.map(|w| {
-        let (t, access_in_force, folder_in_trash, role): Row = w.split();
+        let (t, access_in_force, folder_in_trash, role, grants): Row = w.split();
         DocumentFacts {
             doc: from_tuple(t),
             access_in_force,
             folder_in_trash,
             role,
+            grants: crate::shares::grants_from_json(grants.as_deref().unwrap_or("[]")),
         }
     }))
 }
 
 /// sqlx reads tuples of at most 16 columns; the document with its facts is
-/// 18, so it is read as a row type of its own.
+/// 19, so it is read as a row type of its own.
 mod sqlx_row {
     use super::Tuple;
     use sqlx::Row;
 
-    pub struct Wide(Tuple, String, bool, Option<String>);
+    pub struct Wide(Tuple, String, bool, Option<String>, Option<String>);
 
     impl Wide {
-        pub fn split(self) -> (Tuple, String, bool, Option<String>) {
-            (self.0, self.1, self.2, self.3)
+        pub fn split(self) -> (Tuple, String, bool, Option<String>, Option<String>) {
+            (self.0, self.1, self.2, self.3, self.4)
         }
     }
 
@@ -167,6 +171,7 @@ mod sqlx_row {
                         r.try_get(15)?,
                         r.try_get(16)?,
                         r.try_get(17)?,
+                        r.try_get(18)?,
                     ))
                 }
             }

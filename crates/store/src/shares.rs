@@ -77,16 +77,7 @@ pub async fn grants_on_path(
     folder_id: &str,
     object_id: &str,
 ) -> Result<Vec<Grant>> {
-    type G = (
-        String,
-        String,
-        String,
-        Option<i64>,
-        Option<String>,
-        Option<String>,
-        Option<i64>,
-    );
-    let rows: Vec<G> = on_tx!(tx, |c| {
+    let rows: Vec<GrantRow> = on_tx!(tx, |c| {
         sqlx::query_as(
         "SELECT s.id, s.grant_right, s.status, s.expires_at, v.id, v.status, v.expires_at
          FROM shares s LEFT JOIN shares v ON v.id = s.via_share_id
@@ -117,6 +108,60 @@ pub async fn grants_on_path(
             })
         })
         .collect())
+}
+
+/// A column expression: the grants of the user in parameter `user` on the
+/// object `obj` and on every folder at or above `folder`, as a JSON array
+/// of `[id, right, status, expires_at, via_id, via_status, via_expires_at]`
+/// (read with [`grants_from_json`]), so a statement loading an object
+/// brings its grants along.
+pub(crate) fn grants_json(backend: crate::Backend, obj: &str, folder: &str, user: &str) -> String {
+    let from = format!(
+        "FROM shares s LEFT JOIN shares v ON v.id = s.via_share_id
+         WHERE s.grantee_id = {user}
+           AND (s.object_id = {obj} OR s.object_id IN (SELECT fp.ancestor_id FROM folder_paths fp WHERE fp.folder_id = {folder}))"
+    );
+    match backend {
+        crate::Backend::Sqlite => format!(
+            "(SELECT json_group_array(json_array(s.id, s.grant_right, s.status, s.expires_at, v.id, v.status, v.expires_at)) {from})"
+        ),
+        crate::Backend::Postgres => format!(
+            "(SELECT COALESCE(json_agg(json_build_array(s.id, s.grant_right, s.status, s.expires_at, v.id, v.status, v.expires_at)), '[]'::json)::text {from})"
+        ),
+    }
+}
+
+/// A grant as read: id, right, status, expiry, and the share it rests on
+/// (id, status, expiry).
+type GrantRow = (
+    String,
+    String,
+    String,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+);
+
+/// The grants of a [`grants_json`] column.
+pub(crate) fn grants_from_json(text: &str) -> Vec<Grant> {
+    let rows: Vec<GrantRow> = serde_json::from_str(text).unwrap_or_default();
+    rows.into_iter().filter_map(grant_of).collect()
+}
+
+fn grant_of((id, right, status, exp, via, via_status, via_exp): GrantRow) -> Option<Grant> {
+    let right = Right::parse(&right)?;
+    let active = status == "active" && (via.is_none() || via_status.as_deref() == Some("active"));
+    let until = match (exp, via_exp) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    Some(Grant {
+        id,
+        right,
+        active,
+        until,
+    })
 }
 
 /// Inserts a share; one for the same person on the same object is `Conflict`.

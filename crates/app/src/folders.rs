@@ -248,9 +248,9 @@ pub(crate) async fn load(
     audit_action: AuditAction,
     action: ObjectAction,
 ) -> Result<(Tx, FolderFacts, access::Allowed), AppError> {
-    // A view only reads: the read pool, no write lock.
+    // A view only reads: a pooled reader, no transaction, no write lock.
     let mut tx = if action == ObjectAction::View {
-        app.db().read().await?
+        app.db().reader().await?
     } else {
         app.db().write().await?
     };

@@ -7,7 +7,7 @@ use turva_model::audit::{AuditAction, ObjectType, Outcome};
 use turva_model::Role;
 use turva_store::documents::{self, DocumentRow};
 use turva_store::folders::{self, FolderRow};
-use turva_store::{shares, Tx};
+use turva_store::Tx;
 
 use crate::audit::{self, Event};
 use crate::{Actor, App, AppError, Ctx};
@@ -39,10 +39,11 @@ pub(crate) async fn folder_facts(
     actor: &Actor,
     id: &str,
 ) -> Result<Option<FolderFacts>, AppError> {
-    let Some((folder, role_text)) = folders::folder_with_role(tx, id, &actor.user_id).await? else {
+    let Some((folder, role_text, grants)) =
+        folders::folder_with_role(tx, id, &actor.user_id).await?
+    else {
         return Ok(None);
     };
-    let grants = shares::grants_on_path(tx, &actor.user_id, &folder.id, &folder.id).await?;
     let facts = ObjectFacts {
         role: role(role_text),
         member_access: access_in_force(&folder.access_in_force),

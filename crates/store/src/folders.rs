@@ -50,7 +50,7 @@ type Tuple = (
     bool,
 );
 
-/// A folder's columns and a role.
+/// A folder's columns, a role and grants (JSON).
 type WithRole = (
     String,
     String,
@@ -65,6 +65,7 @@ type WithRole = (
     i64,
     Option<i64>,
     bool,
+    Option<String>,
     Option<String>,
 );
 
@@ -157,16 +158,18 @@ pub async fn folder(tx: &mut Tx, company_id: &str, id: &str) -> Result<Option<Fo
     Ok(row.map(from_tuple))
 }
 
-/// A folder by id alone, with the caller's active role in its company: the
-/// first statement of every operation on a folder (its company is not known
+/// A folder by id alone, with the caller's active role in its company and
+/// the caller's grants on it and every folder above it: the first (and
+/// only) statement of every decision on a folder (its company is not known
 /// before it is read).
 pub async fn folder_with_role(
     tx: &mut Tx,
     id: &str,
     user_id: &str,
-) -> Result<Option<(FolderRow, Option<String>)>> {
+) -> Result<Option<(FolderRow, Option<String>, Vec<turva_model::access::Grant>)>> {
+    let grants = crate::shares::grants_json(tx.backend(), "f.id", "f.id", "$2");
     let sql = format!(
-        "SELECT {COLUMNS}, m.role FROM folders f
+        "SELECT {COLUMNS}, m.role, {grants} FROM folders f
          LEFT JOIN memberships m ON m.company_id = f.company_id AND m.user_id = $2 AND m.status = 'active'
          WHERE f.id = $1"
     );
@@ -177,11 +180,13 @@ pub async fn folder_with_role(
         .await)?;
     Ok(row.map(|t| {
         let role = t.13.clone();
+        let grants = crate::shares::grants_from_json(t.14.as_deref().unwrap_or("[]"));
         (
             from_tuple((
                 t.0, t.1, t.2, t.3, t.4, t.5, t.6, t.7, t.8, t.9, t.10, t.11, t.12,
             )),
             role,
+            grants,
         )
     }))
 }

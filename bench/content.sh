@@ -10,6 +10,7 @@
 #   SEED_DIR=/tmp/bench-data DUR=10s REPS=2 bench/content.sh
 #   DOCS=100000 bench/content.sh           # a smaller seed for a quick look
 #   CASES=search bench/content.sh          # only some cases
+#   PG_URL=postgres://… SEED_DIR=/tmp/turva-bench-pg bench/content.sh   # PostgreSQL
 #
 # Each case runs REPS times at CONNS (32) connections for throughput and
 # once at 4 connections for latency; the server's CPU milliseconds per
@@ -22,17 +23,23 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/turva-target}"
 command -v wrk >/dev/null || { echo "wrk is needed (apt-get install wrk)" >&2; exit 1; }
 cargo build --release -q -p turva -p turva-bench
 BIN="$CARGO_TARGET_DIR/release/turva"
+CONFIG=()
+if [ -n "${PG_URL:-}" ]; then
+  mkdir -p "$SEED_DIR"
+  printf '[database]\nurl = "%s"\n' "$PG_URL" > "$SEED_DIR/turva.toml"
+  CONFIG=(--config "$SEED_DIR/turva.toml")
+fi
 if [ ! -f "$SEED_DIR/seed.json" ]; then
-  rm -rf "$SEED_DIR"
+  rm -rf "$SEED_DIR/data"
   echo "seeding $DOCS documents into $SEED_DIR …"
   /usr/bin/time -f "seeded in %e s, peak RSS %M KiB" \
-    "$CARGO_TARGET_DIR/release/turva-bench-seed" --data "$SEED_DIR/data" --out "$SEED_DIR/seed.tmp" --docs "$DOCS"
+    "$CARGO_TARGET_DIR/release/turva-bench-seed" --data "$SEED_DIR/data" "${CONFIG[@]}" --out "$SEED_DIR/seed.tmp" --docs "$DOCS"
   mv "$SEED_DIR/seed.tmp" "$SEED_DIR/seed.json"
 fi
 WORK=$(mktemp -d /tmp/turva-bench.XXXXXX)
 trap 'kill $SERVER 2>/dev/null || true; wait $SERVER 2>/dev/null || true; rm -rf "$WORK"' EXIT
 export TURVA_LOG_LEVEL=warn
-"$BIN" --data "$SEED_DIR/data" serve --listen "127.0.0.1:$PORT" > "$WORK/serve.log" 2>&1 &
+"$BIN" --data "$SEED_DIR/data" "${CONFIG[@]}" serve --listen "127.0.0.1:$PORT" > "$WORK/serve.log" 2>&1 &
 SERVER=$!
 # (A first start after an upgrade may migrate a million rows: wait.)
 for _ in $(seq 1200); do

@@ -201,7 +201,10 @@ async fn keep_sight_of_own_folder(
     if !(restricted && matches!(role, Some(Role::Member))) {
         return Ok(());
     }
-    let held = shares::grants_on_path(tx, &actor.user_id, &row.id, &row.id).await?;
+    let held = folders::folder_with_role(tx, &row.id, &actor.user_id)
+        .await?
+        .map(|(_, _, grants)| grants)
+        .unwrap_or_default();
     // A live grant above keeps it in sight; an expired or pending one does not.
     if held.iter().any(|g| g.live(row.created_at)) {
         return Ok(());
@@ -325,9 +328,10 @@ pub async fn list_top(
         )
         .await);
     }
+    let seen = access::listing_scope(facts.role, &[], app.now());
     let scope = ListScope {
-        all: facts.role.is_some_and(Role::is_admin),
-        member: facts.role.is_some(),
+        all: seen.all,
+        member: seen.member,
         user_id: &actor.user_id,
         now: app.now(),
     };
@@ -394,11 +398,10 @@ pub async fn children(
     )
     .await?;
     let now = app.now();
+    let seen = access::listing_scope(f.facts.role, &f.facts.grants, now);
     let scope = ListScope {
-        // Owners and admins, and anyone holding a grant on this folder or
-        // above it, see everything in it.
-        all: f.facts.role.is_some_and(Role::is_admin) || f.facts.grants.iter().any(|g| g.live(now)),
-        member: f.facts.role.is_some(),
+        all: seen.all,
+        member: seen.member,
         user_id: &actor.user_id,
         now,
     };

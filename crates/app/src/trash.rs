@@ -3,7 +3,6 @@
 
 use turva_model::access::{self, Action, ObjectAction};
 use turva_model::audit::{AuditAction, ObjectType, Outcome};
-use turva_model::Role;
 use turva_store::documents::{self, DocumentRow};
 use turva_store::folders::{self, FolderRow, TrashScope};
 
@@ -46,9 +45,10 @@ pub async fn list(
         )
         .await);
     }
+    let seen = access::trash_scope(facts.role);
     let scope = TrashScope {
-        all: facts.role.is_some_and(Role::is_admin),
-        member: facts.role.is_some_and(|r| r > Role::Reader),
+        all: seen.all,
+        member: seen.member,
         user_id: &actor.user_id,
         now: app.now(),
     };

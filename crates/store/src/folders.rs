@@ -191,17 +191,6 @@ pub async fn folder_with_role(
     }))
 }
 
-/// Ids of a folder and every folder above it, nearest first.
-pub async fn path_ids(tx: &mut Tx, folder_id: &str) -> Result<Vec<String>> {
-    let rows: Vec<(String,)> = on_tx!(tx, |c| sqlx::query_as(
-        "SELECT ancestor_id FROM folder_paths WHERE folder_id = $1 ORDER BY depth"
-    )
-    .bind(folder_id)
-    .fetch_all(c)
-    .await)?;
-    Ok(rows.into_iter().map(|r| r.0).collect())
-}
-
 /// Whether `folder_id` is `ancestor_id` or lies beneath it.
 pub async fn is_within(tx: &mut Tx, folder_id: &str, ancestor_id: &str) -> Result<bool> {
     let row: Option<(i64,)> = on_tx!(tx, |c| {
@@ -394,9 +383,8 @@ pub struct ListScope<'a> {
 pub(crate) fn live_grant_on(obj: &str, user: &str, now: &str) -> String {
     format!(
         "EXISTS (SELECT 1 FROM shares s LEFT JOIN shares v ON v.id = s.via_share_id
-            WHERE s.object_id = {obj} AND s.grantee_id = {user} AND s.status = 'active'
-              AND (s.expires_at IS NULL OR s.expires_at > {now})
-              AND (v.id IS NULL OR (v.status = 'active' AND (v.expires_at IS NULL OR v.expires_at > {now}))))"
+            WHERE s.object_id = {obj} AND s.grantee_id = {user} AND {live})",
+        live = crate::shares::live(now)
     )
 }
 
@@ -413,8 +401,8 @@ pub(crate) fn live_grant_on_path(
         "EXISTS (SELECT 1 FROM shares s LEFT JOIN shares v ON v.id = s.via_share_id
             WHERE s.grantee_id = {user} AND s.grant_right IN ({rights})
               AND (s.object_id = {obj} OR s.object_id IN (SELECT fp.ancestor_id FROM folder_paths fp WHERE fp.folder_id = {folder}))
-              AND s.status = 'active' AND (s.expires_at IS NULL OR s.expires_at > {now})
-              AND (v.id IS NULL OR (v.status = 'active' AND (v.expires_at IS NULL OR v.expires_at > {now}))))"
+              AND {live})",
+        live = crate::shares::live(now)
     )
 }
 

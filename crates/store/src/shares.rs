@@ -69,45 +69,15 @@ fn from_tuple(t: Tuple) -> ShareRow {
     }
 }
 
-/// The grants `user_id` holds on `object_id` and on the folder `folder_id`
-/// and every folder above it, with what the policy needs to judge them.
-pub async fn grants_on_path(
-    tx: &mut Tx,
-    user_id: &str,
-    folder_id: &str,
-    object_id: &str,
-) -> Result<Vec<Grant>> {
-    let rows: Vec<GrantRow> = on_tx!(tx, |c| {
-        sqlx::query_as(
-        "SELECT s.id, s.grant_right, s.status, s.expires_at, v.id, v.status, v.expires_at
-         FROM shares s LEFT JOIN shares v ON v.id = s.via_share_id
-         WHERE s.grantee_id = $1
-           AND (s.object_id = $3 OR s.object_id IN (SELECT ancestor_id FROM folder_paths WHERE folder_id = $2))"
+/// The SQL condition that the share `s` (joined with the share it rests
+/// on as `v`, `LEFT JOIN shares v ON v.id = s.via_share_id`) is in force at
+/// `now` (a column or parameter): accepted, unexpired, and resting on a
+/// share that is too. The SQL twin of `Grant::live`.
+pub(crate) fn live(now: &str) -> String {
+    format!(
+        "s.status = 'active' AND (s.expires_at IS NULL OR s.expires_at > {now})
+         AND (v.id IS NULL OR (v.status = 'active' AND (v.expires_at IS NULL OR v.expires_at > {now})))"
     )
-    .bind(user_id)
-    .bind(folder_id)
-    .bind(object_id)
-    .fetch_all(c)
-    .await
-    })?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|(id, right, status, exp, via, via_status, via_exp)| {
-            let right = Right::parse(&right)?;
-            let active =
-                status == "active" && (via.is_none() || via_status.as_deref() == Some("active"));
-            let until = match (exp, via_exp) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
-            Some(Grant {
-                id,
-                right,
-                active,
-                until,
-            })
-        })
-        .collect())
 }
 
 /// A column expression: the grants of the user in parameter `user` on the
@@ -313,19 +283,19 @@ pub async fn activate(tx: &mut Tx, id: &str, at: Millis) -> Result<u64> {
 /// Whether `user_id` has accepted a share in the company that is still in
 /// force at `now` (they are an established guest there).
 pub async fn is_guest(tx: &mut Tx, company_id: &str, user_id: &str, now: Millis) -> Result<bool> {
-    let row: Option<(i64,)> = on_tx!(tx, |c| {
-        sqlx::query_as(
+    let sql = format!(
         "SELECT CAST(1 AS BIGINT) FROM shares s LEFT JOIN shares v ON v.id = s.via_share_id
-         WHERE s.company_id = $1 AND s.grantee_id = $2 AND s.status = 'active'
-           AND (s.expires_at IS NULL OR s.expires_at > $3)
-           AND (v.id IS NULL OR (v.status = 'active' AND (v.expires_at IS NULL OR v.expires_at > $3)))
-         LIMIT 1"
-    )
-    .bind(company_id)
-    .bind(user_id)
-    .bind(now)
-    .fetch_optional(c)
-    .await
+         WHERE s.company_id = $1 AND s.grantee_id = $2 AND {live}
+         LIMIT 1",
+        live = live("$3")
+    );
+    let row: Option<(i64,)> = on_tx!(tx, |c| {
+        sqlx::query_as(&sql)
+            .bind(company_id)
+            .bind(user_id)
+            .bind(now)
+            .fetch_optional(c)
+            .await
     })?;
     Ok(row.is_some())
 }
@@ -341,14 +311,13 @@ pub async fn shared_with(
 ) -> Result<Vec<ShareRow>> {
     let sql = format!(
         "{SELECT} LEFT JOIN shares v ON v.id = s.via_share_id
-         WHERE s.grantee_id = $1 AND s.status = 'active'
-           AND (s.expires_at IS NULL OR s.expires_at > $2)
-           AND (v.id IS NULL OR (v.status = 'active' AND (v.expires_at IS NULL OR v.expires_at > $2)))
+         WHERE s.grantee_id = $1 AND {live}
            AND NOT EXISTS (SELECT 1 FROM folders f WHERE f.id = s.object_id AND f.in_trash)
            AND NOT EXISTS (SELECT 1 FROM documents d JOIN folders df ON df.id = d.folder_id
                            WHERE d.id = s.object_id AND (d.deleted_at IS NOT NULL OR df.in_trash))
            AND (s.created_at < $3 OR (s.created_at = $3 AND s.id < $4))
-         ORDER BY s.created_at DESC, s.id DESC LIMIT $5"
+         ORDER BY s.created_at DESC, s.id DESC LIMIT $5",
+        live = live("$2")
     );
     let (at, ai) = after.unwrap_or((i64::MAX, ""));
     let rows: Vec<Tuple> = on_tx!(tx, |c| sqlx::query_as(&sql)

@@ -20,7 +20,8 @@ pub mod objects;
 mod props;
 
 pub use objects::{
-    effective_right, resolve_member_access, Grant, MemberAccess, ObjectFacts, Right,
+    effective_right, listing_scope, resolve_member_access, trash_scope, Grant, ListingScope,
+    MemberAccess, ObjectFacts, Right,
 };
 
 /// Who is asking, as far as the policy needs to know.

@@ -160,6 +160,37 @@ pub fn reshare_basis(f: &ObjectFacts) -> Option<&Grant> {
         .max_by_key(|g| g.until.map_or(i64::MAX, |t| t))
 }
 
+/// Which items of a listing an actor sees, for the store to apply inside
+/// its query: every item, or (`member`) those whose member access in force
+/// is not `none`; items with a live grant of their own are always seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListingScope {
+    pub all: bool,
+    pub member: bool,
+}
+
+/// The scope of listing what is in a folder the actor may view, whose
+/// grants on it and above it are `grants` (none for the company's top
+/// level): owners and admins, and anyone holding a live grant there, see
+/// everything beneath.
+pub fn listing_scope(role: Option<Role>, grants: &[Grant], now: i64) -> ListingScope {
+    ListingScope {
+        all: role.is_some_and(Role::is_admin) || grants.iter().any(|g| g.live(now)),
+        member: role.is_some(),
+    }
+}
+
+/// The scope of the trash listing: owners and admins see all of it
+/// (`all`); members what they may manage (`member`: what they created and
+/// can still view, or hold a live `manage` grant on); readers and guests
+/// nothing — the same rule as [`effective_right`] ≥ manage, applied in SQL.
+pub fn trash_scope(role: Option<Role>) -> ListingScope {
+    ListingScope {
+        all: role.is_some_and(Role::is_admin),
+        member: role.is_some_and(|r| r > Role::Reader),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,6 +217,22 @@ mod tests {
             trashed: false,
             now: NOW,
         }
+    }
+
+    #[test]
+    fn listing_and_trash_scopes_by_role_and_grant() {
+        let scope = |all, member| ListingScope { all, member };
+        assert_eq!(listing_scope(Some(Admin), &[], NOW), scope(true, true));
+        assert_eq!(listing_scope(Some(Member), &[], NOW), scope(false, true));
+        let g = [grant(View, Some(NOW + 1))];
+        assert_eq!(listing_scope(Some(Reader), &g, NOW), scope(true, true));
+        assert_eq!(listing_scope(None, &g, NOW), scope(true, false));
+        let expired = [grant(View, Some(NOW))];
+        assert_eq!(listing_scope(None, &expired, NOW), scope(false, false));
+        assert_eq!(trash_scope(Some(Owner)), scope(true, true));
+        assert_eq!(trash_scope(Some(Member)), scope(false, true));
+        assert_eq!(trash_scope(Some(Reader)), scope(false, false));
+        assert_eq!(trash_scope(None), scope(false, false));
     }
 
     #[test]

@@ -152,6 +152,7 @@ pub struct EventView {
 /// and the platform, with their personal parts opened. For operators'
 /// tools and tests; the per-company audit API is a later issue.
 pub async fn events(app: &App, after: i64, limit: i64) -> Result<Vec<EventView>, AppError> {
+    crate::audit_writer::flush(app).await?;
     let mut tx = app.db().read().await?;
     let rows = store::events_after(&mut tx, after, limit).await?;
     let mut out = Vec::with_capacity(rows.len());
@@ -185,6 +186,6 @@ pub(crate) fn period_of(millis: i64) -> String {
 
 /// Records an event that describes no change (a view, a listing, a search,
 /// a download) through the batching writer; returns once it is durable.
-pub async fn record_read(app: &App, ctx: &Ctx, event: Event<'_>) -> Result<i64, AppError> {
+pub async fn record_read(app: &App, ctx: &Ctx, event: Event<'_>) -> Result<(), AppError> {
     crate::audit_writer::record(app, ctx, event).await
 }

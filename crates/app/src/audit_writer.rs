@@ -3,18 +3,30 @@
 //!
 //! A request hands its event to one writer task and waits until the event
 //! is committed, so it is durable before the answer is sent; the task
-//! commits every event waiting at that moment in one transaction (one
-//! sequence range, one multi-row insert). Reads thus never take the write
-//! lock themselves, and many share one commit (API.md: "several requests
-//! may share one commit"). Events that describe a change are not written
-//! here: they commit in the change's own transaction (`audit::record`).
+//! commits every event waiting at that moment in one statement. Reads thus
+//! never take the write lock themselves, and many share one commit (API.md:
+//! "several requests may share one commit"). Events that describe a change
+//! are not written here: they commit in the change's own transaction
+//! (`audit::record`).
+//!
+//! On SQLite the writer commits to the staging database
+//! (`turva_store::audit_stage`), and a second task moves staged events into
+//! `audit_events` every [`MOVE_EVERY`] (sequence numbers, personal keys and
+//! sealing happen at the move), so that reads do not empty the page caches
+//! of the main file. Whoever reads the log moves what is staged first
+//! ([`flush`]), so a read of the log sees every acknowledged event. On
+//! PostgreSQL the writer inserts into `audit_events` directly.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
+use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
-use turva_model::audit::{AuditAction, ObjectType, Outcome};
+use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, oneshot, Notify};
 use turva_store::audit as store;
+use turva_store::audit_stage;
+use turva_store::db::Tx;
 use turva_store::keys::DataKey;
 
 use crate::audit::{period_of, personal_aad, Event, Personal};
@@ -24,45 +36,72 @@ use crate::{App, AppError, Ctx};
 /// Most events committed together.
 const MAX_BATCH: usize = 256;
 
-/// An event with owned fields, waiting for the writer.
-#[derive(Debug)]
-struct Pending {
-    action: AuditAction,
-    outcome: Outcome,
+/// How often staged events are moved into `audit_events` (while any wait).
+pub(crate) const MOVE_EVERY: Duration = Duration::from_millis(250);
+
+/// Staged events that wake the mover before its next turn.
+const MOVE_AT: u64 = 4096;
+
+/// Most staged events moved in one transaction.
+const MOVE_BATCH: i64 = 2048;
+
+/// An event with owned fields, as staged: everything its row is made of
+/// once it has a sequence number.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Staged {
+    time: i64,
+    action: String,
+    outcome: String,
     company_id: Option<String>,
     actor_id: Option<String>,
     credential: Option<String>,
-    object: Option<(ObjectType, String)>,
+    object_type: Option<String>,
+    object_id: Option<String>,
     object_version: Option<i64>,
     reason: Option<String>,
     email: Option<String>,
     subject_id: Option<String>,
-    ctx: Ctx,
+    ip: String,
+    user_agent: String,
+    request_id: String,
 }
 
-type Reply = oneshot::Sender<Result<i64, String>>;
+type Reply = oneshot::Sender<Result<(), String>>;
 
 /// The handle requests send events through.
 #[derive(Debug)]
 pub(crate) struct Writer {
-    queue: mpsc::Sender<(Pending, Reply)>,
+    queue: mpsc::Sender<(Staged, Reply)>,
+    /// Events staged since start, and a wake-up for the mover.
+    staged: Arc<AtomicU64>,
+    wake_mover: Arc<Notify>,
 }
 
 impl Writer {
-    /// Starts the writer task for the app whose state is `inner`; the task
-    /// ends when the app is dropped.
+    /// Starts the writer task (and on SQLite the mover task) for the app
+    /// whose state is `inner`; the tasks end when the app is dropped.
     pub(crate) fn start<T: Send + Sync + 'static>(
         inner: Weak<T>,
         app_of: fn(Arc<T>) -> App,
+        stages: bool,
     ) -> Writer {
         let (queue, rx) = mpsc::channel(4096);
-        tokio::spawn(run(rx, inner, app_of));
-        Writer { queue }
+        let staged = Arc::new(AtomicU64::new(0));
+        let wake_mover = Arc::new(Notify::new());
+        tokio::spawn(run(rx, inner.clone(), app_of));
+        if stages {
+            tokio::spawn(mover(inner, app_of, staged.clone(), wake_mover.clone()));
+        }
+        Writer {
+            queue,
+            staged,
+            wake_mover,
+        }
     }
 }
 
 async fn run<T: Send + Sync + 'static>(
-    mut rx: mpsc::Receiver<(Pending, Reply)>,
+    mut rx: mpsc::Receiver<(Staged, Reply)>,
     inner: Weak<T>,
     app_of: fn(Arc<T>) -> App,
 ) {
@@ -74,11 +113,11 @@ async fn run<T: Send + Sync + 'static>(
         let Some(app) = inner.upgrade().map(app_of) else {
             return;
         };
-        let (events, replies): (Vec<Pending>, Vec<Reply>) = batch.drain(..).unzip();
+        let (events, replies): (Vec<Staged>, Vec<Reply>) = batch.drain(..).unzip();
         match commit(&app, &events).await {
-            Ok(first) => {
-                for (i, reply) in replies.into_iter().enumerate() {
-                    let _ = reply.send(Ok(first + i64::try_from(i).unwrap_or(0)));
+            Ok(()) => {
+                for reply in replies {
+                    let _ = reply.send(Ok(()));
                 }
             }
             Err(e) => {
@@ -93,86 +132,171 @@ async fn run<T: Send + Sync + 'static>(
     }
 }
 
-/// Writes `events` in one transaction; returns the first sequence number.
-async fn commit(app: &App, events: &[Pending]) -> Result<i64, AppError> {
+/// Commits `events`: staged in one statement on SQLite, inserted in one
+/// transaction on PostgreSQL.
+async fn commit(app: &App, events: &[Staged]) -> Result<(), AppError> {
+    if audit_stage::stages(app.db()) {
+        let encoded = events
+            .iter()
+            .map(serde_json::to_string)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+        audit_stage::stage(app.db(), &encoded).await?;
+        let writer = app.audit_writer();
+        let n = u64::try_from(events.len()).unwrap_or(0);
+        if writer.staged.fetch_add(n, Ordering::Relaxed) % MOVE_AT + n >= MOVE_AT {
+            writer.wake_mover.notify_one();
+        }
+        return Ok(());
+    }
     let mut tx = app.db().write().await?;
+    insert(app, &mut tx, events).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Moves staged events into `audit_events` every [`MOVE_EVERY`] while
+/// events are staged, or sooner when many wait.
+async fn mover<T: Send + Sync + 'static>(
+    inner: Weak<T>,
+    app_of: fn(Arc<T>) -> App,
+    staged: Arc<AtomicU64>,
+    wake: Arc<Notify>,
+) {
+    let mut moved_upto = 0;
+    let mut tick = tokio::time::interval(MOVE_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = wake.notified() => {}
+        }
+        let now_staged = staged.load(Ordering::Relaxed);
+        if now_staged == moved_upto {
+            continue;
+        }
+        let Some(app) = inner.upgrade().map(app_of) else {
+            return;
+        };
+        match flush(&app).await {
+            Ok(()) => moved_upto = now_staged,
+            Err(e) => tracing::error!(error = %e, "staged audit events could not be moved"),
+        }
+    }
+}
+
+/// Moves every staged event into `audit_events` (oldest first, in batches,
+/// each with its sequence numbers and the new `staged_through` in one
+/// transaction). Safe from any number of tasks and processes at once: the
+/// main database's write lock orders them and `staged_through` says what
+/// is already moved. A no-op on PostgreSQL.
+pub(crate) async fn flush(app: &App) -> Result<(), AppError> {
+    let db = app.db();
+    if !audit_stage::stages(db) {
+        return Ok(());
+    }
+    loop {
+        let mut tx = db.write().await?;
+        let through = audit_stage::staged_through(&mut tx).await?;
+        let staged = audit_stage::staged_after(db, through, MOVE_BATCH).await?;
+        let Some(&(last, _)) = staged.last() else {
+            return Ok(());
+        };
+        let events = staged
+            .iter()
+            .map(|(id, text)| {
+                serde_json::from_str::<Staged>(text).map_err(|e| {
+                    AppError::Internal(format!("staged audit event {id} is unreadable: {e}"))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        insert(app, &mut tx, &events).await?;
+        audit_stage::set_staged_through(&mut tx, last).await?;
+        tx.commit().await?;
+        audit_stage::forget_through(db, last).await?;
+        if i64::try_from(staged.len()).unwrap_or(0) < MOVE_BATCH {
+            return Ok(());
+        }
+    }
+}
+
+/// Inserts `events` into `audit_events` in `tx`: one sequence range, each
+/// personal part sealed under its person's key (each key read once).
+async fn insert(app: &App, tx: &mut Tx, events: &[Staged]) -> Result<(), AppError> {
     let n = i64::try_from(events.len()).unwrap_or(0);
-    let first = store::take_seqs(&mut tx, n).await?;
-    let now = app.now();
-    // A key is read once per batch (never kept beyond it).
+    let first = store::take_seqs(tx, n).await?;
     let mut keys: HashMap<(KeyKind, String), (String, DataKey)> = HashMap::new();
     let mut rows = Vec::with_capacity(events.len());
     for (i, ev) in events.iter().enumerate() {
         let seq = first + i64::try_from(i).unwrap_or(0);
         let (kind, owner) = match ev.subject_id.as_ref().or(ev.actor_id.as_ref()) {
             Some(uid) => (KeyKind::User, uid.clone()),
-            None => (KeyKind::Period, period_of(now)),
+            None => (KeyKind::Period, period_of(ev.time)),
         };
         let (key_id, key) = match keys.get(&(kind, owner.clone())) {
             Some(k) => k.clone(),
             None => {
-                let k = keyring::ensure_key(app, &mut tx, kind, &owner).await?;
+                let k = keyring::ensure_key(app, tx, kind, &owner).await?;
                 keys.insert((kind, owner), k.clone());
                 k
             }
         };
         let personal = Personal {
             email: ev.email.clone(),
-            ip: ev.ctx.ip.to_string(),
-            user_agent: ev.ctx.user_agent.chars().take(512).collect(),
+            ip: ev.ip.clone(),
+            user_agent: ev.user_agent.chars().take(512).collect(),
         };
         let plain = serde_json::to_vec(&personal).map_err(|e| AppError::Internal(e.to_string()))?;
         rows.push(store::AuditRow {
             seq,
-            time: now,
+            time: ev.time,
             company_id: ev.company_id.clone(),
             actor_id: ev.actor_id.clone(),
             credential: ev.credential.clone(),
-            object_type: ev.object.as_ref().map(|(k, _)| k.as_str().to_string()),
-            object_id: ev.object.as_ref().map(|(_, id)| id.clone()),
+            object_type: ev.object_type.clone(),
+            object_id: ev.object_id.clone(),
             object_version: ev.object_version,
-            action: ev.action.as_str().to_string(),
-            outcome: ev.outcome.as_str().to_string(),
+            action: ev.action.clone(),
+            outcome: ev.outcome.clone(),
             reason: ev.reason.clone(),
-            request_id: Some(ev.ctx.request_id.clone()),
+            request_id: Some(ev.request_id.clone()),
             personal_key_id: Some(key_id),
             personal: Some(turva_store::crypt::seal(&key, &personal_aad(seq), &plain)),
-            ip_index: Some(crate::secret::keyed_hash(
-                app.index_key(),
-                "ip",
-                &ev.ctx.ip.to_string(),
-            )),
+            ip_index: Some(crate::secret::keyed_hash(app.index_key(), "ip", &ev.ip)),
         });
     }
-    store::insert_events(&mut tx, &rows).await?;
-    tx.commit().await?;
-    Ok(first)
+    store::insert_events(tx, &rows).await?;
+    Ok(())
 }
 
 /// Records an event that describes no change, through the writer; returns
 /// once it is committed.
-pub(crate) async fn record(app: &App, ctx: &Ctx, ev: Event<'_>) -> Result<i64, AppError> {
-    let pending = Pending {
-        action: ev.action,
-        outcome: ev.outcome,
+pub(crate) async fn record(app: &App, ctx: &Ctx, ev: Event<'_>) -> Result<(), AppError> {
+    let staged = Staged {
+        time: app.now(),
+        action: ev.action.as_str().to_string(),
+        outcome: ev.outcome.as_str().to_string(),
         company_id: ev.company_id.map(str::to_string),
         actor_id: ev.actor_id.map(str::to_string),
         credential: ev.credential.map(str::to_string),
-        object: ev.object.map(|(k, id)| (k, id.to_string())),
+        object_type: ev.object.map(|(k, _)| k.as_str().to_string()),
+        object_id: ev.object.map(|(_, id)| id.to_string()),
         object_version: ev.object_version,
         reason: ev.reason.map(str::to_string),
         email: ev.email.map(str::to_string),
         subject_id: ev.subject_id.map(str::to_string),
-        ctx: ctx.clone(),
+        ip: ctx.ip.to_string(),
+        user_agent: ctx.user_agent.clone(),
+        request_id: ctx.request_id.clone(),
     };
     let (reply, answer) = oneshot::channel();
     app.audit_writer()
         .queue
-        .send((pending, reply))
+        .send((staged, reply))
         .await
         .map_err(|_| AppError::Unavailable("the audit writer has stopped".into()))?;
     match answer.await {
-        Ok(Ok(seq)) => Ok(seq),
+        Ok(Ok(())) => Ok(()),
         Ok(Err(why)) => Err(AppError::Unavailable(why)),
         Err(_) => Err(AppError::Unavailable("the audit writer has stopped".into())),
     }

@@ -126,7 +126,11 @@ impl App {
     }
     pub(crate) fn audit_writer(&self) -> &audit_writer::Writer {
         self.inner.audit_writer.get_or_init(|| {
-            audit_writer::Writer::start(Arc::downgrade(&self.inner), |inner| App { inner })
+            audit_writer::Writer::start(
+                Arc::downgrade(&self.inner),
+                |inner| App { inner },
+                turva_store::audit_stage::stages(&self.inner.db),
+            )
         })
     }
     pub(crate) fn blobs(&self) -> &turva_store::blobs::BlobStore {
@@ -166,8 +170,19 @@ impl App {
             .swap(0, std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// Closes the database cleanly (at shutdown).
+    /// Moves the audit events of reads still staged into `audit_events`
+    /// (SQLite; see `audit_writer`), so that a read of the table sees every
+    /// acknowledged event.
+    pub async fn flush_audit(&self) -> Result<(), AppError> {
+        audit_writer::flush(self).await
+    }
+
+    /// Closes the database cleanly (at shutdown), after moving the audit
+    /// events still staged.
     pub async fn close(&self) {
+        if let Err(e) = self.flush_audit().await {
+            tracing::error!(error = %e, "staged audit events could not be moved at shutdown");
+        }
         self.inner.db.close().await;
     }
 }

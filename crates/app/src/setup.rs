@@ -125,6 +125,9 @@ impl App {
         if let Some(inner) = Arc::get_mut(&mut app.inner) {
             inner.index_key = index_key;
         }
+        // Audit events of reads left staged by a process that stopped
+        // before moving them (a crash) join the log now.
+        app.flush_audit().await.map_err(|e| e.to_string())?;
         Ok((app, report))
     }
 }

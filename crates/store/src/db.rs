@@ -29,7 +29,12 @@ pub enum Backend {
 /// A handle on the database: cheap to clone.
 #[derive(Clone, Debug)]
 pub enum Db {
-    Sqlite { read: SqlitePool, write: SqlitePool },
+    Sqlite {
+        read: SqlitePool,
+        write: SqlitePool,
+        /// The audit staging database (`audit_stage`), a file of its own.
+        stage: SqlitePool,
+    },
     Postgres(PgPool),
 }
 
@@ -139,9 +144,12 @@ impl Db {
         let read = SqlitePoolOptions::new()
             .max_connections(4)
             .acquire_timeout(Duration::from_secs(30))
-            .connect_with(opts.read_only(false))
+            // Readers keep a larger cache: commits to this file are rare
+            // (events of reads are staged elsewhere), so it stays warm.
+            .connect_with(opts.clone().pragma("cache_size", "-64000"))
             .await
             .map_err(open_error)?;
+        let stage = crate::audit_stage::open(&opts, &stage_path(path)).await?;
         let version: Option<(String,)> = sqlx::query_as("PRAGMA cipher_version")
             .fetch_optional(&write)
             .await
@@ -156,7 +164,7 @@ impl Db {
             .execute(&read)
             .await
             .map_err(open_error)?;
-        Ok(Db::Sqlite { read, write })
+        Ok(Db::Sqlite { read, write, stage })
     }
 
     /// Connects to PostgreSQL at `url`.
@@ -214,8 +222,9 @@ impl Db {
     /// Closes every connection, waiting for those in use to be returned.
     pub async fn close(&self) {
         match self {
-            Db::Sqlite { read, write } => {
+            Db::Sqlite { read, write, stage } => {
                 read.close().await;
+                stage.close().await;
                 // A last checkpoint folds the WAL back into the main file.
                 let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
                     .execute(write)
@@ -247,7 +256,16 @@ impl Tx {
     }
 }
 
-fn open_error(e: sqlx::Error) -> StoreError {
+/// Where the audit staging database of the database at `path` lives: a
+/// file beside it (`turva.db` → `turva-audit-stage.db`).
+pub fn stage_path(path: &Path) -> std::path::PathBuf {
+    let stem = path
+        .file_stem()
+        .map_or_else(|| "turva".into(), |s| s.to_string_lossy().into_owned());
+    path.with_file_name(format!("{stem}-audit-stage.db"))
+}
+
+pub(crate) fn open_error(e: sqlx::Error) -> StoreError {
     match &e {
         // SQLITE_NOTADB: the key does not open the file.
         sqlx::Error::Database(d) if d.code().as_deref() == Some("26") => StoreError::Corrupt(

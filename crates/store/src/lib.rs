@@ -7,6 +7,7 @@
 //! - Keys are only ever stored wrapped by a master-key version.
 
 pub mod audit;
+pub mod audit_stage;
 pub mod blobs;
 pub mod bulk;
 pub mod companies;

@@ -41,6 +41,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0004_search_prefixes.sql"),
         postgres: include_str!("../migrations/postgres/0004_search_prefixes.sql"),
     },
+    Migration {
+        version: 5,
+        name: "0005_audit_stage",
+        sqlite: include_str!("../migrations/sqlite/0005_audit_stage.sql"),
+        postgres: include_str!("../migrations/postgres/0005_audit_stage.sql"),
+    },
 ];
 
 /// The schema version this binary writes.

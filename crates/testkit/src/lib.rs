@@ -205,6 +205,10 @@ impl TestApp {
 
     /// Audit events matching a SQL condition (test-only raw access).
     pub async fn audit_rows_where(&self, cond: &str) -> Vec<AuditRow> {
+        // Events of reads are staged first on SQLite: move them in.
+        if let Err(e) = self.app.flush_audit().await {
+            panic!("moving staged audit events: {e}");
+        }
         let sql = format!(
             "SELECT seq, action, outcome, company_id, actor_id, object_id, reason FROM audit_events WHERE {cond} ORDER BY seq"
         );
@@ -232,6 +236,9 @@ impl TestApp {
 
     /// Counts rows of a table (test-only raw access).
     pub async fn count(&self, table: &str) -> i64 {
+        if let Err(e) = self.app.flush_audit().await {
+            panic!("moving staged audit events: {e}");
+        }
         let sql = format!("SELECT COUNT(*) FROM {table}");
         let r: Option<(i64,)> = match self.app.db() {
             turva_store_db::Db::Sqlite { read, .. } => {

@@ -100,3 +100,106 @@ async fn events_are_gap_free_and_personal_data_is_sealed(t: TestApp) {
         .all(|e| e.row.credential.as_deref() == Some("cli")));
     assert_eq!(t.count("audit_events").await, events.len() as i64);
 }
+
+/// SQLite stages the events of reads in a file of their own and moves them
+/// into `audit_events`; an event is moved exactly once, whatever stopped
+/// the process in between, and events left staged by a crash join the log
+/// at the next start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staged_read_events_are_moved_exactly_once() {
+    use turva_testkit::turva_store_db::Db;
+    let Some(t) = TestApp::start(turva_testkit::Backend::Sqlite).await else {
+        panic!("no app")
+    };
+    let (cid, owner) = t.company_with_owner("A", "owner@example.test").await;
+    for _ in 0..5 {
+        assert_eq!(
+            owner.get(&format!("/api/v1/companies/{cid}")).await.status,
+            200
+        );
+    }
+    let views = |rows: &[turva_testkit::AuditRow]| {
+        rows.iter().filter(|r| r.action == "company.view").count()
+    };
+    assert_eq!(
+        views(&t.audit_rows().await),
+        5,
+        "every acknowledged view is in the log"
+    );
+    let Db::Sqlite { write, stage, .. } = t.app.db().clone() else {
+        panic!("sqlite")
+    };
+    let (through,): (i64,) = sqlx::query_as("SELECT staged_through FROM audit_head")
+        .fetch_one(&write)
+        .await
+        .unwrap_or_default();
+    assert!(through >= 5, "staged events were moved: {through}");
+    let left: (i64,) = sqlx::query_as("SELECT count(*) FROM staged_events")
+        .fetch_one(&stage)
+        .await
+        .unwrap_or_default();
+    assert_eq!(left.0, 0, "moved events are deleted from the stage");
+
+    // A crash after the move's commit but before the deletion leaves an
+    // already-moved event behind: it is not moved again.
+    let event = json!({
+        "time": 1_700_000_000_000_i64, "action": "company.view", "outcome": "allowed",
+        "company_id": cid, "actor_id": null, "credential": "session",
+        "object_type": "company", "object_id": cid, "object_version": null,
+        "reason": null, "email": "crash@example.test", "subject_id": null,
+        "ip": "192.0.2.7", "user_agent": "crash-test", "request_id": "req-crash-0001"
+    })
+    .to_string();
+    let before = t.count("audit_events").await;
+    sqlx::query("INSERT INTO staged_events (id, event) VALUES ($1, $2)")
+        .bind(through)
+        .bind(&event)
+        .execute(&stage)
+        .await
+        .unwrap_or_default();
+    assert_eq!(
+        t.count("audit_events").await,
+        before,
+        "no event is moved twice"
+    );
+
+    // An event staged (acknowledged) by a process that then died is moved
+    // when the data directory is next opened.
+    sqlx::query("INSERT INTO staged_events (event) VALUES ($1)")
+        .bind(&event)
+        .execute(&stage)
+        .await
+        .unwrap_or_default();
+    let (dir, config) = t.stop_keep().await;
+    let data = dir.path().join("data");
+    assert!(data.join("turva-audit-stage.db").exists());
+    let stage_bytes = std::fs::read(data.join("turva-audit-stage.db")).unwrap_or_default();
+    assert_ne!(
+        stage_bytes.get(..16),
+        Some(&b"SQLite format 3\0"[..]),
+        "the stage is encrypted too"
+    );
+    let (app, _) = turva_app::App::open(config, &data, std::sync::Arc::new(turva_app::SystemClock))
+        .await
+        .unwrap_or_else(|e| panic!("reopen: {e}"));
+    let events = turva_app::audit::events(&app, 0, 10_000)
+        .await
+        .unwrap_or_default();
+    let crashed: Vec<_> = events
+        .iter()
+        .filter(|e| e.row.request_id.as_deref() == Some("req-crash-0001"))
+        .collect();
+    assert_eq!(crashed.len(), 1, "moved once, at the next start");
+    let p = crashed[0].personal.as_ref();
+    assert_eq!(
+        p.map(|p| (p.ip.as_str(), p.email.as_deref())),
+        Some(("192.0.2.7", Some("crash@example.test")))
+    );
+    let seqs: Vec<i64> = events.iter().map(|e| e.row.seq).collect();
+    assert_eq!(
+        seqs,
+        (1..=seqs.len() as i64).collect::<Vec<_>>(),
+        "still gap-free"
+    );
+    app.close().await;
+}

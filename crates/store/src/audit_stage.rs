@@ -1,0 +1,133 @@
+//! The audit staging database (SQLite only): a small SQLCipher file beside
+//! the main one where the events of reads are committed first, then moved
+//! into `audit_events` in batches.
+//!
+//! Why: in WAL mode every commit to a database file makes every other
+//! connection to it drop its whole page cache, so committing an event per
+//! view (or per batch of views) to the main file made each read re-read and
+//! re-decrypt its pages. Commits to this file leave the readers' caches of
+//! the main file alone; the move commits to the main file a few times a
+//! second.
+//!
+//! Exactly once: each staged event has an id that only grows
+//! (`AUTOINCREMENT`, never reused), and `audit_head.staged_through` in the
+//! main database names the last one moved, updated in the move's own
+//! transaction. A crash between the move and the deletion here leaves rows
+//! that the next move skips. Only events that carry no change are staged:
+//! a change's event commits in the change's own transaction, in the main
+//! file.
+
+use std::path::Path;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
+
+use crate::db::{open_error, Db, Tx};
+use crate::error::Result;
+use crate::on_tx;
+
+/// Opens (creating when missing) the staging database at `path` with the
+/// main database's options (the same key, WAL, synchronous level).
+pub(crate) async fn open(main: &SqliteConnectOptions, path: &Path) -> Result<SqlitePool> {
+    let pool = SqlitePoolOptions::new()
+        // One connection: staging and moving queue in-process rather than
+        // in SQLite's busy handler.
+        .max_connections(1)
+        .min_connections(1)
+        .acquire_timeout(Duration::from_secs(30))
+        .connect_with(main.clone().filename(path).pragma("cache_size", "-2000"))
+        .await
+        .map_err(open_error)?;
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS staged_events (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            event TEXT NOT NULL
+        )",
+    )
+    .execute(&pool)
+    .await
+    .map_err(open_error)?;
+    Ok(pool)
+}
+
+fn pool(db: &Db) -> Option<&SqlitePool> {
+    match db {
+        Db::Sqlite { stage, .. } => Some(stage),
+        Db::Postgres(_) => None,
+    }
+}
+
+/// Whether this database stages events (SQLite) or takes them directly.
+pub fn stages(db: &Db) -> bool {
+    pool(db).is_some()
+}
+
+/// Commits `events` (each an encoded event) in one statement; on
+/// PostgreSQL, where nothing is staged, does nothing.
+pub async fn stage(db: &Db, events: &[String]) -> Result<()> {
+    let Some(pool) = pool(db) else {
+        return Ok(());
+    };
+    for chunk in events.chunks(500) {
+        let mut sql = String::from("INSERT INTO staged_events (event) VALUES ");
+        for i in 0..chunk.len() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("(${})", i + 1));
+        }
+        let mut q = sqlx::query(&sql);
+        for e in chunk {
+            q = q.bind(e);
+        }
+        q.execute(pool).await?;
+    }
+    Ok(())
+}
+
+/// Staged events with an id above `after`, oldest first, at most `limit`.
+pub async fn staged_after(db: &Db, after: i64, limit: i64) -> Result<Vec<(i64, String)>> {
+    let Some(pool) = pool(db) else {
+        return Ok(Vec::new());
+    };
+    Ok(
+        sqlx::query_as("SELECT id, event FROM staged_events WHERE id > $1 ORDER BY id LIMIT $2")
+            .bind(after)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?,
+    )
+}
+
+/// Deletes the staged events up to `through` (already moved).
+pub async fn forget_through(db: &Db, through: i64) -> Result<()> {
+    if let Some(pool) = pool(db) {
+        sqlx::query("DELETE FROM staged_events WHERE id <= $1")
+            .bind(through)
+            .execute(pool)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The id of the last staged event moved into `audit_events` (read in the
+/// move's transaction, which holds the write lock).
+pub async fn staged_through(tx: &mut Tx) -> Result<i64> {
+    let (n,): (i64,) = on_tx!(tx, |c| sqlx::query_as(
+        "SELECT staged_through FROM audit_head WHERE id = 1"
+    )
+    .fetch_one(c)
+    .await)?;
+    Ok(n)
+}
+
+/// Records that the staged events up to `through` are moved.
+pub async fn set_staged_through(tx: &mut Tx, through: i64) -> Result<()> {
+    crate::exec_tx!(tx, |c| sqlx::query(
+        "UPDATE audit_head SET staged_through = $1 WHERE id = 1"
+    )
+    .bind(through)
+    .execute(c)
+    .await)?;
+    Ok(())
+}

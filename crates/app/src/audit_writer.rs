@@ -11,9 +11,11 @@
 //!
 //! On SQLite the writer commits to the staging database
 //! (`turva_store::audit_stage`), and a second task moves staged events into
-//! `audit_events` every [`MOVE_EVERY`] (sequence numbers, personal keys and
-//! sealing happen at the move), so that reads do not empty the page caches
-//! of the main file. Whoever reads the log moves what is staged first
+//! `audit_events` every `[audit] checkpoint_seconds` (sequence numbers,
+//! personal keys and sealing happen at the move), so that reads do not
+//! empty the page caches of the main file: every commit to it does, and a
+//! search that finds its pages cached costs a fraction of one that reads
+//! and decrypts them again. Whoever reads the log moves what is staged first
 //! ([`flush`]), so a read of the log sees every acknowledged event. On
 //! PostgreSQL the writer inserts into `audit_events` directly.
 
@@ -36,11 +38,8 @@ use crate::{App, AppError, Ctx};
 /// Most events committed together.
 const MAX_BATCH: usize = 256;
 
-/// How often staged events are moved into `audit_events` (while any wait).
-pub(crate) const MOVE_EVERY: Duration = Duration::from_millis(250);
-
 /// Staged events that wake the mover before its next turn.
-const MOVE_AT: u64 = 4096;
+const MOVE_AT: u64 = 16_384;
 
 /// Most staged events moved in one transaction.
 const MOVE_BATCH: i64 = 2048;
@@ -84,13 +83,20 @@ impl Writer {
         inner: Weak<T>,
         app_of: fn(Arc<T>) -> App,
         stages: bool,
+        move_every: Duration,
     ) -> Writer {
         let (queue, rx) = mpsc::channel(4096);
         let staged = Arc::new(AtomicU64::new(0));
         let wake_mover = Arc::new(Notify::new());
         tokio::spawn(run(rx, inner.clone(), app_of));
         if stages {
-            tokio::spawn(mover(inner, app_of, staged.clone(), wake_mover.clone()));
+            tokio::spawn(mover(
+                inner,
+                app_of,
+                staged.clone(),
+                wake_mover.clone(),
+                move_every,
+            ));
         }
         Writer {
             queue,
@@ -155,16 +161,17 @@ async fn commit(app: &App, events: &[Staged]) -> Result<(), AppError> {
     Ok(())
 }
 
-/// Moves staged events into `audit_events` every [`MOVE_EVERY`] while
-/// events are staged, or sooner when many wait.
+/// Moves staged events into `audit_events` `every` so often while events
+/// are staged, or sooner when many wait.
 async fn mover<T: Send + Sync + 'static>(
     inner: Weak<T>,
     app_of: fn(Arc<T>) -> App,
     staged: Arc<AtomicU64>,
     wake: Arc<Notify>,
+    every: Duration,
 ) {
     let mut moved_upto = 0;
-    let mut tick = tokio::time::interval(MOVE_EVERY);
+    let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {

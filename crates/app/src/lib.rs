@@ -130,6 +130,9 @@ impl App {
                 Arc::downgrade(&self.inner),
                 |inner| App { inner },
                 turva_store::audit_stage::stages(&self.inner.db),
+                std::time::Duration::from_secs(u64::from(
+                    self.inner.config.audit.checkpoint_seconds.max(1),
+                )),
             )
         })
     }

@@ -472,7 +472,12 @@ async fn seed_company(
                             Val::Text(did.clone()),
                             Val::Text(cid.clone()),
                         ]);
-                        texts.push(vec![Val::Int(*rowid), Val::Text(title), Val::Text(notes)]);
+                        texts.push(vec![
+                            Val::Int(*rowid),
+                            Val::Text(title),
+                            Val::Text(notes),
+                            Val::Text(turva_store::search::scope_token(&cid)),
+                        ]);
                         *rowid += 1;
                     }
                     turva_store::Backend::Postgres => {
@@ -543,8 +548,14 @@ async fn seed_company(
                             2000,
                         )
                         .await?;
-                        bulk::insert(tx, "search_text", &["rowid", "title", "body"], &texts, 2000)
-                            .await?;
+                        bulk::insert(
+                            tx,
+                            "search_text",
+                            &["rowid", "title", "body", "scope"],
+                            &texts,
+                            2000,
+                        )
+                        .await?;
                     }
                     turva_store::Backend::Postgres => {
                         bulk::insert(

@@ -47,6 +47,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0005_audit_stage.sql"),
         postgres: include_str!("../migrations/postgres/0005_audit_stage.sql"),
     },
+    Migration {
+        version: 6,
+        name: "0006_search_scope",
+        sqlite: include_str!("../migrations/sqlite/0006_search_scope.sql"),
+        postgres: include_str!("../migrations/postgres/0006_search_scope.sql"),
+    },
 ];
 
 /// The schema version this binary writes.

@@ -51,16 +51,26 @@ pub async fn index_document(
             .await
             })?;
             exec_tx!(tx, |c| sqlx::query(
-                "INSERT INTO search_text (rowid, title, body) VALUES ($1, $2, $3)"
+                "INSERT INTO search_text (rowid, title, body, scope) VALUES ($1, $2, $3, $4)"
             )
             .bind(rowid)
             .bind(title)
             .bind(body)
+            .bind(scope_token(company_id))
             .execute(c)
             .await)?;
         }
     }
     Ok(())
+}
+
+/// The token that names a company in the `scope` column of the SQLite
+/// index: `c` and the hex digits of its id (one word to the tokenizer).
+pub fn scope_token(company_id: &str) -> String {
+    let mut t = String::with_capacity(33);
+    t.push('c');
+    t.extend(company_id.chars().filter(char::is_ascii_alphanumeric));
+    t.to_lowercase()
 }
 
 /// Takes a document out of the index.
@@ -115,19 +125,23 @@ const MAX_CANDIDATES: i64 = 16_384;
 fn engine_query(words: &[String], backend: Backend) -> String {
     let last = words.len().saturating_sub(1);
     match backend {
-        Backend::Sqlite => words
-            .iter()
-            .enumerate()
-            .map(|(i, w)| {
-                let q = format!("\"{}\"", w.replace('"', "\"\""));
-                if i == last {
-                    format!("{q}*")
-                } else {
-                    q
-                }
-            })
-            .collect::<Vec<_>>()
-            .join(" AND "),
+        // Limited to the text columns, so no word ever matches `scope`.
+        Backend::Sqlite => format!(
+            "{{title body}} : ({})",
+            words
+                .iter()
+                .enumerate()
+                .map(|(i, w)| {
+                    let q = format!("\"{}\"", w.replace('"', "\"\""));
+                    if i == last {
+                        format!("{q}*")
+                    } else {
+                        q
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(" AND ")
+        ),
         // Words are letters and digits only, so `'word'` is a literal lexeme
         // whatever the input was.
         Backend::Postgres => words
@@ -145,6 +159,42 @@ fn engine_query(words: &[String], backend: Backend) -> String {
     }
 }
 
+/// The SQL condition under which the caller (`$1`, at time `$2`) may view
+/// document `d` in folder `f`, with `m` their active membership (if any) in
+/// the document's company.
+fn visible_condition() -> String {
+    format!(
+        "d.deleted_at IS NULL AND NOT f.in_trash AND (
+            m.role IN ('owner', 'admin')
+            OR (m.role IS NOT NULL AND f.access_in_force <> 'none')
+            OR {grant})",
+        grant = live_grant_on_path(
+            "d.id",
+            "d.folder_id",
+            "$1",
+            "$2",
+            "'view', 'edit', 'manage'"
+        )
+    )
+}
+
+/// Companies the caller (`$user`) belongs to or holds a share in: search
+/// candidates come only from these; the rights filter then decides each.
+fn companies_of(user: &str) -> String {
+    format!(
+        "(SELECT company_id FROM memberships WHERE user_id = {user} AND status = 'active'
+          UNION SELECT company_id FROM shares WHERE grantee_id = {user} AND status = 'active')"
+    )
+}
+
+/// `$from, $from+1, …` for `n` values.
+fn params(from: usize, n: usize) -> String {
+    (from..from + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Documents matching every word of `q` (the last as a prefix) that
 /// `user_id` may view at `now`, best first, skipping `offset`.
 pub async fn search(
@@ -159,95 +209,241 @@ pub async fn search(
     if words.is_empty() {
         return Ok(Vec::new());
     }
-    let backend = tx.backend();
-    let query = engine_query(&words, backend);
-    let visible = format!(
-        "d.deleted_at IS NULL AND NOT f.in_trash AND (
-            m.role IN ('owner', 'admin')
-            OR (m.role IS NOT NULL AND f.access_in_force <> 'none')
-            OR {grant})",
-        grant = live_grant_on_path(
-            "d.id",
-            "d.folder_id",
-            "$2",
-            "$3",
-            "'view', 'edit', 'manage'"
-        )
+    let query = engine_query(&words, tx.backend());
+    match tx.backend() {
+        Backend::Sqlite => search_sqlite(tx, user_id, now, &query, offset, limit).await,
+        Backend::Postgres => search_postgres(tx, user_id, now, &query, offset, limit).await,
+    }
+}
+
+type Visible = (String, String, String, String);
+
+/// Matches ranked in the first tier (the newest), then four times as many
+/// in each next tier.
+const FIRST_TIER: i64 = 256;
+
+/// SQLite. Matches in the caller's companies are taken newest first in
+/// tiers (the newest 256, the next 1,024, the next 4,096, …, at most
+/// [`MAX_CANDIDATES`] in all), each found by walking the index backwards,
+/// so a word found in a hundred thousand documents costs no more than a
+/// rare one, and a small company's matches are never crowded out by a large
+/// one's. Results are ordered by tier, then by the engine's rank (bm25)
+/// within the tier: an order that does not depend on the page asked for,
+/// so pages never repeat or skip a result. The caller's rights are checked
+/// in SQL on the best candidates first, a few at a time, until the page is
+/// full, and the text for snippets is read for that page only. Each step
+/// reads few pages: a page-cache miss on this encrypted file costs a read
+/// and a decryption, and most of a search used to be those.
+async fn search_sqlite(
+    tx: &mut Tx,
+    user_id: &str,
+    now: Millis,
+    query: &str,
+    offset: i64,
+    limit: i64,
+) -> Result<Vec<Hit>> {
+    let companies: Vec<(String,)> = on_tx!(tx, |c| sqlx::query_as(&format!(
+        "SELECT company_id FROM {}",
+        companies_of("$1")
+    ))
+    .bind(user_id)
+    .fetch_all(c)
+    .await)?;
+    if companies.is_empty() {
+        return Ok(Vec::new());
+    }
+    let scoped = format!(
+        "{query} AND scope : ({})",
+        companies
+            .iter()
+            .map(|(c,)| format!("\"{}\"", scope_token(c)))
+            .collect::<Vec<_>>()
+            .join(" OR ")
     );
-    // Candidates come only from companies the caller belongs to or holds a
-    // share in; the rights filter then decides each one.
-    let companies = "(SELECT company_id FROM memberships WHERE user_id = $2 AND status = 'active'
-                      UNION SELECT company_id FROM shares WHERE grantee_id = $2 AND status = 'active')";
-    let sql = match backend {
-        Backend::Sqlite => format!(
-            "SELECT d.id, d.company_id, d.folder_id, d.title, t.body
-             FROM (SELECT search_text.rowid AS rid, search_text.rank AS score FROM search_text
-                   JOIN search_entries ce ON ce.rowid = search_text.rowid
-                   WHERE search_text MATCH $1 AND search_text.rowid >= $7
-                     AND ce.company_id IN {companies}
-                   ORDER BY search_text.rank LIMIT $6) c
-             JOIN search_entries e ON e.rowid = c.rid
-             JOIN search_text t ON t.rowid = c.rid
-             JOIN documents d ON d.id = e.object_id
-             JOIN folders f ON f.id = d.folder_id
-             LEFT JOIN memberships m ON m.company_id = d.company_id AND m.user_id = $2 AND m.status = 'active'
-             WHERE {visible}
-             ORDER BY c.score, d.id
-             LIMIT $4 OFFSET $5"
-        ),
-        Backend::Postgres => format!(
-            "SELECT d.id, d.company_id, d.folder_id, d.title, e.body
-             FROM (SELECT ce.object_id, ts_rank(ce.tsv, q.q) AS score
-                   FROM search_entries ce, to_tsquery('simple', $1) q
-                   WHERE ce.tsv @@ q.q AND ce.company_id IN {companies}
-                   ORDER BY score DESC LIMIT $6) c
-             JOIN search_entries e ON e.object_id = c.object_id
-             JOIN documents d ON d.id = e.object_id
-             JOIN folders f ON f.id = d.folder_id
-             LEFT JOIN memberships m ON m.company_id = d.company_id AND m.user_id = $2 AND m.status = 'active'
-             WHERE {visible}
-             ORDER BY c.score DESC, d.id
-             LIMIT $4 OFFSET $5"
-        ),
-    };
-    let want = offset + limit;
-    let mut candidates = (want * 4).clamp(256, MAX_CANDIDATES);
-    loop {
-        // SQLite: rank only the newest matches (a window twice the
-        // candidates, found by walking the index backwards), so a word
-        // found in a hundred thousand documents costs no more than a rare
-        // one. (PostgreSQL ranks every match of the caller's companies.)
-        let window_start: i64 = match backend {
-            Backend::Sqlite => {
-                let row: Option<(i64,)> = on_tx!(tx, |c| sqlx::query_as(
-                    "SELECT rowid FROM search_text WHERE search_text MATCH $1
-                     ORDER BY rowid DESC LIMIT 1 OFFSET $2"
-                )
-                .bind(&query)
-                .bind(candidates * 2 - 1)
-                .fetch_optional(c)
-                .await)?;
-                row.map_or(0, |r| r.0)
-            }
-            Backend::Postgres => 0,
+    let want = usize::try_from(offset + limit).unwrap_or(0);
+    let skip = usize::try_from(offset).unwrap_or(0);
+    let mut found: Vec<(i64, Visible)> = Vec::new();
+    // Rowids below `below` are the next tier's; `taken` matches so far.
+    let mut below = i64::MAX;
+    let mut taken = 0;
+    let mut size = FIRST_TIER;
+    while found.len() < want && taken < MAX_CANDIDATES {
+        let size_now = size.min(MAX_CANDIDATES - taken);
+        let tier: Vec<(i64,)> = on_tx!(tx, |c| sqlx::query_as(
+            "SELECT rowid FROM search_text WHERE search_text MATCH $1 AND rowid < $2
+             ORDER BY rowid DESC LIMIT $3"
+        )
+        .bind(&scoped)
+        .bind(below)
+        .bind(size_now)
+        .fetch_all(c)
+        .await)?;
+        let Some(&(lowest,)) = tier.last() else {
+            break;
         };
+        let last_tier = i64::try_from(tier.len()).unwrap_or(0) < size_now;
+        let in_tier: std::collections::HashSet<i64> = tier.into_iter().map(|r| r.0).collect();
+        // Ranked by the words alone over the tier's range of rowids (bm25
+        // with the scope term would count the company's every entry on
+        // each query; filtering by a list of rowids makes the engine start
+        // over for each); other companies' entries in the range are then
+        // dropped here.
+        let ranked: Vec<(i64,)> = on_tx!(tx, |c| {
+            sqlx::query_as(
+            "SELECT rowid FROM search_text WHERE search_text MATCH $1 AND rowid >= $2 AND rowid < $3
+             ORDER BY rank, rowid DESC"
+        )
+        .bind(query)
+        .bind(lowest)
+        .bind(below)
+        .fetch_all(c)
+        .await
+        })?;
+        let ranked: Vec<i64> = ranked
+            .into_iter()
+            .map(|r| r.0)
+            .filter(|r| in_tier.contains(r))
+            .collect();
+        // Rights, best candidates first, in growing chunks.
+        let mut pos = 0;
+        let mut chunk = want - found.len() + 8;
+        while found.len() < want && pos < ranked.len() {
+            let end = (pos + chunk).min(ranked.len());
+            let visible = visible_of(tx, user_id, now, &ranked[pos..end]).await?;
+            for rowid in &ranked[pos..end] {
+                if let Some(v) = visible.get(rowid) {
+                    found.push((*rowid, v.clone()));
+                }
+            }
+            pos = end;
+            chunk *= 2;
+        }
+        if last_tier {
+            break;
+        }
+        below = lowest;
+        taken += size_now;
+        size *= 4;
+    }
+    let page: Vec<(i64, Visible)> = found.into_iter().skip(skip).take(want - skip).collect();
+    with_bodies(tx, page).await
+}
+
+/// Which of the index entries `rowids` are documents the caller may view,
+/// with their rows.
+async fn visible_of(
+    tx: &mut Tx,
+    user_id: &str,
+    now: Millis,
+    rowids: &[i64],
+) -> Result<std::collections::HashMap<i64, Visible>> {
+    let sql = format!(
+        "SELECT e.rowid, d.id, d.company_id, d.folder_id, d.title FROM search_entries e
+         JOIN documents d ON d.id = e.object_id
+         JOIN folders f ON f.id = d.folder_id
+         LEFT JOIN memberships m ON m.company_id = d.company_id AND m.user_id = $1 AND m.status = 'active'
+         WHERE e.rowid IN ({rowids}) AND {visible}",
+        rowids = params(3, rowids.len()),
+        visible = visible_condition()
+    );
+    let rows: Vec<(i64, String, String, String, String)> = on_tx!(tx, |c| {
+        let mut q = sqlx::query_as(&sql).bind(user_id).bind(now);
+        for r in rowids {
+            q = q.bind(*r);
+        }
+        q.fetch_all(c).await
+    })?;
+    Ok(rows
+        .into_iter()
+        .map(|(rowid, id, company, folder, title)| (rowid, (id, company, folder, title)))
+        .collect())
+}
+
+/// The results of `page` with the indexed text of each (for a snippet).
+async fn with_bodies(tx: &mut Tx, page: Vec<(i64, Visible)>) -> Result<Vec<Hit>> {
+    if page.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT rowid, body FROM search_text WHERE rowid IN ({})",
+        params(1, page.len())
+    );
+    let bodies: Vec<(i64, String)> = on_tx!(tx, |c| {
+        let mut q = sqlx::query_as(&sql);
+        for (rowid, _) in &page {
+            q = q.bind(*rowid);
+        }
+        q.fetch_all(c).await
+    })?;
+    let bodies: std::collections::HashMap<i64, String> = bodies.into_iter().collect();
+    Ok(page
+        .into_iter()
+        .map(|(rowid, (document_id, company_id, folder_id, title))| Hit {
+            body: bodies.get(&rowid).cloned().unwrap_or_default(),
+            document_id,
+            company_id,
+            folder_id,
+            title,
+        })
+        .collect())
+}
+
+/// PostgreSQL: the engine ranks every match of the caller's companies;
+/// the rights filter takes the best candidates, more when too few of them
+/// are visible.
+async fn search_postgres(
+    tx: &mut Tx,
+    user_id: &str,
+    now: Millis,
+    query: &str,
+    offset: i64,
+    limit: i64,
+) -> Result<Vec<Hit>> {
+    let sql = format!(
+        "SELECT d.id, d.company_id, d.folder_id, d.title, e.body
+         FROM (SELECT ce.object_id, ts_rank(ce.tsv, q.q) AS score
+               FROM search_entries ce, to_tsquery('simple', $3) q
+               WHERE ce.tsv @@ q.q AND ce.company_id IN {companies}
+               ORDER BY score DESC, ce.object_id LIMIT $6) c
+         JOIN search_entries e ON e.object_id = c.object_id
+         JOIN documents d ON d.id = e.object_id
+         JOIN folders f ON f.id = d.folder_id
+         LEFT JOIN memberships m ON m.company_id = d.company_id AND m.user_id = $1 AND m.status = 'active'
+         WHERE {visible}
+         ORDER BY c.score DESC, d.id
+         LIMIT $4 OFFSET $5",
+        companies = companies_of("$1"),
+        visible = visible_condition()
+    );
+    let mut candidates = ((offset + limit) * 4).clamp(256, MAX_CANDIDATES);
+    loop {
         let rows: Vec<(String, String, String, String, String)> = on_tx!(tx, |c| {
-            let q = sqlx::query_as(&sql)
-                .bind(&query)
+            sqlx::query_as(&sql)
                 .bind(user_id)
                 .bind(now)
+                .bind(query)
                 .bind(limit)
                 .bind(offset)
-                .bind(candidates);
-            match backend {
-                Backend::Sqlite => q.bind(window_start).fetch_all(c).await,
-                Backend::Postgres => q.fetch_all(c).await,
-            }
+                .bind(candidates)
+                .fetch_all(c)
+                .await
         })?;
-        // Enough visible results, or every match was a candidate (the
-        // window reached the oldest match), or the most we rank.
         let n = i64::try_from(rows.len()).unwrap_or(0);
-        if n >= limit || window_start == 0 || candidates >= MAX_CANDIDATES {
+        // Too few visible: rank more, unless every match was a candidate.
+        let exhausted = n < limit && candidates < MAX_CANDIDATES && {
+            let count = format!(
+                "SELECT count(*) FROM search_entries ce
+                 WHERE ce.tsv @@ to_tsquery('simple', $2) AND ce.company_id IN {companies}",
+                companies = companies_of("$1")
+            );
+            let (matches,): (i64,) = on_tx!(tx, |c| sqlx::query_as(&count)
+                .bind(user_id)
+                .bind(query)
+                .fetch_one(c)
+                .await)?;
+            matches <= candidates
+        };
+        if n >= limit || exhausted || candidates >= MAX_CANDIDATES {
             return Ok(rows
                 .into_iter()
                 .map(|(document_id, company_id, folder_id, title, body)| Hit {

@@ -1034,6 +1034,75 @@ async fn attachments_are_uploaded_downloaded_and_encrypted_at_rest(t: TestApp) {
     assert!(actions.iter().any(|a| a == "file.download"), "{actions:?}");
 }
 
+both!(search_pages_through_many_matches_once_each);
+/// More matches than the first ranked tier (256): paging with the cursor
+/// yields each visible match exactly once, better matches first within a
+/// tier, and another company's newer matches never crowd out a small
+/// company's older one.
+async fn search_pages_through_many_matches_once_each(t: TestApp) {
+    let (small_cid, small_owner) = t
+        .company_with_owner("Pieni Oy", "pieni@example.test")
+        .await;
+    let small_folder = folder(&small_owner, &small_cid, json!({"name": "Arkisto"})).await;
+    let old = doc(&small_owner, &small_folder, "Laattatyö pohjakerros").await;
+
+    let s = staff(&t, "sivut").await;
+    let top = folder(&s.owner, &s.cid, json!({"name": "Laatat"})).await;
+    let hidden = folder(
+        &s.owner,
+        &s.cid,
+        json!({"name": "Rajattu", "member_access": "none"}),
+    )
+    .await;
+    let mut visible = std::collections::HashSet::new();
+    for i in 0..300 {
+        // Every third title says the word twice (ranked higher); every
+        // tenth document is in a folder the member may not see.
+        let title = if i % 3 == 0 {
+            format!("Laattatyö {i} laattatyö")
+        } else {
+            format!("Laattatyö {i}")
+        };
+        let fid = if i % 10 == 0 { &hidden } else { &top };
+        let id = doc(&s.owner, fid, &title).await;
+        if i % 10 != 0 {
+            visible.insert(id);
+        }
+    }
+    assert_eq!(ids(&search(&small_owner, "laattatyö").await), vec![old]);
+
+    let mut seen = Vec::new();
+    let mut titles = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..20 {
+        let mut q = vec![("q", "laattatyö".to_string()), ("limit", "40".to_string())];
+        if let Some(c) = &cursor {
+            q.push(("cursor", c.clone()));
+        }
+        let r = s
+            .member
+            .send(s.member.raw().get(s.member.url("/api/v1/search")).query(&q))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        seen.extend(ids(&r));
+        titles.extend(items(&r).iter().map(|h| text(&h["title"])));
+        cursor = r.body["next_cursor"].as_str().map(str::to_string);
+        if cursor.is_none() {
+            break;
+        }
+    }
+    let unique: std::collections::HashSet<String> = seen.iter().cloned().collect();
+    assert_eq!(unique.len(), seen.len(), "no result twice");
+    assert_eq!(unique, visible, "every visible match, nothing hidden");
+    // Within the first tier (the newest 256 matches), better matches come
+    // first: the titles with the word twice lead the first page.
+    let first: Vec<&String> = titles.iter().take(20).collect();
+    assert!(
+        first.iter().all(|t| t.matches("aattatyö").count() == 2),
+        "{first:?}"
+    );
+}
+
 both!(search_finds_only_what_the_caller_may_view);
 async fn search_finds_only_what_the_caller_may_view(t: TestApp) {
     let s = staff(&t, "haku").await;

@@ -38,6 +38,9 @@ use crate::{App, AppError, Ctx};
 /// Most events committed together.
 const MAX_BATCH: usize = 256;
 
+/// Times the writer yields to gather more events before a commit.
+const GATHER_YIELDS: usize = 3;
+
 /// Staged events that wake the mover before its next turn.
 const MOVE_AT: u64 = 16_384;
 
@@ -115,6 +118,18 @@ async fn run<T: Send + Sync + 'static>(
     loop {
         if rx.recv_many(&mut batch, MAX_BATCH).await == 0 {
             return;
+        }
+        // Let requests that are about to hand in their events do so, so
+        // they share this commit (at 32 clients batches were mostly of 1
+        // to 3 events; yielding costs nothing when no task is waiting).
+        for _ in 0..GATHER_YIELDS {
+            tokio::task::yield_now().await;
+            while batch.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(e) => batch.push(e),
+                    Err(_) => break,
+                }
+            }
         }
         let Some(app) = inner.upgrade().map(app_of) else {
             return;

@@ -1040,9 +1040,7 @@ both!(search_pages_through_many_matches_once_each);
 /// tier, and another company's newer matches never crowd out a small
 /// company's older one.
 async fn search_pages_through_many_matches_once_each(t: TestApp) {
-    let (small_cid, small_owner) = t
-        .company_with_owner("Pieni Oy", "pieni@example.test")
-        .await;
+    let (small_cid, small_owner) = t.company_with_owner("Pieni Oy", "pieni@example.test").await;
     let small_folder = folder(&small_owner, &small_cid, json!({"name": "Arkisto"})).await;
     let old = doc(&small_owner, &small_folder, "Laattatyö pohjakerros").await;
 

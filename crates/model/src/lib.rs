@@ -9,6 +9,7 @@ pub mod audit;
 pub mod error;
 pub mod exif;
 pub mod ids;
+pub mod merkle;
 pub mod password;
 pub mod role;
 pub mod template;

@@ -125,6 +125,17 @@ impl App {
         if let Some(inner) = Arc::get_mut(&mut app.inner) {
             inner.index_key = index_key;
         }
+        // Events written before the Merkle tree existed join it first.
+        loop {
+            let mut tx = app.db().write().await.map_err(|e| e.to_string())?;
+            let n = turva_store::audit::catch_up_tree(&mut tx, 10_000)
+                .await
+                .map_err(|e| e.to_string())?;
+            tx.commit().await.map_err(|e| e.to_string())?;
+            if n == 0 {
+                break;
+            }
+        }
         // Audit events of reads left staged by a process that stopped
         // before moving them (a crash) join the log now.
         app.flush_audit().await.map_err(|e| e.to_string())?;

@@ -3,8 +3,13 @@
 //! will be the one exception). `seq` comes from `audit_head` in the same
 //! transaction, so it is gap-free and two processes never take the same one.
 
+use std::collections::HashMap;
+
+use turva_model::audit::LeafFields;
+use turva_model::merkle::{self, Hash, NodeId};
+
 use crate::db::Tx;
-use crate::error::Result;
+use crate::error::{Result, StoreError};
 use crate::{exec_tx, on_tx, Millis};
 
 /// One audit event as stored.
@@ -88,35 +93,144 @@ pub async fn insert_events(tx: &mut Tx, rows: &[AuditRow]) -> Result<()> {
             q.execute(c).await
         })?;
     }
+    if let Some(first) = rows.first() {
+        let leaves: Vec<Hash> = rows.iter().map(leaf_of).collect();
+        append_leaves(tx, first.seq, &leaves).await?;
+    }
     Ok(())
 }
 
+/// Inserts one event (a change's, in the change's transaction).
 pub async fn insert_event(tx: &mut Tx, e: &AuditRow) -> Result<()> {
-    exec_tx!(tx, |c| {
-        sqlx::query(
-        "INSERT INTO audit_events (seq, time, company_id, actor_id, credential, object_type, object_id, object_version,
-            action, outcome, reason, request_id, personal_key_id, personal, ip_index)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+    insert_events(tx, std::slice::from_ref(e)).await
+}
+
+/// The Merkle leaf hash of a stored event.
+pub fn leaf_of(e: &AuditRow) -> Hash {
+    LeafFields {
+        seq: e.seq,
+        time: e.time,
+        company_id: e.company_id.as_deref(),
+        actor_id: e.actor_id.as_deref(),
+        credential: e.credential.as_deref(),
+        object_type: e.object_type.as_deref(),
+        object_id: e.object_id.as_deref(),
+        object_version: e.object_version,
+        action: &e.action,
+        outcome: &e.outcome,
+        reason: e.reason.as_deref(),
+        request_id: e.request_id.as_deref(),
+        personal_key_id: e.personal_key_id.as_deref(),
+        personal: e.personal.as_deref(),
+    }
+    .leaf_hash()
+}
+
+/// How many leaves the Merkle tree holds.
+pub async fn tree_size(tx: &mut Tx) -> Result<i64> {
+    let (n,): (i64,) = on_tx!(tx, |c| sqlx::query_as(
+        "SELECT tree_size FROM audit_head WHERE id = 1"
     )
-    .bind(e.seq)
-    .bind(e.time)
-    .bind(&e.company_id)
-    .bind(&e.actor_id)
-    .bind(&e.credential)
-    .bind(&e.object_type)
-    .bind(&e.object_id)
-    .bind(e.object_version)
-    .bind(&e.action)
-    .bind(&e.outcome)
-    .bind(&e.reason)
-    .bind(&e.request_id)
-    .bind(&e.personal_key_id)
-    .bind(&e.personal)
-    .bind(&e.ip_index)
-    .execute(c)
-    .await
+    .fetch_one(c)
+    .await)?;
+    Ok(n)
+}
+
+/// The stored tree nodes `ids` (those missing are left out).
+pub async fn nodes(tx: &mut Tx, ids: &[NodeId]) -> Result<HashMap<NodeId, Hash>> {
+    let mut out = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(200) {
+        let cond = (0..chunk.len())
+            .map(|i| format!("(level = ${} AND idx = ${})", 2 * i + 1, 2 * i + 2))
+            .collect::<Vec<_>>()
+            .join(" OR ");
+        let sql = format!("SELECT level, idx, hash FROM audit_nodes WHERE {cond}");
+        let rows: Vec<(i32, i64, Vec<u8>)> = on_tx!(tx, |c| {
+            let mut q = sqlx::query_as(&sql);
+            for (level, idx) in chunk {
+                q = q
+                    .bind(i32::try_from(*level).unwrap_or(i32::MAX))
+                    .bind(i64::try_from(*idx).unwrap_or(i64::MAX));
+            }
+            q.fetch_all(c).await
+        })?;
+        for (level, idx, hash) in rows {
+            let hash: Hash = hash.try_into().map_err(|_| {
+                StoreError::Corrupt(format!("audit tree node ({level}, {idx}) is not 32 bytes"))
+            })?;
+            out.insert(
+                (
+                    u32::try_from(level).unwrap_or(u32::MAX),
+                    u64::try_from(idx).unwrap_or(u64::MAX),
+                ),
+                hash,
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// Appends the leaves of the events `first_seq ..` to the Merkle tree, with
+/// every perfect subtree they complete, in `tx`. The tree must hold exactly
+/// the events before `first_seq`.
+pub async fn append_leaves(tx: &mut Tx, first_seq: i64, leaves: &[Hash]) -> Result<()> {
+    if leaves.is_empty() {
+        return Ok(());
+    }
+    let size = tree_size(tx).await?;
+    if size != first_seq - 1 {
+        return Err(StoreError::Corrupt(format!(
+            "the audit tree holds {size} events, but event {first_seq} is appended next"
+        )));
+    }
+    let size = u64::try_from(size).unwrap_or(0);
+    let edge = merkle::perfect_pieces(0, size);
+    let known = nodes(tx, &edge).await?;
+    let mut frontier = merkle::Frontier::from_nodes(size, &known).ok_or_else(|| {
+        StoreError::Corrupt("a node on the audit tree's right edge is missing".into())
     })?;
+    let mut made = Vec::with_capacity(leaves.len() * 2);
+    for leaf in leaves {
+        made.extend(frontier.push(*leaf));
+    }
+    for chunk in made.chunks(300) {
+        let values = (0..chunk.len())
+            .map(|i| format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!("INSERT INTO audit_nodes (level, idx, hash) VALUES {values}");
+        exec_tx!(tx, |c| {
+            let mut q = sqlx::query(&sql);
+            for ((level, idx), hash) in chunk {
+                q = q
+                    .bind(i32::try_from(*level).unwrap_or(i32::MAX))
+                    .bind(i64::try_from(*idx).unwrap_or(i64::MAX))
+                    .bind(hash.to_vec());
+            }
+            q.execute(c).await
+        })?;
+    }
+    let new_size = i64::try_from(frontier.size()).unwrap_or(i64::MAX);
+    exec_tx!(tx, |c| sqlx::query(
+        "UPDATE audit_head SET tree_size = $1 WHERE id = 1"
+    )
+    .bind(new_size)
+    .execute(c)
+    .await)?;
     Ok(())
+}
+
+/// Adds to the tree the events it does not hold yet (those written before
+/// the tree existed), at most `limit`; returns how many.
+pub async fn catch_up_tree(tx: &mut Tx, limit: i64) -> Result<usize> {
+    let size = tree_size(tx).await?;
+    let rows = events_after(tx, size, limit).await?;
+    let Some(first) = rows.first() else {
+        return Ok(0);
+    };
+    let leaves: Vec<Hash> = rows.iter().map(leaf_of).collect();
+    append_leaves(tx, first.seq, &leaves).await?;
+    Ok(rows.len())
 }
 
 type Tuple = (

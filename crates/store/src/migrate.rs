@@ -53,6 +53,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0006_search_scope.sql"),
         postgres: include_str!("../migrations/postgres/0006_search_scope.sql"),
     },
+    Migration {
+        version: 7,
+        name: "0007_audit_tree",
+        sqlite: include_str!("../migrations/sqlite/0007_audit_tree.sql"),
+        postgres: include_str!("../migrations/postgres/0007_audit_tree.sql"),
+    },
 ];
 
 /// The schema version this binary writes.

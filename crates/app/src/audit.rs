@@ -141,6 +141,12 @@ pub async fn open_personal(
     Ok(serde_json::from_slice(&plain).ok())
 }
 
+/// The Merkle leaf hash of a stored event (for tools and tests that
+/// recompute the tree).
+pub fn leaf_hash(row: &store::AuditRow) -> turva_model::merkle::Hash {
+    store::leaf_of(row)
+}
+
 /// A stored event with its personal part opened (None once erased).
 #[derive(Debug)]
 pub struct EventView {

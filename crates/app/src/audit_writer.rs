@@ -80,27 +80,25 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer task (and on SQLite the mover task) for the app
+    /// Starts the writer task and the mover task (which on SQLite moves
+    /// staged events, and on either backend signs checkpoints) for the app
     /// whose state is `inner`; the tasks end when the app is dropped.
     pub(crate) fn start<T: Send + Sync + 'static>(
         inner: Weak<T>,
         app_of: fn(Arc<T>) -> App,
-        stages: bool,
         move_every: Duration,
     ) -> Writer {
         let (queue, rx) = mpsc::channel(4096);
         let staged = Arc::new(AtomicU64::new(0));
         let wake_mover = Arc::new(Notify::new());
         tokio::spawn(run(rx, inner.clone(), app_of));
-        if stages {
-            tokio::spawn(mover(
-                inner,
-                app_of,
-                staged.clone(),
-                wake_mover.clone(),
-                move_every,
-            ));
-        }
+        tokio::spawn(mover(
+            inner,
+            app_of,
+            staged.clone(),
+            wake_mover.clone(),
+            move_every,
+        ));
         Writer {
             queue,
             staged,
@@ -193,17 +191,22 @@ async fn mover<T: Send + Sync + 'static>(
             _ = tick.tick() => {}
             () = wake.notified() => {}
         }
-        let now_staged = staged.load(Ordering::Relaxed);
-        if now_staged == moved_upto {
-            continue;
-        }
         let Some(app) = inner.upgrade().map(app_of) else {
             return;
         };
-        match flush(&app).await {
-            Ok(()) => moved_upto = now_staged,
-            Err(e) => tracing::error!(error = %e, "staged audit events could not be moved"),
+        let now_staged = staged.load(Ordering::Relaxed);
+        if now_staged != moved_upto {
+            match flush(&app).await {
+                Ok(()) => moved_upto = now_staged,
+                Err(e) => tracing::error!(error = %e, "staged audit events could not be moved"),
+            }
         }
+        // A signed checkpoint whenever the tree grew (changes append to it
+        // directly, so this runs on every turn, on either backend).
+        if let Err(e) = crate::checkpoint::make(&app).await {
+            tracing::error!(error = %e, "the audit checkpoint could not be made");
+        }
+        drop(app);
     }
 }
 

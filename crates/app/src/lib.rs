@@ -13,6 +13,7 @@ pub mod audit;
 pub mod audit_export;
 mod audit_writer;
 pub mod auth;
+pub mod checkpoint;
 pub mod clock;
 pub mod companies;
 pub mod config;
@@ -88,6 +89,8 @@ struct Inner {
     clock: Arc<dyn Clock>,
     /// The batching writer of events that describe no change.
     audit_writer: std::sync::OnceLock<audit_writer::Writer>,
+    /// Signs the audit log's checkpoints.
+    signer: checkpoint::Signer,
     /// Where attachments are stored (encrypted).
     blobs: turva_store::blobs::BlobStore,
     /// Requests without valid credentials since the last report: counted,
@@ -129,12 +132,15 @@ impl App {
             audit_writer::Writer::start(
                 Arc::downgrade(&self.inner),
                 |inner| App { inner },
-                turva_store::audit_stage::stages(&self.inner.db),
                 std::time::Duration::from_secs(u64::from(
                     self.inner.config.audit.checkpoint_seconds.max(1),
                 )),
             )
         })
+    }
+    /// The audit checkpoint signer (its public key and the log's name).
+    pub fn signer(&self) -> &checkpoint::Signer {
+        &self.inner.signer
     }
     pub(crate) fn blobs(&self) -> &turva_store::blobs::BlobStore {
         &self.inner.blobs
@@ -185,6 +191,10 @@ impl App {
     pub async fn close(&self) {
         if let Err(e) = self.flush_audit().await {
             tracing::error!(error = %e, "staged audit events could not be moved at shutdown");
+        }
+        // A checkpoint at shutdown, so that a truncated tail is detectable.
+        if let Err(e) = checkpoint::make(self).await {
+            tracing::error!(error = %e, "the audit checkpoint could not be made at shutdown");
         }
         self.inner.db.close().await;
     }

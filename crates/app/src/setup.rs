@@ -86,6 +86,20 @@ impl App {
             .await
             .map_err(|e| e.to_string())?;
 
+        // The checkpoint signing key lives beside the master key, never in
+        // the database; it is created only while no checkpoint exists.
+        let signer = {
+            let mut tx = db.write().await.map_err(|e| e.to_string())?;
+            let signed = turva_store::audit::latest_checkpoint(&mut tx)
+                .await
+                .map_err(|e| e.to_string())?
+                .is_some();
+            drop(tx);
+            crate::checkpoint::Signer::load_or_create(
+                &key_path.with_file_name("audit-signing.key"),
+                !signed,
+            )?
+        };
         let mailer = crate::mail::Mailer::from_config(
             config.smtp.url.as_ref().map(|s| s.expose()),
             dir.join("outbox"),
@@ -109,6 +123,7 @@ impl App {
                 clock,
                 blobs,
                 audit_writer: Default::default(),
+                signer,
                 unauthenticated: Default::default(),
             }),
         };
@@ -139,6 +154,8 @@ impl App {
         // Audit events of reads left staged by a process that stopped
         // before moving them (a crash) join the log now.
         app.flush_audit().await.map_err(|e| e.to_string())?;
+        // The writer and the mover (which also signs checkpoints) start now.
+        let _ = app.audit_writer();
         Ok((app, report))
     }
 }

@@ -220,6 +220,73 @@ pub async fn append_leaves(tx: &mut Tx, first_seq: i64, leaves: &[Hash]) -> Resu
     Ok(())
 }
 
+/// The tree's root at `size` leaves, from the stored nodes.
+pub async fn root_at(tx: &mut Tx, size: u64) -> Result<Hash> {
+    let known = nodes(tx, &merkle::perfect_pieces(0, size)).await?;
+    merkle::range_hash(0, size, &known)
+        .ok_or_else(|| StoreError::Corrupt(format!("the audit tree lacks a node of size {size}")))
+}
+
+/// One stored checkpoint.
+#[derive(Debug, Clone)]
+pub struct CheckpointRow {
+    pub size: i64,
+    pub time: Millis,
+    pub root: Vec<u8>,
+    pub note: String,
+}
+
+/// The newest checkpoint.
+pub async fn latest_checkpoint(tx: &mut Tx) -> Result<Option<CheckpointRow>> {
+    let row: Option<(i64, i64, Vec<u8>, String)> = on_tx!(tx, |c| sqlx::query_as(
+        "SELECT size, time, root, note FROM audit_checkpoints ORDER BY size DESC LIMIT 1"
+    )
+    .fetch_optional(c)
+    .await)?;
+    Ok(row.map(|(size, time, root, note)| CheckpointRow {
+        size,
+        time,
+        root,
+        note,
+    }))
+}
+
+/// Checkpoints of size above `after`, smallest first, at most `limit`.
+pub async fn checkpoints_after(tx: &mut Tx, after: i64, limit: i64) -> Result<Vec<CheckpointRow>> {
+    let rows: Vec<(i64, i64, Vec<u8>, String)> = on_tx!(tx, |c| {
+        sqlx::query_as(
+        "SELECT size, time, root, note FROM audit_checkpoints WHERE size > $1 ORDER BY size LIMIT $2"
+    )
+    .bind(after)
+    .bind(limit)
+    .fetch_all(c)
+    .await
+    })?;
+    Ok(rows
+        .into_iter()
+        .map(|(size, time, root, note)| CheckpointRow {
+            size,
+            time,
+            root,
+            note,
+        })
+        .collect())
+}
+
+/// Stores a checkpoint.
+pub async fn insert_checkpoint(tx: &mut Tx, c: &CheckpointRow) -> Result<()> {
+    exec_tx!(tx, |conn| sqlx::query(
+        "INSERT INTO audit_checkpoints (size, time, root, note) VALUES ($1, $2, $3, $4)"
+    )
+    .bind(c.size)
+    .bind(c.time)
+    .bind(&c.root)
+    .bind(&c.note)
+    .execute(conn)
+    .await)?;
+    Ok(())
+}
+
 /// Adds to the tree the events it does not hold yet (those written before
 /// the tree existed), at most `limit`; returns how many.
 pub async fn catch_up_tree(tx: &mut Tx, limit: i64) -> Result<usize> {

@@ -59,6 +59,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0007_audit_tree.sql"),
         postgres: include_str!("../migrations/postgres/0007_audit_tree.sql"),
     },
+    Migration {
+        version: 8,
+        name: "0008_audit_checkpoints",
+        sqlite: include_str!("../migrations/sqlite/0008_audit_checkpoints.sql"),
+        postgres: include_str!("../migrations/postgres/0008_audit_checkpoints.sql"),
+    },
 ];
 
 /// The schema version this binary writes.

@@ -330,3 +330,65 @@ async fn the_merkle_tree_holds_every_event_and_proves_each(t: TestApp) {
         }
     }
 }
+
+both!(checkpoints_are_signed_stored_and_written_outside_the_database);
+/// Shutdown signs a checkpoint of the whole tree; it is in the database
+/// and in the external file, verifies with the public key alone, and a
+/// data directory whose signing key is gone refuses to start rather than
+/// sign with a new one.
+async fn checkpoints_are_signed_stored_and_written_outside_the_database(t: TestApp) {
+    use turva_app::checkpoint;
+    let (cid, owner) = t.company_with_owner("Leima Oy", "leima@example.test").await;
+    for _ in 0..3 {
+        let _ = owner.get(&format!("/api/v1/companies/{cid}")).await;
+    }
+    let name = t.app.signer().name().to_string();
+    let public = t.app.signer().public_key().to_vec();
+    let (dir, config) = t.stop_keep().await;
+    let data = dir.path().join("data");
+    let text = std::fs::read_to_string(checkpoint::external_file(&data)).unwrap_or_default();
+    let last: serde_json::Value = text
+        .lines()
+        .last()
+        .and_then(|l| serde_json::from_str(l).ok())
+        .unwrap_or_default();
+    let note = last["note"].as_str().unwrap_or_default();
+    let (size, root) = checkpoint::verify_note(note, &name, &public)
+        .unwrap_or_else(|| panic!("the external checkpoint verifies: {note:?}"));
+    assert_eq!(last["size"].as_u64(), Some(size));
+
+    let (app, _) = turva_app::App::open(
+        config.clone(),
+        &data,
+        std::sync::Arc::new(turva_app::SystemClock),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("reopen: {e}"));
+    let events = turva_app::audit::events(&app, 0, 10_000)
+        .await
+        .unwrap_or_default();
+    assert_eq!(
+        size,
+        events.len() as u64,
+        "the shutdown checkpoint covers every event"
+    );
+    let mut f = turva_model::merkle::Frontier::default();
+    for e in &events {
+        f.push(turva_app::audit::leaf_hash(&e.row));
+    }
+    assert_eq!(f.root(), root, "the signed root is the events' root");
+    assert_eq!(
+        app.signer().public_key(),
+        &public[..],
+        "the same key after a restart"
+    );
+    app.close().await;
+    drop(app);
+
+    std::fs::remove_file(data.join("audit-signing.key")).unwrap_or_default();
+    let err = turva_app::App::open(config, &data, std::sync::Arc::new(turva_app::SystemClock))
+        .await
+        .err()
+        .unwrap_or_default();
+    assert!(err.contains("signing key"), "{err}");
+}

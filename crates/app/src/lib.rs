@@ -11,6 +11,7 @@
 
 pub mod audit;
 pub mod audit_export;
+pub mod audit_verify;
 mod audit_writer;
 pub mod auth;
 pub mod checkpoint;

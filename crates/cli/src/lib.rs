@@ -62,6 +62,9 @@ pub enum OperatorCommand {
 
 #[derive(Subcommand)]
 pub enum AuditCommand {
+    /// Verify every event, the Merkle tree and every signed and external
+    /// checkpoint; prints the count verified, or names the first bad event.
+    Verify,
     /// Write audit events to stdout, oldest first.
     Export {
         /// Only this company's events (and its members' sign-in events).
@@ -182,6 +185,25 @@ pub async fn run(cli: Cli, input: &mut dyn BufRead, out: &mut dyn Write) -> Resu
             app.close().await;
             written?;
             Ok(())
+        }
+        Command::Audit {
+            command: AuditCommand::Verify,
+        } => {
+            let app = open(config, &cli.data).await?;
+            let result = turva_app::audit_verify::verify(&app).await;
+            app.close().await;
+            match result {
+                Ok(v) => {
+                    writeln!(
+                        out,
+                        "verified {} events against {} signed checkpoints ({} in the external file)",
+                        v.events, v.checkpoints, v.external_checkpoints
+                    )?;
+                    Ok(())
+                }
+                Err(Ok(t)) => Err(anyhow!("audit log tampered with: {t}")),
+                Err(Err(e)) => Err(app_error(e)),
+            }
         }
         Command::Openapi => {
             let doc = turva_web::routes::openapi();

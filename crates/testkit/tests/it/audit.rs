@@ -392,3 +392,149 @@ async fn checkpoints_are_signed_stored_and_written_outside_the_database(t: TestA
         .unwrap_or_default();
     assert!(err.contains("signing key"), "{err}");
 }
+
+/// Runs statements straight on the database (as someone with access to it
+/// but not to the signing key would).
+async fn tamper(app: &turva_app::App, sql: &[&str]) {
+    use turva_testkit::turva_store_db::Db;
+    for s in sql {
+        let r = match app.db() {
+            Db::Sqlite { write, .. } => sqlx::query(s).execute(write).await.map(|_| ()),
+            Db::Postgres(p) => sqlx::query(s).execute(p).await.map(|_| ()),
+        };
+        if let Err(e) = r {
+            panic!("{s}: {e}");
+        }
+    }
+}
+
+/// A log of some events, checkpointed at shutdown, then reopened: the
+/// app, its data directory (kept alive) and the number of events.
+async fn checkpointed_log(
+    backend: turva_testkit::Backend,
+) -> (turva_app::App, tempfile::TempDir, i64) {
+    let Some(t) = TestApp::start(backend).await else {
+        panic!("no app")
+    };
+    let (cid, owner) = t
+        .company_with_owner("Tarkka Oy", "tarkka@example.test")
+        .await;
+    for _ in 0..4 {
+        let _ = owner.get(&format!("/api/v1/companies/{cid}")).await;
+    }
+    let (dir, config) = t.stop_keep().await;
+    let (app, _) = turva_app::App::open(
+        config,
+        &dir.path().join("data"),
+        std::sync::Arc::new(turva_app::SystemClock),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("reopen: {e}"));
+    let n = turva_app::audit::events(&app, 0, 10_000)
+        .await
+        .unwrap_or_default()
+        .len() as i64;
+    (app, dir, n)
+}
+
+both!(audit_verify_names_the_first_bad_event_of_every_tampering);
+/// `audit verify` passes on an untouched log and fails on each tampering
+/// act, naming the first bad sequence number.
+async fn audit_verify_names_the_first_bad_event_of_every_tampering(t: TestApp) {
+    let backend = t.backend;
+    t.stop().await;
+    let (app, _dir, n) = checkpointed_log(backend).await;
+    assert!(n >= 8, "{n}");
+    let v = turva_app::audit_verify::verify(&app).await;
+    assert!(
+        matches!(&v, Ok(v) if v.events == n as u64 && v.checkpoints >= 1 && v.external_checkpoints >= 1),
+        "{v:?}"
+    );
+    app.close().await;
+
+    let last = n;
+    let keep = n - 2;
+    let cases: Vec<(&str, Vec<String>, i64)> = vec![
+        (
+            "edited",
+            vec!["UPDATE audit_events SET object_id = 'someone-else' WHERE seq = 3".into()],
+            3,
+        ),
+        (
+            "deleted",
+            vec!["DELETE FROM audit_events WHERE seq = 4".into()],
+            4,
+        ),
+        (
+            "reordered",
+            vec![
+                "UPDATE audit_events SET seq = -5 WHERE seq = 5".into(),
+                "UPDATE audit_events SET seq = 5 WHERE seq = 6".into(),
+                "UPDATE audit_events SET seq = 6 WHERE seq = -5".into(),
+            ],
+            5,
+        ),
+        (
+            "truncated",
+            vec![format!("DELETE FROM audit_events WHERE seq = {last}")],
+            last,
+        ),
+        (
+            // An older copy of the database: events, tree and checkpoints
+            // as they were, while the external file remembers more.
+            "rolled back",
+            vec![
+                format!("DELETE FROM audit_events WHERE seq > {keep}"),
+                format!("DELETE FROM audit_nodes WHERE (idx + 1) * (1 << level) > {keep}"),
+                format!(
+                    "UPDATE audit_head SET tree_size = {keep}, next_seq = {}",
+                    keep + 1
+                ),
+                "DELETE FROM audit_checkpoints".into(),
+            ],
+            keep + 1,
+        ),
+        (
+            // The stored leaves recomputed to match an edit: the signed
+            // roots still give it away.
+            "edited with its leaf",
+            vec!["UPDATE audit_events SET action = 'company.create' WHERE seq = 2".into()],
+            1,
+        ),
+    ];
+    for (what, sql, want) in cases {
+        let (app, _dir, _) = checkpointed_log(backend).await;
+        let sql: Vec<&str> = sql.iter().map(String::as_str).collect();
+        tamper(&app, &sql).await;
+        if what == "edited with its leaf" {
+            // Rewrite leaf 1 (seq 2) and every node above it, as someone
+            // without the signing key could.
+            let events = turva_app::audit::events(&app, 0, 10_000)
+                .await
+                .unwrap_or_default();
+            let mut f = turva_model::merkle::Frontier::default();
+            let mut made = Vec::new();
+            for e in &events {
+                made.extend(f.push(turva_app::audit::leaf_hash(&e.row)));
+            }
+            tamper(&app, &["DELETE FROM audit_nodes"]).await;
+            for ((level, idx), hash) in made {
+                let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
+                let lit = match backend {
+                    turva_testkit::Backend::Sqlite => format!("X'{hex}'"),
+                    turva_testkit::Backend::Postgres => format!("'\\x{hex}'::bytea"),
+                };
+                let s = format!(
+                    "INSERT INTO audit_nodes (level, idx, hash) VALUES ({level}, {idx}, {lit})"
+                );
+                tamper(&app, &[s.as_str()]).await;
+            }
+        }
+        let v = turva_app::audit_verify::verify(&app).await;
+        match v {
+            Err(Ok(t)) => assert_eq!(t.seq, want, "{what}: {t}"),
+            other => panic!("{what}: not detected: {other:?}"),
+        }
+        drop(app);
+    }
+}

@@ -58,7 +58,7 @@ pub mod store_db {
 }
 
 pub mod rows {
-    pub use turva_store::audit::AuditRow;
+    pub use turva_store::audit::{AuditRow, CheckpointRow};
     pub use turva_store::companies::CompanyRow;
     pub use turva_store::documents::{DocumentRow, VersionRow};
     pub use turva_store::files::FileRow;

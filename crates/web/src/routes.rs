@@ -13,7 +13,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::api::{
-    auth, companies, documents, files, folders, health, me, search, shares, templates,
+    audit, auth, companies, documents, files, folders, health, me, search, shares, templates,
 };
 use crate::error::ApiError;
 use crate::middleware;
@@ -104,6 +104,7 @@ fn api() -> OpenApiRouter<App> {
         ))
         .routes(routes!(shares::patch_share, shares::revoke_share))
         .routes(routes!(shares::shared_with_me))
+        .routes(routes!(audit::public_key))
         .routes(routes!(search::search))
         .routes(routes!(search::list_trash))
         .routes(routes!(search::restore))

@@ -538,3 +538,48 @@ async fn audit_verify_names_the_first_bad_event_of_every_tampering(t: TestApp) {
         drop(app);
     }
 }
+
+both!(the_public_key_is_public_and_verifies_the_checkpoints);
+/// Anyone may fetch the signing key; with it alone a checkpoint verifies.
+async fn the_public_key_is_public_and_verifies_the_checkpoints(t: TestApp) {
+    use base64::Engine;
+    let _ = t.company_with_owner("Avain Oy", "avain@example.test").await;
+    let r = t.client().get("/api/v1/audit/public-key").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["algorithm"], "Ed25519");
+    let name = r.body["name"].as_str().unwrap_or_default().to_string();
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(r.body["public_key"].as_str().unwrap_or_default())
+        .unwrap_or_default();
+    assert_eq!(key.len(), 32);
+    assert!(r.body["verifier_key"]
+        .as_str()
+        .is_some_and(|v| v.starts_with(&format!("{name}+"))));
+    let row = turva_app::checkpoint::make(&t.app).await.ok().flatten();
+    let row = match row {
+        Some(row) => row,
+        // The mover may have signed this size already: take the file's last.
+        None => {
+            let text = std::fs::read_to_string(turva_app::checkpoint::external_file(&t.data_dir()))
+                .unwrap_or_default();
+            let v: serde_json::Value = text
+                .lines()
+                .last()
+                .and_then(|l| serde_json::from_str(l).ok())
+                .unwrap_or_default();
+            turva_app::rows::CheckpointRow {
+                size: v["size"].as_i64().unwrap_or(0),
+                time: 0,
+                root: Vec::new(),
+                note: v["note"].as_str().unwrap_or_default().to_string(),
+            }
+        }
+    };
+    let verified = turva_app::checkpoint::verify_note(&row.note, &name, &key);
+    assert_eq!(
+        verified.map(|(s, _)| s as i64),
+        Some(row.size),
+        "{}",
+        row.note
+    );
+}

@@ -583,3 +583,52 @@ async fn the_public_key_is_public_and_verifies_the_checkpoints(t: TestApp) {
         row.note
     );
 }
+
+both!(erasing_a_users_key_leaves_the_log_verifiable);
+/// Crypto-shredding: once a user's data key is destroyed, their events'
+/// personal fields read as erased, and the log still verifies (leaves hold
+/// only the ciphertext).
+async fn erasing_a_users_key_leaves_the_log_verifiable(t: TestApp) {
+    let (cid, owner) = t
+        .company_with_owner("Unohdus Oy", "unohdus@example.test")
+        .await;
+    for _ in 0..3 {
+        let _ = owner.get(&format!("/api/v1/companies/{cid}")).await;
+    }
+    let me = owner.get("/api/v1/me").await.body["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let before = turva_app::audit::events(&t.app, 0, 10_000)
+        .await
+        .unwrap_or_default();
+    let theirs = |events: &[turva_app::audit::EventView]| -> Vec<bool> {
+        events
+            .iter()
+            .filter(|e| e.row.actor_id.as_deref() == Some(me.as_str()))
+            .map(|e| e.personal.is_some())
+            .collect()
+    };
+    assert!(!theirs(&before).is_empty() && theirs(&before).iter().all(|p| *p));
+    assert!(turva_app::checkpoint::make(&t.app).await.is_ok());
+    tamper(
+        &t.app,
+        &[&format!(
+            "UPDATE data_keys SET wrapped = NULL, destroyed_at = 1 WHERE kind = 'user' AND owner_id = '{me}'"
+        )],
+    )
+    .await;
+    let after = turva_app::audit::events(&t.app, 0, 10_000)
+        .await
+        .unwrap_or_default();
+    assert!(
+        theirs(&after).iter().all(|p| !*p),
+        "their personal fields read as erased"
+    );
+    assert_eq!(after.len(), before.len(), "their events stay in the log");
+    let v = turva_app::audit_verify::verify(&t.app).await;
+    assert!(
+        matches!(&v, Ok(v) if v.events >= before.len() as u64),
+        "{v:?}"
+    );
+}

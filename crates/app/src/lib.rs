@@ -13,6 +13,7 @@ pub mod audit;
 pub mod audit_export;
 pub mod audit_verify;
 mod audit_writer;
+pub use audit_writer::UNAUDITED;
 pub mod auth;
 pub mod checkpoint;
 pub mod clock;

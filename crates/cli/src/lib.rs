@@ -305,6 +305,13 @@ async fn serve(config: Config, dir: &Path, out: &mut dyn Write) -> Result<()> {
     let running = turva_web::serve(app, listen, files)
         .await
         .map_err(|e| anyhow!(e))?;
+    if turva_app::UNAUDITED {
+        tracing::error!("this is a benchmark-only build: views, listings, searches and downloads are NOT audited");
+        writeln!(
+            out,
+            "WARNING: benchmark-only build (bench-unaudited): reads are not audited"
+        )?;
+    }
     writeln!(
         out,
         "Turva is listening on https://{} ({public_url})",

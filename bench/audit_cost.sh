@@ -23,13 +23,7 @@ export TURVA_LOG_LEVEL=warn
 # shellcheck source=bench/lib.sh
 . bench/lib.sh
 run_build() { # binary label
-  "$1" --data "$SEED_DIR/data" serve --listen "127.0.0.1:$PORT" > "$WORK/serve.log" 2>&1 &
-  SERVER=$!
-  for _ in $(seq 1200); do
-    curl -sk "https://127.0.0.1:$PORT/healthz" >/dev/null && break
-    kill -0 "$SERVER" 2>/dev/null || { cat "$WORK/serve.log" >&2; exit 1; }
-    sleep 0.5
-  done
+  start_server "$1" --data "$SEED_DIR/data"
   python3 bench/content_lines.py "https://127.0.0.1:$PORT" "$SEED_DIR/seed.json" "$WORK" >/dev/null
   # A first run warms the page caches (1M documents); the second counts.
   run_case doc get.lua "$CONNS" 1 > /dev/null

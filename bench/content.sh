@@ -37,19 +37,13 @@ if [ ! -f "$SEED_DIR/seed.json" ]; then
   mv "$SEED_DIR/seed.tmp" "$SEED_DIR/seed.json"
 fi
 WORK=$(mktemp -d /tmp/turva-bench.XXXXXX)
+SERVER=
 trap 'kill $SERVER 2>/dev/null || true; wait $SERVER 2>/dev/null || true; rm -rf "$WORK"' EXIT
 export TURVA_LOG_LEVEL=warn
-"$BIN" --data "$SEED_DIR/data" "${CONFIG[@]}" serve --listen "127.0.0.1:$PORT" > "$WORK/serve.log" 2>&1 &
-SERVER=$!
-# (A first start after an upgrade may migrate a million rows: wait.)
-for _ in $(seq 1200); do
-  curl -sk "https://127.0.0.1:$PORT/healthz" >/dev/null && break
-  kill -0 "$SERVER" 2>/dev/null || { cat "$WORK/serve.log" >&2; exit 1; }
-  sleep 0.5
-done
-python3 bench/content_lines.py "https://127.0.0.1:$PORT" "$SEED_DIR/seed.json" "$WORK"
 # shellcheck source=bench/lib.sh
 . bench/lib.sh
+start_server "$BIN" --data "$SEED_DIR/data" "${CONFIG[@]}"
+python3 bench/content_lines.py "https://127.0.0.1:$PORT" "$SEED_DIR/seed.json" "$WORK"
 for c in ${CASES:-doc list search}; do
   run_case "$c" get.lua "$CONNS" "$REPS"
   run_case "$c" get.lua 4 1

@@ -19,3 +19,16 @@ run_case() { # name script [connections] [reps]
     sleep 1
   done
 }
+
+# Starts the server (the command in "$@", then `serve`) on $PORT in the
+# background as $SERVER, and waits until it answers (a first start after an
+# upgrade may migrate a million rows).
+start_server() {
+  "$@" serve --listen "127.0.0.1:$PORT" > "$WORK/serve.log" 2>&1 &
+  SERVER=$!
+  for _ in $(seq 1200); do
+    curl -sk "https://127.0.0.1:$PORT/healthz" >/dev/null && return 0
+    kill -0 "$SERVER" 2>/dev/null || { cat "$WORK/serve.log" >&2; exit 1; }
+    sleep 0.5
+  done
+}

@@ -238,22 +238,28 @@ pub struct CheckpointRow {
 
 /// The newest checkpoint.
 pub async fn latest_checkpoint(tx: &mut Tx) -> Result<Option<CheckpointRow>> {
-    let row: Option<(i64, i64, Vec<u8>, String)> = on_tx!(tx, |c| sqlx::query_as(
+    let row: Option<CheckpointTuple> = on_tx!(tx, |c| sqlx::query_as(
         "SELECT size, time, root, note FROM audit_checkpoints ORDER BY size DESC LIMIT 1"
     )
     .fetch_optional(c)
     .await)?;
-    Ok(row.map(|(size, time, root, note)| CheckpointRow {
+    Ok(row.map(checkpoint_row))
+}
+
+type CheckpointTuple = (i64, i64, Vec<u8>, String);
+
+fn checkpoint_row((size, time, root, note): CheckpointTuple) -> CheckpointRow {
+    CheckpointRow {
         size,
         time,
         root,
         note,
-    }))
+    }
 }
 
 /// Checkpoints of size above `after`, smallest first, at most `limit`.
 pub async fn checkpoints_after(tx: &mut Tx, after: i64, limit: i64) -> Result<Vec<CheckpointRow>> {
-    let rows: Vec<(i64, i64, Vec<u8>, String)> = on_tx!(tx, |c| {
+    let rows: Vec<CheckpointTuple> = on_tx!(tx, |c| {
         sqlx::query_as(
         "SELECT size, time, root, note FROM audit_checkpoints WHERE size > $1 ORDER BY size LIMIT $2"
     )
@@ -262,15 +268,7 @@ pub async fn checkpoints_after(tx: &mut Tx, after: i64, limit: i64) -> Result<Ve
     .fetch_all(c)
     .await
     })?;
-    Ok(rows
-        .into_iter()
-        .map(|(size, time, root, note)| CheckpointRow {
-            size,
-            time,
-            root,
-            note,
-        })
-        .collect())
+    Ok(rows.into_iter().map(checkpoint_row).collect())
 }
 
 /// Stores a checkpoint.

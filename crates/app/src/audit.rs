@@ -121,6 +121,9 @@ pub async fn record(app: &App, tx: &mut Tx, ctx: &Ctx, event: Event<'_>) -> Resu
         )),
     };
     store::insert_event(tx, &row).await?;
+    if let Some(user) = linked_user(&row, event.subject_id.or(event.actor_id)) {
+        store::link_to_companies(tx, &[(seq, user)]).await?;
+    }
     Ok(seq)
 }
 
@@ -178,6 +181,17 @@ pub async fn deny(app: &App, ctx: &Ctx, event: Event<'_>, answer: AppError) -> A
         Ok(()) => answer,
         // Without its audit event the request must not be acknowledged.
         Err(e) => e,
+    }
+}
+
+/// The user whose companies a stored event is shown to besides its own:
+/// sign-in events (`auth.*`) belong to no company and are shown in the
+/// audit of every company their user is a member of when they happen.
+pub(crate) fn linked_user<'a>(row: &store::AuditRow, user: Option<&'a str>) -> Option<&'a str> {
+    if row.company_id.is_none() && row.action.starts_with("auth.") {
+        user
+    } else {
+        None
     }
 }
 

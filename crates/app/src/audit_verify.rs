@@ -113,10 +113,56 @@ pub async fn verify(app: &App) -> Result<Verified, Result<Tampered, AppError>> {
         });
     }
 
-    // Stream the events, recomputing leaves and the tree.
-    let mut frontier = Frontier::default();
-    let mut checked_through: i64 = 0; // the last seq covered by a matching checkpoint
+    // Events up to `pruned` were deleted by retention: their subtrees'
+    // hashes stay, the checkpoints over them must agree with those hashes,
+    // and the tree goes on from them (so a changed hash would show at the
+    // next checkpoint above). The prune must be on record in the log.
+    let pruned = store::pruned_through(&mut tx)
+        .await
+        .map_err(|e| Err(e.into()))?;
+    let pruned_size = u64::try_from(pruned).unwrap_or(0);
+    let mut frontier = if pruned > 0 {
+        let edge = store::nodes(&mut tx, &merkle::perfect_pieces(0, pruned_size))
+            .await
+            .map_err(|e| Err(e.into()))?;
+        match Frontier::from_nodes(pruned_size, &edge) {
+            Some(f) => f,
+            None => {
+                return bad(
+                    pruned,
+                    "the tree's hashes of the pruned events are missing".into(),
+                )
+            }
+        }
+    } else {
+        Frontier::default()
+    };
     let mut pending = signed.iter().peekable();
+    while let Some((&size, list)) = pending.peek() {
+        if size > pruned_size {
+            break;
+        }
+        let root = store::root_at(&mut tx, size).await.ok();
+        if list.iter().any(|s| Some(s.root) != root) {
+            return bad(
+                i64::try_from(size).unwrap_or(0),
+                format!("the tree's stored hashes of pruned events do not give the root of the checkpoint of size {size}"),
+            );
+        }
+        pending.next();
+    }
+    if pruned > 0
+        && !prune_on_record(&mut tx, pruned)
+            .await
+            .map_err(|e| Err(e.into()))?
+    {
+        return bad(
+            pruned + 1,
+            format!("events up to {pruned} are gone, but no retention prune of the log says so"),
+        );
+    }
+    // Stream the events, recomputing leaves and the tree.
+    let mut checked_through: i64 = pruned; // the last seq covered by a matching checkpoint
     loop {
         let rows = store::events_after(&mut tx, i64::try_from(frontier.size()).unwrap_or(0), 5000)
             .await
@@ -163,6 +209,12 @@ pub async fn verify(app: &App) -> Result<Verified, Result<Tampered, AppError>> {
         }
     }
     let events = frontier.size();
+    if events == pruned_size && pruned > 0 {
+        return bad(
+            pruned + 1,
+            "missing: the log is empty after the pruned events".into(),
+        );
+    }
     if let Some((&size, list)) = pending.peek() {
         let source = list.first().map_or("checkpoint", |s| s.source);
         return bad(
@@ -189,8 +241,37 @@ pub async fn verify(app: &App) -> Result<Verified, Result<Tampered, AppError>> {
         );
     }
     Ok(Verified {
-        events,
+        events: events - pruned_size,
         checkpoints: db_count,
         external_checkpoints: external_count,
     })
+}
+
+/// Whether the newest `audit.prune` event in the log says it pruned
+/// through `pruned`.
+async fn prune_on_record(
+    tx: &mut turva_store::Tx,
+    pruned: i64,
+) -> Result<bool, turva_store::StoreError> {
+    let filter = store::EventFilter {
+        action: Some(
+            turva_model::audit::AuditAction::AuditPrune
+                .as_str()
+                .to_string(),
+        ),
+        ..Default::default()
+    };
+    let newest = store::find_events(
+        tx,
+        store::Scope::All,
+        &filter,
+        store::Page::Before(i64::MAX),
+        1,
+    )
+    .await?;
+    Ok(newest
+        .first()
+        .and_then(|e| e.reason.as_deref())
+        .and_then(crate::audit_retention::through_of)
+        == Some(pruned))
 }

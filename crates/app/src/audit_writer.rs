@@ -178,6 +178,9 @@ async fn commit(app: &App, events: &[Staged]) -> Result<(), AppError> {
     Ok(())
 }
 
+/// How often events past retention are looked for.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
 /// Moves staged events into `audit_events` `every` so often while events
 /// are staged, or sooner when many wait.
 async fn mover<T: Send + Sync + 'static>(
@@ -188,6 +191,7 @@ async fn mover<T: Send + Sync + 'static>(
     every: Duration,
 ) {
     let mut moved_upto = 0;
+    let mut pruned_at: Option<tokio::time::Instant> = None;
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -209,6 +213,14 @@ async fn mover<T: Send + Sync + 'static>(
         // directly, so this runs on every turn, on either backend).
         if let Err(e) = crate::checkpoint::make(&app).await {
             tracing::error!(error = %e, "the audit checkpoint could not be made");
+        }
+        if pruned_at.is_none_or(|t| t.elapsed() >= PRUNE_EVERY) {
+            pruned_at = Some(tokio::time::Instant::now());
+            match crate::audit_retention::prune(&app).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(events = n, "audit events past retention deleted"),
+                Err(e) => tracing::error!(error = %e, "audit retention could not prune"),
+            }
         }
         drop(app);
     }
@@ -295,6 +307,15 @@ async fn insert(app: &App, tx: &mut Tx, events: &[Staged]) -> Result<(), AppErro
         });
     }
     store::insert_events(tx, &rows).await?;
+    let links: Vec<(i64, &str)> = rows
+        .iter()
+        .zip(events)
+        .filter_map(|(row, ev)| {
+            let user = ev.subject_id.as_deref().or(ev.actor_id.as_deref());
+            crate::audit::linked_user(row, user).map(|u| (row.seq, u))
+        })
+        .collect();
+    store::link_to_companies(tx, &links).await?;
     Ok(())
 }
 

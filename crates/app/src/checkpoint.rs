@@ -31,6 +31,8 @@ use crate::{App, AppError};
 pub struct Signer {
     pair: Ed25519KeyPair,
     name: String,
+    /// One checkpoint is made at a time in this process.
+    making: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for Signer {
@@ -76,7 +78,11 @@ impl Signer {
             .map_err(|_| format!("{} is not a valid Ed25519 key", path.display()))?;
         let digest = Sha256::digest(pair.public_key().as_ref());
         let name = format!("turva.audit/{}", hex::encode(&digest[..8]));
-        Ok(Signer { pair, name })
+        Ok(Signer {
+            pair,
+            name,
+            making: tokio::sync::Mutex::new(()),
+        })
     }
 
     /// The log's name (the checkpoints' origin and the key's name).
@@ -170,6 +176,7 @@ pub fn external_file(data_dir: &Path) -> PathBuf {
 /// since the last one; appends it to the external file. Returns it.
 pub async fn make(app: &App) -> Result<Option<CheckpointRow>, AppError> {
     let signer = app.signer();
+    let _one_at_a_time = signer.making.lock().await;
     let mut tx = app.db().write().await?;
     let size = store::tree_size(&mut tx).await?;
     let latest = store::latest_checkpoint(&mut tx).await?;

@@ -62,17 +62,23 @@ pub(crate) async fn denied(
     object: (ObjectType, &str),
     reason: Reason,
 ) -> AppError {
-    let answer = match reason {
-        Reason::NotVisible => AppError::NotFound,
-        Reason::Forbidden => AppError::Forbidden("your role does not allow this"),
-        Reason::ReauthRequired => AppError::ReauthRequired,
-    };
+    let answer = answer_for(reason, "your role does not allow this");
     let mut ev = Event::new(action, Outcome::Denied)
         .actor(actor)
         .object(object.0, object.1)
         .reason(reason.as_str());
     ev.company_id = company.map(|c| c.id.as_str());
     audit::deny(app, ctx, ev, answer).await
+}
+
+/// The answer to a denial: 404 for what the caller may not know exists,
+/// 403 with `forbidden` as the detail, or 403 asking for re-authentication.
+pub(crate) fn answer_for(reason: Reason, forbidden: &'static str) -> AppError {
+    match reason {
+        Reason::NotVisible => AppError::NotFound,
+        Reason::Forbidden => AppError::Forbidden(forbidden),
+        Reason::ReauthRequired => AppError::ReauthRequired,
+    }
 }
 
 /// Creates a company and invites its first owner by email.

@@ -11,6 +11,8 @@
 
 pub mod audit;
 pub mod audit_export;
+pub mod audit_read;
+pub mod audit_retention;
 pub mod audit_verify;
 mod audit_writer;
 pub use audit_writer::UNAUDITED;

@@ -78,6 +78,21 @@ pub enum AuditCommand {
         until: Option<String>,
         #[arg(long, value_enum, default_value = "jsonl")]
         format: ExportFormat,
+        /// Only events by (or about) this user: an id or an email address.
+        #[arg(long)]
+        actor: Option<String>,
+        /// Only events about this object id.
+        #[arg(long)]
+        object: Option<String>,
+        /// Only this action (e.g. document.view), or a family (auth.*).
+        #[arg(long)]
+        action: Option<String>,
+        /// Only allowed or denied events.
+        #[arg(long)]
+        outcome: Option<String>,
+        /// Only events from this client address.
+        #[arg(long)]
+        ip: Option<String>,
     },
 }
 
@@ -148,43 +163,43 @@ pub async fn run(cli: Cli, input: &mut dyn BufRead, out: &mut dyn Write) -> Resu
                     since,
                     until,
                     format,
+                    actor,
+                    object,
+                    action,
+                    outcome,
+                    ip,
                 },
         } => {
-            let time = |name: &str, t: Option<String>| -> Result<Option<i64>> {
-                t.map(|t| {
-                    turva_app::clock::parse_rfc3339(&t).ok_or_else(|| {
-                        anyhow!(
-                            "--{name} {t:?} is not an RFC 3339 time (e.g. 2026-11-22T00:00:00Z)"
-                        )
-                    })
-                })
-                .transpose()
+            let whose = match company {
+                Some(c) => turva_app::audit_read::Whose::Company(
+                    turva_app::model::Id::<()>::parse("company", &c)
+                        .map(|i| i.as_text())
+                        .map_err(|_| anyhow!("--company is not a company id"))?,
+                ),
+                None => turva_app::audit_read::Whose::All,
             };
-            let filter = turva_app::audit_export::Filter {
-                company: company
-                    .map(|c| turva_app::model::Id::<()>::parse("company", &c).map(|i| i.as_text()))
-                    .transpose()
-                    .map_err(|_| anyhow!("--company is not a company id"))?,
-                since: time("since", since)?,
-                until: time("until", until)?,
+            let query = turva_app::audit_read::Query {
+                actor,
+                object,
+                action,
+                outcome,
+                ip,
+                since,
+                until,
             };
             let app = open(config, &cli.data).await?;
-            if matches!(format, ExportFormat::Csv) {
-                writeln!(out, "{}", turva_app::audit_export::CSV_HEADER)?;
-            }
-            let written = turva_app::audit_export::export(&app, &Ctx::cli(), &filter, |e| {
-                let line = match format {
-                    ExportFormat::Jsonl => serde_json::to_string(&e).unwrap_or_default(),
-                    ExportFormat::Csv => e.csv_row(),
-                };
-                writeln!(out, "{line}")
-                    .map_err(|e| turva_app::AppError::Unavailable(format!("stdout: {e}")))
-            })
-            .await
-            .map_err(app_error);
+            let written = export_audit(&app, whose, &query, format, out)
+                .await
+                .map_err(|e| match e.downcast::<turva_app::AppError>() {
+                    // Every filter the app names is a flag of this command.
+                    Ok(turva_app::AppError::Malformed { field, reason }) => {
+                        anyhow!("--{field} {reason}")
+                    }
+                    Ok(e) => app_error(e),
+                    Err(e) => e,
+                });
             app.close().await;
-            written?;
-            Ok(())
+            written
         }
         Command::Audit {
             command: AuditCommand::Verify,
@@ -358,4 +373,32 @@ pub async fn run_args(args: &[&str], input: &[u8]) -> Result<String, String> {
         .await
         .map_err(|e| one_line(&e))?;
     Ok(String::from_utf8_lossy(&out).into_owned())
+}
+
+/// Writes the export's lines to `out`, batch by batch.
+async fn export_audit(
+    app: &turva_app::App,
+    whose: turva_app::audit_read::Whose,
+    query: &turva_app::audit_read::Query,
+    format: ExportFormat,
+    out: &mut dyn Write,
+) -> Result<()> {
+    use turva_app::audit_export::{self, Exporter};
+    let mut export = audit_export::start(app, &Ctx::cli(), Exporter::Cli, whose, query).await?;
+    if matches!(format, ExportFormat::Csv) {
+        writeln!(out, "{}", audit_export::CSV_HEADER)?;
+    }
+    loop {
+        let batch = export.next_batch(app).await?;
+        if batch.is_empty() {
+            return Ok(());
+        }
+        for e in batch {
+            let line = match format {
+                ExportFormat::Jsonl => e.json_line()?,
+                ExportFormat::Csv => e.csv_row(),
+            };
+            writeln!(out, "{line}")?;
+        }
+    }
 }

@@ -60,10 +60,122 @@ pub enum AuditAction {
     SharedWithMe,
     SearchQuery,
     TrashList,
+    /// A page of a company's audit log (or the platform's) was read.
+    AuditView,
+    /// Usage figures derived from the log were read.
+    AuditAnalytics,
+    /// Checkpoints or a proof were read.
+    AuditProof,
+    /// Events past their retention were deleted (the tree's hashes stay).
+    AuditPrune,
+    /// Security alerts sent to a company's owners and admins.
+    AlertPrivilegedMember,
+    AlertRequireMfaOff,
+    AlertFailedSignins,
+    AlertDownloads,
 }
 
 impl AuditAction {
-    pub fn as_str(self) -> &'static str {
+    /// Every action.
+    pub const ALL: &'static [AuditAction] = &[
+        AuditAction::AuthLogin,
+        AuditAction::AuthLoginFailed,
+        AuditAction::AuthLogout,
+        AuditAction::AuthPasswordReset,
+        AuditAction::AuthPasswordResetRequest,
+        AuditAction::AuthPasswordChange,
+        AuditAction::MemberAccept,
+        AuditAction::AuthSessionRevoke,
+        AuditAction::AuthReauth,
+        AuditAction::UserUpdate,
+        AuditAction::UserEmailChangeRequest,
+        AuditAction::UserEmailChange,
+        AuditAction::OperatorCreate,
+        AuditAction::CompanyCreate,
+        AuditAction::CompanyView,
+        AuditAction::CompanyUpdate,
+        AuditAction::MemberList,
+        AuditAction::MemberInvite,
+        AuditAction::MemberRoleChange,
+        AuditAction::MemberRemove,
+        AuditAction::AuditExport,
+        AuditAction::RequestDenied,
+        AuditAction::FolderView,
+        AuditAction::FolderList,
+        AuditAction::FolderCreate,
+        AuditAction::FolderUpdate,
+        AuditAction::FolderMove,
+        AuditAction::FolderDelete,
+        AuditAction::FolderRestore,
+        AuditAction::DocumentView,
+        AuditAction::DocumentCreate,
+        AuditAction::DocumentUpdate,
+        AuditAction::DocumentDelete,
+        AuditAction::DocumentRestore,
+        AuditAction::DocumentHistory,
+        AuditAction::DocumentVersionView,
+        AuditAction::DocumentVersionRestore,
+        AuditAction::TemplateList,
+        AuditAction::TemplateView,
+        AuditAction::TemplateCreate,
+        AuditAction::TemplateUpdate,
+        AuditAction::FolderTemplateList,
+        AuditAction::FolderTemplateCreate,
+        AuditAction::FolderTemplateUpdate,
+        AuditAction::FileUpload,
+        AuditAction::FileDownload,
+        AuditAction::FileDelete,
+        AuditAction::ShareList,
+        AuditAction::ShareCreate,
+        AuditAction::ShareUpdate,
+        AuditAction::ShareRevoke,
+        AuditAction::ShareAccept,
+        AuditAction::SharedWithMe,
+        AuditAction::SearchQuery,
+        AuditAction::TrashList,
+        AuditAction::AuditView,
+        AuditAction::AuditAnalytics,
+        AuditAction::AuditProof,
+        AuditAction::AuditPrune,
+        AuditAction::AlertPrivilegedMember,
+        AuditAction::AlertRequireMfaOff,
+        AuditAction::AlertFailedSignins,
+        AuditAction::AlertDownloads,
+    ];
+
+    /// The action named `name`, if there is one.
+    pub fn parse(name: &str) -> Option<AuditAction> {
+        AuditAction::ALL
+            .iter()
+            .copied()
+            .find(|a| a.as_str() == name)
+    }
+
+    /// What the action counts as in usage figures.
+    pub fn usage(self) -> Usage {
+        use AuditAction::*;
+        match self {
+            AuthLogin => Usage::SignIn,
+            AuthLoginFailed => Usage::FailedSignIn,
+            FolderView | FolderList | DocumentView | DocumentHistory | DocumentVersionView
+            | FileDownload | SearchQuery => Usage::View,
+            FolderCreate
+            | FolderUpdate
+            | FolderMove
+            | FolderDelete
+            | FolderRestore
+            | DocumentCreate
+            | DocumentUpdate
+            | DocumentDelete
+            | DocumentRestore
+            | DocumentVersionRestore
+            | FileUpload
+            | FileDelete => Usage::Edit,
+            _ => Usage::Other,
+        }
+    }
+
+    pub const fn as_str(self) -> &'static str {
         match self {
             AuditAction::AuthLogin => "auth.login",
             AuditAction::AuthLoginFailed => "auth.login_failed",
@@ -120,8 +232,26 @@ impl AuditAction {
             AuditAction::SharedWithMe => "share.list_mine",
             AuditAction::SearchQuery => "search.query",
             AuditAction::TrashList => "trash.list",
+            AuditAction::AuditView => "audit.view",
+            AuditAction::AuditAnalytics => "audit.analytics",
+            AuditAction::AuditProof => "audit.proof",
+            AuditAction::AuditPrune => "audit.prune",
+            AuditAction::AlertPrivilegedMember => "alert.privileged_member",
+            AuditAction::AlertRequireMfaOff => "alert.require_mfa_off",
+            AuditAction::AlertFailedSignins => "alert.failed_signins",
+            AuditAction::AlertDownloads => "alert.downloads",
         }
     }
+}
+
+/// What an action counts as in the usage figures (views, edits, sign-ins).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Usage {
+    View,
+    Edit,
+    SignIn,
+    FailedSignIn,
+    Other,
 }
 
 /// Whether the action was carried out.
@@ -132,7 +262,7 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             Outcome::Allowed => "allowed",
             Outcome::Denied => "denied",
@@ -156,7 +286,7 @@ pub enum ObjectType {
 }
 
 impl ObjectType {
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             ObjectType::User => "user",
             ObjectType::Company => "company",
@@ -177,70 +307,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn action_names_are_dotted_and_lowercase() {
-        use AuditAction::*;
-        for a in [
-            AuthLogin,
-            AuthLoginFailed,
-            AuthLogout,
-            AuthPasswordReset,
-            AuthPasswordResetRequest,
-            AuthPasswordChange,
-            MemberAccept,
-            AuthSessionRevoke,
-            AuthReauth,
-            UserUpdate,
-            UserEmailChangeRequest,
-            UserEmailChange,
-            OperatorCreate,
-            CompanyCreate,
-            CompanyView,
-            CompanyUpdate,
-            MemberList,
-            MemberInvite,
-            MemberRoleChange,
-            MemberRemove,
-            AuditExport,
-            RequestDenied,
-            FolderView,
-            FolderList,
-            FolderCreate,
-            FolderUpdate,
-            FolderMove,
-            FolderDelete,
-            FolderRestore,
-            DocumentView,
-            DocumentCreate,
-            DocumentUpdate,
-            DocumentDelete,
-            DocumentRestore,
-            DocumentHistory,
-            DocumentVersionView,
-            DocumentVersionRestore,
-            TemplateList,
-            TemplateView,
-            TemplateCreate,
-            TemplateUpdate,
-            FolderTemplateList,
-            FolderTemplateCreate,
-            FolderTemplateUpdate,
-            FileUpload,
-            FileDownload,
-            FileDelete,
-            ShareList,
-            ShareCreate,
-            ShareUpdate,
-            ShareRevoke,
-            ShareAccept,
-            SharedWithMe,
-            SearchQuery,
-            TrashList,
-        ] {
+    fn action_names_are_dotted_lowercase_unique_and_parse_back() {
+        let mut seen = std::collections::HashSet::new();
+        for &a in AuditAction::ALL {
             let name = a.as_str();
             let (object, verb) = name.split_once('.').unwrap_or_default();
             assert!(!object.is_empty() && !verb.is_empty(), "{name}");
             assert_eq!(name, name.to_lowercase());
+            assert!(seen.insert(name), "{name} twice");
+            assert_eq!(AuditAction::parse(name), Some(a));
         }
+        assert_eq!(AuditAction::parse("document.nonsense"), None);
+        assert_eq!(AuditAction::DocumentView.usage(), Usage::View);
+        assert_eq!(AuditAction::FileUpload.usage(), Usage::Edit);
+        assert_eq!(AuditAction::AuthLoginFailed.usage(), Usage::FailedSignIn);
+        assert_eq!(AuditAction::AuditView.usage(), Usage::Other);
     }
 }
 

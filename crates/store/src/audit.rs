@@ -107,6 +107,15 @@ pub async fn insert_event(tx: &mut Tx, e: &AuditRow) -> Result<()> {
 
 /// The Merkle leaf hash of a stored event.
 pub fn leaf_of(e: &AuditRow) -> Hash {
+    leaf_fields(e).leaf_hash()
+}
+
+/// The Merkle leaf bytes of a stored event.
+pub fn leaf_bytes(e: &AuditRow) -> Vec<u8> {
+    leaf_fields(e).encode()
+}
+
+fn leaf_fields(e: &AuditRow) -> LeafFields<'_> {
     LeafFields {
         seq: e.seq,
         time: e.time,
@@ -123,7 +132,6 @@ pub fn leaf_of(e: &AuditRow) -> Hash {
         personal_key_id: e.personal_key_id.as_deref(),
         personal: e.personal.as_deref(),
     }
-    .leaf_hash()
 }
 
 /// How many leaves the Merkle tree holds.
@@ -316,34 +324,452 @@ type Tuple = (
     Option<String>,
 );
 
+const COLUMNS: &str = "e.seq, e.time, e.company_id, e.actor_id, e.credential, e.object_type, e.object_id,
+    e.object_version, e.action, e.outcome, e.reason, e.request_id, e.personal_key_id, e.personal, e.ip_index";
+
+fn row_of(t: Tuple) -> AuditRow {
+    AuditRow {
+        seq: t.0,
+        time: t.1,
+        company_id: t.2,
+        actor_id: t.3,
+        credential: t.4,
+        object_type: t.5,
+        object_id: t.6,
+        object_version: t.7,
+        action: t.8,
+        outcome: t.9,
+        reason: t.10,
+        request_id: t.11,
+        personal_key_id: t.12,
+        personal: t.13,
+        ip_index: t.14,
+    }
+}
+
 /// Events with `seq > after`, oldest first, at most `limit`.
 pub async fn events_after(tx: &mut Tx, after: i64, limit: i64) -> Result<Vec<AuditRow>> {
-    let sql = "SELECT seq, time, company_id, actor_id, credential, object_type, object_id, object_version, action, outcome,
-            reason, request_id, personal_key_id, personal, ip_index
-         FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2";
-    let rows: Vec<Tuple> = on_tx!(tx, |c| sqlx::query_as(sql)
+    let sql =
+        format!("SELECT {COLUMNS} FROM audit_events e WHERE e.seq > $1 ORDER BY e.seq LIMIT $2");
+    let rows: Vec<Tuple> = on_tx!(tx, |c| sqlx::query_as(&sql)
         .bind(after)
         .bind(limit)
         .fetch_all(c)
         .await)?;
+    Ok(rows.into_iter().map(row_of).collect())
+}
+
+/// One event.
+pub async fn event(tx: &mut Tx, seq: i64) -> Result<Option<AuditRow>> {
+    let sql = format!("SELECT {COLUMNS} FROM audit_events e WHERE e.seq = $1");
+    let row: Option<Tuple> = on_tx!(tx, |c| sqlx::query_as(&sql)
+        .bind(seq)
+        .fetch_optional(c)
+        .await)?;
+    Ok(row.map(row_of))
+}
+
+/// Links sign-in events (which belong to no company) to every company
+/// their user is an active member of now: `(seq, user id)` pairs.
+pub async fn link_to_companies(tx: &mut Tx, events: &[(i64, &str)]) -> Result<()> {
+    for (seq, user_id) in events {
+        exec_tx!(tx, |c| sqlx::query(
+            "INSERT INTO audit_links (company_id, seq)
+             SELECT company_id, $1 FROM memberships WHERE user_id = $2 AND status = 'active'"
+        )
+        .bind(*seq)
+        .bind(*user_id)
+        .execute(c)
+        .await)?;
+    }
+    Ok(())
+}
+
+/// The companies a sign-in event is linked to.
+pub async fn links_of(tx: &mut Tx, seq: i64) -> Result<Vec<String>> {
+    let rows: Vec<(String,)> = on_tx!(tx, |c| sqlx::query_as(
+        "SELECT company_id FROM audit_links WHERE seq = $1"
+    )
+    .bind(seq)
+    .fetch_all(c)
+    .await)?;
+    Ok(rows.into_iter().map(|(c,)| c).collect())
+}
+
+/// Whose events to read.
+#[derive(Debug, Clone, Copy)]
+pub enum Scope<'a> {
+    /// A company's: those about its data, and the sign-in events linked to it.
+    Company(&'a str),
+    /// The platform's: events that belong to no company, and those of the
+    /// given actions (company creation and deletion) whatever their company.
+    Platform(&'a [&'a str]),
+    /// Every event.
+    All,
+}
+
+/// Conditions on events; all given ones must hold.
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    /// Events by this user, or whose personal data is theirs (a failed
+    /// sign-in to their account): their id and their key's id.
+    pub user: Option<(String, Option<String>)>,
+    pub object_id: Option<String>,
+    pub action: Option<String>,
+    /// Actions starting with this (e.g. `auth.`).
+    pub action_prefix: Option<String>,
+    pub outcome: Option<String>,
+    pub ip_index: Option<String>,
+    /// Inclusive, milliseconds.
+    pub since: Option<Millis>,
+    /// Exclusive, milliseconds.
+    pub until: Option<Millis>,
+}
+
+/// Where a page starts, by `seq`.
+#[derive(Debug, Clone, Copy)]
+pub enum Page {
+    /// Newest first, below this seq.
+    Before(i64),
+    /// Oldest first, above this seq.
+    After(i64),
+}
+
+enum Arg {
+    Int(i64),
+    Text(String),
+}
+
+/// A WHERE clause under construction: each condition names its parameter
+/// as `?`, numbered as it is added.
+#[derive(Default)]
+struct Clause {
+    conds: Vec<String>,
+    args: Vec<Arg>,
+}
+
+impl Clause {
+    /// Adds `cond`, whose `?`s take `args` in order.
+    fn add(&mut self, cond: &str, args: Vec<Arg>) {
+        let mut args = args.into_iter();
+        let mut out = String::with_capacity(cond.len() + 8);
+        for part in cond.split_inclusive('?') {
+            match (part.strip_suffix('?'), args.next()) {
+                (Some(before), Some(arg)) => {
+                    self.args.push(arg);
+                    out.push_str(before);
+                    out.push_str(&format!("${}", self.args.len()));
+                }
+                (Some(before), None) => out.push_str(before),
+                (None, _) => out.push_str(part),
+            }
+        }
+        self.conds.push(out);
+    }
+
+    fn sql(&self) -> String {
+        if self.conds.is_empty() {
+            "TRUE".into()
+        } else {
+            self.conds.join(" AND ")
+        }
+    }
+}
+
+fn filter_clause(c: &mut Clause, f: &EventFilter) {
+    use Arg::{Int, Text};
+    match &f.user {
+        Some((user, Some(key))) => c.add(
+            "(e.actor_id = ? OR e.personal_key_id = ?)",
+            vec![Text(user.clone()), Text(key.clone())],
+        ),
+        Some((user, None)) => c.add("e.actor_id = ?", vec![Text(user.clone())]),
+        None => {}
+    }
+    if let Some(v) = &f.object_id {
+        c.add("e.object_id = ?", vec![Text(v.clone())]);
+    }
+    if let Some(v) = &f.action {
+        c.add("e.action = ?", vec![Text(v.clone())]);
+    }
+    if let Some(v) = &f.action_prefix {
+        // `_` in action names is a LIKE wildcard: compare the prefix itself.
+        let len = i64::try_from(v.len()).unwrap_or(0);
+        c.add(
+            "SUBSTR(e.action, 1, CAST(? AS INTEGER)) = ?",
+            vec![Int(len), Text(v.clone())],
+        );
+    }
+    if let Some(v) = &f.outcome {
+        c.add("e.outcome = ?", vec![Text(v.clone())]);
+    }
+    if let Some(v) = &f.ip_index {
+        c.add("e.ip_index = ?", vec![Text(v.clone())]);
+    }
+    if let Some(v) = f.since {
+        c.add("e.time >= ?", vec![Int(v)]);
+    }
+    if let Some(v) = f.until {
+        c.add("e.time < ?", vec![Int(v)]);
+    }
+}
+
+async fn fetch_rows(tx: &mut Tx, sql: &str, args: &[Arg]) -> Result<Vec<AuditRow>> {
+    let rows: Vec<Tuple> = on_tx!(tx, |c| {
+        let mut q = sqlx::query_as(sql);
+        for a in args {
+            q = match a {
+                Arg::Int(i) => q.bind(*i),
+                Arg::Text(t) => q.bind(t.as_str()),
+            };
+        }
+        q.fetch_all(c).await
+    })?;
+    Ok(rows.into_iter().map(row_of).collect())
+}
+
+/// A page of at most `limit` events of `scope` that pass `filter`, from
+/// `page` on. A company's events come from two ordered index scans (its
+/// own events, and the sign-in events linked to it) merged here.
+pub async fn find_events(
+    tx: &mut Tx,
+    scope: Scope<'_>,
+    filter: &EventFilter,
+    page: Page,
+    limit: i64,
+) -> Result<Vec<AuditRow>> {
+    let (seq_cond, order) = match page {
+        Page::Before(s) => (("e.seq < ?", s), "DESC"),
+        Page::After(s) => (("e.seq > ?", s), "ASC"),
+    };
+    let query = |scope_cond: &str, company: Option<&str>, from: &str| {
+        let mut c = Clause::default();
+        c.add(
+            scope_cond,
+            company
+                .map(|id| vec![Arg::Text(id.to_string())])
+                .unwrap_or_default(),
+        );
+        c.add(seq_cond.0, vec![Arg::Int(seq_cond.1)]);
+        filter_clause(&mut c, filter);
+        c.args.push(Arg::Int(limit));
+        let sql = format!(
+            "SELECT {COLUMNS} FROM {from} WHERE {} ORDER BY e.seq {order} LIMIT ${}",
+            c.sql(),
+            c.args.len()
+        );
+        (sql, c.args)
+    };
+    match scope {
+        Scope::All => {
+            let (sql, args) = query("TRUE", None, "audit_events e");
+            fetch_rows(tx, &sql, &args).await
+        }
+        Scope::Platform(actions) => {
+            let names = actions
+                .iter()
+                .filter(|n| {
+                    n.bytes()
+                        .all(|b| b.is_ascii_lowercase() || b == b'.' || b == b'_')
+                })
+                .map(|n| format!("'{n}'"))
+                .chain(std::iter::once("''".to_string()))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let cond = format!("(e.company_id IS NULL OR e.action IN ({names}))");
+            let (sql, args) = query(&cond, None, "audit_events e");
+            fetch_rows(tx, &sql, &args).await
+        }
+        Scope::Company(company) => {
+            let (sql, args) = query("e.company_id = ?", Some(company), "audit_events e");
+            let own = fetch_rows(tx, &sql, &args).await?;
+            let (sql, args) = query(
+                "l.company_id = ?",
+                Some(company),
+                "audit_links l JOIN audit_events e ON e.seq = l.seq",
+            );
+            let linked = fetch_rows(tx, &sql, &args).await?;
+            let mut all: Vec<AuditRow> = own.into_iter().chain(linked).collect();
+            match page {
+                Page::Before(_) => all.sort_by_key(|a| std::cmp::Reverse(a.seq)),
+                Page::After(_) => all.sort_by_key(|a| a.seq),
+            }
+            all.dedup_by_key(|e| e.seq);
+            all.truncate(usize::try_from(limit).unwrap_or(0));
+            Ok(all)
+        }
+    }
+}
+
+/// One day of a company's usage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DayUsage {
+    /// Days since the Unix epoch (UTC).
+    pub day: i64,
+    pub active_users: i64,
+    pub views: i64,
+    pub edits: i64,
+    pub sign_ins: i64,
+    pub failed_sign_ins: i64,
+}
+
+/// A company's usage per day in `[since, until)` (days with no event are
+/// left out): distinct actors of allowed events, and allowed events of the
+/// given kinds (action names).
+pub async fn daily_usage(
+    tx: &mut Tx,
+    company: &str,
+    since: Millis,
+    until: Millis,
+    kinds: &UsageKinds<'_>,
+) -> Result<Vec<DayUsage>> {
+    let list = |names: &[&str]| {
+        if names.is_empty() {
+            "''".to_string()
+        } else {
+            names
+                .iter()
+                .filter(|n| {
+                    n.bytes()
+                        .all(|b| b.is_ascii_lowercase() || b == b'.' || b == b'_')
+                })
+                .map(|n| format!("'{n}'"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    };
+    let sql = format!(
+        "SELECT e.time / 86400000 AS day,
+            COUNT(DISTINCT CASE WHEN e.outcome = 'allowed' THEN e.actor_id END),
+            SUM(CASE WHEN e.outcome = 'allowed' AND e.action IN ({views}) THEN 1 ELSE 0 END),
+            SUM(CASE WHEN e.outcome = 'allowed' AND e.action IN ({edits}) THEN 1 ELSE 0 END),
+            SUM(CASE WHEN e.outcome = 'allowed' AND e.action IN ({sign_ins}) THEN 1 ELSE 0 END),
+            SUM(CASE WHEN e.action IN ({failed}) THEN 1 ELSE 0 END)
+         FROM (
+            SELECT e.time, e.actor_id, e.outcome, e.action FROM audit_events e
+            WHERE e.company_id = $1 AND e.time >= $2 AND e.time < $3
+            UNION ALL
+            SELECT e.time, e.actor_id, e.outcome, e.action
+            FROM audit_links l JOIN audit_events e ON e.seq = l.seq
+            WHERE l.company_id = $1 AND e.time >= $2 AND e.time < $3
+         ) e
+         GROUP BY e.time / 86400000 ORDER BY day",
+        views = list(kinds.views),
+        edits = list(kinds.edits),
+        sign_ins = list(kinds.sign_ins),
+        failed = list(kinds.failed_sign_ins),
+    );
+    let rows: Vec<(i64, i64, i64, i64, i64, i64)> = on_tx!(tx, |c| sqlx::query_as(&sql)
+        .bind(company)
+        .bind(since)
+        .bind(until)
+        .fetch_all(c)
+        .await)?;
     Ok(rows
         .into_iter()
-        .map(|t| AuditRow {
-            seq: t.0,
-            time: t.1,
-            company_id: t.2,
-            actor_id: t.3,
-            credential: t.4,
-            object_type: t.5,
-            object_id: t.6,
-            object_version: t.7,
-            action: t.8,
-            outcome: t.9,
-            reason: t.10,
-            request_id: t.11,
-            personal_key_id: t.12,
-            personal: t.13,
-            ip_index: t.14,
+        .map(|r| DayUsage {
+            day: r.0,
+            active_users: r.1,
+            views: r.2,
+            edits: r.3,
+            sign_ins: r.4,
+            failed_sign_ins: r.5,
         })
         .collect())
+}
+
+/// Which action names count as what in [`daily_usage`].
+#[derive(Debug, Clone, Copy)]
+pub struct UsageKinds<'a> {
+    pub views: &'a [&'a str],
+    pub edits: &'a [&'a str],
+    pub sign_ins: &'a [&'a str],
+    pub failed_sign_ins: &'a [&'a str],
+}
+
+/// Events up to this seq were pruned (retention).
+pub async fn pruned_through(tx: &mut Tx) -> Result<i64> {
+    let (n,): (i64,) = on_tx!(tx, |c| sqlx::query_as(
+        "SELECT pruned_through FROM audit_head WHERE id = 1"
+    )
+    .fetch_one(c)
+    .await)?;
+    Ok(n)
+}
+
+/// Retention: deletes the oldest events, in seq order, that happened
+/// before `cutoff`, at most `max` of them, with their links; the tree's
+/// nodes stay (proofs and checkpoints keep verifying). This is the one
+/// statement that deletes from `audit_events`. Returns how many it deleted.
+pub async fn prune(tx: &mut Tx, cutoff: Millis, max: i64) -> Result<i64> {
+    let from = pruned_through(tx).await?;
+    let size = tree_size(tx).await?;
+    let window_end = from.saturating_add(max).min(size);
+    if window_end <= from {
+        return Ok(0);
+    }
+    // The first event of the window that is still inside retention (events
+    // of reads take their seq up to a few seconds after their time, so
+    // seq order and time order differ slightly: only a whole prefix goes).
+    let first_kept: Option<(i64,)> = on_tx!(tx, |c| {
+        sqlx::query_as(
+        "SELECT seq FROM audit_events WHERE seq > $1 AND seq <= $2 AND time >= $3 ORDER BY seq LIMIT 1"
+    )
+    .bind(from)
+    .bind(window_end)
+    .bind(cutoff)
+    .fetch_optional(c)
+    .await
+    })?;
+    let through = first_kept.map_or(window_end, |(s,)| s - 1);
+    if through <= from {
+        return Ok(0);
+    }
+    for table in ["audit_links", "audit_events"] {
+        let sql = format!("DELETE FROM {table} WHERE seq > $1 AND seq <= $2");
+        exec_tx!(tx, |c| sqlx::query(&sql)
+            .bind(from)
+            .bind(through)
+            .execute(c)
+            .await)?;
+    }
+    exec_tx!(tx, |c| sqlx::query(
+        "UPDATE audit_head SET pruned_through = $1 WHERE id = 1"
+    )
+    .bind(through)
+    .execute(c)
+    .await)?;
+    Ok(through - from)
+}
+
+/// The checkpoint of exactly `size` leaves, if one was made.
+pub async fn checkpoint_at(tx: &mut Tx, size: i64) -> Result<Option<CheckpointRow>> {
+    let row: Option<CheckpointTuple> = on_tx!(tx, |c| sqlx::query_as(
+        "SELECT size, time, root, note FROM audit_checkpoints WHERE size = $1"
+    )
+    .bind(size)
+    .fetch_optional(c)
+    .await)?;
+    Ok(row.map(checkpoint_row))
+}
+
+/// Checkpoints made at or after `time`, smallest first, at most `limit`,
+/// above size `after`.
+pub async fn checkpoints_since_time(
+    tx: &mut Tx,
+    time: Millis,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<CheckpointRow>> {
+    let rows: Vec<CheckpointTuple> = on_tx!(tx, |c| {
+        sqlx::query_as(
+        "SELECT size, time, root, note FROM audit_checkpoints WHERE time >= $1 AND size > $2 ORDER BY size LIMIT $3"
+    )
+    .bind(time)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(c)
+    .await
+    })?;
+    Ok(rows.into_iter().map(checkpoint_row).collect())
 }

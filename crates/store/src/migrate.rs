@@ -65,6 +65,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0008_audit_checkpoints.sql"),
         postgres: include_str!("../migrations/postgres/0008_audit_checkpoints.sql"),
     },
+    Migration {
+        version: 9,
+        name: "0009_audit_reading",
+        sqlite: include_str!("../migrations/sqlite/0009_audit_reading.sql"),
+        postgres: include_str!("../migrations/postgres/0009_audit_reading.sql"),
+    },
 ];
 
 /// The schema version this binary writes.

@@ -356,6 +356,8 @@ pub struct Answer {
     pub status: u16,
     pub headers: reqwest::header::HeaderMap,
     pub body: Value,
+    /// The body as text (exports, notes).
+    pub text: String,
 }
 
 impl Answer {
@@ -375,10 +377,17 @@ pub struct Client {
     http: reqwest::Client,
     csrf: std::sync::Mutex<Option<String>>,
     bearer: std::sync::Mutex<Option<String>>,
-    ua: String,
+    ua: std::sync::Mutex<String>,
 }
 
 impl Client {
+    /// Sends this `User-Agent` from now on.
+    pub fn set_user_agent(&self, ua: &str) {
+        if let Ok(mut u) = self.ua.lock() {
+            *u = ua.to_string();
+        }
+    }
+
     pub fn new(base: &str) -> Client {
         turva_web::tls::install_provider();
         let http = reqwest::Client::builder()
@@ -391,7 +400,7 @@ impl Client {
             http,
             csrf: Default::default(),
             bearer: Default::default(),
-            ua: "turva-tests".into(),
+            ua: std::sync::Mutex::new("turva-tests".into()),
         }
     }
 
@@ -421,7 +430,8 @@ impl Client {
                 req = req.header("x-csrf-token", t);
             }
         }
-        req = req.header("user-agent", &self.ua);
+        let ua = self.ua.lock().map(|u| u.clone()).unwrap_or_default();
+        req = req.header("user-agent", ua);
         let res = match req.send().await {
             Ok(r) => r,
             Err(e) => panic!("request failed: {e}"),
@@ -434,6 +444,7 @@ impl Client {
             status,
             headers,
             body,
+            text: String::from_utf8_lossy(&bytes).into_owned(),
         }
     }
 

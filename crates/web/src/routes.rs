@@ -25,7 +25,7 @@ pub const JSON_LIMIT: usize = 1024 * 1024;
 #[openapi(
     info(title = "Turva", description = "The Turva HTTP API (contract: API.md). Errors are application/problem+json with a stable `code`."),
     modifiers(&Security),
-    tags((name = "auth"), (name = "me"), (name = "companies"), (name = "members"), (name = "folders"), (name = "documents"), (name = "templates"), (name = "shares"), (name = "files"), (name = "search"), (name = "trash"), (name = "health"))
+    tags((name = "auth"), (name = "me"), (name = "companies"), (name = "members"), (name = "folders"), (name = "documents"), (name = "templates"), (name = "shares"), (name = "files"), (name = "search"), (name = "trash"), (name = "audit"), (name = "health"))
 )]
 struct ApiDoc;
 
@@ -105,6 +105,13 @@ fn api() -> OpenApiRouter<App> {
         .routes(routes!(shares::patch_share, shares::revoke_share))
         .routes(routes!(shares::shared_with_me))
         .routes(routes!(audit::public_key))
+        .routes(routes!(audit::company_audit))
+        .routes(routes!(audit::analytics))
+        .routes(routes!(audit::platform_audit))
+        .routes(routes!(audit::latest_checkpoint))
+        .routes(routes!(audit::list_checkpoints))
+        .routes(routes!(audit::inclusion_proof))
+        .routes(routes!(audit::consistency_proof))
         .routes(routes!(search::search))
         .routes(routes!(search::list_trash))
         .routes(routes!(search::restore))

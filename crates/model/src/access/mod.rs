@@ -66,6 +66,19 @@ pub enum Action {
     ManageTemplates,
     /// List the company's trash (filtered to what the actor may manage).
     ViewTrash,
+    /// Read a company's audit log and its usage figures (and the inclusion
+    /// proof of an event in it).
+    ReadAudit,
+    /// Export a company's audit log (recent auth).
+    ExportAudit,
+    /// Read the platform's audit log (operators).
+    ReadPlatformAudit,
+    /// Export the platform's audit log (operators, recent auth).
+    ExportPlatformAudit,
+    /// Read the log's checkpoints and consistency proofs: operators, and
+    /// whoever is an owner or admin of some company (`role` is then the
+    /// actor's highest active role in any company).
+    ReadAuditProofs,
     /// Something done to one folder or document; decided by
     /// [`decide_object`] from the object's facts.
     Object(ObjectAction),
@@ -153,6 +166,20 @@ pub fn decide(actor: &ActorFacts, action: Action) -> Decision {
             Err(Reason::Forbidden)
         };
     }
+    let needs_recent = |allowed: bool| match (allowed, actor.recent_auth) {
+        (false, _) => Err(Reason::Forbidden),
+        (true, false) => Err(Reason::ReauthRequired),
+        (true, true) => Ok(Allowed { action, via: None }),
+    };
+    match action {
+        Action::ReadPlatformAudit => return allow_if(actor.is_operator, action),
+        Action::ExportPlatformAudit => return needs_recent(actor.is_operator),
+        Action::ReadAuditProofs => {
+            let admin = actor.role.is_some_and(Role::is_admin);
+            return allow_if(actor.is_operator || admin, action);
+        }
+        _ => {}
+    }
     // Everything else concerns one company: a non-member (an operator
     // included) may not learn that it exists.
     if action == Action::ListFolders && actor.is_guest && actor.role.is_none() {
@@ -160,11 +187,6 @@ pub fn decide(actor: &ActorFacts, action: Action) -> Decision {
     }
     let Some(role) = actor.role else {
         return Err(Reason::NotVisible);
-    };
-    let needs_recent = |allowed: bool| match (allowed, actor.recent_auth) {
-        (false, _) => Err(Reason::Forbidden),
-        (true, false) => Err(Reason::ReauthRequired),
-        (true, true) => Ok(Allowed { action, via: None }),
     };
     match action {
         Action::CreateCompany => Err(Reason::Forbidden),
@@ -220,15 +242,27 @@ pub fn decide(actor: &ActorFacts, action: Action) -> Decision {
                 Err(Reason::Forbidden)
             }
         }
-        Action::ManageTemplates => {
+        Action::ManageTemplates | Action::ReadAudit => {
             if role.is_admin() {
                 allow
             } else {
                 Err(Reason::Forbidden)
             }
         }
+        Action::ExportAudit => needs_recent(role.is_admin()),
+        Action::ReadPlatformAudit | Action::ExportPlatformAudit | Action::ReadAuditProofs => {
+            Err(Reason::Forbidden)
+        }
         // Object actions need the object's facts: `decide_object`.
         Action::Object(_) => Err(Reason::Forbidden),
+    }
+}
+
+fn allow_if(allowed: bool, action: Action) -> Decision {
+    if allowed {
+        Ok(Allowed { action, via: None })
+    } else {
+        Err(Reason::Forbidden)
     }
 }
 
@@ -520,6 +554,43 @@ mod tests {
             },
             NO,
         );
+    }
+
+    #[test]
+    fn company_audit_is_for_admins_and_export_needs_recent_auth() {
+        for role in [Owner, Admin] {
+            check(Some(role), false, ReadAudit, YES);
+            check(Some(role), false, ExportAudit, REAUTH);
+            check(Some(role), true, ExportAudit, YES);
+        }
+        for role in [Member, Reader] {
+            check(Some(role), true, ReadAudit, NO);
+            check(Some(role), true, ExportAudit, NO);
+        }
+        check(None, true, ReadAudit, HIDDEN);
+        check(None, true, ExportAudit, HIDDEN);
+    }
+
+    #[test]
+    fn platform_audit_is_for_operators_and_proofs_for_admins_anywhere() {
+        let facts = |is_operator, role, recent_auth| ActorFacts {
+            is_operator,
+            role,
+            recent_auth,
+            is_guest: false,
+        };
+        let d = |f: ActorFacts, a| decide(&f, a).map(|_| ());
+        assert_eq!(d(facts(true, None, false), ReadPlatformAudit), YES);
+        assert_eq!(d(facts(true, None, false), ExportPlatformAudit), REAUTH);
+        assert_eq!(d(facts(true, None, true), ExportPlatformAudit), YES);
+        assert_eq!(d(facts(false, Some(Owner), true), ReadPlatformAudit), NO);
+        assert_eq!(d(facts(false, Some(Owner), true), ExportPlatformAudit), NO);
+        assert_eq!(d(facts(true, None, false), ReadAuditProofs), YES);
+        assert_eq!(d(facts(false, Some(Admin), false), ReadAuditProofs), YES);
+        assert_eq!(d(facts(false, Some(Member), true), ReadAuditProofs), NO);
+        assert_eq!(d(facts(false, None, true), ReadAuditProofs), NO);
+        // An operator sees no company's audit.
+        assert_eq!(d(facts(true, None, true), ReadAudit), HIDDEN);
     }
 
     #[test]

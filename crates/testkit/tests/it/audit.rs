@@ -395,7 +395,7 @@ async fn checkpoints_are_signed_stored_and_written_outside_the_database(t: TestA
 
 /// Runs statements straight on the database (as someone with access to it
 /// but not to the signing key would).
-async fn tamper(app: &turva_app::App, sql: &[&str]) {
+pub(crate) async fn tamper(app: &turva_app::App, sql: &[&str]) {
     use turva_testkit::turva_store_db::Db;
     for s in sql {
         let r = match app.db() {

@@ -8,6 +8,7 @@
 mod accounts;
 mod attachments;
 mod audit;
+mod audit_api;
 mod cli;
 mod companies;
 mod content;

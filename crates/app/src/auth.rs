@@ -77,7 +77,12 @@ pub async fn login(app: &App, ctx: &Ctx, email: &str, password: &str) -> Result<
             ev.email = Some(&email);
             ev.subject_id = user.as_ref().map(|u| u.id.as_str());
             audit::record(app, &mut tx, ctx, ev).await?;
+            let mails = match &user {
+                Some(u) => crate::alerts::failed_signin(app, &mut tx, ctx, &u.id, &email).await?,
+                None => Vec::new(),
+            };
             tx.commit().await?;
+            crate::alerts::send(app, &mails).await;
             return Err(e);
         }
     };
@@ -100,7 +105,12 @@ pub async fn login(app: &App, ctx: &Ctx, email: &str, password: &str) -> Result<
         ev.email = Some(&email);
         ev.subject_id = subject.as_deref();
         audit::record(app, &mut tx, ctx, ev).await?;
+        let mails = match &subject {
+            Some(uid) => crate::alerts::failed_signin(app, &mut tx, ctx, uid, &email).await?,
+            None => Vec::new(),
+        };
         tx.commit().await?;
+        crate::alerts::send(app, &mails).await;
         return Err(AppError::InvalidCredentials);
     };
     ensure_password_unchanged(&mut tx, &user).await?;
@@ -707,10 +717,26 @@ pub async fn accept_invite(
     ev.actor_id = Some(&user.id);
     ev.email = Some(&user.email);
     audit::record(app, &mut tx, ctx, ev).await?;
+    let mut alert_mails = Vec::new();
+    if share_id.is_none() {
+        let role = members::membership(&mut tx, &company_id, &user.id)
+            .await?
+            .and_then(|m| turva_model::Role::parse("role", &m.role).ok());
+        if let Some(role) = role.filter(|r| r.is_admin()) {
+            let alert = crate::alerts::Alert::PrivilegedMember {
+                email: user.email.clone(),
+                role,
+            };
+            alert_mails =
+                crate::alerts::raise(app, &mut tx, ctx, &company_id, Some(&user.id), &alert)
+                    .await?;
+        }
+    }
     let user = users::user_by_id(&mut tx, &user.id)
         .await?
         .ok_or(AppError::NotFound)?;
     tx.commit().await?;
+    crate::alerts::send(app, &alert_mails).await;
     Ok(Accepted {
         user,
         company_id,

@@ -250,6 +250,7 @@ pub async fn update(
     let mut company = company.ok_or(AppError::NotFound)?;
     let mut current: Map<String, Value> =
         serde_json::from_str(&company.settings).unwrap_or_else(|_| default_settings());
+    let mfa_was_required = current.get("require_mfa") == Some(&Value::Bool(true));
     if let Some(changes) = settings {
         if let Err(e) = merge_settings(&mut current, changes) {
             drop(tx);
@@ -281,8 +282,23 @@ pub async fn update(
         .company(company_id)
         .object(obj.0, obj.1);
     audit::record(app, &mut tx, ctx, ev).await?;
+    let mut mails = Vec::new();
+    if mfa_was_required && current_mfa_off(&company.settings) {
+        let alert = crate::alerts::Alert::RequireMfaOff {
+            by: actor.email.clone(),
+        };
+        mails = crate::alerts::raise(app, &mut tx, ctx, company_id, None, &alert).await?;
+    }
     tx.commit().await?;
+    crate::alerts::send(app, &mails).await;
     Ok(company)
+}
+
+/// Whether stored settings leave `require_mfa` off.
+fn current_mfa_off(settings: &str) -> bool {
+    serde_json::from_str::<Map<String, Value>>(settings)
+        .map(|m| m.get("require_mfa") != Some(&Value::Bool(true)))
+        .unwrap_or(true)
 }
 
 /// Validates and merges setting changes. Unknown settings are refused.

@@ -117,6 +117,10 @@ pub struct Smtp {
 pub struct Audit {
     pub retention_days: u32,
     pub checkpoint_seconds: u32,
+    pub alert_failed_signins: u32,
+    pub alert_failed_signins_minutes: u32,
+    pub alert_downloads: u32,
+    pub alert_downloads_minutes: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -175,6 +179,10 @@ impl Default for Audit {
         Audit {
             retention_days: 400,
             checkpoint_seconds: 5,
+            alert_failed_signins: 10,
+            alert_failed_signins_minutes: 15,
+            alert_downloads: 100,
+            alert_downloads_minutes: 10,
         }
     }
 }
@@ -242,6 +250,10 @@ pub const OPTIONS: &[Opt] = &[
     Opt { section: "smtp", key: "per_company_per_hour", kind: Kind::Integer, default: "1000", doc: "Most emails sent on behalf of one company in an hour." },
     Opt { section: "audit", key: "retention_days", kind: Kind::Integer, default: "400", doc: "How long audit events are kept; at least 365." },
     Opt { section: "audit", key: "checkpoint_seconds", kind: Kind::Integer, default: "5", doc: "A signed checkpoint at least this often while events arrive." },
+    Opt { section: "audit", key: "alert_failed_signins", kind: Kind::Integer, default: "10", doc: "A company's owners and admins are alerted when this many sign-ins to one member's account fail ..." },
+    Opt { section: "audit", key: "alert_failed_signins_minutes", kind: Kind::Integer, default: "15", doc: "... within this many minutes." },
+    Opt { section: "audit", key: "alert_downloads", kind: Kind::Integer, default: "100", doc: "A company's owners and admins are alerted when one person downloads this many of its files ..." },
+    Opt { section: "audit", key: "alert_downloads_minutes", kind: Kind::Integer, default: "10", doc: "... within this many minutes." },
     Opt { section: "backup", key: "target", kind: Kind::Text, default: "", doc: "A directory or s3:// URL for backups. Default: DIR/backups." },
     Opt { section: "backup", key: "retention_days", kind: Kind::Integer, default: "90", doc: "How long backups are kept." },
     Opt { section: "backup", key: "schedule", kind: Kind::Text, default: "\"02:00\"", doc: "Daily backup time (HH:MM, UTC), or \"off\"." },
@@ -340,6 +352,22 @@ impl Config {
             (
                 "audit.checkpoint_seconds",
                 u64::from(self.audit.checkpoint_seconds),
+            ),
+            (
+                "audit.alert_failed_signins",
+                u64::from(self.audit.alert_failed_signins),
+            ),
+            (
+                "audit.alert_failed_signins_minutes",
+                u64::from(self.audit.alert_failed_signins_minutes),
+            ),
+            (
+                "audit.alert_downloads",
+                u64::from(self.audit.alert_downloads),
+            ),
+            (
+                "audit.alert_downloads_minutes",
+                u64::from(self.audit.alert_downloads_minutes),
             ),
             (
                 "smtp.per_recipient_per_hour",
@@ -678,7 +706,7 @@ mod tests {
             ("keys", 1),
             ("auth", 3),
             ("smtp", 5),
-            ("audit", 2),
+            ("audit", 6),
             ("backup", 5),
             ("log", 2),
         ];

@@ -352,6 +352,9 @@ pub async fn download(app: &App, ctx: &Ctx, actor: &Actor, id: &str) -> Result<D
     ev.object_version = Some(d.doc.version);
     tx.commit().await?;
     audit::record_read(app, ctx, ev).await?;
+    if let Err(e) = crate::alerts::downloaded(app, ctx, actor, &file.company_id).await {
+        tracing::error!(error = %e, "a download alert could not be raised");
+    }
     let aad = file_aad(&file.company_id, &file.document_id, &file.id);
     let body = app
         .blobs()

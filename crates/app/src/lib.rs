@@ -9,6 +9,7 @@
 //!   [`audit::record`].
 //! - Roles and rights are re-read from the database on every request.
 
+pub mod alerts;
 pub mod audit;
 pub mod audit_export;
 pub mod audit_read;
@@ -100,6 +101,8 @@ struct Inner {
     /// Requests without valid credentials since the last report: counted,
     /// not audited one by one (API.md, "Audit log").
     unauthenticated: std::sync::atomic::AtomicU64,
+    /// Recent downloads per person and company, for alerts.
+    downloads: alerts::DownloadCounter,
 }
 
 impl App {
@@ -143,6 +146,9 @@ impl App {
         })
     }
     /// The audit checkpoint signer (its public key and the log's name).
+    pub(crate) fn download_counter(&self) -> &alerts::DownloadCounter {
+        &self.inner.downloads
+    }
     pub fn signer(&self) -> &checkpoint::Signer {
         &self.inner.signer
     }

@@ -398,7 +398,17 @@ pub async fn change_role(
     let row = members::membership(&mut tx, company_id, user_id)
         .await?
         .ok_or(AppError::NotFound)?;
+    // A new owner or admin (not one stepping between the two) is an alert.
+    let mut mails = Vec::new();
+    if to.is_admin() && !target.role().is_admin() && row.status == "active" {
+        let alert = crate::alerts::Alert::PrivilegedMember {
+            email: row.email.clone(),
+            role: to,
+        };
+        mails = crate::alerts::raise(app, &mut tx, ctx, company_id, Some(user_id), &alert).await?;
+    }
     tx.commit().await?;
+    crate::alerts::send(app, &mails).await;
     Ok(as_seen(row))
 }
 

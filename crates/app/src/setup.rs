@@ -125,6 +125,7 @@ impl App {
                 audit_writer: Default::default(),
                 signer,
                 unauthenticated: Default::default(),
+                downloads: Default::default(),
             }),
         };
         // The platform index key: created once; unwrapping it proves the

@@ -882,3 +882,166 @@ async fn a_changed_hash_of_pruned_events_is_found(t: TestApp) {
     let v = turva_app::audit_verify::verify(&t.app).await;
     assert!(matches!(&v, Err(Ok(_))), "{v:?}");
 }
+
+/// The alert emails in the outbox so far, as (recipient, text).
+fn alerts_sent(t: &TestApp) -> Vec<(String, String)> {
+    t.outbox()
+        .into_iter()
+        .filter(|m| m.subject.contains("security alert"))
+        .map(|m| (m.to, m.text))
+        .collect()
+}
+
+both!(
+    owners_and_admins_are_alerted_and_each_alert_is_an_event,
+    |c| {
+        c.audit.alert_failed_signins = 3;
+        c.audit.alert_failed_signins_minutes = 15;
+        c.audit.alert_downloads = 3;
+        c.audit.alert_downloads_minutes = 10;
+    }
+);
+async fn owners_and_admins_are_alerted_and_each_alert_is_an_event(t: TestApp) {
+    use crate::content::{doc, folder, staff, upload};
+    let s = staff(&t, "halytys").await;
+    let owner_mail = "halytys.owner@example.test";
+    let admin_mail = "halytys.admin@example.test";
+    // Making the staff: the admin's acceptance alerted the owner (and only
+    // the owner: the new admin is not told about themselves).
+    let sent = alerts_sent(&t);
+    assert_eq!(sent.len(), 1, "{sent:#?}");
+    assert_eq!(sent[0].0, owner_mail);
+    assert!(
+        sent[0].1.contains(admin_mail) && sent[0].1.contains("an admin"),
+        "{}",
+        sent[0].1
+    );
+
+    // A member made admin: the owner and the other admin hear of it.
+    let r = s
+        .owner
+        .patch(
+            &format!("/api/v1/companies/{}/members/{}", s.cid, s.member_id),
+            json!({"role": "admin"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let mut to: Vec<String> = alerts_sent(&t)[1..]
+        .iter()
+        .map(|(to, _)| to.clone())
+        .collect();
+    to.sort();
+    assert_eq!(to, [admin_mail, owner_mail]);
+
+    // Failed sign-ins to one account: one alert at the threshold, however
+    // many more follow.
+    for _ in 0..5 {
+        let r = t
+            .client()
+            .post(
+                "/api/v1/auth/login",
+                json!({"email": "halytys.reader@example.test", "password": "guessing guessing"}),
+            )
+            .await;
+        assert_eq!(r.status, 401);
+    }
+    let failed: Vec<(String, String)> = alerts_sent(&t)
+        .into_iter()
+        .filter(|(_, text)| text.contains("failed sign-ins"))
+        .collect();
+    assert_eq!(
+        failed.len(),
+        3,
+        "owner, admin, and the member made admin: {failed:#?}"
+    );
+    assert!(
+        failed
+            .iter()
+            .all(|(_, text)| text.contains("halytys.reader@example.test")
+                && text.contains("3 failed"))
+    );
+
+    // Downloads: the third within ten minutes alerts, the fourth does not.
+    let fid = folder(&s.member, &s.cid, json!({"name": "Kuvat"})).await;
+    let did = doc(&s.member, &fid, "Liitteet").await;
+    let up = upload(&s.member, &did, "a.txt", "text/plain", b"hello").await;
+    assert_eq!(up.status, 201, "{}", up.body);
+    let file = up.body["id"].as_str().unwrap_or_default().to_string();
+    for _ in 0..4 {
+        assert_eq!(
+            s.reader.get(&format!("/api/v1/files/{file}")).await.status,
+            200
+        );
+    }
+    let downloads: Vec<(String, String)> = alerts_sent(&t)
+        .into_iter()
+        .filter(|(_, text)| text.contains("downloaded"))
+        .collect();
+    assert_eq!(downloads.len(), 3, "{downloads:#?}");
+    assert!(downloads
+        .iter()
+        .all(|(_, text)| text.contains("halytys.reader@example.test downloaded 3 files")));
+
+    // require_mfa turned off (it was on; the way to turn it on comes with
+    // second factors).
+    crate::audit::tamper(
+        &t.app,
+        &[&format!(
+            "UPDATE companies SET settings = '{{\"require_mfa\":true,\"default_member_access\":\"edit\",\"strip_photo_location\":true}}' WHERE id = '{}'",
+            s.cid
+        )],
+    )
+    .await;
+    let r = s
+        .admin
+        .patch(
+            &format!("/api/v1/companies/{}", s.cid),
+            json!({"settings": {"require_mfa": false}}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let off: Vec<(String, String)> = alerts_sent(&t)
+        .into_iter()
+        .filter(|(_, text)| text.contains("second factor"))
+        .collect();
+    assert_eq!(off.len(), 3, "{off:#?}");
+    assert!(off.iter().all(|(_, text)| text.contains(admin_mail)));
+    // Turning it off again is no news.
+    let r = s
+        .admin
+        .patch(
+            &format!("/api/v1/companies/{}", s.cid),
+            json!({"settings": {"require_mfa": false}}),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        alerts_sent(&t)
+            .iter()
+            .filter(|(_, text)| text.contains("second factor"))
+            .count(),
+        3
+    );
+
+    // Each alert is an event in the company's log.
+    let events = all_pages(
+        &s.owner,
+        &format!("/api/v1/companies/{}/audit?action=alert.*&limit=200", s.cid),
+    )
+    .await;
+    let mut actions: Vec<&str> = strs(&events, "action");
+    actions.sort_unstable();
+    assert_eq!(
+        actions,
+        [
+            "alert.downloads",
+            "alert.failed_signins",
+            "alert.privileged_member",
+            "alert.privileged_member",
+            "alert.privileged_member",
+            "alert.require_mfa_off"
+        ],
+        "the first owner's acceptance is an alert too, with nobody else to tell"
+    );
+    assert!(events.iter().all(|e| e["credential"] == "system"));
+}

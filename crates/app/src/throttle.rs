@@ -168,6 +168,13 @@ pub async fn purge_old(app: &App) -> Result<u64, AppError> {
 /// Takes back a reservation (the attempt succeeded) and, for sign-in,
 /// forgets the account's failures at that address.
 pub async fn release(tx: &mut Tx, ids: &[String], clear: Option<&Limit>) -> Result<(), AppError> {
+    // The counter's lock first: two releases that clear the same counter
+    // (two sign-ins to one account from one address) would otherwise take
+    // each other's rows in opposite orders, which PostgreSQL ends as a
+    // deadlock (a 503 for one of them).
+    if let Some(l) = clear {
+        store::lock(tx, l.bucket, &l.key).await?;
+    }
     store::remove(tx, ids).await?;
     if let Some(l) = clear {
         store::clear(tx, l.bucket, &l.key).await?;

@@ -804,3 +804,28 @@ async fn a_password_reset_voids_a_pending_email_change(t: TestApp) {
         .await;
     assert_eq!(r.status, 422, "the intruder's link died with the reset");
 }
+
+both!(concurrent_sign_ins_to_one_account_all_succeed);
+/// Sign-ins to one account from one address, at once: each clears the
+/// same throttle counter, and none may fail for it (on PostgreSQL they
+/// once deadlocked).
+async fn concurrent_sign_ins_to_one_account_all_succeed(t: TestApp) {
+    let _ = t.operator("rinnakkain@example.test").await;
+    for round in 0..3 {
+        let mut running = Vec::new();
+        for _ in 0..6 {
+            let c = t.client();
+            running.push(tokio::spawn(async move {
+                c.post(
+                    "/api/v1/auth/login",
+                    json!({"email": "rinnakkain@example.test", "password": turva_testkit::PASSWORD}),
+                )
+                .await
+            }));
+        }
+        for r in running {
+            let r = r.await.unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(r.status, 200, "round {round}: {}", r.body);
+        }
+    }
+}

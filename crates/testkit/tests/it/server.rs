@@ -230,8 +230,9 @@ async fn shutdown_finishes_requests_in_flight(t: TestApp) {
             let status = r.status();
             let body = r.text().await.unwrap_or_default();
             if status != 200 {
-                // (Seen rarely on PostgreSQL: a 503 during shutdown. The
-                // server's log says which error it was.)
+                // (Once seen on PostgreSQL: a 503 from a deadlock between
+                // two sign-ins clearing the same throttle counter, fixed
+                // by locking it first. The server's log says which error.)
                 let logs = turva_testkit::captured_logs();
                 let tail: Vec<&str> = logs.lines().rev().take(40).collect();
                 panic!(

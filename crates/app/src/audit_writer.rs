@@ -214,6 +214,9 @@ async fn mover<T: Send + Sync + 'static>(
         if let Err(e) = crate::checkpoint::make(&app).await {
             tracing::error!(error = %e, "the audit checkpoint could not be made");
         }
+        if let Err(e) = crate::checkpoint::mail_daily(&app).await {
+            tracing::error!(error = %e, "the daily checkpoint email could not be sent");
+        }
         if pruned_at.is_none_or(|t| t.elapsed() >= PRUNE_EVERY) {
             pruned_at = Some(tokio::time::Instant::now());
             match crate::audit_retention::prune(&app).await {
@@ -233,7 +236,7 @@ async fn mover<T: Send + Sync + 'static>(
 /// is already moved. A no-op on PostgreSQL.
 pub(crate) async fn flush(app: &App) -> Result<(), AppError> {
     let db = app.db();
-    if !audit_stage::stages(db) {
+    if !audit_stage::stages(db) || app.inspect_only() {
         return Ok(());
     }
     loop {

@@ -213,6 +213,38 @@ fn append_external(dir: &Path, row: &CheckpointRow) -> std::io::Result<()> {
     f.sync_data()
 }
 
+/// Once a day (when `[audit] email_checkpoints` is on), emails the newest
+/// checkpoint to every company's owners and admins, so a copy of it lives
+/// outside this machine. The day's send is claimed in the database, so
+/// several processes send it once. Returns how many emails went out.
+pub async fn mail_daily(app: &App) -> Result<usize, AppError> {
+    const BUCKET: &str = "checkpoint_mail";
+    if !app.config().audit.email_checkpoints {
+        return Ok(0);
+    }
+    let now = app.now();
+    let mut tx = app.db().write().await?;
+    turva_store::throttle::lock(&mut tx, BUCKET, "daily").await?;
+    let (sent, _) =
+        turva_store::throttle::window(&mut tx, BUCKET, "daily", now - 86_400_000).await?;
+    let Some(latest) = store::latest_checkpoint(&mut tx).await? else {
+        return Ok(0);
+    };
+    if sent > 0 {
+        return Ok(0);
+    }
+    turva_store::throttle::record(&mut tx, &crate::secret::new_id(), BUCKET, "daily", now).await?;
+    let to = turva_store::members::privileged_addresses(&mut tx).await?;
+    tx.commit().await?;
+    let link = format!("{}/api/v1/audit/public-key", app.config().public_url());
+    for (email, lang) in &to {
+        let lang = turva_model::Language::parse("language", lang).unwrap_or_default();
+        let m = crate::mail::daily_checkpoint(lang, email, &latest.note, &link);
+        crate::auth::send_quietly(app, &m).await;
+    }
+    Ok(to.len())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -121,6 +121,7 @@ pub struct Audit {
     pub alert_failed_signins_minutes: u32,
     pub alert_downloads: u32,
     pub alert_downloads_minutes: u32,
+    pub email_checkpoints: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -183,6 +184,7 @@ impl Default for Audit {
             alert_failed_signins_minutes: 15,
             alert_downloads: 100,
             alert_downloads_minutes: 10,
+            email_checkpoints: false,
         }
     }
 }
@@ -213,6 +215,8 @@ impl Default for Log {
 pub enum Kind {
     Text,
     Integer,
+    /// `true` or `false`.
+    Bool,
     /// A comma-separated list in the environment.
     List,
 }
@@ -254,6 +258,7 @@ pub const OPTIONS: &[Opt] = &[
     Opt { section: "audit", key: "alert_failed_signins_minutes", kind: Kind::Integer, default: "15", doc: "... within this many minutes." },
     Opt { section: "audit", key: "alert_downloads", kind: Kind::Integer, default: "100", doc: "A company's owners and admins are alerted when one person downloads this many of its files ..." },
     Opt { section: "audit", key: "alert_downloads_minutes", kind: Kind::Integer, default: "10", doc: "... within this many minutes." },
+    Opt { section: "audit", key: "email_checkpoints", kind: Kind::Bool, default: "false", doc: "Once a day, email the newest signed checkpoint to every company's owners and admins: a copy of it outside this machine." },
     Opt { section: "backup", key: "target", kind: Kind::Text, default: "", doc: "A directory or s3:// URL for backups. Default: DIR/backups." },
     Opt { section: "backup", key: "retention_days", kind: Kind::Integer, default: "90", doc: "How long backups are kept." },
     Opt { section: "backup", key: "schedule", kind: Kind::Text, default: "\"02:00\"", doc: "Daily backup time (HH:MM, UTC), or \"off\"." },
@@ -479,6 +484,12 @@ fn apply_env(
                     .trim()
                     .parse()
                     .map_err(|_| format!("{name}: {value:?} is not a whole number"))?,
+            ),
+            Kind::Bool => toml::Value::Boolean(
+                value
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("{name}: {value:?} is not true or false"))?,
             ),
             Kind::List => toml::Value::Array(
                 value
@@ -706,7 +717,7 @@ mod tests {
             ("keys", 1),
             ("auth", 3),
             ("smtp", 5),
-            ("audit", 6),
+            ("audit", 7),
             ("backup", 5),
             ("log", 2),
         ];

@@ -103,6 +103,9 @@ struct Inner {
     unauthenticated: std::sync::atomic::AtomicU64,
     /// Recent downloads per person and company, for alerts.
     downloads: alerts::DownloadCounter,
+    /// Opened to inspect (`App::open_to_inspect`): the audit log is never
+    /// written.
+    inspect_only: bool,
 }
 
 impl App {
@@ -145,10 +148,14 @@ impl App {
             )
         })
     }
-    /// The audit checkpoint signer (its public key and the log's name).
     pub(crate) fn download_counter(&self) -> &alerts::DownloadCounter {
         &self.inner.downloads
     }
+    /// Opened only to inspect: nothing moves, nothing is signed.
+    pub(crate) fn inspect_only(&self) -> bool {
+        self.inner.inspect_only
+    }
+    /// The audit checkpoint signer (its public key and the log's name).
     pub fn signer(&self) -> &checkpoint::Signer {
         &self.inner.signer
     }
@@ -199,6 +206,10 @@ impl App {
     /// Closes the database cleanly (at shutdown), after moving the audit
     /// events still staged.
     pub async fn close(&self) {
+        if self.inspect_only() {
+            self.inner.db.close().await;
+            return;
+        }
         if let Err(e) = self.flush_audit().await {
             tracing::error!(error = %e, "staged audit events could not be moved at shutdown");
         }

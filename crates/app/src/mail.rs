@@ -161,6 +161,30 @@ pub fn password_reset(lang: Language, to: &str, link: &str) -> Mail {
     }
 }
 
+/// The day's audit checkpoint, for owners and admins to keep.
+pub fn daily_checkpoint(lang: Language, to: &str, note: &str, key_link: &str) -> Mail {
+    let (subject, text) = match lang {
+        Language::En => (
+            "Turva audit checkpoint",
+            format!("Hello,\n\nThis is today's signed checkpoint of Turva's audit log. Keep it: if the log were ever altered, it would no longer match this checkpoint, and `turva audit verify` or any tool that reads tlog checkpoints would show it. The signing key is at {key_link}\n\n{note}"),
+        ),
+        Language::Fi => (
+            "Turvan tapahtumalokin tarkistuspiste",
+            format!("Hei,\n\nTämä on päivän allekirjoitettu tarkistuspiste Turvan tapahtumalokista. Säilytä se: jos lokia joskus muutettaisiin, se ei enää vastaisi tätä tarkistuspistettä, ja `turva audit verify` tai mikä tahansa tlog-tarkistuspisteitä lukeva työkalu näyttäisi sen. Allekirjoitusavain on osoitteessa {key_link}\n\n{note}"),
+        ),
+        Language::De => (
+            "Turva-Audit-Prüfpunkt",
+            format!("Hallo,\n\ndies ist der heutige signierte Prüfpunkt des Turva-Audit-Protokolls. Bewahren Sie ihn auf: Würde das Protokoll je verändert, passte es nicht mehr zu diesem Prüfpunkt, und `turva audit verify` oder jedes Werkzeug, das tlog-Prüfpunkte liest, würde es zeigen. Der Signaturschlüssel steht unter {key_link}\n\n{note}"),
+        ),
+    };
+    Mail {
+        to: to.to_string(),
+        subject: subject.to_string(),
+        text,
+        kind: "daily_checkpoint",
+    }
+}
+
 /// A notice that the password was changed (sent to the account's address).
 pub fn password_changed(lang: Language, to: &str) -> Mail {
     let (subject, text) = match lang {

@@ -28,6 +28,29 @@ impl App {
         dir: &Path,
         clock: Arc<dyn Clock>,
     ) -> Result<(App, StartReport), String> {
+        Self::open_with(config, dir, clock, false).await
+    }
+
+    /// Opens `dir` to inspect it (`turva audit verify`): the audit log is
+    /// read as it is. No staged event is moved, the tree is not caught up,
+    /// no writer or mover task starts, and no checkpoint is signed, not even
+    /// at close, so a tampered copy is verified without being changed.
+    pub async fn open_to_inspect(
+        config: Config,
+        dir: &Path,
+        clock: Arc<dyn Clock>,
+    ) -> Result<App, String> {
+        Self::open_with(config, dir, clock, true)
+            .await
+            .map(|(app, _)| app)
+    }
+
+    async fn open_with(
+        config: Config,
+        dir: &Path,
+        clock: Arc<dyn Clock>,
+        inspect_only: bool,
+    ) -> Result<(App, StartReport), String> {
         let mut report = StartReport {
             created_data_dir: ensure_private_dir(dir)?,
             ..Default::default()
@@ -126,6 +149,7 @@ impl App {
                 signer,
                 unauthenticated: Default::default(),
                 downloads: Default::default(),
+                inspect_only,
             }),
         };
         // The platform index key: created once; unwrapping it proves the
@@ -140,6 +164,9 @@ impl App {
         };
         if let Some(inner) = Arc::get_mut(&mut app.inner) {
             inner.index_key = index_key;
+        }
+        if inspect_only {
+            return Ok((app, report));
         }
         // Events written before the Merkle tree existed join it first.
         loop {

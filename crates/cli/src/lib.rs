@@ -204,7 +204,9 @@ pub async fn run(cli: Cli, input: &mut dyn BufRead, out: &mut dyn Write) -> Resu
         Command::Audit {
             command: AuditCommand::Verify,
         } => {
-            let app = open(config, &cli.data).await?;
+            let app = App::open_to_inspect(config, &cli.data, Arc::new(SystemClock))
+                .await
+                .map_err(|e| anyhow!(e))?;
             let result = turva_app::audit_verify::verify(&app).await;
             app.close().await;
             match result {

@@ -228,3 +228,19 @@ pub async fn count_active_owners(tx: &mut Tx, company_id: &str) -> Result<u64> {
         .await)?;
     Ok(rows.len() as u64)
 }
+
+/// Every address that is an active owner or admin of some company, once,
+/// with the language of one of those memberships.
+pub async fn privileged_addresses(tx: &mut Tx) -> Result<Vec<(String, String)>> {
+    let rows: Vec<(String, String)> = on_tx!(tx, |c| sqlx::query_as(
+        "SELECT u.email, MIN(m.language) FROM memberships m
+         JOIN users u ON u.id = m.user_id
+         JOIN companies co ON co.id = m.company_id
+         WHERE m.status = 'active' AND m.role IN ('owner', 'admin')
+           AND co.deletion_scheduled_at IS NULL
+         GROUP BY u.email ORDER BY u.email"
+    )
+    .fetch_all(c)
+    .await)?;
+    Ok(rows)
+}

@@ -1045,3 +1045,62 @@ async fn owners_and_admins_are_alerted_and_each_alert_is_an_event(t: TestApp) {
     );
     assert!(events.iter().all(|e| e["credential"] == "system"));
 }
+
+both!(
+    the_newest_checkpoint_is_mailed_to_owners_and_admins_once_a_day,
+    |c| {
+        c.audit.email_checkpoints = true;
+    }
+);
+async fn the_newest_checkpoint_is_mailed_to_owners_and_admins_once_a_day(t: TestApp) {
+    use base64::Engine;
+    let s = crate::content::staff(&t, "paiva").await;
+    let _ = s.owner.get("/api/v1/audit/checkpoints/latest").await;
+    let key = t.client().get("/api/v1/audit/public-key").await.body;
+    let public = base64::engine::general_purpose::STANDARD
+        .decode(key["public_key"].as_str().unwrap_or_default())
+        .unwrap_or_default();
+    let name = key["name"].as_str().unwrap_or_default().to_string();
+    let daily = |t: &TestApp| -> Vec<(String, String)> {
+        t.outbox()
+            .into_iter()
+            .filter(|m| m.subject == "Turva audit checkpoint")
+            .map(|m| (m.to, m.text))
+            .collect()
+    };
+    // The mover task may have sent it already; either way, once.
+    let _ = turva_app::checkpoint::mail_daily(&t.app).await;
+    assert_eq!(
+        turva_app::checkpoint::mail_daily(&t.app).await.ok(),
+        Some(0),
+        "once a day"
+    );
+    for _ in 0..100 {
+        if daily(&t).len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let sent = daily(&t);
+    let mut to: Vec<&str> = sent.iter().map(|(to, _)| to.as_str()).collect();
+    to.sort_unstable();
+    assert_eq!(to, ["paiva.admin@example.test", "paiva.owner@example.test"]);
+    for (_, text) in &sent {
+        let note_start = text.find(&name).unwrap_or(0);
+        let note = text[note_start..].replace("\r\n", "\n");
+        let note = note.trim_end_matches('\n').to_string() + "\n";
+        assert!(
+            turva_app::checkpoint::verify_note(&note, &name, &public).is_some(),
+            "the mailed note verifies: {note:?}"
+        );
+    }
+    t.clock.advance_secs(86_400);
+    let _ = turva_app::checkpoint::mail_daily(&t.app).await;
+    for _ in 0..100 {
+        if daily(&t).len() >= 4 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(daily(&t).len(), 4, "the next day's");
+}

@@ -218,3 +218,56 @@ async fn audit_export_shows_a_cross_company_probe(t: TestApp) {
         "exports are audited"
     );
 }
+
+both!(audit_verify_reads_a_stopped_data_directory_and_changes_nothing);
+/// `turva audit verify` on a stopped server's data directory: passes
+/// untouched, fails on an edited event naming it, and in neither case
+/// signs a checkpoint or moves anything (a tampered copy stays as it was).
+async fn audit_verify_reads_a_stopped_data_directory_and_changes_nothing(t: TestApp) {
+    let (cid, owner) = t
+        .company_with_owner("Tarkastus Oy", "tarkastus@example.test")
+        .await;
+    for _ in 0..3 {
+        let _ = owner.get(&format!("/api/v1/companies/{cid}")).await;
+    }
+    let args = base_args(&t);
+    let external = turva_app::checkpoint::external_file(&t.data_dir());
+    let data = t.data_dir();
+    let (_dir, config) = t.stop_keep().await;
+    let run = |extra: &[&str]| {
+        let mut all: Vec<String> = args.clone();
+        all.extend(extra.iter().map(|s| s.to_string()));
+        async move {
+            let refs: Vec<&str> = all.iter().map(String::as_str).collect();
+            turva::run_args(&refs, &b""[..]).await
+        }
+    };
+    let lines = || {
+        std::fs::read_to_string(&external)
+            .unwrap_or_default()
+            .lines()
+            .count()
+    };
+    let before = lines();
+    assert!(before > 0);
+    let out = run(&["audit", "verify"])
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        out.starts_with("verified ") && out.contains("signed checkpoints"),
+        "{out}"
+    );
+    let app =
+        turva_app::App::open_to_inspect(config, &data, std::sync::Arc::new(turva_app::SystemClock))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    crate::audit::tamper(
+        &app,
+        &["UPDATE audit_events SET action = 'company.update' WHERE seq = 3"],
+    )
+    .await;
+    app.close().await;
+    let err = run(&["audit", "verify"]).await.err().unwrap_or_default();
+    assert!(err.contains("event 3") && err.lines().count() == 1, "{err}");
+    assert_eq!(lines(), before, "verifying signed nothing");
+}

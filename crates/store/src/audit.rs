@@ -65,7 +65,7 @@ pub async fn insert_events(tx: &mut Tx, rows: &[AuditRow]) -> Result<()> {
             if i > 0 {
                 sql.push_str(", ");
             }
-            let params: Vec<String> = (1..=COLS).map(|c| format!("${}", i * COLS + c)).collect();
+            let params: Vec<String> = (1..=COLS).map(|c| tx.param(i * COLS + c)).collect();
             sql.push('(');
             sql.push_str(&params.join(", "));
             sql.push(')');
@@ -149,7 +149,13 @@ pub async fn nodes(tx: &mut Tx, ids: &[NodeId]) -> Result<HashMap<NodeId, Hash>>
     let mut out = HashMap::with_capacity(ids.len());
     for chunk in ids.chunks(200) {
         let cond = (0..chunk.len())
-            .map(|i| format!("(level = ${} AND idx = ${})", 2 * i + 1, 2 * i + 2))
+            .map(|i| {
+                format!(
+                    "(level = {} AND idx = {})",
+                    tx.param(2 * i + 1),
+                    tx.param(2 * i + 2)
+                )
+            })
             .collect::<Vec<_>>()
             .join(" OR ");
         let sql = format!("SELECT level, idx, hash FROM audit_nodes WHERE {cond}");
@@ -203,7 +209,14 @@ pub async fn append_leaves(tx: &mut Tx, first_seq: i64, leaves: &[Hash]) -> Resu
     }
     for chunk in made.chunks(300) {
         let values = (0..chunk.len())
-            .map(|i| format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3))
+            .map(|i| {
+                format!(
+                    "({}, {}, {})",
+                    tx.param(3 * i + 1),
+                    tx.param(3 * i + 2),
+                    tx.param(3 * i + 3)
+                )
+            })
             .collect::<Vec<_>>()
             .join(", ");
         let sql = format!("INSERT INTO audit_nodes (level, idx, hash) VALUES {values}");

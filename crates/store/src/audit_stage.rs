@@ -74,7 +74,7 @@ pub async fn stage(db: &Db, events: &[String]) -> Result<()> {
             if i > 0 {
                 sql.push_str(", ");
             }
-            sql.push_str(&format!("(${})", i + 1));
+            sql.push_str("(?)");
         }
         let mut q = sqlx::query(&sql);
         for e in chunk {

@@ -41,7 +41,7 @@ pub async fn insert(
                     sql.push_str(", ");
                 }
                 n += 1;
-                sql.push_str(&format!("${n}"));
+                sql.push_str(&tx.param(n));
             }
             sql.push(')');
         }

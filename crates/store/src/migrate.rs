@@ -71,6 +71,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0009_audit_reading.sql"),
         postgres: include_str!("../migrations/postgres/0009_audit_reading.sql"),
     },
+    Migration {
+        version: 10,
+        name: "0010_audit_no_actor_index",
+        sqlite: include_str!("../migrations/sqlite/0010_audit_no_actor_index.sql"),
+        postgres: include_str!("../migrations/postgres/0010_audit_no_actor_index.sql"),
+    },
 ];
 
 /// The schema version this binary writes.

@@ -173,7 +173,7 @@ async fn commit(app: &App, events: &[Staged]) -> Result<(), AppError> {
         return Ok(());
     }
     let mut tx = app.db().write().await?;
-    insert(app, &mut tx, events).await?;
+    insert(app, &mut tx, events, &mut Keys::new()).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -239,22 +239,25 @@ pub(crate) async fn flush(app: &App) -> Result<(), AppError> {
     if !audit_stage::stages(db) || app.inspect_only() {
         return Ok(());
     }
+    // Keys read in an earlier batch: that batch committed, so they exist.
+    let mut keys = Keys::new();
     loop {
         let mut tx = db.write().await?;
         let through = audit_stage::staged_through(&mut tx).await?;
-        let staged = audit_stage::staged_after(db, through, MOVE_BATCH).await?;
-        let Some(&(last, _)) = staged.last() else {
+        let Some((last, staged)) = audit_stage::staged_after(db, through, MOVE_BATCH).await? else {
             return Ok(());
         };
         let events = staged
             .iter()
-            .map(|(id, text)| {
+            .map(|text| {
                 serde_json::from_str::<Staged>(text).map_err(|e| {
-                    AppError::Internal(format!("staged audit event {id} is unreadable: {e}"))
+                    AppError::Internal(format!(
+                        "a staged audit event after {through} is unreadable: {e}"
+                    ))
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        insert(app, &mut tx, &events).await?;
+        insert(app, &mut tx, &events, &mut keys).await?;
         audit_stage::set_staged_through(&mut tx, last).await?;
         tx.commit().await?;
         audit_stage::forget_through(db, last).await?;
@@ -264,12 +267,20 @@ pub(crate) async fn flush(app: &App) -> Result<(), AppError> {
     }
 }
 
+/// Personal keys already read, by kind and owner.
+type Keys = HashMap<(KeyKind, String), (String, DataKey)>;
+
 /// Inserts `events` into `audit_events` in `tx`: one sequence range, each
-/// personal part sealed under its person's key (each key read once).
-async fn insert(app: &App, tx: &mut Tx, events: &[Staged]) -> Result<(), AppError> {
+/// personal part sealed under its person's key (each key read once, kept in
+/// `keys`).
+async fn insert(
+    app: &App,
+    tx: &mut Tx,
+    events: &[Staged],
+    keys: &mut Keys,
+) -> Result<(), AppError> {
     let n = i64::try_from(events.len()).unwrap_or(0);
     let first = store::take_seqs(tx, n).await?;
-    let mut keys: HashMap<(KeyKind, String), (String, DataKey)> = HashMap::new();
     let mut rows = Vec::with_capacity(events.len());
     for (i, ev) in events.iter().enumerate() {
         let seq = first + i64::try_from(i).unwrap_or(0);

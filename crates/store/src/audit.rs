@@ -56,7 +56,8 @@ pub async fn take_seqs(tx: &mut Tx, n: i64) -> Result<i64> {
 /// Inserts events in multi-row statements.
 pub async fn insert_events(tx: &mut Tx, rows: &[AuditRow]) -> Result<()> {
     const COLS: usize = 15;
-    for chunk in rows.chunks(64) {
+    // Few statements: each is a round trip to the connection's thread.
+    for chunk in rows.chunks(512) {
         let mut sql = String::from(
             "INSERT INTO audit_events (seq, time, company_id, actor_id, credential, object_type, object_id, object_version,
             action, outcome, reason, request_id, personal_key_id, personal, ip_index) VALUES ",
@@ -207,7 +208,7 @@ pub async fn append_leaves(tx: &mut Tx, first_seq: i64, leaves: &[Hash]) -> Resu
     for leaf in leaves {
         made.extend(frontier.push(*leaf));
     }
-    for chunk in made.chunks(300) {
+    for chunk in made.chunks(1000) {
         let values = (0..chunk.len())
             .map(|i| {
                 format!(

@@ -85,18 +85,28 @@ pub async fn stage(db: &Db, events: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// Staged events with an id above `after`, oldest first, at most `limit`.
-pub async fn staged_after(db: &Db, after: i64, limit: i64) -> Result<Vec<(i64, String)>> {
+/// Staged events with an id above `after`, oldest first, at most `limit`:
+/// the id of the last one and the events, or `None` when none waits.
+///
+/// They come back as one row (joined by newlines, which an encoded event
+/// never holds): sqlx hands every row of SQLite's answer from the
+/// connection's thread to the caller's separately, and moving events row
+/// by row cost more than inserting them.
+pub async fn staged_after(db: &Db, after: i64, limit: i64) -> Result<Option<(i64, Vec<String>)>> {
     let Some(pool) = pool(db) else {
-        return Ok(Vec::new());
+        return Ok(None);
     };
-    Ok(
-        sqlx::query_as("SELECT id, event FROM staged_events WHERE id > $1 ORDER BY id LIMIT $2")
-            .bind(after)
-            .bind(limit)
-            .fetch_all(pool)
-            .await?,
+    let (last, joined): (Option<i64>, Option<String>) = sqlx::query_as(
+        "SELECT max(id), group_concat(event, char(10) ORDER BY id)
+         FROM (SELECT id, event FROM staged_events WHERE id > $1 ORDER BY id LIMIT $2)",
     )
+    .bind(after)
+    .bind(limit)
+    .fetch_one(pool)
+    .await?;
+    Ok(last
+        .zip(joined)
+        .map(|(last, joined)| (last, joined.split('\n').map(str::to_string).collect())))
 }
 
 /// Deletes the staged events up to `through` (already moved).

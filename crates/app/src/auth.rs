@@ -32,6 +32,20 @@ pub struct LoginOk {
     pub token: String,
     pub user: users::UserRow,
     pub expires_at: i64,
+    pub has_mfa: bool,
+    /// A second factor is required and the user has none: the session
+    /// reaches only enrolment until they enrol.
+    pub mfa_enrolment_required: bool,
+}
+
+/// What the password step of a sign-in answers.
+#[derive(Debug)]
+pub enum Login {
+    /// Signed in.
+    Session(LoginOk),
+    /// The account has a second factor: `POST /auth/mfa` with this token
+    /// and a code completes the sign-in.
+    SecondFactor { mfa_token: String },
 }
 
 /// A session as its owner sees it.
@@ -47,6 +61,9 @@ pub struct Me {
     pub user: users::UserRow,
     pub memberships: Vec<members::MembershipOfUser>,
     pub csrf_token: String,
+    pub has_mfa: bool,
+    /// A second factor is required and the user has none yet.
+    pub mfa_enrolment_required: bool,
 }
 
 fn check_password_input(password: &str) -> Result<(), AppError> {
@@ -60,7 +77,7 @@ fn check_password_input(password: &str) -> Result<(), AppError> {
 }
 
 /// Signs in with email and password.
-pub async fn login(app: &App, ctx: &Ctx, email: &str, password: &str) -> Result<LoginOk, AppError> {
+pub async fn login(app: &App, ctx: &Ctx, email: &str, password: &str) -> Result<Login, AppError> {
     let email = validate::email("email", email)?;
     check_password_input(password)?;
     let ip = ctx.ip.to_string();
@@ -114,6 +131,19 @@ pub async fn login(app: &App, ctx: &Ctx, email: &str, password: &str) -> Result<
         return Err(AppError::InvalidCredentials);
     };
     ensure_password_unchanged(&mut tx, &user).await?;
+    if crate::mfa::has_factor(&mut tx, &user.id).await? {
+        // The password was right, but failures at this address are not
+        // forgotten until the second factor is right too.
+        throttle::release(&mut tx, &reservation, None).await?;
+        let mfa_token = crate::mfa::challenge(app, &mut tx, &user).await?;
+        let mut ev = Event::new(AuditAction::AuthMfaChallenge, Outcome::Allowed)
+            .object(ObjectType::User, &user.id);
+        ev.subject_id = Some(&user.id);
+        ev.email = Some(&user.email);
+        audit::record(app, &mut tx, ctx, ev).await?;
+        tx.commit().await?;
+        return Ok(Login::SecondFactor { mfa_token });
+    }
     throttle::release(&mut tx, &reservation, limits.first()).await?;
     let (token, row) = new_session(app, ctx, &user.id, "password");
     sessions::insert_session(&mut tx, &row).await?;
@@ -123,15 +153,23 @@ pub async fn login(app: &App, ctx: &Ctx, email: &str, password: &str) -> Result<
     ev.email = Some(&user.email);
     ev.credential = Some("session");
     audit::record(app, &mut tx, ctx, ev).await?;
+    let required = turva_store::mfa::required(&mut tx, &user.id, app.now()).await?;
     tx.commit().await?;
-    Ok(LoginOk {
+    Ok(Login::Session(LoginOk {
         token,
         expires_at: row.expires_at,
         user,
-    })
+        has_mfa: false,
+        mfa_enrolment_required: required,
+    }))
 }
 
-fn new_session(app: &App, ctx: &Ctx, user_id: &str, method: &str) -> (String, SessionRow) {
+pub(crate) fn new_session(
+    app: &App,
+    ctx: &Ctx,
+    user_id: &str,
+    method: &str,
+) -> (String, SessionRow) {
     let now = app.now();
     let (token, token_hash) = new_token();
     let (csrf, _) = new_token();
@@ -166,7 +204,8 @@ pub async fn authenticate(app: &App, token: &str) -> Result<Actor, AppError> {
     let now = app.now();
     let idle =
         i64::try_from(app.config().auth.session_idle_seconds).unwrap_or(i64::MAX / 2000) * 1000;
-    let Some((s, user)) = sessions::live_session_with_user(app.db(), &hash_token(token)).await?
+    let Some((s, user)) =
+        sessions::live_session_with_user(app.db(), &hash_token(token), now).await?
     else {
         return Err(AppError::Unauthenticated);
     };
@@ -188,6 +227,8 @@ pub async fn authenticate(app: &App, token: &str) -> Result<Actor, AppError> {
         session_id: s.id,
         csrf_token: s.csrf_token,
         auth_at: s.auth_at,
+        has_mfa: user.has_mfa,
+        must_enrol: user.mfa_required && !user.has_mfa,
     })
 }
 
@@ -225,6 +266,8 @@ pub async fn me(app: &App, actor: &Actor) -> Result<Me, AppError> {
         user,
         memberships,
         csrf_token: actor.csrf_token.clone(),
+        has_mfa: actor.has_mfa,
+        mfa_enrolment_required: actor.must_enrol,
     })
 }
 
@@ -413,12 +456,29 @@ pub async fn revoke_session(
     Ok(())
 }
 
-/// Confirms the caller's password for sensitive actions.
-pub async fn reauth(app: &App, ctx: &Ctx, actor: &Actor, password: &str) -> Result<(), AppError> {
-    check_password_input(password)?;
-    let limit = throttle::session_limit("reauth_session", &actor.session_id);
-    let ip_limit = throttle::address_limit(app, "reauth_ip", &ctx.ip.to_string());
-    let limits = [limit, ip_limit];
+/// What a re-authentication gives.
+#[derive(Debug, Clone, Copy)]
+pub enum ReauthWith<'a> {
+    Password(&'a str),
+    /// A TOTP code or a recovery code.
+    Code(&'a str),
+}
+
+/// Confirms the caller's password or second factor for sensitive actions.
+pub async fn reauth(
+    app: &App,
+    ctx: &Ctx,
+    actor: &Actor,
+    with: ReauthWith<'_>,
+) -> Result<(), AppError> {
+    let password = match with {
+        ReauthWith::Password(p) => {
+            check_password_input(p)?;
+            p
+        }
+        ReauthWith::Code(code) => return reauth_with_code(app, ctx, actor, code).await,
+    };
+    let limits = reauth_limits(app, ctx, actor);
     let mut tx = app.db().write().await?;
     let reservation = throttle::reserve(app, &mut tx, &limits).await?;
     let user = users::user_by_id(&mut tx, &actor.user_id)
@@ -441,9 +501,59 @@ pub async fn reauth(app: &App, ctx: &Ctx, actor: &Actor, password: &str) -> Resu
     ensure_password_unchanged(&mut tx, &user).await?;
     throttle::release(&mut tx, &reservation, None).await?;
     sessions::set_auth_at(&mut tx, &actor.session_id, app.now()).await?;
-    let ev = Event::new(AuditAction::AuthReauth, Outcome::Allowed).actor(actor);
+    let ev = Event::new(AuditAction::AuthReauth, Outcome::Allowed)
+        .actor(actor)
+        .reason("password");
     audit::record(app, &mut tx, ctx, ev).await?;
     tx.commit().await?;
+    Ok(())
+}
+
+fn reauth_limits(app: &App, ctx: &Ctx, actor: &Actor) -> [throttle::Limit; 2] {
+    [
+        throttle::session_limit("reauth_session", &actor.session_id),
+        throttle::address_limit(app, "reauth_ip", &ctx.ip.to_string()),
+    ]
+}
+
+async fn reauth_with_code(app: &App, ctx: &Ctx, actor: &Actor, code: &str) -> Result<(), AppError> {
+    if code.is_empty() || code.chars().count() > 64 {
+        return Err(AppError::malformed(
+            "code",
+            "must be between 1 and 64 characters",
+        ));
+    }
+    let limits = reauth_limits(app, ctx, actor);
+    let mut tx = app.db().write().await?;
+    let reservation = throttle::reserve(app, &mut tx, &limits).await?;
+    let Some(used) = crate::mfa::verify_code(app, &mut tx, &actor.user_id, code).await? else {
+        let ev = Event::new(AuditAction::AuthReauth, Outcome::Denied)
+            .actor(actor)
+            .reason("invalid_code");
+        audit::record(app, &mut tx, ctx, ev).await?;
+        tx.commit().await?;
+        return Err(AppError::InvalidCredentials);
+    };
+    throttle::release(&mut tx, &reservation, None).await?;
+    sessions::set_auth_at(&mut tx, &actor.session_id, app.now()).await?;
+    let mut notice = None;
+    if used == crate::mfa::Used::RecoveryCode {
+        let ev = Event::new(AuditAction::AuthRecoveryCodeUsed, Outcome::Allowed)
+            .actor(actor)
+            .object(ObjectType::User, &actor.user_id);
+        audit::record(app, &mut tx, ctx, ev).await?;
+        if let Some(user) = users::user_by_id(&mut tx, &actor.user_id).await? {
+            notice = Some(crate::mfa::recovery_notice(&mut tx, &user).await?);
+        }
+    }
+    let ev = Event::new(AuditAction::AuthReauth, Outcome::Allowed)
+        .actor(actor)
+        .reason(used.method());
+    audit::record(app, &mut tx, ctx, ev).await?;
+    tx.commit().await?;
+    if let Some(m) = notice {
+        send_quietly(app, &m).await;
+    }
     Ok(())
 }
 
@@ -789,6 +899,15 @@ pub(crate) async fn send_quietly(app: &App, m: &mail::Mail) {
 /// session's token.
 pub fn csrf_ok(actor: &Actor, header: Option<&str>) -> bool {
     header.is_some_and(|h| ct_eq(h, &actor.csrf_token))
+}
+
+/// Records a request of a user who must enrol a second factor first (a
+/// denied request) and returns the answer.
+pub async fn enrolment_denied(app: &App, ctx: &Ctx, actor: &Actor) -> AppError {
+    let ev = Event::new(AuditAction::RequestDenied, Outcome::Denied)
+        .actor(actor)
+        .reason("mfa_enrolment_required");
+    audit::deny(app, ctx, ev, AppError::MfaEnrolmentRequired).await
 }
 
 /// Records a cookie-authenticated write without the right CSRF token (a

@@ -252,7 +252,7 @@ pub async fn update(
         serde_json::from_str(&company.settings).unwrap_or_else(|_| default_settings());
     let mfa_was_required = current.get("require_mfa") == Some(&Value::Bool(true));
     if let Some(changes) = settings {
-        if let Err(e) = merge_settings(&mut current, changes) {
+        if let Err(e) = merge_settings(&mut current, changes, actor.has_mfa) {
             drop(tx);
             let AppError::Forbidden(why) = e else {
                 return Err(e);
@@ -268,6 +268,7 @@ pub async fn update(
     if let Some(n) = name {
         company.name = n;
     }
+    let require_mfa = current.get("require_mfa") == Some(&Value::Bool(true));
     company.settings = Value::Object(current).to_string();
     companies::update_company(
         &mut tx,
@@ -275,6 +276,7 @@ pub async fn update(
         company_id,
         &company.name,
         &company.settings,
+        require_mfa,
     )
     .await?;
     let ev = Event::new(AuditAction::CompanyUpdate, Outcome::Allowed)
@@ -305,6 +307,7 @@ fn current_mfa_off(settings: &str) -> bool {
 fn merge_settings(
     current: &mut Map<String, Value>,
     changes: &Map<String, Value>,
+    caller_has_mfa: bool,
 ) -> Result<(), AppError> {
     for (k, v) in changes {
         match (k.as_str(), v) {
@@ -331,10 +334,11 @@ fn merge_settings(
             ("require_mfa", Value::Bool(false)) => {
                 current.insert(k.clone(), v.clone());
             }
+            ("require_mfa", Value::Bool(true)) if caller_has_mfa => {
+                current.insert(k.clone(), v.clone());
+            }
             ("require_mfa", Value::Bool(true)) => {
-                // Turning it on requires the caller to have a second factor;
-                // second factors arrive with the identity work, so nobody
-                // has one yet.
+                // Otherwise the admin would lock themselves into enrolment.
                 return Err(AppError::Forbidden(
                     "turning require_mfa on requires you to have a second factor",
                 ));

@@ -36,4 +36,9 @@ pub struct Actor {
     pub csrf_token: String,
     /// When the password (or a second factor) was last given in this session.
     pub auth_at: i64,
+    /// The user has a confirmed second factor.
+    pub has_mfa: bool,
+    /// A second factor is required and the user has none: until they enrol,
+    /// only enrolment, `GET /me`, re-auth and sign-out are open to them.
+    pub must_enrol: bool,
 }

@@ -36,6 +36,10 @@ pub enum AppError {
     /// A recent password or second factor is needed (403).
     #[error("reauthentication required")]
     ReauthRequired,
+    /// A second factor is required and the user has none yet (403
+    /// `mfa_enrolment_required`): only enrolment is open to them.
+    #[error("second factor enrolment required")]
+    MfaEnrolmentRequired,
     /// A store or mail failure the client cannot fix (503); the cause is logged.
     #[error("unavailable: {0}")]
     Unavailable(String),

@@ -31,15 +31,18 @@ pub mod folders;
 pub mod keyring;
 pub mod mail;
 pub mod members;
+pub mod mfa;
 pub(crate) mod objects;
 pub mod operators;
 pub mod password;
+pub mod recovery;
 pub mod search;
 pub mod secret;
 pub mod setup;
 pub mod shares;
 pub mod templates;
 pub mod throttle;
+pub mod totp;
 pub mod trash;
 
 use std::path::{Path, PathBuf};
@@ -68,6 +71,7 @@ pub mod rows {
     pub use turva_store::files::FileRow;
     pub use turva_store::folders::FolderRow;
     pub use turva_store::members::{MemberRow, MembershipOfUser};
+    pub use turva_store::mfa::FactorRow;
     pub use turva_store::sessions::SessionRow;
     pub use turva_store::shares::ShareRow;
     pub use turva_store::users::UserRow;

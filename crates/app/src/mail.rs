@@ -305,3 +305,37 @@ pub fn share_notice(lang: Language, to: &str, inviter: &str, object: &str, link:
         kind: "share_notice",
     }
 }
+
+/// What changed about a user's second factors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FactorChange {
+    Added,
+    Removed,
+    RecoveryCodeUsed,
+}
+
+/// Tells a user that their second factors changed or a recovery code was
+/// used, so that someone else's doing is noticed.
+pub fn factor_notice(lang: Language, to: &str, change: FactorChange, left: i64) -> Mail {
+    let (subject, text) = match (lang, change) {
+        (Language::En, FactorChange::Added) => ("A second factor was added to your Turva account".to_string(), "Hello,\n\nA second factor (an authenticator app or a passkey) was just added to your Turva account. If this was not you, reset your password at once and tell your administrator.\n".to_string()),
+        (Language::Fi, FactorChange::Added) => ("Turva-tiliisi lisättiin toinen tunnistautumistapa".to_string(), "Hei,\n\nTurva-tiliisi lisättiin juuri toinen tunnistautumistapa (todennussovellus tai pääsyavain). Jos et tehnyt tätä itse, vaihda salasana heti ja kerro ylläpitäjälle.\n".to_string()),
+        (Language::De, FactorChange::Added) => ("Ihrem Turva-Konto wurde ein zweiter Faktor hinzugefügt".to_string(), "Hallo,\n\nIhrem Turva-Konto wurde soeben ein zweiter Faktor (eine Authenticator-App oder ein Passkey) hinzugefügt. Wenn Sie das nicht waren, setzen Sie Ihr Passwort sofort zurück und informieren Sie Ihren Administrator.\n".to_string()),
+        (Language::En, FactorChange::Removed) => ("A second factor was removed from your Turva account".to_string(), "Hello,\n\nA second factor was just removed from your Turva account. If this was not you, reset your password at once and tell your administrator.\n".to_string()),
+        (Language::Fi, FactorChange::Removed) => ("Turva-tililtäsi poistettiin toinen tunnistautumistapa".to_string(), "Hei,\n\nTurva-tililtäsi poistettiin juuri toinen tunnistautumistapa. Jos et tehnyt tätä itse, vaihda salasana heti ja kerro ylläpitäjälle.\n".to_string()),
+        (Language::De, FactorChange::Removed) => ("Von Ihrem Turva-Konto wurde ein zweiter Faktor entfernt".to_string(), "Hallo,\n\nVon Ihrem Turva-Konto wurde soeben ein zweiter Faktor entfernt. Wenn Sie das nicht waren, setzen Sie Ihr Passwort sofort zurück und informieren Sie Ihren Administrator.\n".to_string()),
+        (Language::En, FactorChange::RecoveryCodeUsed) => ("A recovery code of your Turva account was used".to_string(), format!("Hello,\n\nA recovery code was just used to sign in to your Turva account or to confirm an action; {left} unused codes remain. If this was not you, reset your password at once and tell your administrator.\n")),
+        (Language::Fi, FactorChange::RecoveryCodeUsed) => ("Turva-tilisi palautuskoodia käytettiin".to_string(), format!("Hei,\n\nTurva-tilisi palautuskoodia käytettiin juuri kirjautumiseen tai toiminnon vahvistamiseen; käyttämättömiä koodeja on jäljellä {left}. Jos et tehnyt tätä itse, vaihda salasana heti ja kerro ylläpitäjälle.\n")),
+        (Language::De, FactorChange::RecoveryCodeUsed) => ("Ein Wiederherstellungscode Ihres Turva-Kontos wurde verwendet".to_string(), format!("Hallo,\n\nSoeben wurde ein Wiederherstellungscode verwendet, um sich bei Ihrem Turva-Konto anzumelden oder eine Aktion zu bestätigen; {left} unbenutzte Codes sind übrig. Wenn Sie das nicht waren, setzen Sie Ihr Passwort sofort zurück und informieren Sie Ihren Administrator.\n")),
+    };
+    Mail {
+        to: to.to_string(),
+        subject,
+        text,
+        kind: match change {
+            FactorChange::Added => "factor_added",
+            FactorChange::Removed => "factor_removed",
+            FactorChange::RecoveryCodeUsed => "recovery_code_used",
+        },
+    }
+}

@@ -13,6 +13,18 @@ pub enum AuditAction {
     MemberAccept,
     AuthSessionRevoke,
     AuthReauth,
+    /// The password was right; the second factor is asked for.
+    AuthMfaChallenge,
+    /// A wrong, reused or expired second factor.
+    AuthMfaFailed,
+    /// A second factor was started or confirmed.
+    AuthMfaEnrol,
+    /// A second factor was removed.
+    AuthMfaRemove,
+    /// A recovery code stood in for a second factor.
+    AuthRecoveryCodeUsed,
+    /// A new set of recovery codes; the old set is void.
+    AuthRecoveryCodesRenew,
     UserUpdate,
     UserEmailChangeRequest,
     UserEmailChange,
@@ -87,6 +99,12 @@ impl AuditAction {
         AuditAction::MemberAccept,
         AuditAction::AuthSessionRevoke,
         AuditAction::AuthReauth,
+        AuditAction::AuthMfaChallenge,
+        AuditAction::AuthMfaFailed,
+        AuditAction::AuthMfaEnrol,
+        AuditAction::AuthMfaRemove,
+        AuditAction::AuthRecoveryCodeUsed,
+        AuditAction::AuthRecoveryCodesRenew,
         AuditAction::UserUpdate,
         AuditAction::UserEmailChangeRequest,
         AuditAction::UserEmailChange,
@@ -156,7 +174,7 @@ impl AuditAction {
         use AuditAction::*;
         match self {
             AuthLogin => Usage::SignIn,
-            AuthLoginFailed => Usage::FailedSignIn,
+            AuthLoginFailed | AuthMfaFailed => Usage::FailedSignIn,
             FolderView | FolderList | DocumentView | DocumentHistory | DocumentVersionView
             | FileDownload | SearchQuery => Usage::View,
             FolderCreate
@@ -186,6 +204,12 @@ impl AuditAction {
             AuditAction::MemberAccept => "member.accept",
             AuditAction::AuthSessionRevoke => "auth.session_revoke",
             AuditAction::AuthReauth => "auth.reauth",
+            AuditAction::AuthMfaChallenge => "auth.mfa_challenge",
+            AuditAction::AuthMfaFailed => "auth.mfa_failed",
+            AuditAction::AuthMfaEnrol => "auth.mfa_enrol",
+            AuditAction::AuthMfaRemove => "auth.mfa_remove",
+            AuditAction::AuthRecoveryCodeUsed => "auth.recovery_code_used",
+            AuditAction::AuthRecoveryCodesRenew => "auth.recovery_codes_renew",
             AuditAction::UserUpdate => "user.update",
             AuditAction::UserEmailChangeRequest => "user.email_change_request",
             AuditAction::UserEmailChange => "user.email_change",

@@ -61,14 +61,16 @@ pub async fn update_company(
     id: &str,
     name: &str,
     settings: &str,
+    require_mfa: bool,
 ) -> Result<()> {
     require(proof, |a| matches!(a, Action::UpdateCompany))?;
     exec_tx!(tx, |c| sqlx::query(
-        "UPDATE companies SET name = $2, settings = $3 WHERE id = $1"
+        "UPDATE companies SET name = $2, settings = $3, require_mfa = $4 WHERE id = $1"
     )
     .bind(id)
     .bind(name)
     .bind(settings)
+    .bind(require_mfa)
     .execute(c)
     .await)?;
     Ok(())

@@ -20,6 +20,7 @@ pub mod files;
 pub mod folders;
 pub mod keys;
 pub mod members;
+pub mod mfa;
 pub mod migrate;
 pub mod purge;
 pub mod search;

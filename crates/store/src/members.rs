@@ -19,6 +19,8 @@ pub struct MemberRow {
     pub status: String,
     pub language: String,
     pub created_at: Millis,
+    /// The member has a confirmed second factor.
+    pub has_mfa: bool,
 }
 
 /// A user's membership as seen from the user: the company's name included.
@@ -30,9 +32,20 @@ pub struct MembershipOfUser {
     pub status: String,
 }
 
-type Tuple = (String, String, String, String, String, String, String, i64);
+type Tuple = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    bool,
+);
 const SELECT: &str =
-    "SELECT m.company_id, m.user_id, u.email, u.name, m.role, m.status, m.language, m.created_at
+    "SELECT m.company_id, m.user_id, u.email, u.name, m.role, m.status, m.language, m.created_at,
+        EXISTS (SELECT 1 FROM mfa_factors f WHERE f.user_id = u.id AND f.confirmed_at IS NOT NULL)
     FROM memberships m JOIN users u ON u.id = m.user_id";
 
 fn from_tuple(t: Tuple) -> MemberRow {
@@ -45,6 +58,7 @@ fn from_tuple(t: Tuple) -> MemberRow {
         status: t.5,
         language: t.6,
         created_at: t.7,
+        has_mfa: t.8,
     }
 }
 

@@ -77,6 +77,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0010_audit_no_actor_index.sql"),
         postgres: include_str!("../migrations/postgres/0010_audit_no_actor_index.sql"),
     },
+    Migration {
+        version: 11,
+        name: "0011_mfa",
+        sqlite: include_str!("../migrations/sqlite/0011_mfa.sql"),
+        postgres: include_str!("../migrations/postgres/0011_mfa.sql"),
+    },
 ];
 
 /// The schema version this binary writes.

@@ -160,10 +160,14 @@ pub struct SessionUser {
     pub name: String,
     pub language: String,
     pub is_operator: bool,
+    /// A confirmed second factor exists.
+    pub has_mfa: bool,
+    /// A second factor is required: an operator, or a member or guest of a
+    /// company with `require_mfa`.
+    pub mfa_required: bool,
 }
 
 type WithUserTuple = (
-    String,
     String,
     String,
     String,
@@ -178,31 +182,56 @@ type WithUserTuple = (
     String,
     String,
     bool,
+    bool,
+    bool,
 );
 
 /// A session that is not revoked, with its user, in one statement outside
 /// any transaction (it runs on every authenticated request).
+/// Whether a second factor is required is answered here too (`now` decides
+/// which shares are live), so the rule is checked on every request.
 pub async fn live_session_with_user(
     db: &Db,
     token_hash: &str,
+    now: Millis,
 ) -> Result<Option<(SessionRow, SessionUser)>> {
-    let sql = "SELECT s.id, s.token_hash, s.user_id, s.csrf_token, s.method, s.created_at, s.last_seen_at, s.auth_at,
-            s.expires_at, s.ip, s.user_agent, u.email, u.name, u.language, u.is_operator
+    let sql = format!(
+        "SELECT s.id, s.user_id, s.csrf_token, s.method, s.created_at, s.last_seen_at, s.auth_at,
+            s.expires_at, s.ip, s.user_agent, u.email, u.name, u.language, u.is_operator,
+            EXISTS (SELECT 1 FROM mfa_factors f WHERE f.user_id = u.id AND f.confirmed_at IS NOT NULL),
+            {}
          FROM sessions s JOIN users u ON u.id = s.user_id
-         WHERE s.token_hash = $1 AND s.revoked_at IS NULL";
-    let row: Option<WithUserTuple> = on_db!(db, |c| sqlx::query_as(sql)
+         WHERE s.token_hash = $1 AND s.revoked_at IS NULL",
+        crate::mfa::REQUIRED_SQL
+    );
+    let row: Option<WithUserTuple> = on_db!(db, |c| sqlx::query_as(&sql)
         .bind(token_hash)
+        .bind(now)
         .fetch_optional(c)
         .await)?;
     Ok(row.map(|t| {
-        let session = from_tuple((t.0, t.1, t.2, t.3, t.4, t.5, t.6, t.7, t.8, t.9, t.10));
+        let session = from_tuple((
+            t.0,
+            token_hash.to_string(),
+            t.1,
+            t.2,
+            t.3,
+            t.4,
+            t.5,
+            t.6,
+            t.7,
+            t.8,
+            t.9,
+        ));
         (
             session,
             SessionUser {
-                email: t.11,
-                name: t.12,
-                language: t.13,
-                is_operator: t.14,
+                email: t.10,
+                name: t.11,
+                language: t.12,
+                is_operator: t.13,
+                has_mfa: t.14,
+                mfa_required: t.15,
             },
         )
     }))

@@ -145,13 +145,25 @@ impl TestApp {
             .find_map(|m| m.token(path))
     }
 
-    /// Creates an operator with `email` and signs them in.
+    /// Creates an operator with `email`, signs them in and enrols a TOTP
+    /// factor (operators must have one); the secret is in `c.totp_secret()`.
     pub async fn operator(&self, email: &str) -> Client {
         let r = turva_app::operators::create(&self.app, &Ctx::cli(), email, PASSWORD).await;
         assert!(r.is_ok(), "operator create: {r:?}");
         let c = self.client();
         c.login(email, PASSWORD).await;
+        c.enrol_totp(self).await;
         c
+    }
+
+    /// The app clock's time in Unix seconds.
+    pub fn now_secs(&self) -> u64 {
+        u64::try_from(turva_app::Clock::now_millis(&*self.clock) / 1000).unwrap_or(0)
+    }
+
+    /// The current TOTP code of a base32 secret, by the app's clock.
+    pub fn totp_now(&self, secret_b32: &str) -> String {
+        totp_code(secret_b32, self.now_secs())
     }
 
     /// Creates a company from the CLI with `owner` as its owner, who
@@ -378,6 +390,7 @@ pub struct Client {
     csrf: std::sync::Mutex<Option<String>>,
     bearer: std::sync::Mutex<Option<String>>,
     ua: std::sync::Mutex<String>,
+    totp: std::sync::Mutex<Option<String>>,
 }
 
 impl Client {
@@ -401,6 +414,7 @@ impl Client {
             csrf: Default::default(),
             bearer: Default::default(),
             ua: std::sync::Mutex::new("turva-tests".into()),
+            totp: Default::default(),
         }
     }
 
@@ -499,6 +513,38 @@ impl Client {
         }
     }
 
+    /// Enrols a TOTP factor for the signed-in caller (who signed in just
+    /// now, so re-auth is recent): starts, confirms with a code computed
+    /// here from the secret, remembers the secret. Returns the confirm
+    /// answer (with the recovery codes of a first factor).
+    pub async fn enrol_totp(&self, t: &TestApp) -> Answer {
+        let r = self.post("/api/v1/me/mfa/totp", json!({})).await;
+        assert_eq!(r.status, 201, "start TOTP: {}", r.body);
+        let id = r.body["id"].as_str().unwrap_or_default().to_string();
+        let secret = r.body["secret"].as_str().unwrap_or_default().to_string();
+        let code = t.totp_now(&secret);
+        let r = self
+            .post(
+                &format!("/api/v1/me/mfa/totp/{id}/confirm"),
+                json!({"code": code}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "confirm TOTP: {}", r.body);
+        if let Ok(mut s) = self.totp.lock() {
+            *s = Some(secret);
+        }
+        r
+    }
+
+    /// The TOTP secret `enrol_totp` enrolled (base32).
+    pub fn totp_secret(&self) -> String {
+        self.totp
+            .lock()
+            .ok()
+            .and_then(|s| s.clone())
+            .unwrap_or_default()
+    }
+
     /// Accepts the newest invitation to `email` with the shared password.
     pub async fn accept(&self, t: &TestApp, email: &str) -> Answer {
         let token = t.token_for(email, "accept-invite").unwrap_or_default();
@@ -511,4 +557,21 @@ impl Client {
         assert_eq!(r.status, 200, "accept {email}: {}", r.body);
         r
     }
+}
+
+/// An RFC 6238 code (HMAC-SHA-1, 6 digits, 30 s) computed here, apart from
+/// the server's implementation, from a base32 secret at `unix_secs`.
+pub fn totp_code(secret_b32: &str, unix_secs: u64) -> String {
+    use aws_lc_rs::hmac;
+    let secret = base32::decode(base32::Alphabet::Rfc4648 { padding: false }, secret_b32)
+        .unwrap_or_default();
+    let key = hmac::Key::new(hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, &secret);
+    let tag = hmac::sign(&key, &(unix_secs / 30).to_be_bytes());
+    let d = tag.as_ref();
+    let off = usize::from(d[d.len() - 1] & 0x0f);
+    let bin = (u32::from(d[off]) & 0x7f) << 24
+        | u32::from(d[off + 1]) << 16
+        | u32::from(d[off + 2]) << 8
+        | u32::from(d[off + 3]);
+    format!("{:06}", bin % 1_000_000)
 }

@@ -125,6 +125,14 @@ impl IntoResponse for ApiError {
                     None,
                     None,
                 ),
+                AppError::MfaEnrolmentRequired => (
+                    StatusCode::FORBIDDEN,
+                    "mfa_enrolment_required",
+                    "a second factor is required: enrol one first (POST /api/v1/me/mfa/totp)"
+                        .into(),
+                    None,
+                    None,
+                ),
                 AppError::Unavailable(cause) => {
                     tracing::error!(%cause, "service unavailable");
                     (

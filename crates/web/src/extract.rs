@@ -129,8 +129,25 @@ where
                 );
             }
         }
+        if actor.must_enrol && !open_before_enrolment(&parts.method, parts.uri.path()) {
+            let ctx = client_ctx(&app, parts);
+            return Err(turva_app::auth::enrolment_denied(&app, &ctx, &actor)
+                .await
+                .into());
+        }
         Ok(Auth(actor))
     }
+}
+
+/// What a user who must enrol a second factor may still call (API.md,
+/// "Second factors required"): `GET /me`, `/me/mfa…`, re-auth, sign-out.
+fn open_before_enrolment(method: &Method, path: &str) -> bool {
+    let path = path.strip_prefix("/api/v1").unwrap_or(path);
+    (path == "/me" && method == Method::GET)
+        || path == "/me/mfa"
+        || path.starts_with("/me/mfa/")
+        || path == "/auth/reauth"
+        || path == "/auth/logout"
 }
 
 /// The token and whether it came from the cookie.
@@ -199,6 +216,31 @@ where
             detail: format!("invalid body: {}", strip_position(&e)),
         })?;
         Ok(ApiJson(parsed))
+    }
+}
+
+/// A JSON body that may also be left out entirely (no `Content-Type`, no
+/// bytes): then `T::default()`.
+pub struct ApiJsonOrEmpty<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJsonOrEmpty<T>
+where
+    T: DeserializeOwned + Default,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if req.headers().get(header::CONTENT_TYPE).is_none() {
+            let bytes = read_limited(req.into_body(), crate::routes::JSON_LIMIT).await?;
+            if bytes.is_empty() {
+                return Ok(ApiJsonOrEmpty(T::default()));
+            }
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        ApiJson::from_request(req, state)
+            .await
+            .map(|ApiJson(t)| ApiJsonOrEmpty(t))
     }
 }
 

@@ -13,7 +13,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::api::{
-    audit, auth, companies, documents, files, folders, health, me, search, shares, templates,
+    audit, auth, companies, documents, files, folders, health, me, mfa, search, shares, templates,
 };
 use crate::error::ApiError;
 use crate::middleware;
@@ -58,11 +58,17 @@ fn api() -> OpenApiRouter<App> {
         .routes(routes!(auth::password_reset_confirm))
         .routes(routes!(auth::accept_invite))
         .routes(routes!(auth::reauth))
+        .routes(routes!(auth::mfa))
         .routes(routes!(auth::confirm_email))
         .routes(routes!(me::get_me, me::patch_me))
         .routes(routes!(me::change_password))
         .routes(routes!(me::list_sessions))
         .routes(routes!(me::revoke_session))
+        .routes(routes!(mfa::overview))
+        .routes(routes!(mfa::start_totp))
+        .routes(routes!(mfa::confirm_totp))
+        .routes(routes!(mfa::remove))
+        .routes(routes!(mfa::renew_recovery_codes))
         .routes(routes!(
             companies::create_company,
             companies::list_companies

@@ -16,6 +16,7 @@ mod folder_templates;
 mod housekeeping;
 mod input;
 mod mail;
+mod mfa;
 mod rights;
 mod rights_props;
 mod server;

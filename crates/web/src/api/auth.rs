@@ -32,7 +32,10 @@ pub struct UserJson {
 
 impl From<&turva_app::auth::LoginOk> for UserJson {
     fn from(l: &turva_app::auth::LoginOk) -> Self {
-        user_json(&l.user)
+        UserJson {
+            has_mfa: l.has_mfa,
+            ..user_json(&l.user)
+        }
     }
 }
 
@@ -54,11 +57,44 @@ pub struct LoginResponse {
     pub token: String,
     pub user: UserJson,
     pub expires_at: String,
+    /// Present (true) when a second factor is required and the user has
+    /// none: the session reaches only enrolment until they enrol.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub mfa_enrolment_required: bool,
 }
 
-/// Signs in with email and password.
+/// The password was right and the account has a second factor.
+#[derive(Serialize, ToSchema)]
+pub struct MfaRequired {
+    /// Always true.
+    pub mfa_required: bool,
+    /// For `POST /auth/mfa`: lives 5 minutes, survives 5 wrong codes.
+    pub mfa_token: String,
+}
+
+fn session_answer(app: &App, ok: auth::LoginOk) -> Response {
+    let max_age = app.config().auth.session_absolute_seconds;
+    let cookie = format!(
+        "{SESSION_COOKIE}={}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age={max_age}",
+        ok.token
+    );
+    let body = LoginResponse {
+        user: UserJson::from(&ok),
+        mfa_enrolment_required: ok.mfa_enrolment_required,
+        token: ok.token,
+        expires_at: time(ok.expires_at),
+    };
+    let mut res = Json(body).into_response();
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        res.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    res
+}
+
+/// Signs in with email and password. An account with a second factor gets
+/// `{"mfa_required": true, "mfa_token"}` and no session yet.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest, responses(
-    (status = 200, description = "signed in; sets the session cookie", body = LoginResponse),
+    (status = 200, description = "signed in (sets the session cookie), or `MfaRequired` when a second factor must follow", body = LoginResponse),
     (status = 400, description = "malformed input", body = Problem),
     (status = 401, description = "wrong email or password (`invalid_credentials`)", body = Problem),
     (status = 429, description = "too many attempts (`rate_limited`, with Retry-After)", body = Problem)))]
@@ -67,22 +103,37 @@ pub async fn login(
     ClientCtx(ctx): ClientCtx,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> ApiResult<Response> {
-    let ok = auth::login(&app, &ctx, &req.email, &req.password).await?;
-    let max_age = app.config().auth.session_absolute_seconds;
-    let cookie = format!(
-        "{SESSION_COOKIE}={}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age={max_age}",
-        ok.token
-    );
-    let body = LoginResponse {
-        user: UserJson::from(&ok),
-        token: ok.token,
-        expires_at: time(ok.expires_at),
-    };
-    let mut res = Json(body).into_response();
-    if let Ok(v) = HeaderValue::from_str(&cookie) {
-        res.headers_mut().insert(header::SET_COOKIE, v);
+    match auth::login(&app, &ctx, &req.email, &req.password).await? {
+        auth::Login::Session(ok) => Ok(session_answer(&app, ok)),
+        auth::Login::SecondFactor { mfa_token } => Ok(Json(MfaRequired {
+            mfa_required: true,
+            mfa_token,
+        })
+        .into_response()),
     }
-    Ok(res)
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MfaRequest {
+    pub mfa_token: String,
+    /// A current TOTP code, or an unused recovery code.
+    pub code: String,
+}
+
+/// Completes a sign-in with a second factor.
+#[utoipa::path(post, path = "/api/v1/auth/mfa", tag = "auth", request_body = MfaRequest, responses(
+    (status = 200, description = "signed in; sets the session cookie", body = LoginResponse),
+    (status = 400, description = "malformed input", body = Problem),
+    (status = 401, description = "wrong or reused code (`invalid_credentials`), or a dead `mfa_token` (`unauthenticated`)", body = Problem),
+    (status = 429, description = "too many attempts (`rate_limited`, with Retry-After)", body = Problem)))]
+pub async fn mfa(
+    State(app): State<App>,
+    ClientCtx(ctx): ClientCtx,
+    ApiJson(req): ApiJson<MfaRequest>,
+) -> ApiResult<Response> {
+    let ok = turva_app::mfa::complete_login(&app, &ctx, &req.mfa_token, &req.code).await?;
+    Ok(session_answer(&app, ok))
 }
 
 /// Ends the current session.
@@ -207,13 +258,18 @@ pub async fn confirm_email(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Reauth {
-    pub password: String,
+    /// The account's password; or
+    pub password: Option<String>,
+    /// a TOTP code or a recovery code.
+    pub code: Option<String>,
 }
 
-/// Confirms the password for sensitive actions (recent auth).
+/// Confirms the password or a second factor for sensitive actions (recent
+/// auth).
 #[utoipa::path(post, path = "/api/v1/auth/reauth", tag = "auth", request_body = Reauth, responses(
     (status = 204, description = "confirmed"),
-    (status = 401, description = "wrong password or not signed in", body = Problem),
+    (status = 400, description = "neither or both of password and code", body = Problem),
+    (status = 401, description = "wrong password or code, or not signed in", body = Problem),
     (status = 429, description = "too many attempts", body = Problem)))]
 pub async fn reauth(
     State(app): State<App>,
@@ -221,6 +277,15 @@ pub async fn reauth(
     Auth(actor): Auth,
     ApiJson(req): ApiJson<Reauth>,
 ) -> ApiResult<StatusCode> {
-    auth::reauth(&app, &ctx, &actor, &req.password).await?;
+    let with = match (&req.password, &req.code) {
+        (Some(p), None) => auth::ReauthWith::Password(p),
+        (None, Some(c)) => auth::ReauthWith::Code(c),
+        _ => {
+            return Err(
+                turva_app::AppError::malformed("password", "give either password or code").into(),
+            )
+        }
+    };
+    auth::reauth(&app, &ctx, &actor, with).await?;
     Ok(StatusCode::NO_CONTENT)
 }

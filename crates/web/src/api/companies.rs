@@ -161,7 +161,7 @@ fn member_json(m: MemberRow) -> MemberJson {
         role: m.role,
         status: m.status,
         language: m.language,
-        has_mfa: false,
+        has_mfa: m.has_mfa,
         created_at: super::time(m.created_at),
     }
 }

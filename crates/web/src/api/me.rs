@@ -29,6 +29,9 @@ pub struct MeJson {
     /// Send as `X-CSRF-Token` on state-changing calls made with the cookie.
     pub csrf_token: String,
     pub has_mfa: bool,
+    /// A second factor is required and the user has none: only enrolment
+    /// (`/me/mfa…`), `GET /me`, re-auth and sign-out answer until they enrol.
+    pub mfa_enrolment_required: bool,
 }
 
 fn me_json(me: auth::Me) -> MeJson {
@@ -48,7 +51,8 @@ fn me_json(me: auth::Me) -> MeJson {
             })
             .collect(),
         csrf_token: me.csrf_token,
-        has_mfa: false,
+        has_mfa: me.has_mfa,
+        mfa_enrolment_required: me.mfa_enrolment_required,
     }
 }
 

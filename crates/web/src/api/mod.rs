@@ -10,6 +10,7 @@ pub mod files;
 pub mod folders;
 pub mod health;
 pub mod me;
+pub mod mfa;
 pub mod search;
 pub mod shares;
 pub mod templates;

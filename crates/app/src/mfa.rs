@@ -1,0 +1,466 @@
+//! Second factors: enrolment and removal by their owner, recovery codes,
+//! and the second step of a sign-in (`POST /auth/mfa`).
+//!
+//! Sign-in with a factor: password (throttled) → a challenge (`mfa_token`:
+//! 256 bits, stored hashed, 5 minutes, bound to the password hash of that
+//! step, so a password change kills it) → a TOTP or recovery code → the
+//! session. No session exists before the code. A wrong code counts against
+//! the same throttle as a wrong password and against the challenge, which
+//! survives 5 wrong codes and dies at the sixth, or at its first success.
+//! The code checks themselves are in `totp` and `recovery`.
+
+use turva_model::audit::{AuditAction, ObjectType, Outcome};
+use turva_model::{validate, Language};
+use turva_store::mfa::{self as store, ChallengeRow, FactorRow};
+use turva_store::{sessions, users, Tx};
+
+use crate::audit::{self, Event};
+use crate::auth::{self, LoginOk};
+use crate::keyring::{self, KeyKind};
+use crate::mail::{self, FactorChange};
+use crate::secret::{hash_token, new_id, new_token};
+use crate::{recovery, throttle, totp, Actor, App, AppError, Ctx};
+
+/// How long a sign-in challenge lives.
+const CHALLENGE_MS: i64 = 5 * 60 * 1000;
+/// Wrong codes a challenge survives.
+const CHALLENGE_WRONG_CODES: i64 = 5;
+/// How long a started TOTP enrolment waits for its confirmation.
+const ENROL_MS: i64 = 10 * 60 * 1000;
+/// A code longer than this is refused before any check.
+const CODE_MAX: usize = 64;
+
+/// The caller's factors (confirmed ones) and unused recovery codes.
+#[derive(Debug)]
+pub struct Overview {
+    pub factors: Vec<FactorRow>,
+    pub recovery_codes_left: i64,
+}
+
+/// A started TOTP enrolment, shown once.
+#[derive(Debug)]
+pub struct TotpStart {
+    pub id: String,
+    pub secret: String,
+    pub otpauth_url: String,
+    pub qr: String,
+}
+
+/// Which second factor was given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Used {
+    Totp,
+    RecoveryCode,
+}
+
+impl Used {
+    /// How a session signed in with it is described.
+    pub fn method(self) -> &'static str {
+        match self {
+            Used::Totp => "totp",
+            Used::RecoveryCode => "recovery_code",
+        }
+    }
+}
+
+fn check_code_input(code: &str) -> Result<(), AppError> {
+    if code.is_empty() || code.chars().count() > CODE_MAX {
+        return Err(AppError::malformed(
+            "code",
+            "must be between 1 and 64 characters",
+        ));
+    }
+    Ok(())
+}
+
+fn language(s: &str) -> Language {
+    Language::parse("language", s).unwrap_or_default()
+}
+
+/// `GET /me/mfa`.
+pub async fn overview(app: &App, actor: &Actor) -> Result<Overview, AppError> {
+    let mut tx = app.db().read().await?;
+    let factors = store::factors_of(&mut tx, &actor.user_id)
+        .await?
+        .into_iter()
+        .filter(|f| f.confirmed_at.is_some())
+        .collect();
+    let recovery_codes_left = store::recovery_codes_left(&mut tx, &actor.user_id).await?;
+    Ok(Overview {
+        factors,
+        recovery_codes_left,
+    })
+}
+
+/// Refuses (audited) a self-service action without recent auth.
+async fn require_recent(
+    app: &App,
+    ctx: &Ctx,
+    actor: &Actor,
+    action: AuditAction,
+) -> Result<(), AppError> {
+    if auth::recent_auth(app, actor) {
+        return Ok(());
+    }
+    let ev = Event::new(action, Outcome::Denied)
+        .actor(actor)
+        .object(ObjectType::User, &actor.user_id)
+        .reason("reauthentication_required");
+    Err(audit::deny(app, ctx, ev, AppError::ReauthRequired).await)
+}
+
+/// Starts a TOTP enrolment: a new secret, shown once with its URL and QR
+/// code; it counts for nothing until confirmed.
+pub async fn start_totp(
+    app: &App,
+    ctx: &Ctx,
+    actor: &Actor,
+    name: Option<&str>,
+) -> Result<TotpStart, AppError> {
+    let name = match name {
+        Some(n) => validate::name("name", n)?,
+        None => "Authenticator app".to_string(),
+    };
+    require_recent(app, ctx, actor, AuditAction::AuthMfaEnrol).await?;
+    let secret = totp::new_secret();
+    let url = totp::otpauth_url(&secret, &actor.email)?;
+    let qr = totp::qr_data_url(&url)?;
+    let now = app.now();
+    let id = new_id();
+    let mut tx = app.db().write().await?;
+    store::delete_stale_pending(&mut tx, &actor.user_id, now - ENROL_MS).await?;
+    let (_, key) = keyring::ensure_key(app, &mut tx, KeyKind::User, &actor.user_id).await?;
+    store::insert_factor(
+        &mut tx,
+        &FactorRow {
+            id: id.clone(),
+            user_id: actor.user_id.clone(),
+            kind: "totp".into(),
+            name,
+            secret: Some(totp::seal(&key, &id, &secret)),
+            created_at: now,
+            confirmed_at: None,
+            last_used_at: None,
+            last_step: None,
+        },
+    )
+    .await?;
+    let ev = Event::new(AuditAction::AuthMfaEnrol, Outcome::Allowed)
+        .actor(actor)
+        .object(ObjectType::User, &actor.user_id)
+        .reason("totp started");
+    audit::record(app, &mut tx, ctx, ev).await?;
+    tx.commit().await?;
+    Ok(TotpStart {
+        id,
+        secret: totp::secret_base32(&secret),
+        otpauth_url: url,
+        qr,
+    })
+}
+
+/// Confirms a started TOTP enrolment with a current code. For the user's
+/// first factor, answers a new set of recovery codes (shown once).
+pub async fn confirm_totp(
+    app: &App,
+    ctx: &Ctx,
+    actor: &Actor,
+    id: &str,
+    code: &str,
+) -> Result<Option<Vec<String>>, AppError> {
+    check_code_input(code)?;
+    let limits = [
+        throttle::session_limit("mfa_confirm_session", &actor.session_id),
+        throttle::address_limit(app, "mfa_confirm_ip", &ctx.ip.to_string()),
+    ];
+    let now = app.now();
+    let mut tx = app.db().write().await?;
+    let reservation = throttle::reserve(app, &mut tx, &limits).await?;
+    let factor = store::factor(&mut tx, &actor.user_id, id)
+        .await?
+        .filter(|f| f.kind == "totp" && f.confirmed_at.is_none())
+        .ok_or(AppError::NotFound)?;
+    if factor.created_at + ENROL_MS < now {
+        return Err(AppError::invalid(
+            "id",
+            "this enrolment expired; start a new one",
+        ));
+    }
+    let key = keyring::get_key(app, &mut tx, KeyKind::User, &actor.user_id)
+        .await?
+        .ok_or_else(|| AppError::Internal("the user's key is missing".into()))?
+        .1;
+    let sealed = factor.secret.as_deref().unwrap_or_default();
+    let secret = totp::open(&key, &factor.id, sealed)?;
+    let Some(step) = totp::matching_step(&secret, code, now)? else {
+        let ev = Event::new(AuditAction::AuthMfaFailed, Outcome::Denied)
+            .actor(actor)
+            .object(ObjectType::User, &actor.user_id)
+            .reason("enrolment code");
+        audit::record(app, &mut tx, ctx, ev).await?;
+        tx.commit().await?;
+        return Err(AppError::invalid("code", "is not the current code"));
+    };
+    let first = !store::has_factor(&mut tx, &actor.user_id).await?;
+    if !store::confirm_factor(&mut tx, &factor.id, step, now).await? {
+        return Err(AppError::Conflict("this factor was confirmed already"));
+    }
+    let codes = if first {
+        Some(new_recovery_set(app, &mut tx, &actor.user_id).await?)
+    } else {
+        None
+    };
+    throttle::release(&mut tx, &reservation, None).await?;
+    let ev = Event::new(AuditAction::AuthMfaEnrol, Outcome::Allowed)
+        .actor(actor)
+        .object(ObjectType::User, &actor.user_id)
+        .reason("totp confirmed");
+    audit::record(app, &mut tx, ctx, ev).await?;
+    tx.commit().await?;
+    tell(app, actor, FactorChange::Added).await;
+    Ok(codes)
+}
+
+/// Emails the caller that their factors changed.
+async fn tell(app: &App, actor: &Actor, change: FactorChange) {
+    let m = mail::factor_notice(language(&actor.language), &actor.email, change, 0);
+    auth::send_quietly(app, &m).await;
+}
+
+/// Removes one of the caller's factors (recent auth). Removing the last
+/// one voids the recovery codes too.
+pub async fn remove(app: &App, ctx: &Ctx, actor: &Actor, id: &str) -> Result<(), AppError> {
+    require_recent(app, ctx, actor, AuditAction::AuthMfaRemove).await?;
+    let mut tx = app.db().write().await?;
+    if !store::delete_factor(&mut tx, &actor.user_id, id).await? {
+        return Err(AppError::NotFound);
+    }
+    if !store::has_factor(&mut tx, &actor.user_id).await? {
+        store::delete_all(&mut tx, &actor.user_id).await?;
+    }
+    let ev = Event::new(AuditAction::AuthMfaRemove, Outcome::Allowed)
+        .actor(actor)
+        .object(ObjectType::User, &actor.user_id);
+    audit::record(app, &mut tx, ctx, ev).await?;
+    tx.commit().await?;
+    tell(app, actor, FactorChange::Removed).await;
+    Ok(())
+}
+
+/// A new set of recovery codes (recent auth); the old set is void.
+pub async fn renew_recovery_codes(
+    app: &App,
+    ctx: &Ctx,
+    actor: &Actor,
+) -> Result<Vec<String>, AppError> {
+    require_recent(app, ctx, actor, AuditAction::AuthRecoveryCodesRenew).await?;
+    let mut tx = app.db().write().await?;
+    if !store::has_factor(&mut tx, &actor.user_id).await? {
+        return Err(AppError::Conflict(
+            "recovery codes need a second factor; enrol one first",
+        ));
+    }
+    let codes = new_recovery_set(app, &mut tx, &actor.user_id).await?;
+    let ev = Event::new(AuditAction::AuthRecoveryCodesRenew, Outcome::Allowed)
+        .actor(actor)
+        .object(ObjectType::User, &actor.user_id);
+    audit::record(app, &mut tx, ctx, ev).await?;
+    tx.commit().await?;
+    Ok(codes)
+}
+
+/// Replaces the user's recovery codes with a new set; answers the codes.
+async fn new_recovery_set(app: &App, tx: &mut Tx, user_id: &str) -> Result<Vec<String>, AppError> {
+    let codes = recovery::new_set();
+    let hashes: Vec<String> = codes
+        .iter()
+        .filter_map(|c| recovery::normalise(c))
+        .map(|c| recovery::hash(app, &c))
+        .collect();
+    store::replace_recovery_codes(tx, user_id, &hashes, app.now()).await?;
+    Ok(codes)
+}
+
+/// Checks `code` (a TOTP code of a confirmed factor, or an unused recovery
+/// code) for `user_id` and claims it, in `tx`: a code passes once.
+pub(crate) async fn verify_code(
+    app: &App,
+    tx: &mut Tx,
+    user_id: &str,
+    code: &str,
+) -> Result<Option<Used>, AppError> {
+    let now = app.now();
+    if totp::looks_like_code(code) {
+        let factors = store::factors_of(tx, user_id).await?;
+        let mut key = None;
+        for f in factors
+            .iter()
+            .filter(|f| f.kind == "totp" && f.confirmed_at.is_some())
+        {
+            if key.is_none() {
+                key = keyring::get_key(app, tx, KeyKind::User, user_id)
+                    .await?
+                    .map(|(_, k)| k);
+            }
+            let Some(k) = key.as_ref() else {
+                return Ok(None);
+            };
+            let secret = totp::open(k, &f.id, f.secret.as_deref().unwrap_or_default())?;
+            if let Some(step) = totp::matching_step(&secret, code, now)? {
+                // The same step twice (replay), or an older one: refused.
+                return Ok(store::claim_step(tx, &f.id, step, now)
+                    .await?
+                    .then_some(Used::Totp));
+            }
+        }
+        return Ok(None);
+    }
+    let Some(normal) = recovery::normalise(code) else {
+        return Ok(None);
+    };
+    let used = store::use_recovery_code(tx, user_id, &recovery::hash(app, &normal), now).await?;
+    Ok(used.then_some(Used::RecoveryCode))
+}
+
+/// After a recovery code was used: the email that tells its owner.
+pub(crate) async fn recovery_notice(
+    tx: &mut Tx,
+    user: &users::UserRow,
+) -> Result<mail::Mail, AppError> {
+    let left = store::recovery_codes_left(tx, &user.id).await?;
+    Ok(mail::factor_notice(
+        language(&user.language),
+        &user.email,
+        FactorChange::RecoveryCodeUsed,
+        left,
+    ))
+}
+
+/// The first step's answer for an account with a factor: a challenge
+/// bound to the password hash just checked.
+pub(crate) async fn challenge(
+    app: &App,
+    tx: &mut Tx,
+    user: &users::UserRow,
+) -> Result<String, AppError> {
+    let (token, token_hash) = new_token();
+    let now = app.now();
+    store::insert_challenge(
+        tx,
+        &ChallengeRow {
+            token_hash,
+            user_id: user.id.clone(),
+            password_fp: password_fp(user),
+            created_at: now,
+            expires_at: now + CHALLENGE_MS,
+            failures: 0,
+            used_at: None,
+        },
+    )
+    .await?;
+    Ok(token)
+}
+
+fn password_fp(user: &users::UserRow) -> String {
+    hash_token(user.password_hash.as_deref().unwrap_or_default())
+}
+
+/// Whether a user has a confirmed second factor.
+pub(crate) async fn has_factor(tx: &mut Tx, user_id: &str) -> Result<bool, AppError> {
+    Ok(store::has_factor(tx, user_id).await?)
+}
+
+/// `POST /auth/mfa`: the second step of a sign-in.
+pub async fn complete_login(
+    app: &App,
+    ctx: &Ctx,
+    mfa_token: &str,
+    code: &str,
+) -> Result<LoginOk, AppError> {
+    if mfa_token.is_empty() || mfa_token.len() > 128 {
+        return Err(AppError::malformed("mfa_token", "is not a sign-in token"));
+    }
+    check_code_input(code)?;
+    let now = app.now();
+    let token_hash = hash_token(mfa_token);
+    let mut tx = app.db().write().await?;
+    let challenge = store::challenge(&mut tx, &token_hash).await?;
+    let user = match &challenge {
+        Some(c) => users::user_by_id(&mut tx, &c.user_id).await?,
+        None => None,
+    };
+    let (Some(ch), Some(user)) = (challenge, user) else {
+        drop(tx);
+        let ev = Event::new(AuditAction::AuthMfaFailed, Outcome::Denied).reason("mfa_token");
+        return Err(audit::deny(app, ctx, ev, AppError::Unauthenticated).await);
+    };
+    let live = ch.used_at.is_none()
+        && ch.expires_at > now
+        && ch.failures <= CHALLENGE_WRONG_CODES
+        && ch.password_fp == password_fp(&user);
+    if !live {
+        let mut ev = Event::new(AuditAction::AuthMfaFailed, Outcome::Denied).reason("mfa_token");
+        ev.subject_id = Some(&user.id);
+        audit::record(app, &mut tx, ctx, ev).await?;
+        tx.commit().await?;
+        return Err(AppError::Unauthenticated);
+    }
+    let limits = throttle::login_limits(app, &user.email, &ctx.ip.to_string());
+    let reservation = match throttle::reserve(app, &mut tx, &limits).await {
+        Ok(r) => r,
+        Err(e) => {
+            let mut ev =
+                Event::new(AuditAction::AuthMfaFailed, Outcome::Denied).reason("rate_limited");
+            ev.subject_id = Some(&user.id);
+            ev.email = Some(&user.email);
+            audit::record(app, &mut tx, ctx, ev).await?;
+            tx.commit().await?;
+            return Err(e);
+        }
+    };
+    let Some(used) = verify_code(app, &mut tx, &user.id, code).await? else {
+        store::fail_challenge(&mut tx, &token_hash).await?;
+        let mut ev = Event::new(AuditAction::AuthMfaFailed, Outcome::Denied).reason("invalid_code");
+        ev.subject_id = Some(&user.id);
+        ev.email = Some(&user.email);
+        audit::record(app, &mut tx, ctx, ev).await?;
+        let mails = crate::alerts::failed_signin(app, &mut tx, ctx, &user.id, &user.email).await?;
+        tx.commit().await?;
+        crate::alerts::send(app, &mails).await;
+        return Err(AppError::InvalidCredentials);
+    };
+    if !store::use_challenge(&mut tx, &token_hash, now, CHALLENGE_WRONG_CODES + 1).await? {
+        // Another request used it first.
+        return Err(AppError::Unauthenticated);
+    }
+    throttle::release(&mut tx, &reservation, limits.first()).await?;
+    let (token, row) = auth::new_session(app, ctx, &user.id, used.method());
+    sessions::insert_session(&mut tx, &row).await?;
+    let mut notice = None;
+    if used == Used::RecoveryCode {
+        let mut ev = Event::new(AuditAction::AuthRecoveryCodeUsed, Outcome::Allowed)
+            .object(ObjectType::User, &user.id);
+        ev.actor_id = Some(&user.id);
+        ev.email = Some(&user.email);
+        audit::record(app, &mut tx, ctx, ev).await?;
+        notice = Some(recovery_notice(&mut tx, &user).await?);
+    }
+    let mut ev = Event::new(AuditAction::AuthLogin, Outcome::Allowed)
+        .object(ObjectType::Session, &row.id)
+        .reason(used.method());
+    ev.actor_id = Some(&user.id);
+    ev.email = Some(&user.email);
+    ev.credential = Some("session");
+    audit::record(app, &mut tx, ctx, ev).await?;
+    tx.commit().await?;
+    if let Some(m) = notice {
+        auth::send_quietly(app, &m).await;
+    }
+    Ok(LoginOk {
+        token,
+        expires_at: row.expires_at,
+        user,
+        has_mfa: true,
+        mfa_enrolment_required: false,
+    })
+}

@@ -312,6 +312,8 @@ pub enum FactorChange {
     Added,
     Removed,
     RecoveryCodeUsed,
+    /// Every factor removed by an administrator or operator.
+    Reset,
 }
 
 /// Tells a user that their second factors changed or a recovery code was
@@ -327,6 +329,9 @@ pub fn factor_notice(lang: Language, to: &str, change: FactorChange, left: i64) 
         (Language::En, FactorChange::RecoveryCodeUsed) => ("A recovery code of your Turva account was used".to_string(), format!("Hello,\n\nA recovery code was just used to sign in to your Turva account or to confirm an action; {left} unused codes remain. If this was not you, reset your password at once and tell your administrator.\n")),
         (Language::Fi, FactorChange::RecoveryCodeUsed) => ("Turva-tilisi palautuskoodia käytettiin".to_string(), format!("Hei,\n\nTurva-tilisi palautuskoodia käytettiin juuri kirjautumiseen tai toiminnon vahvistamiseen; käyttämättömiä koodeja on jäljellä {left}. Jos et tehnyt tätä itse, vaihda salasana heti ja kerro ylläpitäjälle.\n")),
         (Language::De, FactorChange::RecoveryCodeUsed) => ("Ein Wiederherstellungscode Ihres Turva-Kontos wurde verwendet".to_string(), format!("Hallo,\n\nSoeben wurde ein Wiederherstellungscode verwendet, um sich bei Ihrem Turva-Konto anzumelden oder eine Aktion zu bestätigen; {left} unbenutzte Codes sind übrig. Wenn Sie das nicht waren, setzen Sie Ihr Passwort sofort zurück und informieren Sie Ihren Administrator.\n")),
+        (Language::En, FactorChange::Reset) => ("The second factors of your Turva account were reset".to_string(), "Hello,\n\nAn administrator removed every second factor of your Turva account and signed out all its sessions. Sign in with your password and enrol a new factor. If you did not ask for this, tell your administrator at once.\n".to_string()),
+        (Language::Fi, FactorChange::Reset) => ("Turva-tilisi toiset tunnistautumistavat nollattiin".to_string(), "Hei,\n\nYlläpitäjä poisti kaikki Turva-tilisi toiset tunnistautumistavat ja kirjasi ulos kaikki sen istunnot. Kirjaudu salasanallasi ja ota käyttöön uusi tunnistautumistapa. Jos et pyytänyt tätä, kerro ylläpitäjälle heti.\n".to_string()),
+        (Language::De, FactorChange::Reset) => ("Die zweiten Faktoren Ihres Turva-Kontos wurden zurückgesetzt".to_string(), "Hallo,\n\nEin Administrator hat alle zweiten Faktoren Ihres Turva-Kontos entfernt und alle Sitzungen abgemeldet. Melden Sie sich mit Ihrem Passwort an und richten Sie einen neuen Faktor ein. Wenn Sie das nicht veranlasst haben, informieren Sie sofort Ihren Administrator.\n".to_string()),
     };
     Mail {
         to: to.to_string(),
@@ -336,6 +341,7 @@ pub fn factor_notice(lang: Language, to: &str, change: FactorChange, left: i64) 
             FactorChange::Added => "factor_added",
             FactorChange::Removed => "factor_removed",
             FactorChange::RecoveryCodeUsed => "recovery_code_used",
+            FactorChange::Reset => "mfa_reset",
         },
     }
 }

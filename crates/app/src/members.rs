@@ -353,6 +353,58 @@ impl Target {
     }
 }
 
+/// Removes every second factor of a member who belongs to no other company
+/// and is no operator (admins, recent auth; an owner's: owners), and ends
+/// their sessions; audited and emailed to the member.
+pub async fn reset_mfa(
+    app: &App,
+    ctx: &Ctx,
+    actor: &Actor,
+    company_id: &str,
+    user_id: &str,
+) -> Result<(), AppError> {
+    let mut tx = app.db().write().await?;
+    let target = Target::load(app, &mut tx, actor, company_id, user_id).await?;
+    let user = users::user_by_id(&mut tx, user_id).await?;
+    let elsewhere = members::memberships_of_user(&mut tx, user_id)
+        .await?
+        .iter()
+        .any(|m| m.company_id != company_id);
+    let exclusive = !elsewhere && user.as_ref().is_some_and(|u| !u.is_operator);
+    let obj = (ObjectType::Member, user_id);
+    let action = Action::ResetMemberMfa {
+        role: target.role(),
+        exclusive,
+    };
+    let user = match (target.decide(action), user) {
+        (Ok(_), Some(user)) => user,
+        (decision, _) => {
+            drop(tx);
+            let reason = decision.err().unwrap_or(access::Reason::NotVisible);
+            let company = target.company.as_ref();
+            return Err(denied(
+                app,
+                ctx,
+                actor,
+                AuditAction::AuthMfaReset,
+                company,
+                obj,
+                reason,
+            )
+            .await);
+        }
+    };
+    crate::mfa::wipe(app, &mut tx, user_id).await?;
+    let ev = Event::new(AuditAction::AuthMfaReset, Outcome::Allowed)
+        .actor(actor)
+        .company(company_id)
+        .object(obj.0, obj.1);
+    audit::record(app, &mut tx, ctx, ev).await?;
+    tx.commit().await?;
+    auth::send_quietly(app, &crate::mfa::reset_notice(&user)).await;
+    Ok(())
+}
+
 /// Changes a member's role.
 pub async fn change_role(
     app: &App,

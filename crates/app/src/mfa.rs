@@ -464,3 +464,41 @@ pub async fn complete_login(
         mfa_enrolment_required: false,
     })
 }
+
+/// Removes every factor and recovery code of `user_id` and ends all their
+/// sessions (an MFA reset), in `tx`.
+pub(crate) async fn wipe(app: &App, tx: &mut Tx, user_id: &str) -> Result<(), AppError> {
+    store::delete_all(tx, user_id).await?;
+    sessions::revoke_all_of_user(tx, user_id, None, app.now()).await?;
+    Ok(())
+}
+
+/// The email telling a user their factors were reset.
+pub(crate) fn reset_notice(user: &users::UserRow) -> mail::Mail {
+    mail::factor_notice(
+        language(&user.language),
+        &user.email,
+        FactorChange::Reset,
+        0,
+    )
+}
+
+/// `turva user reset-mfa --email E`: the operator's reset of anyone's
+/// factors; ends their sessions, audited, emailed.
+pub async fn reset_by_operator(app: &App, ctx: &Ctx, email: &str) -> Result<(), AppError> {
+    let email = validate::email("email", email)?;
+    let mut tx = app.db().write().await?;
+    let user = users::user_by_email(&mut tx, &email)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    wipe(app, &mut tx, &user.id).await?;
+    let mut ev = Event::new(AuditAction::AuthMfaReset, Outcome::Allowed)
+        .object(ObjectType::User, &user.id)
+        .reason("operator command line");
+    ev.subject_id = Some(&user.id);
+    ev.credential = Some("cli");
+    audit::record(app, &mut tx, ctx, ev).await?;
+    tx.commit().await?;
+    auth::send_quietly(app, &reset_notice(&user)).await;
+    Ok(())
+}

@@ -42,6 +42,11 @@ pub enum Command {
         #[command(subcommand)]
         command: CompanyCommand,
     },
+    /// User accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
     /// The audit log.
     Audit {
         #[command(subcommand)]
@@ -55,6 +60,16 @@ pub enum Command {
 pub enum OperatorCommand {
     /// Create an operator; the password is read from stdin (one line) or TURVA_PASSWORD.
     Create {
+        #[arg(long)]
+        email: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum UserCommand {
+    /// Remove every second factor of a user and end their sessions
+    /// (audited; the user is emailed).
+    ResetMfa {
         #[arg(long)]
         email: String,
     },
@@ -155,6 +170,21 @@ pub async fn run(cli: Cli, input: &mut dyn BufRead, out: &mut dyn Write) -> Resu
             app.close().await;
             writeln!(out, "{}", user.id)?;
             Ok(())
+        }
+        Command::User {
+            command: UserCommand::ResetMfa { email },
+        } => {
+            let app = open(config, &cli.data).await?;
+            let done = turva_app::mfa::reset_by_operator(&app, &Ctx::cli(), &email).await;
+            app.close().await;
+            match done {
+                Ok(()) => {
+                    writeln!(out, "reset the second factors of {email}")?;
+                    Ok(())
+                }
+                Err(turva_app::AppError::NotFound) => Err(anyhow!("no user has the email {email}")),
+                Err(e) => Err(app_error(e)),
+            }
         }
         Command::Audit {
             command:

@@ -36,6 +36,8 @@ pub enum AuditAction {
     MemberInvite,
     MemberRoleChange,
     MemberRemove,
+    /// Every second factor of a user was removed (by an admin or the CLI).
+    AuthMfaReset,
     /// A request the caller was not allowed to make, on no known object kind.
     AuditExport,
     RequestDenied,
@@ -116,6 +118,7 @@ impl AuditAction {
         AuditAction::MemberInvite,
         AuditAction::MemberRoleChange,
         AuditAction::MemberRemove,
+        AuditAction::AuthMfaReset,
         AuditAction::AuditExport,
         AuditAction::RequestDenied,
         AuditAction::FolderView,
@@ -221,6 +224,7 @@ impl AuditAction {
             AuditAction::MemberInvite => "member.invite",
             AuditAction::MemberRoleChange => "member.role_change",
             AuditAction::MemberRemove => "member.remove",
+            AuditAction::AuthMfaReset => "auth.mfa_reset",
             AuditAction::AuditExport => "audit.export",
             AuditAction::RequestDenied => "request.denied",
             AuditAction::FolderView => "folder.view",

@@ -76,6 +76,7 @@ fn api() -> OpenApiRouter<App> {
         .routes(routes!(companies::get_company, companies::patch_company))
         .routes(routes!(companies::list_members, companies::invite_member))
         .routes(routes!(companies::patch_member, companies::remove_member))
+        .routes(routes!(companies::reset_member_mfa))
         .routes(routes!(folders::create_folder, folders::list_folders))
         .routes(routes!(
             folders::get_folder,

@@ -56,6 +56,10 @@ pub enum Action {
     ChangeRole { from: Role, to: Role, is_self: bool },
     /// Remove a member holding `role`; `is_self` when the actor leaves.
     RemoveMember { role: Role, is_self: bool },
+    /// Remove every second factor of a member holding `role`; `exclusive`
+    /// when the member belongs to no other company and is no operator
+    /// (anyone else only the operator CLI may reset).
+    ResetMemberMfa { role: Role, exclusive: bool },
     /// List the top-level folders (members and guests; filtered by rights).
     ListFolders,
     /// Create a folder at the top level of the company.
@@ -234,6 +238,17 @@ pub fn decide(actor: &ActorFacts, action: Action) -> Decision {
                 Err(Reason::Forbidden)
             }
         }
+        Action::ResetMemberMfa {
+            role: target,
+            exclusive,
+        } => {
+            let may = role.is_admin() && (target != Role::Owner || role == Role::Owner);
+            if may && !exclusive {
+                Err(Reason::Forbidden)
+            } else {
+                needs_recent(may)
+            }
+        }
         Action::ListFolders | Action::ViewTemplates | Action::ViewTrash => allow,
         Action::CreateTopFolder => {
             if role > Role::Reader {
@@ -393,6 +408,22 @@ mod tests {
         check(Some(Owner), false, InviteMember { role: Owner }, REAUTH);
         check(Some(Owner), true, InviteMember { role: Owner }, YES);
         check(Some(Member), true, InviteMember { role: Admin }, NO);
+    }
+
+    #[test]
+    fn admins_reset_the_mfa_of_members_only_theirs_alone_with_recent_auth() {
+        let reset = |role, exclusive| ResetMemberMfa { role, exclusive };
+        check(Some(Admin), true, reset(Member, true), YES);
+        check(Some(Admin), false, reset(Member, true), REAUTH);
+        check(Some(Admin), true, reset(Admin, true), YES);
+        // An owner's factors: owners only.
+        check(Some(Admin), true, reset(Owner, true), NO);
+        check(Some(Owner), true, reset(Owner, true), YES);
+        // Someone who belongs elsewhere too, or an operator: the CLI only.
+        check(Some(Owner), true, reset(Member, false), NO);
+        check(Some(Member), true, reset(Reader, true), NO);
+        check(Some(Reader), true, reset(Reader, true), NO);
+        check(None, true, reset(Reader, true), HIDDEN);
     }
 
     #[test]

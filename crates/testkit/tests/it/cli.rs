@@ -271,3 +271,45 @@ async fn audit_verify_reads_a_stopped_data_directory_and_changes_nothing(t: Test
     assert!(err.contains("event 3") && err.lines().count() == 1, "{err}");
     assert_eq!(lines(), before, "verifying signed nothing");
 }
+
+both!(user_reset_mfa_removes_every_factor_of_anyone);
+async fn user_reset_mfa_removes_every_factor_of_anyone(t: TestApp) {
+    let (_cid, owner) = t
+        .company_with_owner("Rakennus Oy", "owner@example.test")
+        .await;
+    owner.enrol_totp(&t).await;
+    let out = turva(
+        &t,
+        &["user", "reset-mfa", "--email", "owner@example.test"],
+        "",
+    )
+    .await;
+    assert_eq!(
+        out.as_deref().map(str::trim),
+        Ok("reset the second factors of owner@example.test")
+    );
+    // Sessions ended; the password alone signs in again.
+    assert_eq!(owner.get("/api/v1/me").await.status, 401);
+    let c = t.client();
+    let r = c.login("owner@example.test", PASSWORD).await;
+    assert!(r.body["token"].is_string(), "{}", r.body);
+    assert_eq!(c.get("/api/v1/me").await.body["has_mfa"], json!(false));
+    assert!(t
+        .outbox()
+        .iter()
+        .any(|m| m.to == "owner@example.test" && m.subject.contains("were reset")));
+    assert_eq!(
+        t.audit_rows_where("action = 'auth.mfa_reset'").await.len(),
+        1
+    );
+    let out = turva(
+        &t,
+        &["user", "reset-mfa", "--email", "nobody@example.test"],
+        "",
+    )
+    .await;
+    assert_eq!(
+        out,
+        Err("no user has the email nobody@example.test".to_string())
+    );
+}

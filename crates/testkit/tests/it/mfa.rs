@@ -481,3 +481,67 @@ async fn an_operator_without_a_factor_can_only_enrol(t: TestApp) {
         "RFC 6238's first SHA-1 vector, last six digits"
     );
 }
+
+both!(an_admin_resets_the_factors_of_a_member_who_is_only_theirs);
+async fn an_admin_resets_the_factors_of_a_member_who_is_only_theirs(t: TestApp) {
+    let (cid, owner) = t
+        .company_with_owner("Rakennus Oy", "owner@example.test")
+        .await;
+    let (admin, admin_id) = t.member(&owner, &cid, "admin@example.test", "admin").await;
+    let (worker, worker_id) = t
+        .member(&owner, &cid, "worker@example.test", "member")
+        .await;
+    worker.enrol_totp(&t).await;
+    let owner_id = owner.get("/api/v1/me").await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let reset = |uid: &str| format!("/api/v1/companies/{cid}/members/{uid}/reset-mfa");
+
+    // An admin may not reset an owner; a member may reset nobody.
+    let r = admin.post(&reset(&owner_id), json!({})).await;
+    assert_eq!((r.status, r.code()), (403, "forbidden"));
+    let r = worker.post(&reset(&admin_id), json!({})).await;
+    assert_eq!((r.status, r.code()), (403, "forbidden"));
+    // Not without recent auth.
+    t.clock.advance_secs(11 * 60);
+    let r = admin.post(&reset(&worker_id), json!({})).await;
+    assert_eq!((r.status, r.code()), (403, "reauthentication_required"));
+    let r = admin
+        .post("/api/v1/auth/reauth", json!({"password": PASSWORD}))
+        .await;
+    assert_eq!(r.status, 204);
+    let r = admin.post(&reset(&worker_id), json!({})).await;
+    assert_eq!(r.status, 204, "{}", r.body);
+
+    // The worker's sessions ended; the password alone signs in; emailed.
+    assert_eq!(worker.get("/api/v1/me").await.status, 401);
+    let c = t.client();
+    let r = c.login("worker@example.test", PASSWORD).await;
+    assert!(r.body["token"].is_string(), "{}", r.body);
+    assert!(t
+        .outbox()
+        .iter()
+        .any(|m| m.to == "worker@example.test" && m.subject.contains("were reset")));
+    let events = t
+        .audit_rows_where("action = 'auth.mfa_reset' AND outcome = 'allowed'")
+        .await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].object_id.as_deref(), Some(worker_id.as_str()));
+    assert_eq!(events[0].actor_id.as_deref(), Some(admin_id.as_str()));
+
+    // Someone who belongs to another company too: only the operator CLI.
+    let (cid2, owner2) = t
+        .company_with_owner("Toinen Oy", "owner2@example.test")
+        .await;
+    let r = owner2
+        .post(
+            &format!("/api/v1/companies/{cid2}/members"),
+            json!({"email": "worker@example.test", "role": "member"}),
+        )
+        .await;
+    assert_eq!(r.status, 201);
+    c.accept(&t, "worker@example.test").await;
+    let r = admin.post(&reset(&worker_id), json!({})).await;
+    assert_eq!((r.status, r.code()), (403, "forbidden"));
+}

@@ -274,3 +274,23 @@ pub async fn remove_member(
     members::remove(&app, &ctx, &actor, &cid, &uid).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// Removes every second factor of a member who belongs to no other company
+/// and is no operator, and ends their sessions (recent auth; an owner's
+/// factors: owners only).
+#[utoipa::path(post, path = "/api/v1/companies/{cid}/members/{uid}/reset-mfa", tag = "members", params(("cid" = String, Path, description = "company id"), ("uid" = String, Path, description = "user id")), responses(
+    (status = 204, description = "reset; the member was emailed"),
+    (status = 400, description = "malformed id", body = Problem),
+    (status = 401, description = "not signed in", body = Problem),
+    (status = 403, description = "not allowed (the member belongs elsewhere too: the operator CLI resets them), or no recent auth (`reauthentication_required`)", body = Problem),
+    (status = 404, description = "no such company or member", body = Problem)))]
+pub async fn reset_member_mfa(
+    State(app): State<App>,
+    ClientCtx(ctx): ClientCtx,
+    Auth(actor): Auth,
+    ApiPath((cid, uid)): ApiPath<(String, String)>,
+) -> ApiResult<StatusCode> {
+    let (cid, uid) = (id("cid", &cid)?, id("uid", &uid)?);
+    members::reset_mfa(&app, &ctx, &actor, &cid, &uid).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -145,6 +145,7 @@ pub async fn login(app: &App, ctx: &Ctx, email: &str, password: &str) -> Result<
         return Ok(Login::SecondFactor { mfa_token });
     }
     throttle::release(&mut tx, &reservation, limits.first()).await?;
+    let notice = new_device_notice(&mut tx, ctx, &user).await?;
     let (token, row) = new_session(app, ctx, &user.id, "password");
     sessions::insert_session(&mut tx, &row).await?;
     let mut ev =
@@ -155,12 +156,31 @@ pub async fn login(app: &App, ctx: &Ctx, email: &str, password: &str) -> Result<
     audit::record(app, &mut tx, ctx, ev).await?;
     let required = turva_store::mfa::required(&mut tx, &user.id, app.now()).await?;
     tx.commit().await?;
+    if let Some(m) = notice {
+        send_quietly(app, &m).await;
+    }
     Ok(Login::Session(LoginOk {
         token,
         expires_at: row.expires_at,
         user,
         has_mfa: false,
         mfa_enrolment_required: required,
+    }))
+}
+
+/// Before a new session of `user` is stored: the email to send when the
+/// account has signed in before, but never from this address and device.
+pub(crate) async fn new_device_notice(
+    tx: &mut turva_store::Tx,
+    ctx: &Ctx,
+    user: &users::UserRow,
+) -> Result<Option<mail::Mail>, AppError> {
+    let ip = ctx.ip.to_string();
+    let agent: String = ctx.user_agent.chars().take(512).collect();
+    let (before, same) = sessions::seen_from(tx, &user.id, &ip, &agent).await?;
+    Ok((before > 0 && same == 0).then(|| {
+        let lang = Language::parse("language", &user.language).unwrap_or_default();
+        mail::new_signin(lang, &user.email, &ip, &agent)
     }))
 }
 

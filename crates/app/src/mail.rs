@@ -345,3 +345,34 @@ pub fn factor_notice(lang: Language, to: &str, change: FactorChange, left: i64) 
         },
     }
 }
+
+/// Tells a user about a sign-in from an address and device (user agent)
+/// their account had not signed in from before.
+pub fn new_signin(lang: Language, to: &str, ip: &str, device: &str) -> Mail {
+    // The user agent is the client's to choose: one plain line, bounded.
+    let device: String = device
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(200)
+        .collect();
+    let (subject, text) = match lang {
+        Language::En => (
+            "New sign-in to your Turva account",
+            format!("Hello,\n\nYour Turva account was just signed in to from an address or device it had not used before.\n\nAddress: {ip}\nDevice: {device}\n\nIf this was you, there is nothing to do. If not, change your password at once, review your sessions and tell your administrator.\n"),
+        ),
+        Language::Fi => (
+            "Uusi kirjautuminen Turva-tilillesi",
+            format!("Hei,\n\nTurva-tilillesi kirjauduttiin juuri osoitteesta tai laitteesta, jota tili ei ole ennen käyttänyt.\n\nOsoite: {ip}\nLaite: {device}\n\nJos se olit sinä, mitään ei tarvitse tehdä. Jos et, vaihda salasana heti, tarkista istuntosi ja kerro ylläpitäjälle.\n"),
+        ),
+        Language::De => (
+            "Neue Anmeldung bei Ihrem Turva-Konto",
+            format!("Hallo,\n\nBei Ihrem Turva-Konto hat sich soeben jemand von einer Adresse oder einem Gerät angemeldet, das bisher nicht verwendet wurde.\n\nAdresse: {ip}\nGerät: {device}\n\nWenn Sie das waren, ist nichts zu tun. Andernfalls ändern Sie sofort Ihr Passwort, prüfen Sie Ihre Sitzungen und informieren Sie Ihren Administrator.\n"),
+        ),
+    };
+    Mail {
+        to: to.to_string(),
+        subject: subject.to_string(),
+        text,
+        kind: "new_signin",
+    }
+}

@@ -434,6 +434,7 @@ pub async fn complete_login(
         return Err(AppError::Unauthenticated);
     }
     throttle::release(&mut tx, &reservation, limits.first()).await?;
+    let device = auth::new_device_notice(&mut tx, ctx, &user).await?;
     let (token, row) = auth::new_session(app, ctx, &user.id, used.method());
     sessions::insert_session(&mut tx, &row).await?;
     let mut notice = None;
@@ -453,8 +454,8 @@ pub async fn complete_login(
     ev.credential = Some("session");
     audit::record(app, &mut tx, ctx, ev).await?;
     tx.commit().await?;
-    if let Some(m) = notice {
-        auth::send_quietly(app, &m).await;
+    for m in notice.iter().chain(device.iter()) {
+        auth::send_quietly(app, m).await;
     }
     Ok(LoginOk {
         token,

@@ -94,6 +94,28 @@ pub async fn live_sessions_of_user(
     Ok(rows.into_iter().map(from_tuple).collect())
 }
 
+/// How many sessions the user ever had (those not yet purged), and how
+/// many of them came from this address with this user agent.
+pub async fn seen_from(
+    tx: &mut Tx,
+    user_id: &str,
+    ip: &str,
+    user_agent: &str,
+) -> Result<(i64, i64)> {
+    let row: (i64, i64) = on_tx!(tx, |c| {
+        sqlx::query_as(
+        "SELECT count(*), COALESCE(SUM(CASE WHEN ip = $2 AND user_agent = $3 THEN 1 ELSE 0 END), 0)
+         FROM sessions WHERE user_id = $1"
+    )
+    .bind(user_id)
+    .bind(ip)
+    .bind(user_agent)
+    .fetch_one(c)
+    .await
+    })?;
+    Ok(row)
+}
+
 /// Records use of a session.
 pub async fn touch(tx: &mut Tx, id: &str, at: Millis) -> Result<()> {
     exec_tx!(tx, |c| sqlx::query(

@@ -545,3 +545,37 @@ async fn an_admin_resets_the_factors_of_a_member_who_is_only_theirs(t: TestApp) 
     let r = admin.post(&reset(&worker_id), json!({})).await;
     assert_eq!((r.status, r.code()), (403, "forbidden"));
 }
+
+both!(a_sign_in_from_a_new_address_or_device_is_emailed);
+async fn a_sign_in_from_a_new_address_or_device_is_emailed(t: TestApp) {
+    let (_cid, _owner) = t
+        .company_with_owner("Rakennus Oy", "owner@example.test")
+        .await;
+    let notices = |t: &TestApp| {
+        t.outbox()
+            .iter()
+            .filter(|m| m.to == "owner@example.test" && m.subject.contains("New sign-in"))
+            .count()
+    };
+    // The first sign-in of the account and a repeat from the same device:
+    // nothing to tell.
+    assert_eq!(notices(&t), 0);
+    t.client().login("owner@example.test", PASSWORD).await;
+    assert_eq!(notices(&t), 0);
+    let c = t.client();
+    c.set_user_agent("Firefox on a new laptop\tv2");
+    c.login("owner@example.test", PASSWORD).await;
+    assert_eq!(notices(&t), 1);
+    let mail = t
+        .outbox()
+        .into_iter()
+        .find(|m| m.subject.contains("New sign-in"))
+        .unwrap();
+    assert!(
+        mail.text.contains("Device: Firefox on a new laptopv2"),
+        "{}",
+        mail.text
+    );
+    assert!(mail.text.contains("Address: 127.0.0.1"), "{}", mail.text);
+    assert!(!mail.text.contains('\t'), "control characters are dropped");
+}

@@ -499,8 +499,9 @@ pub async fn reauth(
         ReauthWith::Code(code) => return reauth_with_code(app, ctx, actor, code).await,
     };
     let limits = reauth_limits(app, ctx, actor);
-    let mut tx = app.db().write().await?;
-    let reservation = throttle::reserve(app, &mut tx, &limits).await?;
+    let tx = app.db().write().await?;
+    let refused = Event::new(AuditAction::AuthReauth, Outcome::Denied).actor(actor);
+    let (mut tx, reservation) = throttle::reserve_audited(app, ctx, tx, &limits, refused).await?;
     let user = users::user_by_id(&mut tx, &actor.user_id)
         .await?
         .ok_or(AppError::Unauthenticated)?;
@@ -544,8 +545,9 @@ async fn reauth_with_code(app: &App, ctx: &Ctx, actor: &Actor, code: &str) -> Re
         ));
     }
     let limits = reauth_limits(app, ctx, actor);
-    let mut tx = app.db().write().await?;
-    let reservation = throttle::reserve(app, &mut tx, &limits).await?;
+    let tx = app.db().write().await?;
+    let refused = Event::new(AuditAction::AuthReauth, Outcome::Denied).actor(actor);
+    let (mut tx, reservation) = throttle::reserve_audited(app, ctx, tx, &limits, refused).await?;
     let Some(used) = crate::mfa::verify_code(app, &mut tx, &actor.user_id, code).await? else {
         let ev = Event::new(AuditAction::AuthReauth, Outcome::Denied)
             .actor(actor)

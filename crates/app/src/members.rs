@@ -366,17 +366,21 @@ pub async fn reset_mfa(
     let mut tx = app.db().write().await?;
     let target = Target::load(app, &mut tx, actor, company_id, user_id).await?;
     let user = users::user_by_id(&mut tx, user_id).await?;
-    let elsewhere = members::memberships_of_user(&mut tx, user_id)
-        .await?
-        .iter()
-        .any(|m| m.company_id != company_id);
+    let elsewhere = members::tied_elsewhere(&mut tx, user_id, company_id).await?;
     let exclusive = !elsewhere && user.as_ref().is_some_and(|u| !u.is_operator);
+    // Only an active member's account is the company's to reset; an
+    // invitation is as invisible here as a stranger.
+    let active = target.member.as_ref().is_some_and(|m| m.status == "active");
     let obj = (ObjectType::Member, user_id);
     let action = Action::ResetMemberMfa {
         role: target.role(),
         exclusive,
     };
-    let user = match (target.decide(action), user) {
+    let decision = match target.decide(action) {
+        Err(access::Reason::Forbidden) | Ok(_) if !active => Err(access::Reason::NotVisible),
+        d => d,
+    };
+    let user = match (decision, user) {
         (Ok(_), Some(user)) => user,
         (decision, _) => {
             drop(tx);

@@ -23,8 +23,8 @@ use crate::{recovery, throttle, totp, Actor, App, AppError, Ctx};
 
 /// How long a sign-in challenge lives.
 const CHALLENGE_MS: i64 = 5 * 60 * 1000;
-/// Wrong codes a challenge survives.
-const CHALLENGE_WRONG_CODES: i64 = 5;
+/// Attempts a challenge allows: it survives 5 wrong codes.
+const CHALLENGE_ATTEMPTS: i64 = 6;
 /// How long a started TOTP enrolment waits for its confirmation.
 const ENROL_MS: i64 = 10 * 60 * 1000;
 /// A code longer than this is refused before any check.
@@ -174,18 +174,32 @@ pub async fn confirm_totp(
         throttle::address_limit(app, "mfa_confirm_ip", &ctx.ip.to_string()),
     ];
     let now = app.now();
-    let mut tx = app.db().write().await?;
-    let reservation = throttle::reserve(app, &mut tx, &limits).await?;
+    let refused = || {
+        Event::new(AuditAction::AuthMfaEnrol, Outcome::Denied)
+            .actor(actor)
+            .object(ObjectType::User, &actor.user_id)
+    };
+    let tx = app.db().write().await?;
+    let (mut tx, reservation) = throttle::reserve_audited(app, ctx, tx, &limits, refused()).await?;
+    // One enrolment at a time per user, so two confirmations cannot both
+    // count as the first factor (and hand out two recovery sets).
+    users::lock(&mut tx, &actor.user_id).await?;
     let factor = store::factor(&mut tx, &actor.user_id, id)
         .await?
-        .filter(|f| f.kind == "totp" && f.confirmed_at.is_none())
-        .ok_or(AppError::NotFound)?;
-    if factor.created_at + ENROL_MS < now {
-        return Err(AppError::invalid(
-            "id",
-            "this enrolment expired; start a new one",
-        ));
-    }
+        .filter(|f| f.kind == "totp" && f.confirmed_at.is_none());
+    let refusal = match &factor {
+        None => Some(("not_found", AppError::NotFound)),
+        Some(f) if f.created_at + ENROL_MS < now => Some((
+            "expired",
+            AppError::invalid("id", "this enrolment expired; start a new one"),
+        )),
+        Some(_) => None,
+    };
+    let (Some(factor), None) = (factor, refusal.as_ref()) else {
+        drop(tx);
+        let (reason, err) = refusal.unwrap_or(("not_found", AppError::NotFound));
+        return Err(audit::deny(app, ctx, refused().reason(reason), err).await);
+    };
     let key = keyring::get_key(app, &mut tx, KeyKind::User, &actor.user_id)
         .await?
         .ok_or_else(|| AppError::Internal("the user's key is missing".into()))?
@@ -193,10 +207,8 @@ pub async fn confirm_totp(
     let sealed = factor.secret.as_deref().unwrap_or_default();
     let secret = totp::open(&key, &factor.id, sealed)?;
     let Some(step) = totp::matching_step(&secret, code, now)? else {
-        let ev = Event::new(AuditAction::AuthMfaFailed, Outcome::Denied)
-            .actor(actor)
-            .object(ObjectType::User, &actor.user_id)
-            .reason("enrolment code");
+        // A wrong code at enrolment is no failed sign-in.
+        let ev = refused().reason("invalid_code");
         audit::record(app, &mut tx, ctx, ev).await?;
         tx.commit().await?;
         return Err(AppError::invalid("code", "is not the current code"));
@@ -232,11 +244,18 @@ async fn tell(app: &App, actor: &Actor, change: FactorChange) {
 pub async fn remove(app: &App, ctx: &Ctx, actor: &Actor, id: &str) -> Result<(), AppError> {
     require_recent(app, ctx, actor, AuditAction::AuthMfaRemove).await?;
     let mut tx = app.db().write().await?;
+    users::lock(&mut tx, &actor.user_id).await?;
     if !store::delete_factor(&mut tx, &actor.user_id, id).await? {
-        return Err(AppError::NotFound);
+        drop(tx);
+        let ev = Event::new(AuditAction::AuthMfaRemove, Outcome::Denied)
+            .actor(actor)
+            .object(ObjectType::User, &actor.user_id)
+            .reason("not_found");
+        return Err(audit::deny(app, ctx, ev, AppError::NotFound).await);
     }
     if !store::has_factor(&mut tx, &actor.user_id).await? {
-        store::delete_all(&mut tx, &actor.user_id).await?;
+        // Pending enrolments stay; they count for nothing until confirmed.
+        store::delete_recovery_codes(&mut tx, &actor.user_id).await?;
     }
     let ev = Event::new(AuditAction::AuthMfaRemove, Outcome::Allowed)
         .actor(actor)
@@ -255,10 +274,15 @@ pub async fn renew_recovery_codes(
 ) -> Result<Vec<String>, AppError> {
     require_recent(app, ctx, actor, AuditAction::AuthRecoveryCodesRenew).await?;
     let mut tx = app.db().write().await?;
+    users::lock(&mut tx, &actor.user_id).await?;
     if !store::has_factor(&mut tx, &actor.user_id).await? {
-        return Err(AppError::Conflict(
-            "recovery codes need a second factor; enrol one first",
-        ));
+        drop(tx);
+        let ev = Event::new(AuditAction::AuthRecoveryCodesRenew, Outcome::Denied)
+            .actor(actor)
+            .object(ObjectType::User, &actor.user_id)
+            .reason("no_factor");
+        let err = AppError::Conflict("recovery codes need a second factor; enrol one first");
+        return Err(audit::deny(app, ctx, ev, err).await);
     }
     let codes = new_recovery_set(app, &mut tx, &actor.user_id).await?;
     let ev = Event::new(AuditAction::AuthRecoveryCodesRenew, Outcome::Allowed)
@@ -384,20 +408,23 @@ pub async fn complete_login(
     let now = app.now();
     let token_hash = hash_token(mfa_token);
     let mut tx = app.db().write().await?;
-    let challenge = store::challenge(&mut tx, &token_hash).await?;
-    let user = match &challenge {
+    // The attempt is counted before anything is checked (committed also
+    // when the code is wrong), so parallel guesses share the limit.
+    let claimed = store::claim_attempt(&mut tx, &token_hash, now, CHALLENGE_ATTEMPTS).await?;
+    let known = match &claimed {
+        Some(c) => Some(c.clone()),
+        None => store::challenge(&mut tx, &token_hash).await?,
+    };
+    let user = match &known {
         Some(c) => users::user_by_id(&mut tx, &c.user_id).await?,
         None => None,
     };
-    let (Some(ch), Some(user)) = (challenge, user) else {
+    let Some(user) = user else {
         drop(tx);
         let ev = Event::new(AuditAction::AuthMfaFailed, Outcome::Denied).reason("mfa_token");
         return Err(audit::deny(app, ctx, ev, AppError::Unauthenticated).await);
     };
-    let live = ch.used_at.is_none()
-        && ch.expires_at > now
-        && ch.failures <= CHALLENGE_WRONG_CODES
-        && ch.password_fp == password_fp(&user);
+    let live = claimed.is_some_and(|c| c.password_fp == password_fp(&user));
     if !live {
         let mut ev = Event::new(AuditAction::AuthMfaFailed, Outcome::Denied).reason("mfa_token");
         ev.subject_id = Some(&user.id);
@@ -418,8 +445,12 @@ pub async fn complete_login(
             return Err(e);
         }
     };
-    let Some(used) = verify_code(app, &mut tx, &user.id, code).await? else {
-        store::fail_challenge(&mut tx, &token_hash).await?;
+    let used = match verify_code(app, &mut tx, &user.id, code).await? {
+        // Used now, in the transaction that holds the claimed attempt.
+        Some(used) if store::use_challenge(&mut tx, &token_hash, now).await? => Some(used),
+        _ => None,
+    };
+    let Some(used) = used else {
         let mut ev = Event::new(AuditAction::AuthMfaFailed, Outcome::Denied).reason("invalid_code");
         ev.subject_id = Some(&user.id);
         ev.email = Some(&user.email);
@@ -429,10 +460,6 @@ pub async fn complete_login(
         crate::alerts::send(app, &mails).await;
         return Err(AppError::InvalidCredentials);
     };
-    if !store::use_challenge(&mut tx, &token_hash, now, CHALLENGE_WRONG_CODES + 1).await? {
-        // Another request used it first.
-        return Err(AppError::Unauthenticated);
-    }
     throttle::release(&mut tx, &reservation, limits.first()).await?;
     let device = auth::new_device_notice(&mut tx, ctx, &user).await?;
     let (token, row) = auth::new_session(app, ctx, &user.id, used.method());

@@ -12,8 +12,9 @@
 
 use turva_store::{throttle as store, Tx};
 
+use crate::audit::{self, Event};
 use crate::secret::{keyed_hash, new_id};
-use crate::{App, AppError};
+use crate::{App, AppError, Ctx};
 
 /// One counter: a bucket, a key within it, a limit and a window.
 #[derive(Debug, Clone)]
@@ -107,6 +108,25 @@ pub fn mail_limits(app: &App, recipient: &str, company_id: Option<&str>) -> Vec<
         });
     }
     v
+}
+
+/// [`reserve`] for a request whose refusal is audited: when a limit is
+/// full, `tx` is rolled back and `refused` (its reason set to
+/// `rate_limited`) is recorded before the 429 is answered.
+pub async fn reserve_audited(
+    app: &App,
+    ctx: &Ctx,
+    mut tx: Tx,
+    limits: &[Limit],
+    refused: Event<'_>,
+) -> Result<(Tx, Vec<String>), AppError> {
+    match reserve(app, &mut tx, limits).await {
+        Ok(r) => Ok((tx, r)),
+        Err(e) => {
+            drop(tx);
+            Err(audit::deny(app, ctx, refused.reason("rate_limited"), e).await)
+        }
+    }
 }
 
 /// Checks every limit; if all have room, counts one event in each and

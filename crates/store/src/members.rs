@@ -149,6 +149,22 @@ pub async fn memberships_of_user(tx: &mut Tx, user_id: &str) -> Result<Vec<Membe
         .collect())
 }
 
+/// Whether a user has any tie to a company other than `company_id`: a
+/// membership or invitation of any status (also in a company scheduled for
+/// deletion) or a pending or active share. Decides whether one company's
+/// admin may act on the whole account (an MFA reset).
+pub async fn tied_elsewhere(tx: &mut Tx, user_id: &str, company_id: &str) -> Result<bool> {
+    let row: (bool,) = on_tx!(tx, |c| sqlx::query_as(
+        "SELECT EXISTS (SELECT 1 FROM memberships WHERE user_id = $1 AND company_id <> $2)
+             OR EXISTS (SELECT 1 FROM shares WHERE grantee_id = $1 AND company_id <> $2)"
+    )
+    .bind(user_id)
+    .bind(company_id)
+    .fetch_one(c)
+    .await)?;
+    Ok(row.0)
+}
+
 pub async fn set_role(
     tx: &mut Tx,
     proof: &Allowed,

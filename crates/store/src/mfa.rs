@@ -192,7 +192,8 @@ pub async fn delete_all(tx: &mut Tx, user_id: &str) -> Result<u64> {
     Ok(n)
 }
 
-async fn delete_recovery_codes(tx: &mut Tx, user_id: &str) -> Result<()> {
+/// Voids every recovery code of the user.
+pub async fn delete_recovery_codes(tx: &mut Tx, user_id: &str) -> Result<()> {
     exec_tx!(tx, |c| sqlx::query(
         "DELETE FROM recovery_codes WHERE user_id = $1"
     )
@@ -260,6 +261,20 @@ pub struct ChallengeRow {
     pub used_at: Option<Millis>,
 }
 
+type ChallengeTuple = (String, String, String, i64, i64, i64, Option<i64>);
+
+fn challenge_row(t: ChallengeTuple) -> ChallengeRow {
+    ChallengeRow {
+        token_hash: t.0,
+        user_id: t.1,
+        password_fp: t.2,
+        created_at: t.3,
+        expires_at: t.4,
+        failures: t.5,
+        used_at: t.6,
+    }
+}
+
 pub async fn insert_challenge(tx: &mut Tx, c: &ChallengeRow) -> Result<()> {
     exec_tx!(tx, |conn| {
         sqlx::query(
@@ -278,51 +293,47 @@ pub async fn insert_challenge(tx: &mut Tx, c: &ChallengeRow) -> Result<()> {
 }
 
 pub async fn challenge(tx: &mut Tx, token_hash: &str) -> Result<Option<ChallengeRow>> {
-    type T = (String, String, String, i64, i64, i64, Option<i64>);
-    let row: Option<T> = on_tx!(tx, |c| sqlx::query_as(
+    let row: Option<ChallengeTuple> = on_tx!(tx, |c| sqlx::query_as(
         "SELECT token_hash, user_id, password_fp, created_at, expires_at, failures, used_at
          FROM mfa_challenges WHERE token_hash = $1"
     )
     .bind(token_hash)
     .fetch_optional(c)
     .await)?;
-    Ok(row.map(|t| ChallengeRow {
-        token_hash: t.0,
-        user_id: t.1,
-        password_fp: t.2,
-        created_at: t.3,
-        expires_at: t.4,
-        failures: t.5,
-        used_at: t.6,
-    }))
+    Ok(row.map(challenge_row))
 }
 
-/// Counts a wrong code against a challenge.
-pub async fn fail_challenge(tx: &mut Tx, token_hash: &str) -> Result<()> {
-    exec_tx!(tx, |c| sqlx::query(
-        "UPDATE mfa_challenges SET failures = failures + 1 WHERE token_hash = $1"
-    )
-    .bind(token_hash)
-    .execute(c)
-    .await)?;
-    Ok(())
-}
-
-/// Uses a live challenge (unused, unexpired, under `max_failures`); true
-/// for exactly one caller.
-pub async fn use_challenge(
+/// Claims one attempt at a live challenge (unused, unexpired, fewer than
+/// `max_attempts` attempts so far) by counting it first, and answers the
+/// challenge; `None` when it is not live. One conditional UPDATE, so
+/// concurrent attempts are counted one by one and none gets past the limit.
+pub async fn claim_attempt(
     tx: &mut Tx,
     token_hash: &str,
     at: Millis,
-    max_failures: i64,
-) -> Result<bool> {
-    let n = exec_tx!(tx, |c| sqlx::query(
-        "UPDATE mfa_challenges SET used_at = $2
-         WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 AND failures < $3"
+    max_attempts: i64,
+) -> Result<Option<ChallengeRow>> {
+    let row: Option<ChallengeTuple> = on_tx!(tx, |c| sqlx::query_as(
+        "UPDATE mfa_challenges SET failures = failures + 1
+         WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 AND failures < $3
+         RETURNING token_hash, user_id, password_fp, created_at, expires_at, failures, used_at"
     )
     .bind(token_hash)
     .bind(at)
-    .bind(max_failures)
+    .bind(max_attempts)
+    .fetch_optional(c)
+    .await)?;
+    Ok(row.map(challenge_row))
+}
+
+/// Uses a challenge whose attempt was claimed in this transaction; true
+/// for exactly one caller.
+pub async fn use_challenge(tx: &mut Tx, token_hash: &str, at: Millis) -> Result<bool> {
+    let n = exec_tx!(tx, |c| sqlx::query(
+        "UPDATE mfa_challenges SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL"
+    )
+    .bind(token_hash)
+    .bind(at)
     .execute(c)
     .await)?;
     Ok(n == 1)

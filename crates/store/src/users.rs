@@ -61,6 +61,22 @@ pub async fn user_by_email(tx: &mut Tx, email: &str) -> Result<Option<UserRow>> 
     Ok(row.map(from_tuple))
 }
 
+/// Locks a user's row until the end of `tx` (PostgreSQL; SQLite's write
+/// transactions are serial anyway), so changes to the account's factors
+/// happen one at a time.
+pub async fn lock(tx: &mut Tx, id: &str) -> Result<()> {
+    if tx.backend() == crate::Backend::Postgres {
+        on_tx!(tx, |c| sqlx::query(
+            "SELECT id FROM users WHERE id = $1 FOR UPDATE"
+        )
+        .bind(id)
+        .execute(c)
+        .await
+        .map(|_| ()))?;
+    }
+    Ok(())
+}
+
 pub async fn user_by_id(tx: &mut Tx, id: &str) -> Result<Option<UserRow>> {
     let sql = format!("SELECT {COLUMNS} FROM users WHERE id = $1");
     let row: Option<Tuple> = on_tx!(tx, |c| sqlx::query_as(&sql)

@@ -183,7 +183,7 @@ async fn totp_enrolment_sign_in_replay_and_recovery_codes(t: TestApp) {
         .collect();
     for want in [
         "auth.mfa_enrol allowed totp started",
-        "auth.mfa_failed denied enrolment code",
+        "auth.mfa_enrol denied invalid_code",
         "auth.mfa_enrol allowed totp confirmed",
         "auth.mfa_challenge allowed ",
         "auth.mfa_failed denied invalid_code",
@@ -289,6 +289,30 @@ async fn the_same_code_twice_at_once_signs_in_once(t: TestApp) {
     let mut statuses = [ra.status, rb.status];
     statuses.sort_unstable();
     assert_eq!(statuses, [200, 401], "{} / {}", ra.body, rb.body);
+}
+
+both!(parallel_wrong_codes_share_the_challenges_limit);
+async fn parallel_wrong_codes_share_the_challenges_limit(t: TestApp) {
+    let (_cid, owner) = t
+        .company_with_owner("Rakennus Oy", "owner@example.test")
+        .await;
+    owner.enrol_totp(&t).await;
+    let c = t.client();
+    let token = sign_in_first_step(&c, "owner@example.test").await;
+    let guesses = (0..8).map(|i| {
+        let body = json!({"mfa_token": token, "code": format!("00000{i}")});
+        let c = &c;
+        async move { c.post("/api/v1/auth/mfa", body).await }
+    });
+    let answers = futures_util::future::join_all(guesses).await;
+    let mut codes: Vec<&str> = answers.iter().map(|r| r.code()).collect();
+    codes.sort_unstable();
+    // Six attempts were checked (five wrong codes survived, the sixth
+    // killed the challenge); the other two found it dead.
+    assert_eq!(
+        codes,
+        [vec!["invalid_credentials"; 6], vec!["unauthenticated"; 2]].concat()
+    );
 }
 
 both!(factor_changes_need_recent_auth_which_a_code_gives);
@@ -541,9 +565,24 @@ async fn an_admin_resets_the_factors_of_a_member_who_is_only_theirs(t: TestApp) 
         )
         .await;
     assert_eq!(r.status, 201);
+    // A pending invitation elsewhere is a tie already.
+    let r = admin.post(&reset(&worker_id), json!({})).await;
+    assert_eq!((r.status, r.code()), (403, "forbidden"));
     c.accept(&t, "worker@example.test").await;
     let r = admin.post(&reset(&worker_id), json!({})).await;
     assert_eq!((r.status, r.code()), (403, "forbidden"));
+
+    // Someone only invited is not the company's account to reset.
+    let r = admin
+        .post(
+            &format!("/api/v1/companies/{cid}/members"),
+            json!({"email": "invitee@example.test", "role": "member"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let invitee = r.body["user_id"].as_str().unwrap().to_string();
+    let r = admin.post(&reset(&invitee), json!({})).await;
+    assert_eq!((r.status, r.code()), (404, "not_found"), "{}", r.body);
 }
 
 both!(a_sign_in_from_a_new_address_or_device_is_emailed);

@@ -59,7 +59,7 @@ impl<'a> Event<'a> {
     pub fn actor(mut self, actor: &'a crate::Actor) -> Self {
         self.actor_id = Some(&actor.user_id);
         self.email = Some(&actor.email);
-        self.credential = Some("session");
+        self.credential = Some(&actor.credential);
         self
     }
     pub fn object(mut self, kind: ObjectType, id: &'a str) -> Self {

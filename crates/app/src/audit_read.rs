@@ -457,7 +457,7 @@ async fn may_read_proofs(app: &App, ctx: &Ctx, actor: &Actor) -> Result<(), AppE
     let best = members::memberships_of_user(&mut tx, &actor.user_id)
         .await?
         .into_iter()
-        .filter(|m| m.status == "active")
+        .filter(|m| m.status == "active" && actor.reaches(&m.company_id))
         .filter_map(|m| Role::parse("role", &m.role).ok())
         .max();
     drop(tx);

@@ -14,7 +14,7 @@
 use turva_model::audit::{AuditAction, ObjectType, Outcome};
 use turva_model::{password as pw_rule, validate, Language};
 use turva_store::sessions::SessionRow;
-use turva_store::{members, sessions, tokens, users};
+use turva_store::{api_tokens, members, sessions, tokens, users};
 
 use crate::audit::{self, Event};
 use crate::keyring::{self, KeyKind};
@@ -214,6 +214,9 @@ pub(crate) fn new_session(
 /// Establishes who holds `token` (a session token). Missing, malformed,
 /// expired, idle or revoked: `Unauthenticated`.
 pub async fn authenticate(app: &App, token: &str) -> Result<Actor, AppError> {
+    if token.starts_with(crate::api_tokens::PREFIX) {
+        return crate::api_tokens::authenticate(app, token).await;
+    }
     if token.len() != 43
         || !token
             .bytes()
@@ -249,6 +252,8 @@ pub async fn authenticate(app: &App, token: &str) -> Result<Actor, AppError> {
         auth_at: s.auth_at,
         has_mfa: user.has_mfa,
         must_enrol: user.mfa_required && !user.has_mfa,
+        credential: "session".into(),
+        token: None,
     })
 }
 
@@ -280,7 +285,7 @@ pub async fn me(app: &App, actor: &Actor) -> Result<Me, AppError> {
     let memberships = members::memberships_of_user(&mut tx, &actor.user_id)
         .await?
         .into_iter()
-        .filter(|m| m.status == "active")
+        .filter(|m| m.status == "active" && actor.reaches(&m.company_id))
         .collect();
     Ok(Me {
         user,
@@ -622,6 +627,7 @@ pub async fn change_password(
     users::set_password(&mut tx, &actor.user_id, &hash, now).await?;
     tokens::void_email_changes(&mut tx, &actor.user_id, now).await?;
     sessions::revoke_all_of_user(&mut tx, &actor.user_id, Some(&actor.session_id), now).await?;
+    api_tokens::revoke_all_of_user(&mut tx, &actor.user_id, now).await?;
     sessions::set_auth_at(&mut tx, &actor.session_id, now).await?;
     let ev = Event::new(AuditAction::AuthPasswordChange, Outcome::Allowed)
         .actor(actor)
@@ -721,6 +727,7 @@ pub async fn confirm_password_reset(
     throttle::release(&mut tx, &attempt, None).await?;
     users::set_password(&mut tx, &user.id, &hash, now).await?;
     sessions::revoke_all_of_user(&mut tx, &user.id, None, now).await?;
+    api_tokens::revoke_all_of_user(&mut tx, &user.id, now).await?;
     // A pending email change may be an intruder's: a reset ends it too.
     tokens::void_email_changes(&mut tx, &user.id, now).await?;
     let mut ev = Event::new(AuditAction::AuthPasswordReset, Outcome::Allowed)

@@ -37,7 +37,11 @@ pub(crate) async fn facts(
     actor: &Actor,
     company_id: &str,
 ) -> Result<(Option<CompanyRow>, ActorFacts), AppError> {
-    let found = companies::company_with_active_role(tx, company_id, &actor.user_id).await?;
+    // A company an API token does not reach is as absent as any other.
+    let found = match actor.reaches(company_id) {
+        true => companies::company_with_active_role(tx, company_id, &actor.user_id).await?,
+        false => None,
+    };
     let (company, role) = match found {
         Some((c, role)) => (Some(c), role.and_then(|r| Role::parse("role", &r).ok())),
         None => (None, None),
@@ -175,7 +179,7 @@ pub async fn list_mine(app: &App, actor: &Actor) -> Result<Vec<CompanyRow>, AppE
     let mut tx = app.db().read().await?;
     let mut out = Vec::new();
     for m in members::memberships_of_user(&mut tx, &actor.user_id).await? {
-        if m.status != "active" {
+        if m.status != "active" || !actor.reaches(&m.company_id) {
             continue;
         }
         if let Some(c) = companies::company_by_id(&mut tx, &m.company_id).await? {

@@ -99,6 +99,8 @@ pub struct Auth {
     pub reauth_seconds: u64,
     pub session_idle_seconds: u64,
     pub session_absolute_seconds: u64,
+    /// The longest life an API token may be given.
+    pub token_max_days: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -159,6 +161,7 @@ impl Default for Auth {
             reauth_seconds: 600,
             session_idle_seconds: 43_200,
             session_absolute_seconds: 604_800,
+            token_max_days: 365,
         }
     }
 }
@@ -247,6 +250,7 @@ pub const OPTIONS: &[Opt] = &[
     Opt { section: "auth", key: "reauth_seconds", kind: Kind::Integer, default: "600", doc: "How long a password or second factor counts as recent, for sensitive actions." },
     Opt { section: "auth", key: "session_idle_seconds", kind: Kind::Integer, default: "43200", doc: "A session unused this long ends." },
     Opt { section: "auth", key: "session_absolute_seconds", kind: Kind::Integer, default: "604800", doc: "A session ends this long after sign-in." },
+    Opt { section: "auth", key: "token_max_days", kind: Kind::Integer, default: "365", doc: "The longest life an API token may be given (its expires_at may be at most this far ahead)." },
     Opt { section: "smtp", key: "url", kind: Kind::Text, default: "", doc: "smtp:// or smtps:// URL with credentials. Default: emails are written to DIR/outbox/ as .eml files." },
     Opt { section: "smtp", key: "url_file", kind: Kind::Text, default: "", doc: "A file holding smtp.url, instead of url." },
     Opt { section: "smtp", key: "from", kind: Kind::Text, default: "\"Turva <turva@localhost>\"", doc: "The From address of every email." },
@@ -350,6 +354,7 @@ impl Config {
         let positive = [
             ("auth.reauth_seconds", self.auth.reauth_seconds),
             ("auth.session_idle_seconds", self.auth.session_idle_seconds),
+            ("auth.token_max_days", self.auth.token_max_days),
             (
                 "auth.session_absolute_seconds",
                 self.auth.session_absolute_seconds,
@@ -715,7 +720,7 @@ mod tests {
             ("database", 2),
             ("storage", 3),
             ("keys", 1),
-            ("auth", 3),
+            ("auth", 4),
             ("smtp", 5),
             ("audit", 7),
             ("backup", 5),

@@ -41,4 +41,35 @@ pub struct Actor {
     /// A second factor is required and the user has none: until they enrol,
     /// only enrolment, `GET /me`, re-auth and sign-out are open to them.
     pub must_enrol: bool,
+    /// How the caller authenticated, as the audit log names it: `session`,
+    /// or `token:<id>` for an API token.
+    pub credential: String,
+    /// Set when the caller came with an API token: what it is limited to.
+    pub token: Option<TokenScope>,
+}
+
+/// The limits of an API token: one company, and perhaps reads only. The
+/// rights inside that company are always the user's own, re-read on
+/// every request.
+#[derive(Debug, Clone)]
+pub struct TokenScope {
+    pub id: String,
+    pub company_id: String,
+    pub read_only: bool,
+}
+
+impl Actor {
+    /// Whether the caller's credential reaches `company_id` at all: a
+    /// session reaches every company of its user, a token only its own.
+    /// Everywhere else the company is as if it did not exist.
+    pub fn reaches(&self, company_id: &str) -> bool {
+        self.token
+            .as_ref()
+            .is_none_or(|t| t.company_id == company_id)
+    }
+
+    /// The one company a token is limited to (`None`: a session).
+    pub fn token_company(&self) -> Option<&str> {
+        self.token.as_ref().map(|t| t.company_id.as_str())
+    }
 }

@@ -30,6 +30,17 @@ pub fn decode(cursor: &str, n: usize) -> Result<Vec<String>, AppError> {
     }
 }
 
+/// Decodes a cursor of a list sorted by (time, id), newest first.
+pub fn decode_time_id(cursor: &str) -> Result<(i64, String), AppError> {
+    let mut parts = decode(cursor, 2)?;
+    let id = parts.pop().unwrap_or_default();
+    let at = parts
+        .first()
+        .and_then(|t| t.parse::<i64>().ok())
+        .ok_or_else(|| AppError::malformed("cursor", "is not a cursor of this list"))?;
+    Ok((at, id))
+}
+
 /// A page of items and the cursor of the next page.
 #[derive(Debug, Clone)]
 pub struct Page<T> {

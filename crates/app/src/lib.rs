@@ -10,6 +10,7 @@
 //! - Roles and rights are re-read from the database on every request.
 
 pub mod alerts;
+pub mod api_tokens;
 pub mod audit;
 pub mod audit_export;
 pub mod audit_read;
@@ -65,6 +66,7 @@ pub mod store_db {
 }
 
 pub mod rows {
+    pub use turva_store::api_tokens::ApiTokenRow;
     pub use turva_store::audit::{AuditRow, CheckpointRow};
     pub use turva_store::companies::CompanyRow;
     pub use turva_store::documents::{DocumentRow, VersionRow};

@@ -494,10 +494,11 @@ pub async fn complete_login(
 }
 
 /// Removes every factor and recovery code of `user_id` and ends all their
-/// sessions (an MFA reset), in `tx`.
+/// sessions and API tokens (an MFA reset), in `tx`.
 pub(crate) async fn wipe(app: &App, tx: &mut Tx, user_id: &str) -> Result<(), AppError> {
     store::delete_all(tx, user_id).await?;
     sessions::revoke_all_of_user(tx, user_id, None, app.now()).await?;
+    turva_store::api_tokens::revoke_all_of_user(tx, user_id, app.now()).await?;
     Ok(())
 }
 

@@ -44,6 +44,9 @@ pub(crate) async fn folder_facts(
     else {
         return Ok(None);
     };
+    if !actor.reaches(&folder.company_id) {
+        return Ok(None);
+    }
     let facts = ObjectFacts {
         role: role(role_text),
         member_access: access_in_force(&folder.access_in_force),
@@ -66,6 +69,9 @@ pub(crate) async fn doc_facts(
     let Some(d) = documents::document_with_facts(tx, id, &actor.user_id).await? else {
         return Ok(None);
     };
+    if !actor.reaches(&d.doc.company_id) {
+        return Ok(None);
+    }
     // The grants came with the document, in the same statement.
     let facts = ObjectFacts {
         role: role(d.role),

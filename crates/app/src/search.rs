@@ -66,7 +66,16 @@ pub async fn search(
     };
     let words = store::words(q);
     let mut tx = app.db().read().await?;
-    let rows = store::search(&mut tx, &actor.user_id, app.now(), q, offset, limit + 1).await?;
+    let rows = store::search(
+        &mut tx,
+        &actor.user_id,
+        actor.token_company(),
+        app.now(),
+        q,
+        offset,
+        limit + 1,
+    )
+    .await?;
     let mut items: Vec<Hit> = rows
         .into_iter()
         .map(|h| Hit {

@@ -445,18 +445,18 @@ pub async fn shared_with_me(
     cursor: Option<&str>,
     limit: i64,
 ) -> Result<Page<SharedItem>, AppError> {
-    let after = cursor.map(|c| cursor::decode(c, 2)).transpose()?;
-    let after = match &after {
-        Some(a) => Some((
-            a[0].parse::<i64>()
-                .map_err(|_| AppError::malformed("cursor", "is not a cursor of this list"))?,
-            a[1].as_str(),
-        )),
-        None => None,
-    };
+    let after = cursor.map(cursor::decode_time_id).transpose()?;
+    let after = after.as_ref().map(|(at, id)| (*at, id.as_str()));
     let mut tx = app.db().read().await?;
-    let mut rows =
-        shares::shared_with(&mut tx, &actor.user_id, app.now(), after, limit + 1).await?;
+    let mut rows = shares::shared_with(
+        &mut tx,
+        &actor.user_id,
+        actor.token_company(),
+        app.now(),
+        after,
+        limit + 1,
+    )
+    .await?;
     let next_cursor = crate::folders::next(&mut rows, limit, |s| {
         cursor::encode(&[&s.created_at.to_string(), &s.id])
     });

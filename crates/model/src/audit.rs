@@ -38,6 +38,10 @@ pub enum AuditAction {
     MemberRemove,
     /// Every second factor of a user was removed (by an admin or the CLI).
     AuthMfaReset,
+    /// An API token was created.
+    TokenCreate,
+    /// An API token was revoked by its user.
+    TokenRevoke,
     /// A request the caller was not allowed to make, on no known object kind.
     AuditExport,
     RequestDenied,
@@ -119,6 +123,8 @@ impl AuditAction {
         AuditAction::MemberRoleChange,
         AuditAction::MemberRemove,
         AuditAction::AuthMfaReset,
+        AuditAction::TokenCreate,
+        AuditAction::TokenRevoke,
         AuditAction::AuditExport,
         AuditAction::RequestDenied,
         AuditAction::FolderView,
@@ -225,6 +231,8 @@ impl AuditAction {
             AuditAction::MemberRoleChange => "member.role_change",
             AuditAction::MemberRemove => "member.remove",
             AuditAction::AuthMfaReset => "auth.mfa_reset",
+            AuditAction::TokenCreate => "token.create",
+            AuditAction::TokenRevoke => "token.revoke",
             AuditAction::AuditExport => "audit.export",
             AuditAction::RequestDenied => "request.denied",
             AuditAction::FolderView => "folder.view",
@@ -311,6 +319,7 @@ pub enum ObjectType {
     FolderTemplate,
     File,
     Share,
+    Token,
 }
 
 impl ObjectType {
@@ -326,6 +335,7 @@ impl ObjectType {
             ObjectType::FolderTemplate => "folder_template",
             ObjectType::File => "file",
             ObjectType::Share => "share",
+            ObjectType::Token => "token",
         }
     }
 }

@@ -6,6 +6,7 @@
 //! - Every query on company data takes the company id and filters by it.
 //! - Keys are only ever stored wrapped by a master-key version.
 
+pub mod api_tokens;
 pub mod audit;
 pub mod audit_stage;
 pub mod blobs;

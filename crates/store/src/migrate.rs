@@ -83,6 +83,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0011_mfa.sql"),
         postgres: include_str!("../migrations/postgres/0011_mfa.sql"),
     },
+    Migration {
+        version: 12,
+        name: "0012_api_tokens",
+        sqlite: include_str!("../migrations/sqlite/0012_api_tokens.sql"),
+        postgres: include_str!("../migrations/postgres/0012_api_tokens.sql"),
+    },
 ];
 
 /// The schema version this binary writes.

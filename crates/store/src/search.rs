@@ -197,9 +197,12 @@ fn params(from: usize, n: usize) -> String {
 
 /// Documents matching every word of `q` (the last as a prefix) that
 /// `user_id` may view at `now`, best first, skipping `offset`.
+/// With `only_company`, matches come from that company alone (an API
+/// token's).
 pub async fn search(
     tx: &mut Tx,
     user_id: &str,
+    only_company: Option<&str>,
     now: Millis,
     q: &str,
     offset: i64,
@@ -210,9 +213,10 @@ pub async fn search(
         return Ok(Vec::new());
     }
     let query = engine_query(&words, tx.backend());
+    let only = only_company.unwrap_or("");
     match tx.backend() {
-        Backend::Sqlite => search_sqlite(tx, user_id, now, &query, offset, limit).await,
-        Backend::Postgres => search_postgres(tx, user_id, now, &query, offset, limit).await,
+        Backend::Sqlite => search_sqlite(tx, user_id, only, now, &query, offset, limit).await,
+        Backend::Postgres => search_postgres(tx, user_id, only, now, &query, offset, limit).await,
     }
 }
 
@@ -237,16 +241,18 @@ const FIRST_TIER: i64 = 256;
 async fn search_sqlite(
     tx: &mut Tx,
     user_id: &str,
+    only: &str,
     now: Millis,
     query: &str,
     offset: i64,
     limit: i64,
 ) -> Result<Vec<Hit>> {
     let companies: Vec<(String,)> = on_tx!(tx, |c| sqlx::query_as(&format!(
-        "SELECT company_id FROM {}",
+        "SELECT company_id FROM {} x WHERE $2 = '' OR x.company_id = $2",
         companies_of("$1")
     ))
     .bind(user_id)
+    .bind(only)
     .fetch_all(c)
     .await)?;
     if companies.is_empty() {
@@ -394,6 +400,7 @@ async fn with_bodies(tx: &mut Tx, page: Vec<(i64, Visible)>) -> Result<Vec<Hit>>
 async fn search_postgres(
     tx: &mut Tx,
     user_id: &str,
+    only: &str,
     now: Millis,
     query: &str,
     offset: i64,
@@ -404,6 +411,7 @@ async fn search_postgres(
          FROM (SELECT ce.object_id, ts_rank(ce.tsv, q.q) AS score
                FROM search_entries ce, to_tsquery('simple', $3) q
                WHERE ce.tsv @@ q.q AND ce.company_id IN {companies}
+                 AND ($7 = '' OR ce.company_id = $7)
                ORDER BY score DESC, ce.object_id LIMIT $6) c
          JOIN search_entries e ON e.object_id = c.object_id
          JOIN documents d ON d.id = e.object_id
@@ -425,6 +433,7 @@ async fn search_postgres(
                 .bind(limit)
                 .bind(offset)
                 .bind(candidates)
+                .bind(only)
                 .fetch_all(c)
                 .await
         })?;
@@ -433,12 +442,14 @@ async fn search_postgres(
         let exhausted = n < limit && candidates < MAX_CANDIDATES && {
             let count = format!(
                 "SELECT count(*) FROM search_entries ce
-                 WHERE ce.tsv @@ to_tsquery('simple', $2) AND ce.company_id IN {companies}",
+                 WHERE ce.tsv @@ to_tsquery('simple', $2) AND ce.company_id IN {companies}
+                   AND ($3 = '' OR ce.company_id = $3)",
                 companies = companies_of("$1")
             );
             let (matches,): (i64,) = on_tx!(tx, |c| sqlx::query_as(&count)
                 .bind(user_id)
                 .bind(query)
+                .bind(only)
                 .fetch_one(c)
                 .await)?;
             matches <= candidates

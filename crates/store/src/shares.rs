@@ -302,9 +302,11 @@ pub async fn is_guest(tx: &mut Tx, company_id: &str, user_id: &str, now: Millis)
 
 /// Shares to `user_id` in force at `now`, on objects not in the trash,
 /// newest first, after `after` (`(created_at, id)` cursor).
+/// With `only_company`, shares in that company alone (an API token's).
 pub async fn shared_with(
     tx: &mut Tx,
     user_id: &str,
+    only_company: Option<&str>,
     now: Millis,
     after: Option<(Millis, &str)>,
     limit: i64,
@@ -316,6 +318,7 @@ pub async fn shared_with(
            AND NOT EXISTS (SELECT 1 FROM documents d JOIN folders df ON df.id = d.folder_id
                            WHERE d.id = s.object_id AND (d.deleted_at IS NOT NULL OR df.in_trash))
            AND (s.created_at < $3 OR (s.created_at = $3 AND s.id < $4))
+           AND ($6 = '' OR s.company_id = $6)
          ORDER BY s.created_at DESC, s.id DESC LIMIT $5",
         live = live("$2")
     );
@@ -326,6 +329,7 @@ pub async fn shared_with(
         .bind(at)
         .bind(ai)
         .bind(limit)
+        .bind(only_company.unwrap_or(""))
         .fetch_all(c)
         .await)?;
     Ok(rows.into_iter().map(from_tuple).collect())

@@ -129,6 +129,10 @@ where
                 );
             }
         }
+        if actor.token.is_some() {
+            let ctx = client_ctx(&app, parts);
+            turva_app::api_tokens::gate(&app, &ctx, &actor, parts.uri.path(), safe).await?;
+        }
         if actor.must_enrol && !open_before_enrolment(&parts.method, parts.uri.path()) {
             let ctx = client_ctx(&app, parts);
             return Err(turva_app::auth::enrolment_denied(&app, &ctx, &actor)

@@ -14,6 +14,7 @@ use utoipa_axum::routes;
 
 use crate::api::{
     audit, auth, companies, documents, files, folders, health, me, mfa, search, shares, templates,
+    tokens,
 };
 use crate::error::ApiError;
 use crate::middleware;
@@ -69,6 +70,8 @@ fn api() -> OpenApiRouter<App> {
         .routes(routes!(mfa::confirm_totp))
         .routes(routes!(mfa::remove))
         .routes(routes!(mfa::renew_recovery_codes))
+        .routes(routes!(tokens::list_tokens, tokens::create_token))
+        .routes(routes!(tokens::revoke_token))
         .routes(routes!(
             companies::create_company,
             companies::list_companies

@@ -18,6 +18,7 @@ use crate::Role;
 pub mod objects;
 #[cfg(test)]
 mod props;
+pub mod tokens;
 
 pub use objects::{
     effective_right, listing_scope, resolve_member_access, trash_scope, Grant, ListingScope,
@@ -60,6 +61,9 @@ pub enum Action {
     /// when the member belongs to no other company and is no operator
     /// (anyone else only the operator CLI may reset).
     ResetMemberMfa { role: Role, exclusive: bool },
+    /// Create an API token for oneself, reaching this company (a member or
+    /// a guest there; recent auth).
+    CreateToken,
     /// List the top-level folders (members and guests; filtered by rights).
     ListFolders,
     /// Create a folder at the top level of the company.
@@ -189,6 +193,9 @@ pub fn decide(actor: &ActorFacts, action: Action) -> Decision {
     if action == Action::ListFolders && actor.is_guest && actor.role.is_none() {
         return allow;
     }
+    if action == Action::CreateToken && actor.is_guest && actor.role.is_none() {
+        return needs_recent(true);
+    }
     let Some(role) = actor.role else {
         return Err(Reason::NotVisible);
     };
@@ -249,6 +256,7 @@ pub fn decide(actor: &ActorFacts, action: Action) -> Decision {
                 needs_recent(may)
             }
         }
+        Action::CreateToken => needs_recent(true),
         Action::ListFolders | Action::ViewTemplates | Action::ViewTrash => allow,
         Action::CreateTopFolder => {
             if role > Role::Reader {
@@ -424,6 +432,36 @@ mod tests {
         check(Some(Member), true, reset(Reader, true), NO);
         check(Some(Reader), true, reset(Reader, true), NO);
         check(None, true, reset(Reader, true), HIDDEN);
+    }
+
+    #[test]
+    fn members_and_guests_create_tokens_for_their_company_with_recent_auth() {
+        for role in [Owner, Admin, Member, Reader] {
+            check(Some(role), true, CreateToken, YES);
+            check(Some(role), false, CreateToken, REAUTH);
+        }
+        check(None, true, CreateToken, HIDDEN);
+        let guest = |recent_auth| ActorFacts {
+            is_operator: false,
+            role: None,
+            recent_auth,
+            is_guest: true,
+        };
+        assert!(decide(&guest(true), CreateToken).is_ok());
+        assert_eq!(
+            decide(&guest(false), CreateToken).map(|_| ()),
+            Err(Reason::ReauthRequired)
+        );
+        let operator = ActorFacts {
+            is_operator: true,
+            role: None,
+            recent_auth: true,
+            is_guest: false,
+        };
+        assert_eq!(
+            decide(&operator, CreateToken).map(|_| ()),
+            Err(Reason::NotVisible)
+        );
     }
 
     #[test]

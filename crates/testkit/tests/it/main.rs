@@ -21,6 +21,7 @@ mod rights;
 mod rights_props;
 mod server;
 mod storage;
+mod tokens;
 
 /// Runs `async fn $name(t: TestApp)` once per backend.
 #[macro_export]

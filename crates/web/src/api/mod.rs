@@ -14,6 +14,7 @@ pub mod mfa;
 pub mod search;
 pub mod shares;
 pub mod templates;
+pub mod tokens;
 
 use serde::{Deserialize, Serialize};
 use turva_app::clock::rfc3339;

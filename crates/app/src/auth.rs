@@ -600,8 +600,9 @@ pub async fn change_password(
         throttle::session_limit("password_session", &actor.session_id),
         throttle::address_limit(app, "password_ip", &ctx.ip.to_string()),
     ];
-    let mut tx = app.db().write().await?;
-    let reservation = throttle::reserve(app, &mut tx, &limits).await?;
+    let tx = app.db().write().await?;
+    let refused = Event::new(AuditAction::AuthPasswordChange, Outcome::Denied).actor(actor);
+    let (mut tx, reservation) = throttle::reserve_audited(app, ctx, tx, &limits, refused).await?;
     let user = users::user_by_id(&mut tx, &actor.user_id)
         .await?
         .ok_or(AppError::Unauthenticated)?;
@@ -651,8 +652,10 @@ pub async fn request_password_reset(app: &App, ctx: &Ctx, email: &str) -> Result
     // The recipient limit is counted for unknown addresses too, so a 429
     // says nothing about whether an account exists.
     limits.extend(throttle::mail_limits(app, &email, None));
-    let mut tx = app.db().write().await?;
-    throttle::reserve(app, &mut tx, &limits).await?;
+    let tx = app.db().write().await?;
+    let mut refused = Event::new(AuditAction::AuthPasswordResetRequest, Outcome::Denied);
+    refused.email = Some(&email);
+    let (mut tx, _) = throttle::reserve_audited(app, ctx, tx, &limits, refused).await?;
     let user = users::user_by_email(&mut tx, &email)
         .await?
         .filter(|u| u.password_hash.is_some());

@@ -829,3 +829,45 @@ async fn concurrent_sign_ins_to_one_account_all_succeed(t: TestApp) {
         }
     }
 }
+
+both!(refusals_by_the_rate_limit_are_audited);
+async fn refusals_by_the_rate_limit_are_audited(t: TestApp) {
+    let (_cid, owner) = t.company_with_owner("A", "a@example.test").await;
+    // Password-reset requests: 20 per address, then 429, recorded.
+    let c = t.client();
+    let mut last = 0;
+    for _ in 0..21 {
+        let r = c
+            .post(
+                "/api/v1/auth/password-reset",
+                json!({"email": "nobody@example.test"}),
+            )
+            .await;
+        last = r.status;
+    }
+    assert_eq!(last, 429);
+    let refused = t
+        .audit_rows_where(
+            "action = 'auth.password_reset_request' AND outcome = 'denied' AND reason = 'rate_limited'",
+        )
+        .await;
+    assert_eq!(refused.len(), 1);
+    // Password changes with a wrong current password: 10 per session.
+    let mut statuses = Vec::new();
+    for _ in 0..11 {
+        let r = owner
+            .post(
+                "/api/v1/me/password",
+                json!({"current_password": "not the password at all", "new_password": "another long passphrase 42"}),
+            )
+            .await;
+        statuses.push(r.status);
+    }
+    assert_eq!(statuses[10], 429, "{statuses:?}");
+    let refused = t
+        .audit_rows_where(
+            "action = 'auth.password_change' AND outcome = 'denied' AND reason = 'rate_limited'",
+        )
+        .await;
+    assert_eq!(refused.len(), 1);
+}

@@ -67,8 +67,8 @@ pub enum OperatorCommand {
 
 #[derive(Subcommand)]
 pub enum UserCommand {
-    /// Remove every second factor of a user and end their sessions
-    /// (audited; the user is emailed).
+    /// Remove every second factor of a user and end their sessions and API
+    /// tokens (audited; the user is emailed).
     ResetMfa {
         #[arg(long)]
         email: String,
@@ -179,7 +179,10 @@ pub async fn run(cli: Cli, input: &mut dyn BufRead, out: &mut dyn Write) -> Resu
             app.close().await;
             match done {
                 Ok(()) => {
-                    writeln!(out, "reset the second factors of {email}")?;
+                    writeln!(
+                        out,
+                        "reset the second factors of {email}; their sessions and API tokens ended"
+                    )?;
                     Ok(())
                 }
                 Err(turva_app::AppError::NotFound) => Err(anyhow!("no user has the email {email}")),

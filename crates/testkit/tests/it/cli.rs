@@ -286,7 +286,7 @@ async fn user_reset_mfa_removes_every_factor_of_anyone(t: TestApp) {
     .await;
     assert_eq!(
         out.as_deref().map(str::trim),
-        Ok("reset the second factors of owner@example.test")
+        Ok("reset the second factors of owner@example.test; their sessions and API tokens ended")
     );
     // Sessions ended; the password alone signs in again.
     assert_eq!(owner.get("/api/v1/me").await.status, 401);

@@ -19,7 +19,7 @@ use turva_model::access::{self, Action};
 use turva_model::audit::{AuditAction, ObjectType, Outcome};
 use turva_model::validate;
 use turva_store::api_tokens::{self as store, ApiTokenRow};
-use turva_store::{shares, users};
+use turva_store::users;
 
 use crate::audit::{self, Event};
 use crate::context::TokenScope;
@@ -31,7 +31,7 @@ use crate::{companies, Actor, App, AppError, Ctx};
 /// people recognise a leaked one.
 pub const PREFIX: &str = "turva_pat_";
 /// Live tokens one user may hold.
-const MAX_LIVE: usize = 100;
+const MAX_LIVE: i64 = 100;
 const DAY_MS: i64 = 86_400_000;
 
 /// A new token: the row and its secret, shown only once.
@@ -77,10 +77,7 @@ pub async fn create(
     let mut tx = app.db().write().await?;
     // One creation at a time per user, so the cap on live tokens holds.
     users::lock(&mut tx, &actor.user_id).await?;
-    let (company, mut facts) = companies::facts(app, &mut tx, actor, &company_id).await?;
-    if facts.role.is_none() && company.is_some() {
-        facts.is_guest = shares::is_guest(&mut tx, &company_id, &actor.user_id, now).await?;
-    }
+    let (company, facts) = companies::facts_with_guest(app, &mut tx, actor, &company_id).await?;
     if let Err(reason) = access::decide(&facts, Action::CreateToken) {
         drop(tx);
         return Err(companies::denied(
@@ -94,8 +91,7 @@ pub async fn create(
         )
         .await);
     }
-    let live = store::live_of_user(&mut tx, &actor.user_id, now, None, 1000).await?;
-    if live.len() >= MAX_LIVE {
+    if store::count_live(&mut tx, &actor.user_id, now).await? >= MAX_LIVE {
         return Err(AppError::Conflict(
             "you hold the most live API tokens allowed; revoke one first",
         ));

@@ -55,6 +55,22 @@ pub(crate) async fn facts(
     Ok((company, facts))
 }
 
+/// [`facts`], and for a non-member whether they are a guest there (hold a
+/// live share on something in the company).
+pub(crate) async fn facts_with_guest(
+    app: &App,
+    tx: &mut Tx,
+    actor: &Actor,
+    company_id: &str,
+) -> Result<(Option<CompanyRow>, ActorFacts), AppError> {
+    let (company, mut facts) = facts(app, tx, actor, company_id).await?;
+    if facts.role.is_none() && company.is_some() {
+        facts.is_guest =
+            turva_store::shares::is_guest(tx, company_id, &actor.user_id, app.now()).await?;
+    }
+    Ok((company, facts))
+}
+
 /// Turns a policy denial into the answer, recording the denied request.
 /// The event belongs to the company when it exists, else to the platform.
 pub(crate) async fn denied(

@@ -309,10 +309,7 @@ pub async fn list_top(
 ) -> Result<Page<FolderRow>, AppError> {
     let after = cursor.map(|c| cursor::decode(c, 2)).transpose()?;
     let mut tx = app.db().read().await?;
-    let (company, mut facts) = companies::facts(app, &mut tx, actor, company_id).await?;
-    if facts.role.is_none() && company.is_some() {
-        facts.is_guest = shares::is_guest(&mut tx, company_id, &actor.user_id, app.now()).await?;
-    }
+    let (company, facts) = companies::facts_with_guest(app, &mut tx, actor, company_id).await?;
     if let Err(reason) = access::decide(&facts, Action::ListFolders) {
         drop(tx);
         return Err(objects::denied(

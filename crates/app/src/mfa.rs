@@ -187,18 +187,19 @@ pub async fn confirm_totp(
     let factor = store::factor(&mut tx, &actor.user_id, id)
         .await?
         .filter(|f| f.kind == "totp" && f.confirmed_at.is_none());
-    let refusal = match &factor {
-        None => Some(("not_found", AppError::NotFound)),
-        Some(f) if f.created_at + ENROL_MS < now => Some((
-            "expired",
-            AppError::invalid("id", "this enrolment expired; start a new one"),
-        )),
-        Some(_) => None,
-    };
-    let (Some(factor), None) = (factor, refusal.as_ref()) else {
-        drop(tx);
-        let (reason, err) = refusal.unwrap_or(("not_found", AppError::NotFound));
-        return Err(audit::deny(app, ctx, refused().reason(reason), err).await);
+    let factor = match factor {
+        Some(f) if f.created_at + ENROL_MS >= now => f,
+        found => {
+            drop(tx);
+            let (reason, err) = match found {
+                None => ("not_found", AppError::NotFound),
+                Some(_) => (
+                    "expired",
+                    AppError::invalid("id", "this enrolment expired; start a new one"),
+                ),
+            };
+            return Err(audit::deny(app, ctx, refused().reason(reason), err).await);
+        }
     };
     let key = keyring::get_key(app, &mut tx, KeyKind::User, &actor.user_id)
         .await?

@@ -91,6 +91,19 @@ pub async fn live_of_user(
     Ok(rows.into_iter().map(from_tuple).collect())
 }
 
+/// How many of the user's tokens are neither revoked nor expired at `now`.
+pub async fn count_live(tx: &mut Tx, user_id: &str, now: Millis) -> Result<i64> {
+    let (n,): (i64,) = on_tx!(tx, |c| sqlx::query_as(
+        "SELECT COUNT(*) FROM api_tokens
+         WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2"
+    )
+    .bind(user_id)
+    .bind(now)
+    .fetch_one(c)
+    .await)?;
+    Ok(n)
+}
+
 /// Revokes one of the user's tokens; false when there is no such live
 /// token of theirs.
 pub async fn revoke(tx: &mut Tx, user_id: &str, id: &str, at: Millis) -> Result<bool> {

@@ -144,16 +144,17 @@ pub async fn list(
 /// Revokes one of the caller's tokens; it stops at once.
 pub async fn revoke(app: &App, ctx: &Ctx, actor: &Actor, id: &str) -> Result<(), AppError> {
     let mut tx = app.db().write().await?;
-    if !store::revoke(&mut tx, &actor.user_id, id, app.now()).await? {
+    let Some(company_id) = store::revoke(&mut tx, &actor.user_id, id, app.now()).await? else {
         drop(tx);
         let ev = Event::new(AuditAction::TokenRevoke, Outcome::Denied)
             .actor(actor)
             .object(ObjectType::Token, id)
             .reason("not_found");
         return Err(audit::deny(app, ctx, ev, AppError::NotFound).await);
-    }
+    };
     let ev = Event::new(AuditAction::TokenRevoke, Outcome::Allowed)
         .actor(actor)
+        .company(&company_id)
         .object(ObjectType::Token, id);
     audit::record(app, &mut tx, ctx, ev).await?;
     tx.commit().await?;

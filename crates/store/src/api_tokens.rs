@@ -104,19 +104,20 @@ pub async fn count_live(tx: &mut Tx, user_id: &str, now: Millis) -> Result<i64> 
     Ok(n)
 }
 
-/// Revokes one of the user's tokens; false when there is no such live
-/// token of theirs.
-pub async fn revoke(tx: &mut Tx, user_id: &str, id: &str, at: Millis) -> Result<bool> {
-    let n = exec_tx!(tx, |c| sqlx::query(
+/// Revokes one of the user's live tokens; answers its company, or `None`
+/// when there is no such live token of theirs.
+pub async fn revoke(tx: &mut Tx, user_id: &str, id: &str, at: Millis) -> Result<Option<String>> {
+    let row: Option<(String,)> = on_tx!(tx, |c| sqlx::query_as(
         "UPDATE api_tokens SET revoked_at = $3
-         WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL AND expires_at > $3"
+         WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL AND expires_at > $3
+         RETURNING company_id"
     )
     .bind(id)
     .bind(user_id)
     .bind(at)
-    .execute(c)
+    .fetch_optional(c)
     .await)?;
-    Ok(n == 1)
+    Ok(row.map(|r| r.0))
 }
 
 /// Revokes every token of the user (a password change or reset, an MFA

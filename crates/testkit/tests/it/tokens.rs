@@ -269,14 +269,13 @@ async fn a_token_stops_when_revoked_expired_or_the_password_changes(t: TestApp) 
     assert_eq!(tc.get(&path).await.status, 401);
     let r = owner.delete(&format!("/api/v1/me/tokens/{id}")).await;
     assert_eq!((r.status, r.code()), (404, "not_found"));
-    assert_eq!(
-        t.audit_rows_where(&format!(
+    let revoked = t
+        .audit_rows_where(&format!(
             "action = 'token.revoke' AND outcome = 'allowed' AND object_id = '{id}'"
         ))
-        .await
-        .len(),
-        1
-    );
+        .await;
+    assert_eq!(revoked.len(), 1);
+    assert_eq!(revoked[0].company_id.as_deref(), Some(cid.as_str()));
     assert_eq!(
         owner.get("/api/v1/me/tokens").await.body["items"],
         json!([])

@@ -44,8 +44,12 @@ pub enum Login {
     /// Signed in.
     Session(LoginOk),
     /// The account has a second factor: `POST /auth/mfa` with this token
-    /// and a code completes the sign-in.
-    SecondFactor { mfa_token: String },
+    /// and a code (or an answer to `passkey`, the WebAuthn options offered
+    /// when the user has passkeys) completes the sign-in.
+    SecondFactor {
+        mfa_token: String,
+        passkey: Option<serde_json::Value>,
+    },
 }
 
 /// A session as its owner sees it.
@@ -135,14 +139,14 @@ pub async fn login(app: &App, ctx: &Ctx, email: &str, password: &str) -> Result<
         // The password was right, but failures at this address are not
         // forgotten until the second factor is right too.
         throttle::release(&mut tx, &reservation, None).await?;
-        let mfa_token = crate::mfa::challenge(app, &mut tx, &user).await?;
+        let (mfa_token, passkey) = crate::mfa::challenge(app, &mut tx, &user).await?;
         let mut ev = Event::new(AuditAction::AuthMfaChallenge, Outcome::Allowed)
             .object(ObjectType::User, &user.id);
         ev.subject_id = Some(&user.id);
         ev.email = Some(&user.email);
         audit::record(app, &mut tx, ctx, ev).await?;
         tx.commit().await?;
-        return Ok(Login::SecondFactor { mfa_token });
+        return Ok(Login::SecondFactor { mfa_token, passkey });
     }
     throttle::release(&mut tx, &reservation, limits.first()).await?;
     let notice = new_device_notice(&mut tx, ctx, &user).await?;
@@ -487,6 +491,8 @@ pub enum ReauthWith<'a> {
     Password(&'a str),
     /// A TOTP code or a recovery code.
     Code(&'a str),
+    /// A passkey's answer to the options of `POST /auth/reauth/passkey`.
+    Passkey(&'a serde_json::Value),
 }
 
 /// Confirms the caller's password or second factor for sensitive actions.
@@ -502,6 +508,7 @@ pub async fn reauth(
             p
         }
         ReauthWith::Code(code) => return reauth_with_code(app, ctx, actor, code).await,
+        ReauthWith::Passkey(answer) => return reauth_with_passkey(app, ctx, actor, answer).await,
     };
     let limits = reauth_limits(app, ctx, actor);
     let tx = app.db().write().await?;
@@ -581,6 +588,35 @@ async fn reauth_with_code(app: &App, ctx: &Ctx, actor: &Actor, code: &str) -> Re
     if let Some(m) = notice {
         send_quietly(app, &m).await;
     }
+    Ok(())
+}
+
+async fn reauth_with_passkey(
+    app: &App,
+    ctx: &Ctx,
+    actor: &Actor,
+    answer: &serde_json::Value,
+) -> Result<(), AppError> {
+    let (cred, challenge) = crate::passkeys::parse_assertion("passkey", answer)?;
+    let limits = reauth_limits(app, ctx, actor);
+    let tx = app.db().write().await?;
+    let refused = Event::new(AuditAction::AuthReauth, Outcome::Denied).actor(actor);
+    let (mut tx, reservation) = throttle::reserve_audited(app, ctx, tx, &limits, refused).await?;
+    if !crate::passkeys::verify_reauth(app, &mut tx, actor, &cred, &challenge).await? {
+        let ev = Event::new(AuditAction::AuthReauth, Outcome::Denied)
+            .actor(actor)
+            .reason("invalid_passkey");
+        audit::record(app, &mut tx, ctx, ev).await?;
+        tx.commit().await?;
+        return Err(AppError::InvalidCredentials);
+    }
+    throttle::release(&mut tx, &reservation, None).await?;
+    sessions::set_auth_at(&mut tx, &actor.session_id, app.now()).await?;
+    let ev = Event::new(AuditAction::AuthReauth, Outcome::Allowed)
+        .actor(actor)
+        .reason("passkey");
+    audit::record(app, &mut tx, ctx, ev).await?;
+    tx.commit().await?;
     Ok(())
 }
 

@@ -35,6 +35,7 @@ pub mod members;
 pub mod mfa;
 pub(crate) mod objects;
 pub mod operators;
+pub mod passkeys;
 pub mod password;
 pub mod recovery;
 pub mod search;
@@ -112,6 +113,9 @@ struct Inner {
     /// Opened to inspect (`App::open_to_inspect`): the audit log is never
     /// written.
     inspect_only: bool,
+    /// The WebAuthn relying party from `[server] public_url`, or why
+    /// passkeys are off.
+    webauthn: Result<webauthn_rs::Webauthn, String>,
 }
 
 impl App {
@@ -153,6 +157,10 @@ impl App {
                 )),
             )
         })
+    }
+    /// The WebAuthn relying party, or why passkeys are off.
+    pub(crate) fn webauthn(&self) -> Result<&webauthn_rs::Webauthn, &str> {
+        self.inner.webauthn.as_ref().map_err(String::as_str)
     }
     pub(crate) fn download_counter(&self) -> &alerts::DownloadCounter {
         &self.inner.downloads

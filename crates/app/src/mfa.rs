@@ -3,11 +3,13 @@
 //!
 //! Sign-in with a factor: password (throttled) → a challenge (`mfa_token`:
 //! 256 bits, stored hashed, 5 minutes, bound to the password hash of that
-//! step, so a password change kills it) → a TOTP or recovery code → the
-//! session. No session exists before the code. A wrong code counts against
+//! step, so a password change kills it; it carries a WebAuthn ceremony when
+//! the user has passkeys) → a TOTP code, a recovery code or a passkey's
+//! answer → the session. No session exists before the code. A wrong code counts against
 //! the same throttle as a wrong password and against the challenge, which
 //! survives 5 wrong codes and dies at the sixth, or at its first success.
-//! The code checks themselves are in `totp` and `recovery`.
+//! The checks themselves are in `totp`, `recovery` and
+//! `passkeys`.
 
 use turva_model::audit::{AuditAction, ObjectType, Outcome};
 use turva_model::{validate, Language};
@@ -19,7 +21,7 @@ use crate::auth::{self, LoginOk};
 use crate::keyring::{self, KeyKind};
 use crate::mail::{self, FactorChange};
 use crate::secret::{hash_token, new_id, new_token};
-use crate::{recovery, throttle, totp, Actor, App, AppError, Ctx};
+use crate::{passkeys, recovery, throttle, totp, Actor, App, AppError, Ctx};
 
 /// How long a sign-in challenge lives.
 const CHALLENGE_MS: i64 = 5 * 60 * 1000;
@@ -51,6 +53,7 @@ pub struct TotpStart {
 pub enum Used {
     Totp,
     RecoveryCode,
+    Passkey,
 }
 
 impl Used {
@@ -59,6 +62,7 @@ impl Used {
         match self {
             Used::Totp => "totp",
             Used::RecoveryCode => "recovery_code",
+            Used::Passkey => "passkey",
         }
     }
 }
@@ -93,7 +97,7 @@ pub async fn overview(app: &App, actor: &Actor) -> Result<Overview, AppError> {
 }
 
 /// Refuses (audited) a self-service action without recent auth.
-async fn require_recent(
+pub(crate) async fn require_recent(
     app: &App,
     ctx: &Ctx,
     actor: &Actor,
@@ -142,6 +146,7 @@ pub async fn start_totp(
             confirmed_at: None,
             last_used_at: None,
             last_step: None,
+            credential_id: None,
         },
     )
     .await?;
@@ -218,16 +223,31 @@ pub async fn confirm_totp(
     if !store::confirm_factor(&mut tx, &factor.id, step, now).await? {
         return Err(AppError::Conflict("this factor was confirmed already"));
     }
+    enrolled(app, ctx, actor, tx, first, &reservation, "totp confirmed").await
+}
+
+/// The end of an enrolment whose factor is active in `tx`: recovery codes
+/// when it is the user's `first` factor, the attempt given back, the
+/// event, the commit, and the email to the user.
+pub(crate) async fn enrolled(
+    app: &App,
+    ctx: &Ctx,
+    actor: &Actor,
+    mut tx: Tx,
+    first: bool,
+    reservation: &[String],
+    reason: &str,
+) -> Result<Option<Vec<String>>, AppError> {
     let codes = if first {
         Some(new_recovery_set(app, &mut tx, &actor.user_id).await?)
     } else {
         None
     };
-    throttle::release(&mut tx, &reservation, None).await?;
+    throttle::release(&mut tx, reservation, None).await?;
     let ev = Event::new(AuditAction::AuthMfaEnrol, Outcome::Allowed)
         .actor(actor)
         .object(ObjectType::User, &actor.user_id)
-        .reason("totp confirmed");
+        .reason(reason);
     audit::record(app, &mut tx, ctx, ev).await?;
     tx.commit().await?;
     tell(app, actor, FactorChange::Added).await;
@@ -362,14 +382,19 @@ pub(crate) async fn recovery_notice(
 }
 
 /// The first step's answer for an account with a factor: a challenge
-/// bound to the password hash just checked.
+/// bound to the password hash just checked, and the WebAuthn options to
+/// offer with it when the user has passkeys.
 pub(crate) async fn challenge(
     app: &App,
     tx: &mut Tx,
     user: &users::UserRow,
-) -> Result<String, AppError> {
+) -> Result<(String, Option<serde_json::Value>), AppError> {
     let (token, token_hash) = new_token();
     let now = app.now();
+    let (options, passkey_state) = match passkeys::second_step_options(app, tx, &user.id).await? {
+        Some((o, s)) => (Some(o), Some(s)),
+        None => (None, None),
+    };
     store::insert_challenge(
         tx,
         &ChallengeRow {
@@ -380,10 +405,11 @@ pub(crate) async fn challenge(
             expires_at: now + CHALLENGE_MS,
             failures: 0,
             used_at: None,
+            passkey_state,
         },
     )
     .await?;
-    Ok(token)
+    Ok((token, options))
 }
 
 fn password_fp(user: &users::UserRow) -> String {
@@ -395,17 +421,33 @@ pub(crate) async fn has_factor(tx: &mut Tx, user_id: &str) -> Result<bool, AppEr
     Ok(store::has_factor(tx, user_id).await?)
 }
 
+/// What the second step of a sign-in gives.
+#[derive(Debug, Clone, Copy)]
+pub enum SecondStep<'a> {
+    /// A TOTP code or a recovery code.
+    Code(&'a str),
+    /// A passkey's answer (`PublicKeyCredential.toJSON()`) to the options
+    /// offered with the challenge.
+    Passkey(&'a serde_json::Value),
+}
+
 /// `POST /auth/mfa`: the second step of a sign-in.
 pub async fn complete_login(
     app: &App,
     ctx: &Ctx,
     mfa_token: &str,
-    code: &str,
+    step: SecondStep<'_>,
 ) -> Result<LoginOk, AppError> {
     if mfa_token.is_empty() || mfa_token.len() > 128 {
         return Err(AppError::malformed("mfa_token", "is not a sign-in token"));
     }
-    check_code_input(code)?;
+    let answer = match step {
+        SecondStep::Code(code) => {
+            check_code_input(code)?;
+            None
+        }
+        SecondStep::Passkey(v) => Some(passkeys::parse_assertion("passkey", v)?.0),
+    };
     let now = app.now();
     let token_hash = hash_token(mfa_token);
     let mut tx = app.db().write().await?;
@@ -425,7 +467,9 @@ pub async fn complete_login(
         let ev = Event::new(AuditAction::AuthMfaFailed, Outcome::Denied).reason("mfa_token");
         return Err(audit::deny(app, ctx, ev, AppError::Unauthenticated).await);
     };
-    let live = claimed.is_some_and(|c| c.password_fp == password_fp(&user));
+    let live = claimed
+        .as_ref()
+        .is_some_and(|c| c.password_fp == password_fp(&user));
     if !live {
         let mut ev = Event::new(AuditAction::AuthMfaFailed, Outcome::Denied).reason("mfa_token");
         ev.subject_id = Some(&user.id);
@@ -446,7 +490,17 @@ pub async fn complete_login(
             return Err(e);
         }
     };
-    let used = match verify_code(app, &mut tx, &user.id, code).await? {
+    let checked = match (step, &answer) {
+        (SecondStep::Code(code), _) => verify_code(app, &mut tx, &user.id, code).await?,
+        (SecondStep::Passkey(_), Some(cred)) => {
+            let state = claimed.as_ref().and_then(|c| c.passkey_state.as_deref());
+            passkeys::verify_answer(app, &mut tx, &user.id, state, cred)
+                .await?
+                .then_some(Used::Passkey)
+        }
+        (SecondStep::Passkey(_), None) => None,
+    };
+    let used = match checked {
         // Used now, in the transaction that holds the claimed attempt.
         Some(used) if store::use_challenge(&mut tx, &token_hash, now).await? => Some(used),
         _ => None,
@@ -492,6 +546,43 @@ pub async fn complete_login(
         has_mfa: true,
         mfa_enrolment_required: false,
     })
+}
+
+/// Renames one of the caller's factors.
+pub async fn rename(
+    app: &App,
+    ctx: &Ctx,
+    actor: &Actor,
+    id: &str,
+    name: &str,
+) -> Result<(), AppError> {
+    let name = validate::name("name", name)?;
+    let mut tx = app.db().write().await?;
+    if !store::rename_factor(&mut tx, &actor.user_id, id, &name).await? {
+        drop(tx);
+        let ev = Event::new(AuditAction::AuthMfaRename, Outcome::Denied)
+            .actor(actor)
+            .object(ObjectType::User, &actor.user_id)
+            .reason("not_found");
+        return Err(audit::deny(app, ctx, ev, AppError::NotFound).await);
+    }
+    let ev = Event::new(AuditAction::AuthMfaRename, Outcome::Allowed)
+        .actor(actor)
+        .object(ObjectType::User, &actor.user_id);
+    audit::record(app, &mut tx, ctx, ev).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Deletes sign-in challenges and WebAuthn ceremonies that ended
+/// (housekeeping).
+pub async fn purge_expired(app: &App) -> Result<u64, AppError> {
+    let now = app.now();
+    let mut tx = app.db().write().await?;
+    let n = store::purge_challenges(&mut tx, now).await?
+        + store::purge_ceremonies(&mut tx, now).await?;
+    tx.commit().await?;
+    Ok(n)
 }
 
 /// Removes every factor and recovery code of `user_id` and ends all their

@@ -134,6 +134,10 @@ impl App {
         };
         let blobs = turva_store::blobs::BlobStore::local(&files_dir)
             .map_err(|e| format!("file store {}: {e}", files_dir.display()))?;
+        let webauthn = crate::passkeys::relying_party(&config.public_url());
+        if let Err(why) = &webauthn {
+            tracing::warn!("passkeys are off: {why}");
+        }
         let mut app = App {
             inner: Arc::new(Inner {
                 db,
@@ -150,6 +154,7 @@ impl App {
                 unauthenticated: Default::default(),
                 downloads: Default::default(),
                 inspect_only,
+                webauthn,
             }),
         };
         // The platform index key: created once; unwrapping it proves the

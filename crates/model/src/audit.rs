@@ -21,6 +21,8 @@ pub enum AuditAction {
     AuthMfaEnrol,
     /// A second factor was removed.
     AuthMfaRemove,
+    /// A second factor was renamed.
+    AuthMfaRename,
     /// A recovery code stood in for a second factor.
     AuthRecoveryCodeUsed,
     /// A new set of recovery codes; the old set is void.
@@ -109,6 +111,7 @@ impl AuditAction {
         AuditAction::AuthMfaFailed,
         AuditAction::AuthMfaEnrol,
         AuditAction::AuthMfaRemove,
+        AuditAction::AuthMfaRename,
         AuditAction::AuthRecoveryCodeUsed,
         AuditAction::AuthRecoveryCodesRenew,
         AuditAction::UserUpdate,
@@ -217,6 +220,7 @@ impl AuditAction {
             AuditAction::AuthMfaFailed => "auth.mfa_failed",
             AuditAction::AuthMfaEnrol => "auth.mfa_enrol",
             AuditAction::AuthMfaRemove => "auth.mfa_remove",
+            AuditAction::AuthMfaRename => "auth.mfa_rename",
             AuditAction::AuthRecoveryCodeUsed => "auth.recovery_code_used",
             AuditAction::AuthRecoveryCodesRenew => "auth.recovery_codes_renew",
             AuditAction::UserUpdate => "user.update",

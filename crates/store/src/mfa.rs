@@ -41,6 +41,8 @@ pub struct FactorRow {
     pub confirmed_at: Option<Millis>,
     pub last_used_at: Option<Millis>,
     pub last_step: Option<i64>,
+    /// Passkeys: a keyed hash of the WebAuthn credential id (unique).
+    pub credential_id: Option<String>,
 }
 
 type FactorTuple = (
@@ -53,6 +55,7 @@ type FactorTuple = (
     Option<i64>,
     Option<i64>,
     Option<i64>,
+    Option<String>,
 );
 
 fn factor_row(t: FactorTuple) -> FactorRow {
@@ -66,17 +69,18 @@ fn factor_row(t: FactorTuple) -> FactorRow {
         confirmed_at: t.6,
         last_used_at: t.7,
         last_step: t.8,
+        credential_id: t.9,
     }
 }
 
 const FACTOR_COLS: &str =
-    "id, user_id, kind, name, secret, created_at, confirmed_at, last_used_at, last_step";
+    "id, user_id, kind, name, secret, created_at, confirmed_at, last_used_at, last_step, credential_id";
 
 pub async fn insert_factor(tx: &mut Tx, f: &FactorRow) -> Result<()> {
     exec_tx!(tx, |c| {
         sqlx::query(
-        "INSERT INTO mfa_factors (id, user_id, kind, name, secret, created_at, confirmed_at, last_used_at, last_step)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+        "INSERT INTO mfa_factors (id, user_id, kind, name, secret, created_at, confirmed_at, last_used_at, last_step, credential_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
     )
     .bind(&f.id)
     .bind(&f.user_id)
@@ -87,6 +91,7 @@ pub async fn insert_factor(tx: &mut Tx, f: &FactorRow) -> Result<()> {
     .bind(f.confirmed_at)
     .bind(f.last_used_at)
     .bind(f.last_step)
+    .bind(&f.credential_id)
     .execute(c)
     .await
     })?;
@@ -259,9 +264,21 @@ pub struct ChallengeRow {
     pub expires_at: Millis,
     pub failures: i64,
     pub used_at: Option<Millis>,
+    /// The state of the WebAuthn ceremony offered with it, when the user
+    /// has passkeys.
+    pub passkey_state: Option<String>,
 }
 
-type ChallengeTuple = (String, String, String, i64, i64, i64, Option<i64>);
+type ChallengeTuple = (
+    String,
+    String,
+    String,
+    i64,
+    i64,
+    i64,
+    Option<i64>,
+    Option<String>,
+);
 
 fn challenge_row(t: ChallengeTuple) -> ChallengeRow {
     ChallengeRow {
@@ -272,20 +289,22 @@ fn challenge_row(t: ChallengeTuple) -> ChallengeRow {
         expires_at: t.4,
         failures: t.5,
         used_at: t.6,
+        passkey_state: t.7,
     }
 }
 
 pub async fn insert_challenge(tx: &mut Tx, c: &ChallengeRow) -> Result<()> {
     exec_tx!(tx, |conn| {
         sqlx::query(
-        "INSERT INTO mfa_challenges (token_hash, user_id, password_fp, created_at, expires_at, failures)
-         VALUES ($1, $2, $3, $4, $5, 0)"
+        "INSERT INTO mfa_challenges (token_hash, user_id, password_fp, created_at, expires_at, failures, passkey_state)
+         VALUES ($1, $2, $3, $4, $5, 0, $6)"
     )
     .bind(&c.token_hash)
     .bind(&c.user_id)
     .bind(&c.password_fp)
     .bind(c.created_at)
     .bind(c.expires_at)
+    .bind(&c.passkey_state)
     .execute(conn)
     .await
     })?;
@@ -293,13 +312,15 @@ pub async fn insert_challenge(tx: &mut Tx, c: &ChallengeRow) -> Result<()> {
 }
 
 pub async fn challenge(tx: &mut Tx, token_hash: &str) -> Result<Option<ChallengeRow>> {
-    let row: Option<ChallengeTuple> = on_tx!(tx, |c| sqlx::query_as(
-        "SELECT token_hash, user_id, password_fp, created_at, expires_at, failures, used_at
+    let row: Option<ChallengeTuple> = on_tx!(tx, |c| {
+        sqlx::query_as(
+        "SELECT token_hash, user_id, password_fp, created_at, expires_at, failures, used_at, passkey_state
          FROM mfa_challenges WHERE token_hash = $1"
     )
     .bind(token_hash)
     .fetch_optional(c)
-    .await)?;
+    .await
+    })?;
     Ok(row.map(challenge_row))
 }
 
@@ -313,16 +334,18 @@ pub async fn claim_attempt(
     at: Millis,
     max_attempts: i64,
 ) -> Result<Option<ChallengeRow>> {
-    let row: Option<ChallengeTuple> = on_tx!(tx, |c| sqlx::query_as(
+    let row: Option<ChallengeTuple> = on_tx!(tx, |c| {
+        sqlx::query_as(
         "UPDATE mfa_challenges SET failures = failures + 1
          WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 AND failures < $3
-         RETURNING token_hash, user_id, password_fp, created_at, expires_at, failures, used_at"
+         RETURNING token_hash, user_id, password_fp, created_at, expires_at, failures, used_at, passkey_state"
     )
     .bind(token_hash)
     .bind(at)
     .bind(max_attempts)
     .fetch_optional(c)
-    .await)?;
+    .await
+    })?;
     Ok(row.map(challenge_row))
 }
 
@@ -343,6 +366,146 @@ pub async fn use_challenge(tx: &mut Tx, token_hash: &str, at: Millis) -> Result<
 pub async fn purge_challenges(tx: &mut Tx, before: Millis) -> Result<u64> {
     exec_tx!(tx, |c| sqlx::query(
         "DELETE FROM mfa_challenges WHERE expires_at < $1"
+    )
+    .bind(before)
+    .execute(c)
+    .await)
+    .map_err(Into::into)
+}
+
+/// The passkey whose credential id hashes to `credential_id`, whoever owns it.
+pub async fn factor_by_credential(tx: &mut Tx, credential_id: &str) -> Result<Option<FactorRow>> {
+    let sql = format!(
+        "SELECT {FACTOR_COLS} FROM mfa_factors WHERE credential_id = $1 AND kind = 'passkey'"
+    );
+    let row: Option<FactorTuple> = on_tx!(tx, |c| sqlx::query_as(&sql)
+        .bind(credential_id)
+        .fetch_optional(c)
+        .await)?;
+    Ok(row.map(factor_row))
+}
+
+/// Whether a credential id (hashed) is registered already, to anyone.
+pub async fn credential_taken(tx: &mut Tx, credential_id: &str) -> Result<bool> {
+    let (n,): (i64,) = on_tx!(tx, |c| sqlx::query_as(
+        "SELECT count(*) FROM mfa_factors WHERE credential_id = $1"
+    )
+    .bind(credential_id)
+    .fetch_one(c)
+    .await)?;
+    Ok(n > 0)
+}
+
+/// Records a use of a passkey: its new sealed state (signature counter,
+/// flags) when it changed, and the time.
+pub async fn passkey_used(tx: &mut Tx, id: &str, secret: Option<&[u8]>, at: Millis) -> Result<()> {
+    exec_tx!(tx, |c| sqlx::query(
+        "UPDATE mfa_factors SET secret = COALESCE($2, secret), last_used_at = $3 WHERE id = $1"
+    )
+    .bind(id)
+    .bind(secret)
+    .bind(at)
+    .execute(c)
+    .await)?;
+    Ok(())
+}
+
+/// Renames a confirmed factor of the user; whether it existed.
+pub async fn rename_factor(tx: &mut Tx, user_id: &str, id: &str, name: &str) -> Result<bool> {
+    let n = exec_tx!(tx, |c| {
+        sqlx::query(
+        "UPDATE mfa_factors SET name = $3 WHERE user_id = $1 AND id = $2 AND confirmed_at IS NOT NULL"
+    )
+    .bind(user_id)
+    .bind(id)
+    .bind(name)
+    .execute(c)
+    .await
+    })?;
+    Ok(n == 1)
+}
+
+/// A WebAuthn ceremony in progress.
+#[derive(Debug, Clone)]
+pub struct CeremonyRow {
+    pub challenge_hash: String,
+    /// `register`, `login` or `reauth`.
+    pub kind: String,
+    pub user_id: Option<String>,
+    pub session_id: Option<String>,
+    /// The name a registration gives the passkey.
+    pub name: Option<String>,
+    /// The ceremony's state (webauthn-rs JSON).
+    pub state: String,
+    pub expires_at: Millis,
+}
+
+type CeremonyTuple = (
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    String,
+    i64,
+);
+
+pub async fn insert_ceremony(tx: &mut Tx, r: &CeremonyRow) -> Result<()> {
+    exec_tx!(tx, |c| {
+        sqlx::query(
+        "INSERT INTO webauthn_ceremonies (challenge_hash, kind, user_id, session_id, name, state, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)"
+    )
+    .bind(&r.challenge_hash)
+    .bind(&r.kind)
+    .bind(&r.user_id)
+    .bind(&r.session_id)
+    .bind(&r.name)
+    .bind(&r.state)
+    .bind(r.expires_at)
+    .execute(c)
+    .await
+    })?;
+    Ok(())
+}
+
+/// Takes (deletes and answers) the live ceremony of `kind` with this
+/// challenge; for `register` and `reauth` only when `session_id` started
+/// it. One DELETE, so a challenge is finished once at most.
+pub async fn take_ceremony(
+    tx: &mut Tx,
+    challenge_hash: &str,
+    kind: &str,
+    session_id: Option<&str>,
+    now: Millis,
+) -> Result<Option<CeremonyRow>> {
+    let row: Option<CeremonyTuple> = on_tx!(tx, |c| sqlx::query_as(
+        "DELETE FROM webauthn_ceremonies
+         WHERE challenge_hash = $1 AND kind = $2 AND expires_at > $3
+           AND ($4 IS NULL OR session_id = $4)
+         RETURNING challenge_hash, kind, user_id, session_id, name, state, expires_at"
+    )
+    .bind(challenge_hash)
+    .bind(kind)
+    .bind(now)
+    .bind(session_id)
+    .fetch_optional(c)
+    .await)?;
+    Ok(row.map(|t| CeremonyRow {
+        challenge_hash: t.0,
+        kind: t.1,
+        user_id: t.2,
+        session_id: t.3,
+        name: t.4,
+        state: t.5,
+        expires_at: t.6,
+    }))
+}
+
+/// Deletes ceremonies that ended before `before` (housekeeping).
+pub async fn purge_ceremonies(tx: &mut Tx, before: Millis) -> Result<u64> {
+    exec_tx!(tx, |c| sqlx::query(
+        "DELETE FROM webauthn_ceremonies WHERE expires_at < $1"
     )
     .bind(before)
     .execute(c)

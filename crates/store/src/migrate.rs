@@ -89,6 +89,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0012_api_tokens.sql"),
         postgres: include_str!("../migrations/postgres/0012_api_tokens.sql"),
     },
+    Migration {
+        version: 13,
+        name: "0013_passkeys",
+        sqlite: include_str!("../migrations/sqlite/0013_passkeys.sql"),
+        postgres: include_str!("../migrations/postgres/0013_passkeys.sql"),
+    },
 ];
 
 /// The schema version this binary writes.

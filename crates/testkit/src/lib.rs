@@ -6,6 +6,7 @@
 // right answer here (and only here).
 #![allow(clippy::panic)]
 
+pub mod authenticator;
 pub mod pg;
 
 use std::path::PathBuf;
@@ -154,6 +155,11 @@ impl TestApp {
         c.login(email, PASSWORD).await;
         c.enrol_totp(self).await;
         c
+    }
+
+    /// A software passkey authenticator used from this server's origin.
+    pub fn authenticator(&self) -> authenticator::SoftAuthenticator {
+        authenticator::SoftAuthenticator::new(&self.app.config().public_url())
     }
 
     /// The app clock's time in Unix seconds.

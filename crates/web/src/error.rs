@@ -128,7 +128,7 @@ impl IntoResponse for ApiError {
                 AppError::MfaEnrolmentRequired => (
                     StatusCode::FORBIDDEN,
                     "mfa_enrolment_required",
-                    "a second factor is required: enrol one first (POST /api/v1/me/mfa/totp)"
+                    "a second factor is required: enrol one first (POST /api/v1/me/mfa/totp or /api/v1/me/mfa/passkeys/start)"
                         .into(),
                     None,
                     None,

@@ -74,13 +74,17 @@ async fn report_unauthenticated(app: App) {
     }
 }
 
-/// Every ten minutes: deletes expired throttle counters, and what has
+/// Every ten minutes: deletes expired throttle counters, ended sign-in
+/// challenges and WebAuthn ceremonies, and what has
 /// been in the trash (or detached from its document) for 30 days.
 async fn housekeeping(app: App) {
     loop {
         tokio::time::sleep(Duration::from_secs(600)).await;
         if let Err(e) = turva_app::throttle::purge_old(&app).await {
             tracing::warn!(error = %e, "housekeeping failed");
+        }
+        if let Err(e) = turva_app::mfa::purge_expired(&app).await {
+            tracing::warn!(error = %e, "purging ended sign-in challenges failed");
         }
         if let Err(e) = turva_app::trash::purge(&app).await {
             tracing::warn!(error = %e, "purging the trash failed");

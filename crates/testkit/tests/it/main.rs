@@ -17,6 +17,7 @@ mod housekeeping;
 mod input;
 mod mail;
 mod mfa;
+mod passkeys;
 mod rights;
 mod rights_props;
 mod server;

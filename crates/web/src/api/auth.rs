@@ -70,6 +70,12 @@ pub struct MfaRequired {
     pub mfa_required: bool,
     /// For `POST /auth/mfa`: lives 5 minutes, survives 5 wrong codes.
     pub mfa_token: String,
+    /// When the user has passkeys: WebAuthn options for
+    /// `navigator.credentials.get` (`{"publicKey": {...}}`); the answer goes
+    /// to `POST /auth/mfa` as `passkey`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub passkey: Option<serde_json::Value>,
 }
 
 fn session_answer(app: &App, ok: auth::LoginOk) -> Response {
@@ -105,9 +111,10 @@ pub async fn login(
 ) -> ApiResult<Response> {
     match auth::login(&app, &ctx, &req.email, &req.password).await? {
         auth::Login::Session(ok) => Ok(session_answer(&app, ok)),
-        auth::Login::SecondFactor { mfa_token } => Ok(Json(MfaRequired {
+        auth::Login::SecondFactor { mfa_token, passkey } => Ok(Json(MfaRequired {
             mfa_required: true,
             mfa_token,
+            passkey,
         })
         .into_response()),
     }
@@ -117,8 +124,12 @@ pub async fn login(
 #[serde(deny_unknown_fields)]
 pub struct MfaRequest {
     pub mfa_token: String,
-    /// A current TOTP code, or an unused recovery code.
-    pub code: String,
+    /// A current TOTP code, or an unused recovery code; or
+    pub code: Option<String>,
+    /// a passkey's answer (`PublicKeyCredential.toJSON()`) to the options
+    /// the sign-in offered.
+    #[schema(value_type = Option<Object>)]
+    pub passkey: Option<serde_json::Value>,
 }
 
 /// Completes a sign-in with a second factor.
@@ -132,8 +143,62 @@ pub async fn mfa(
     ClientCtx(ctx): ClientCtx,
     ApiJson(req): ApiJson<MfaRequest>,
 ) -> ApiResult<Response> {
-    let ok = turva_app::mfa::complete_login(&app, &ctx, &req.mfa_token, &req.code).await?;
+    let step = match (&req.code, &req.passkey) {
+        (Some(c), None) => turva_app::mfa::SecondStep::Code(c),
+        (None, Some(p)) => turva_app::mfa::SecondStep::Passkey(p),
+        _ => {
+            return Err(
+                turva_app::AppError::malformed("code", "give either code or passkey").into(),
+            )
+        }
+    };
+    let ok = turva_app::mfa::complete_login(&app, &ctx, &req.mfa_token, step).await?;
     Ok(session_answer(&app, ok))
+}
+
+/// Starts a passwordless sign-in with a passkey: WebAuthn options for
+/// `navigator.credentials.get` (the browser offers the user's passkeys
+/// for this site). The challenge lives 5 minutes.
+#[utoipa::path(post, path = "/api/v1/auth/passkey/start", tag = "auth", responses(
+    (status = 200, description = "options (`{\"publicKey\": {...}}`)", body = Object),
+    (status = 409, description = "passkeys are off (`[server] public_url` is no host name)", body = Problem),
+    (status = 429, description = "too many starts from this address", body = Problem)))]
+pub async fn passkey_start(
+    State(app): State<App>,
+    ClientCtx(ctx): ClientCtx,
+) -> ApiResult<Json<serde_json::Value>> {
+    Ok(Json(turva_app::passkeys::start_login(&app, &ctx).await?))
+}
+
+/// Finishes a passwordless sign-in: the body is the browser's answer
+/// (`PublicKeyCredential.toJSON()`). User verification is required, so
+/// this counts as signing in with MFA.
+#[utoipa::path(post, path = "/api/v1/auth/passkey/finish", tag = "auth", request_body = Object, responses(
+    (status = 200, description = "signed in; sets the session cookie", body = LoginResponse),
+    (status = 400, description = "not a WebAuthn answer", body = Problem),
+    (status = 401, description = "unknown passkey, bad signature, or a spent or expired challenge (`invalid_credentials`)", body = Problem),
+    (status = 409, description = "passkeys are off", body = Problem),
+    (status = 429, description = "too many attempts (`rate_limited`, with Retry-After)", body = Problem)))]
+pub async fn passkey_finish(
+    State(app): State<App>,
+    ClientCtx(ctx): ClientCtx,
+    ApiJson(answer): ApiJson<serde_json::Value>,
+) -> ApiResult<Response> {
+    let ok = turva_app::passkeys::finish_login(&app, &ctx, &answer).await?;
+    Ok(session_answer(&app, ok))
+}
+
+/// Starts a re-authentication with one of the caller's passkeys: WebAuthn
+/// options; the answer goes to `POST /auth/reauth` as `passkey`.
+#[utoipa::path(post, path = "/api/v1/auth/reauth/passkey", tag = "auth", responses(
+    (status = 200, description = "options (`{\"publicKey\": {...}}`)", body = Object),
+    (status = 401, description = "not signed in", body = Problem),
+    (status = 409, description = "you have no passkey, or passkeys are off", body = Problem)))]
+pub async fn reauth_passkey_start(
+    State(app): State<App>,
+    Auth(actor): Auth,
+) -> ApiResult<Json<serde_json::Value>> {
+    Ok(Json(turva_app::passkeys::start_reauth(&app, &actor).await?))
 }
 
 /// Ends the current session.
@@ -260,16 +325,19 @@ pub async fn confirm_email(
 pub struct Reauth {
     /// The account's password; or
     pub password: Option<String>,
-    /// a TOTP code or a recovery code.
+    /// a TOTP code or a recovery code; or
     pub code: Option<String>,
+    /// a passkey's answer to the options of `POST /auth/reauth/passkey`.
+    #[schema(value_type = Option<Object>)]
+    pub passkey: Option<serde_json::Value>,
 }
 
 /// Confirms the password or a second factor for sensitive actions (recent
 /// auth).
 #[utoipa::path(post, path = "/api/v1/auth/reauth", tag = "auth", request_body = Reauth, responses(
     (status = 204, description = "confirmed"),
-    (status = 400, description = "neither or both of password and code", body = Problem),
-    (status = 401, description = "wrong password or code, or not signed in", body = Problem),
+    (status = 400, description = "not exactly one of password, code and passkey", body = Problem),
+    (status = 401, description = "wrong password, code or passkey, or not signed in", body = Problem),
     (status = 429, description = "too many attempts", body = Problem)))]
 pub async fn reauth(
     State(app): State<App>,
@@ -277,13 +345,16 @@ pub async fn reauth(
     Auth(actor): Auth,
     ApiJson(req): ApiJson<Reauth>,
 ) -> ApiResult<StatusCode> {
-    let with = match (&req.password, &req.code) {
-        (Some(p), None) => auth::ReauthWith::Password(p),
-        (None, Some(c)) => auth::ReauthWith::Code(c),
+    let with = match (&req.password, &req.code, &req.passkey) {
+        (Some(p), None, None) => auth::ReauthWith::Password(p),
+        (None, Some(c), None) => auth::ReauthWith::Code(c),
+        (None, None, Some(k)) => auth::ReauthWith::Passkey(k),
         _ => {
-            return Err(
-                turva_app::AppError::malformed("password", "give either password or code").into(),
+            return Err(turva_app::AppError::malformed(
+                "password",
+                "give one of password, code or passkey",
             )
+            .into())
         }
     };
     auth::reauth(&app, &ctx, &actor, with).await?;

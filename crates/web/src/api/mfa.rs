@@ -174,3 +174,90 @@ pub async fn renew_recovery_codes(
         }),
     ))
 }
+
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct StartPasskey {
+    /// What to call it (default "Passkey").
+    pub name: Option<String>,
+}
+
+/// Starts registering a passkey or security key (recent auth): WebAuthn
+/// options for `navigator.credentials.create` (`{"publicKey": {...}}`);
+/// finish within 5 minutes, from the same session.
+#[utoipa::path(post, path = "/api/v1/me/mfa/passkeys/start", tag = "me", request_body = StartPasskey, responses(
+    (status = 200, description = "options", body = Object),
+    (status = 400, description = "malformed input", body = Problem),
+    (status = 401, description = "not signed in", body = Problem),
+    (status = 403, description = "no recent password or second factor (`reauthentication_required`)", body = Problem),
+    (status = 409, description = "20 passkeys already, or passkeys are off", body = Problem)))]
+pub async fn start_passkey(
+    State(app): State<App>,
+    ClientCtx(ctx): ClientCtx,
+    Auth(actor): Auth,
+    ApiJsonOrEmpty(req): ApiJsonOrEmpty<StartPasskey>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let options =
+        turva_app::passkeys::start_registration(&app, &ctx, &actor, req.name.as_deref()).await?;
+    Ok(Json(options))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PasskeyJson {
+    pub id: String,
+    pub name: String,
+    /// For the first factor only: ten single-use codes, shown this once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recovery_codes: Option<Vec<String>>,
+}
+
+/// Finishes registering a passkey: the body is the browser's answer
+/// (`PublicKeyCredential.toJSON()`).
+#[utoipa::path(post, path = "/api/v1/me/mfa/passkeys/finish", tag = "me", request_body = Object, responses(
+    (status = 201, description = "registered", body = PasskeyJson),
+    (status = 400, description = "not a WebAuthn answer", body = Problem),
+    (status = 401, description = "not signed in", body = Problem),
+    (status = 409, description = "this passkey is registered already, or passkeys are off", body = Problem),
+    (status = 422, description = "no open registration of this session, or the answer was not accepted", body = Problem),
+    (status = 429, description = "too many attempts", body = Problem)))]
+pub async fn finish_passkey(
+    State(app): State<App>,
+    ClientCtx(ctx): ClientCtx,
+    Auth(actor): Auth,
+    ApiJson(answer): ApiJson<serde_json::Value>,
+) -> ApiResult<(StatusCode, Json<PasskeyJson>)> {
+    let r = turva_app::passkeys::finish_registration(&app, &ctx, &actor, &answer).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(PasskeyJson {
+            id: r.id,
+            name: r.name,
+            recovery_codes: r.recovery_codes,
+        }),
+    ))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Rename {
+    pub name: String,
+}
+
+/// Renames a second factor.
+#[utoipa::path(patch, path = "/api/v1/me/mfa/{id}", tag = "me", request_body = Rename,
+    params(("id" = String, Path, description = "the factor's id")), responses(
+    (status = 204, description = "renamed"),
+    (status = 400, description = "malformed input", body = Problem),
+    (status = 401, description = "not signed in", body = Problem),
+    (status = 404, description = "no such factor of yours", body = Problem)))]
+pub async fn rename(
+    State(app): State<App>,
+    ClientCtx(ctx): ClientCtx,
+    Auth(actor): Auth,
+    ApiPath(fid): ApiPath<String>,
+    ApiJson(req): ApiJson<Rename>,
+) -> ApiResult<StatusCode> {
+    let fid = id("id", &fid)?;
+    mfa::rename(&app, &ctx, &actor, &fid, &req.name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -47,7 +47,12 @@ impl Whose {
 }
 
 /// Events about a company that are also the platform's.
-const PLATFORM_ACTIONS: &[&str] = &[AuditAction::CompanyCreate.as_str()];
+const PLATFORM_ACTIONS: &[&str] = &[
+    AuditAction::CompanyCreate.as_str(),
+    AuditAction::CompanyDelete.as_str(),
+    AuditAction::CompanyDeleteCancel.as_str(),
+    AuditAction::CompanyDestroy.as_str(),
+];
 
 /// Filters as given (query parameters or CLI flags); each given one must
 /// hold.

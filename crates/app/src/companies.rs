@@ -393,3 +393,160 @@ pub(crate) fn invitation_mail(
     let link = format!("{}/accept-invite?token={token}", app.config().public_url());
     mail::invitation(lang, to, &company.name, inviter, &link)
 }
+
+/// Days between asking for a company's deletion and its destruction, in
+/// which an owner may cancel it.
+pub const DELETION_GRACE_DAYS: i64 = 7;
+
+/// A company whose deletion is scheduled.
+#[derive(Debug)]
+pub struct Scheduled {
+    pub company: CompanyRow,
+    /// When the deletion was asked for.
+    pub scheduled_at: i64,
+    /// When its data and keys are destroyed (from then on, at the next
+    /// housekeeping run).
+    pub destroy_at: i64,
+}
+
+fn scheduled(company: CompanyRow, at: i64) -> Scheduled {
+    Scheduled {
+        company,
+        scheduled_at: at,
+        destroy_at: at + DELETION_GRACE_DAYS * 24 * 3600 * 1000,
+    }
+}
+
+/// `DELETE /companies/{cid}`: schedules the company's deletion (an owner
+/// or an operator, recent auth). From now on it is hidden from everyone;
+/// an owner can cancel within the grace period.
+pub async fn schedule_deletion(
+    app: &App,
+    ctx: &Ctx,
+    actor: &Actor,
+    company_id: &str,
+) -> Result<Scheduled, AppError> {
+    let mut tx = app.db().write().await?;
+    let (company, facts) = facts(app, &mut tx, actor, company_id).await?;
+    let obj = (ObjectType::Company, company_id);
+    let decision = match company {
+        Some(_) => access::decide(&facts, Action::DeleteCompany),
+        None => Err(Reason::NotVisible),
+    };
+    let proof = match decision {
+        Ok(proof) => proof,
+        Err(reason) => {
+            drop(tx);
+            let action = AuditAction::CompanyDelete;
+            return Err(denied(app, ctx, actor, action, company.as_ref(), obj, reason).await);
+        }
+    };
+    let company = company.ok_or(AppError::NotFound)?;
+    let now = app.now();
+    if !companies::schedule_deletion(&mut tx, &proof, company_id, now).await? {
+        return Err(AppError::NotFound);
+    }
+    let ev = Event::new(AuditAction::CompanyDelete, Outcome::Allowed)
+        .actor(actor)
+        .company(company_id)
+        .object(obj.0, obj.1);
+    audit::record(app, &mut tx, ctx, ev).await?;
+    tx.commit().await?;
+    Ok(scheduled(company, now))
+}
+
+/// `POST /companies/{cid}/cancel-deletion`: an owner takes a scheduled
+/// deletion back; the company is as it was.
+pub async fn cancel_deletion(
+    app: &App,
+    ctx: &Ctx,
+    actor: &Actor,
+    company_id: &str,
+) -> Result<CompanyRow, AppError> {
+    let mut tx = app.db().write().await?;
+    let found = if actor.reaches(company_id) {
+        companies::scheduled_with_role(&mut tx, company_id, &actor.user_id).await?
+    } else {
+        None
+    };
+    let facts = ActorFacts {
+        is_operator: actor.is_operator,
+        role: found
+            .as_ref()
+            .and_then(|(_, r, _)| r.as_deref())
+            .and_then(|r| Role::parse("role", r).ok()),
+        recent_auth: auth::recent_auth(app, actor),
+        is_guest: false,
+    };
+    let obj = (ObjectType::Company, company_id);
+    let decision = match &found {
+        Some(_) => access::decide(&facts, Action::CancelCompanyDeletion),
+        None => Err(Reason::NotVisible),
+    };
+    let (proof, company) = match (decision, found) {
+        (Ok(proof), Some((company, _, _))) => (proof, company),
+        (decision, found) => {
+            drop(tx);
+            let reason = decision.err().unwrap_or(Reason::NotVisible);
+            let company = found.map(|(c, _, _)| c);
+            let action = AuditAction::CompanyDeleteCancel;
+            return Err(denied(app, ctx, actor, action, company.as_ref(), obj, reason).await);
+        }
+    };
+    if !companies::cancel_deletion(&mut tx, &proof, company_id).await? {
+        return Err(AppError::NotFound);
+    }
+    let ev = Event::new(AuditAction::CompanyDeleteCancel, Outcome::Allowed)
+        .actor(actor)
+        .company(company_id)
+        .object(obj.0, obj.1);
+    audit::record(app, &mut tx, ctx, ev).await?;
+    tx.commit().await?;
+    Ok(company)
+}
+
+/// Destroys every company whose grace period is over: its rows (folders,
+/// documents, files, shares, templates, memberships, invitations, API
+/// tokens, search entries), its data key (so its files, and its data in
+/// every retained backup, never open again) and then its files' bytes.
+/// Its audit events stay, and one more records the destruction. Run by the
+/// server's housekeeping; returns how many companies went.
+pub async fn destroy_due(app: &App) -> Result<usize, AppError> {
+    let cutoff = app.now() - DELETION_GRACE_DAYS * 24 * 3600 * 1000;
+    let due = {
+        let mut tx = app.db().read().await?;
+        let due = companies::due_for_deletion(&mut tx, cutoff).await?;
+        tx.commit().await?;
+        due
+    };
+    let ctx = Ctx::cli();
+    let mut destroyed = 0;
+    for company_id in &due {
+        let mut tx = app.db().write().await?;
+        // Cancelled meanwhile: nothing to do.
+        if companies::due_for_deletion(&mut tx, cutoff)
+            .await?
+            .iter()
+            .all(|c| c != company_id)
+        {
+            continue;
+        }
+        let blobs = turva_store::purge::company(&mut tx, company_id).await?;
+        turva_store::data_keys::destroy(&mut tx, KeyKind::Company.as_str(), company_id, app.now())
+            .await?;
+        let mut ev = Event::new(AuditAction::CompanyDestroy, Outcome::Allowed)
+            .company(company_id)
+            .object(ObjectType::Company, company_id)
+            .reason("deletion grace period over");
+        ev.credential = Some("system");
+        audit::record(app, &mut tx, &ctx, ev).await?;
+        tx.commit().await?;
+        destroyed += 1;
+        for key in &blobs {
+            if let Err(e) = app.blobs().delete(key).await {
+                tracing::warn!(error = %e, "a deleted company's file could not be deleted (its key is destroyed)");
+            }
+        }
+    }
+    Ok(destroyed)
+}

@@ -19,7 +19,7 @@ pub enum KeyKind {
 }
 
 impl KeyKind {
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             KeyKind::Company => "company",
             KeyKind::User => "user",

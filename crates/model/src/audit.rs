@@ -34,6 +34,12 @@ pub enum AuditAction {
     CompanyCreate,
     CompanyView,
     CompanyUpdate,
+    /// A company's deletion was asked for (it is destroyed 7 days later).
+    CompanyDelete,
+    /// A scheduled deletion was cancelled.
+    CompanyDeleteCancel,
+    /// A company's data and keys were destroyed.
+    CompanyDestroy,
     MemberList,
     MemberInvite,
     MemberRoleChange,
@@ -121,6 +127,9 @@ impl AuditAction {
         AuditAction::CompanyCreate,
         AuditAction::CompanyView,
         AuditAction::CompanyUpdate,
+        AuditAction::CompanyDelete,
+        AuditAction::CompanyDeleteCancel,
+        AuditAction::CompanyDestroy,
         AuditAction::MemberList,
         AuditAction::MemberInvite,
         AuditAction::MemberRoleChange,
@@ -230,6 +239,9 @@ impl AuditAction {
             AuditAction::CompanyCreate => "company.create",
             AuditAction::CompanyView => "company.view",
             AuditAction::CompanyUpdate => "company.update",
+            AuditAction::CompanyDelete => "company.delete",
+            AuditAction::CompanyDeleteCancel => "company.delete_cancel",
+            AuditAction::CompanyDestroy => "company.destroy",
             AuditAction::MemberList => "member.list",
             AuditAction::MemberInvite => "member.invite",
             AuditAction::MemberRoleChange => "member.role_change",

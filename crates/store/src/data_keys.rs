@@ -76,3 +76,19 @@ pub async fn key_by_id(
         (kind, owner, wrapped)
     }))
 }
+
+/// Destroys the key of (`kind`, `owner_id`): its wrapped bytes are
+/// deleted, so nothing sealed under it (in the database or in any backup)
+/// opens again. The row stays, marked with the time.
+pub async fn destroy(tx: &mut Tx, kind: &str, owner_id: &str, at: Millis) -> Result<bool> {
+    let n = exec_tx!(tx, |c| sqlx::query(
+        "UPDATE data_keys SET wrapped = NULL, destroyed_at = $3
+         WHERE kind = $1 AND owner_id = $2 AND wrapped IS NOT NULL"
+    )
+    .bind(kind)
+    .bind(owner_id)
+    .bind(at)
+    .execute(c)
+    .await)?;
+    Ok(n == 1)
+}

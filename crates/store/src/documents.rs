@@ -101,7 +101,8 @@ pub struct DocumentFacts {
 }
 
 /// A document by id alone (its company is not known before it is read),
-/// with its access facts for `user_id`: one statement.
+/// with its access facts for `user_id`: one statement. Not found in a
+/// company scheduled for deletion.
 pub async fn document_with_facts(
     tx: &mut Tx,
     id: &str,
@@ -111,6 +112,7 @@ pub async fn document_with_facts(
     let sql = format!(
         "SELECT {COLUMNS}, f.access_in_force, f.in_trash, m.role, {grants} FROM documents d
          JOIN folders f ON f.id = d.folder_id
+         JOIN companies co ON co.id = d.company_id AND co.deletion_scheduled_at IS NULL
          LEFT JOIN memberships m ON m.company_id = d.company_id AND m.user_id = $2 AND m.status = 'active'
          WHERE d.id = $1"
     );

@@ -161,7 +161,7 @@ pub async fn folder(tx: &mut Tx, company_id: &str, id: &str) -> Result<Option<Fo
 /// A folder by id alone, with the caller's active role in its company and
 /// the caller's grants on it and every folder above it: the first (and
 /// only) statement of every decision on a folder (its company is not known
-/// before it is read).
+/// before it is read). Not found in a company scheduled for deletion.
 pub async fn folder_with_role(
     tx: &mut Tx,
     id: &str,
@@ -170,6 +170,7 @@ pub async fn folder_with_role(
     let grants = crate::shares::grants_json(tx.backend(), "f.id", "f.id", "$2");
     let sql = format!(
         "SELECT {COLUMNS}, m.role, {grants} FROM folders f
+         JOIN companies co ON co.id = f.company_id AND co.deletion_scheduled_at IS NULL
          LEFT JOIN memberships m ON m.company_id = f.company_id AND m.user_id = $2 AND m.status = 'active'
          WHERE f.id = $1"
     );

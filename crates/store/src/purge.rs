@@ -102,3 +102,31 @@ pub async fn detached_files_before(tx: &mut Tx, cutoff: Millis) -> Result<Vec<St
     })?;
     Ok(rows.into_iter().map(|r| r.0).collect())
 }
+
+/// Deletes a company and everything in it: folders, documents, versions,
+/// files, shares, templates, memberships, invitations, API tokens and
+/// search entries (its audit events stay). Returns the blob keys of its
+/// files, whose bytes the caller deletes after the commit.
+pub async fn company(tx: &mut Tx, company_id: &str) -> Result<Vec<String>> {
+    let blobs = ids(
+        tx,
+        "SELECT blob_key FROM files WHERE company_id = $1",
+        company_id,
+    )
+    .await?;
+    let docs = ids(
+        tx,
+        "SELECT id FROM documents WHERE company_id = $1",
+        company_id,
+    )
+    .await?;
+    for d in &docs {
+        search::remove_document(tx, d).await?;
+    }
+    // Everything else refers to the company ON DELETE CASCADE.
+    exec_tx!(tx, |c| sqlx::query("DELETE FROM companies WHERE id = $1")
+        .bind(company_id)
+        .execute(c)
+        .await)?;
+    Ok(blobs)
+}

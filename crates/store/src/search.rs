@@ -178,12 +178,14 @@ fn visible_condition() -> String {
     )
 }
 
-/// Companies the caller (`$user`) belongs to or holds a share in: search
-/// candidates come only from these; the rights filter then decides each.
+/// Companies the caller (`$user`) belongs to or holds a share in (and that
+/// are not scheduled for deletion): search candidates come only from these; the rights filter then decides each.
 fn companies_of(user: &str) -> String {
     format!(
-        "(SELECT company_id FROM memberships WHERE user_id = {user} AND status = 'active'
-          UNION SELECT company_id FROM shares WHERE grantee_id = {user} AND status = 'active')"
+        "(SELECT y.company_id FROM
+            (SELECT company_id FROM memberships WHERE user_id = {user} AND status = 'active'
+             UNION SELECT company_id FROM shares WHERE grantee_id = {user} AND status = 'active') y
+          JOIN companies co ON co.id = y.company_id AND co.deletion_scheduled_at IS NULL)"
     )
 }
 

@@ -319,6 +319,8 @@ pub async fn shared_with(
                            WHERE d.id = s.object_id AND (d.deleted_at IS NOT NULL OR df.in_trash))
            AND (s.created_at < $3 OR (s.created_at = $3 AND s.id < $4))
            AND ($6 = '' OR s.company_id = $6)
+           AND NOT EXISTS (SELECT 1 FROM companies co
+                           WHERE co.id = s.company_id AND co.deletion_scheduled_at IS NOT NULL)
          ORDER BY s.created_at DESC, s.id DESC LIMIT $5",
         live = live("$2")
     );

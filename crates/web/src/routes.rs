@@ -81,7 +81,12 @@ fn api() -> OpenApiRouter<App> {
             companies::create_company,
             companies::list_companies
         ))
-        .routes(routes!(companies::get_company, companies::patch_company))
+        .routes(routes!(
+            companies::get_company,
+            companies::patch_company,
+            companies::delete_company
+        ))
+        .routes(routes!(companies::cancel_deletion))
         .routes(routes!(companies::list_members, companies::invite_member))
         .routes(routes!(companies::patch_member, companies::remove_member))
         .routes(routes!(companies::reset_member_mfa))

@@ -75,7 +75,8 @@ async fn report_unauthenticated(app: App) {
 }
 
 /// Every ten minutes: deletes expired throttle counters, ended sign-in
-/// challenges and WebAuthn ceremonies, and what has
+/// challenges and WebAuthn ceremonies, companies whose deletion grace is
+/// over, and what has
 /// been in the trash (or detached from its document) for 30 days.
 async fn housekeeping(app: App) {
     loop {
@@ -85,6 +86,9 @@ async fn housekeeping(app: App) {
         }
         if let Err(e) = turva_app::mfa::purge_expired(&app).await {
             tracing::warn!(error = %e, "purging ended sign-in challenges failed");
+        }
+        if let Err(e) = turva_app::companies::destroy_due(&app).await {
+            tracing::warn!(error = %e, "destroying deleted companies failed");
         }
         if let Err(e) = turva_app::trash::purge(&app).await {
             tracing::warn!(error = %e, "purging the trash failed");

@@ -48,6 +48,11 @@ pub enum Action {
     ViewCompany,
     /// Change a company's name or settings.
     UpdateCompany,
+    /// Schedule a company's deletion: an owner, or an operator (who need
+    /// not belong to it); recent auth.
+    DeleteCompany,
+    /// Cancel a scheduled deletion: an owner.
+    CancelCompanyDeletion,
     /// List a company's members and invitations.
     ListMembers,
     /// Invite someone as `role`.
@@ -196,12 +201,18 @@ pub fn decide(actor: &ActorFacts, action: Action) -> Decision {
     if action == Action::CreateToken && actor.is_guest && actor.role.is_none() {
         return needs_recent(true);
     }
+    // Operators run the platform: they delete a company without seeing it.
+    if action == Action::DeleteCompany && actor.is_operator && actor.role != Some(Role::Owner) {
+        return needs_recent(true);
+    }
     let Some(role) = actor.role else {
         return Err(Reason::NotVisible);
     };
     match action {
         Action::CreateCompany => Err(Reason::Forbidden),
         Action::ViewCompany => allow,
+        Action::DeleteCompany => needs_recent(role == Role::Owner),
+        Action::CancelCompanyDeletion => allow_if(role == Role::Owner, action),
         Action::UpdateCompany | Action::ListMembers => {
             if role.is_admin() {
                 allow
@@ -390,6 +401,25 @@ mod tests {
             is_guest: false,
         };
         assert_eq!(decide(&user, CreateCompany).map(|_| ()), NO);
+    }
+
+    #[test]
+    fn owners_and_operators_delete_companies_with_recent_auth() {
+        check(Some(Owner), true, DeleteCompany, YES);
+        check(Some(Owner), false, DeleteCompany, REAUTH);
+        check(Some(Admin), true, DeleteCompany, NO);
+        check(None, true, DeleteCompany, HIDDEN);
+        check(Some(Owner), false, CancelCompanyDeletion, YES);
+        check(Some(Admin), true, CancelCompanyDeletion, NO);
+        let op = |recent_auth| ActorFacts {
+            is_operator: true,
+            role: None,
+            recent_auth,
+            is_guest: false,
+        };
+        assert_eq!(decide(&op(true), DeleteCompany).map(|_| ()), YES);
+        assert_eq!(decide(&op(false), DeleteCompany).map(|_| ()), REAUTH);
+        assert_eq!(decide(&op(true), CancelCompanyDeletion).map(|_| ()), HIDDEN);
     }
 
     #[test]

@@ -8,7 +8,7 @@ use crate::both;
 use crate::content::{doc, folder, staff, text, upload};
 
 /// Every file under the blob directory.
-fn blob_files(t: &TestApp) -> Vec<std::path::PathBuf> {
+pub(crate) fn blob_files(t: &TestApp) -> Vec<std::path::PathBuf> {
     fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
         for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
             let p = e.path();

@@ -11,6 +11,7 @@ mod audit;
 mod audit_api;
 mod cli;
 mod companies;
+mod company_deletion;
 mod content;
 mod folder_templates;
 mod housekeeping;

@@ -11,7 +11,7 @@ use turva_app::rows::{CompanyRow, MemberRow};
 use turva_app::{members, App};
 use utoipa::ToSchema;
 
-use super::{List, PageQuery};
+use super::{time, List, PageQuery};
 use crate::error::{ApiResult, Problem};
 use crate::extract::{id, ApiJson, ApiPath, ApiQuery, Auth, ClientCtx};
 
@@ -100,6 +100,64 @@ pub async fn get_company(
     let cid = id("cid", &cid)?;
     Ok(Json(company_json(
         companies::get(&app, &ctx, &actor, &cid).await?,
+    )))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DeletionJson {
+    pub id: String,
+    pub name: String,
+    /// When the deletion was asked for.
+    pub deletion_scheduled_at: String,
+    /// When its data and keys are destroyed; until then an owner may
+    /// cancel (`POST /companies/{cid}/cancel-deletion`).
+    pub destroy_at: String,
+}
+
+/// Schedules the company's deletion in 7 days (an owner or an operator,
+/// recent auth). From now on the company is hidden from everyone; then its
+/// data and its key are destroyed, so retained backups cannot read it.
+#[utoipa::path(delete, path = "/api/v1/companies/{cid}", tag = "companies", params(("cid" = String, Path, description = "company id")), responses(
+    (status = 202, description = "deletion scheduled", body = DeletionJson),
+    (status = 400, description = "malformed id", body = Problem),
+    (status = 401, description = "not signed in", body = Problem),
+    (status = 403, description = "not an owner, or no recent password or second factor (`reauthentication_required`)", body = Problem),
+    (status = 404, description = "no such company, or not yours, or its deletion is scheduled already", body = Problem)))]
+pub async fn delete_company(
+    State(app): State<App>,
+    ClientCtx(ctx): ClientCtx,
+    Auth(actor): Auth,
+    ApiPath(cid): ApiPath<String>,
+) -> ApiResult<(StatusCode, Json<DeletionJson>)> {
+    let cid = id("cid", &cid)?;
+    let s = companies::schedule_deletion(&app, &ctx, &actor, &cid).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(DeletionJson {
+            id: s.company.id,
+            name: s.company.name,
+            deletion_scheduled_at: time(s.scheduled_at),
+            destroy_at: time(s.destroy_at),
+        }),
+    ))
+}
+
+/// Cancels a scheduled deletion (an owner); the company is as it was.
+#[utoipa::path(post, path = "/api/v1/companies/{cid}/cancel-deletion", tag = "companies", params(("cid" = String, Path, description = "company id")), responses(
+    (status = 200, description = "the company, restored", body = CompanyJson),
+    (status = 400, description = "malformed id", body = Problem),
+    (status = 401, description = "not signed in", body = Problem),
+    (status = 403, description = "not an owner", body = Problem),
+    (status = 404, description = "no such company scheduled for deletion, or not yours", body = Problem)))]
+pub async fn cancel_deletion(
+    State(app): State<App>,
+    ClientCtx(ctx): ClientCtx,
+    Auth(actor): Auth,
+    ApiPath(cid): ApiPath<String>,
+) -> ApiResult<Json<CompanyJson>> {
+    let cid = id("cid", &cid)?;
+    Ok(Json(company_json(
+        companies::cancel_deletion(&app, &ctx, &actor, &cid).await?,
     )))
 }
 

@@ -546,6 +546,9 @@ pub async fn finish_login(app: &App, ctx: &Ctx, credential: &Value) -> Result<Lo
         Some(f) => users::user_by_id(&mut tx, &f.user_id).await?,
         None => None,
     };
+    // Only a passkey that exists names whose failure this is (a user handle
+    // alone is the client's word, and would mint keys for made-up users).
+    let subject = factor.as_ref().map(|f| f.user_id.clone());
     let checked = match (&ceremony, &factor, &user) {
         (Some(c), Some(f), Some(u)) => {
             let key = keyring::get_key(app, &mut tx, KeyKind::User, &u.id)
@@ -568,9 +571,8 @@ pub async fn finish_login(app: &App, ctx: &Ctx, credential: &Value) -> Result<Lo
         } else {
             "invalid_passkey"
         };
-        let subject = identified.as_ref().map(|(uid, _)| uid.as_str());
         let mut ev = Event::new(AuditAction::AuthLoginFailed, Outcome::Denied).reason(reason);
-        ev.subject_id = subject.filter(|s| turva_model::Id::<()>::parse("id", s).is_ok());
+        ev.subject_id = subject.as_deref();
         audit::record(app, &mut tx, ctx, ev).await?;
         tx.commit().await?;
         return Err(AppError::InvalidCredentials);

@@ -370,6 +370,12 @@ async fn passkey_input_is_checked(t: TestApp) {
     stranger.register(&r.body);
     let (status, _) = passwordless(&t, &mut stranger).await;
     assert_eq!(status, 401);
+    // Nor does a made-up user handle mint a key for a made-up user.
+    stranger.credentials[0].user_handle = vec![0x42; 16];
+    let keys = t.count("data_keys").await;
+    let (status, _) = passwordless(&t, &mut stranger).await;
+    assert_eq!(status, 401);
+    assert_eq!(t.count("data_keys").await, keys);
     let logins = t
         .audit_rows_where("action = 'auth.login' AND reason = 'passkey'")
         .await;

@@ -45,11 +45,23 @@ const MAX_BATCH: usize = 256;
 /// Times the writer yields to gather more events before a commit.
 const GATHER_YIELDS: usize = 3;
 
-/// Staged events that wake the mover before its next turn.
-const MOVE_AT: u64 = 16_384;
+/// Under load, commits are at least this far apart: the events of the
+/// meantime share the next one. Each commit wakes the staging connection's
+/// thread, and at thousands of views a second those wake-ups (not the
+/// writes) were most of what auditing a view cost; an idle server commits
+/// at once.
+const COMMIT_SPACING: Duration = Duration::from_millis(1);
 
-/// Most staged events moved in one transaction.
+/// Staged events that wake the mover before its next turn.
+const MOVE_AT: u64 = 65_536;
+
+/// Most staged events read and inserted in one go.
 const MOVE_BATCH: i64 = 2048;
+
+/// Most staged events moved in one transaction. Every commit to the main
+/// file makes each reader connection drop its page cache, so a turn's
+/// events go in as few commits as possible.
+const MOVE_TX: usize = 32_768;
 
 /// An event with owned fields, as staged: everything its row is made of
 /// once it has a sequence number.
@@ -117,9 +129,13 @@ async fn run<T: Send + Sync + 'static>(
     app_of: fn(Arc<T>) -> App,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
+    let mut last_commit: Option<tokio::time::Instant> = None;
     loop {
         if rx.recv_many(&mut batch, MAX_BATCH).await == 0 {
             return;
+        }
+        if let Some(wait) = last_commit.and_then(|t| COMMIT_SPACING.checked_sub(t.elapsed())) {
+            tokio::time::sleep(wait).await;
         }
         // Let requests that are about to hand in their events do so, so
         // they share this commit (at 32 clients batches were mostly of 1
@@ -137,6 +153,7 @@ async fn run<T: Send + Sync + 'static>(
             return;
         };
         let (events, replies): (Vec<Staged>, Vec<Reply>) = batch.drain(..).unzip();
+        last_commit = Some(tokio::time::Instant::now());
         match commit(&app, &events).await {
             Ok(()) => {
                 for reply in replies {
@@ -229,9 +246,10 @@ async fn mover<T: Send + Sync + 'static>(
     }
 }
 
-/// Moves every staged event into `audit_events` (oldest first, in batches,
-/// each with its sequence numbers and the new `staged_through` in one
-/// transaction). Safe from any number of tasks and processes at once: the
+/// Moves every staged event into `audit_events` (oldest first, up to
+/// `MOVE_TX` events per transaction, each with its sequence numbers, the
+/// new `staged_through` and a signed checkpoint of the grown tree in that
+/// one commit). Safe from any number of tasks and processes at once: the
 /// main database's write lock orders them and `staged_through` says what
 /// is already moved. A no-op on PostgreSQL.
 pub(crate) async fn flush(app: &App) -> Result<(), AppError> {
@@ -242,26 +260,47 @@ pub(crate) async fn flush(app: &App) -> Result<(), AppError> {
     // Keys read in an earlier batch: that batch committed, so they exist.
     let mut keys = Keys::new();
     loop {
+        // The signer's lock before the write lock, as `checkpoint::make`
+        // takes them: each turn signs what it moved in the same commit.
+        let one_at_a_time = app.signer().making.lock().await;
         let mut tx = db.write().await?;
-        let through = audit_stage::staged_through(&mut tx).await?;
-        let Some((last, staged)) = audit_stage::staged_after(db, through, MOVE_BATCH).await? else {
-            return Ok(());
-        };
-        let events = staged
-            .iter()
-            .map(|text| {
-                serde_json::from_str::<Staged>(text).map_err(|e| {
-                    AppError::Internal(format!(
-                        "a staged audit event after {through} is unreadable: {e}"
-                    ))
+        let mut through = audit_stage::staged_through(&mut tx).await?;
+        let mut moved = 0;
+        let mut more = true;
+        while more && moved < MOVE_TX {
+            let Some((last, staged)) = audit_stage::staged_after(db, through, MOVE_BATCH).await?
+            else {
+                more = false;
+                break;
+            };
+            let events = staged
+                .iter()
+                .map(|text| {
+                    serde_json::from_str::<Staged>(text).map_err(|e| {
+                        AppError::Internal(format!(
+                            "a staged audit event after {through} is unreadable: {e}"
+                        ))
+                    })
                 })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        insert(app, &mut tx, &events, &mut keys).await?;
-        audit_stage::set_staged_through(&mut tx, last).await?;
+                .collect::<Result<Vec<_>, _>>()?;
+            insert(app, &mut tx, &events, &mut keys).await?;
+            through = last;
+            moved += staged.len();
+            more = i64::try_from(staged.len()).unwrap_or(0) == MOVE_BATCH;
+        }
+        if moved == 0 {
+            return Ok(());
+        }
+        audit_stage::set_staged_through(&mut tx, through).await?;
+        // Signed in the same commit: one commit to the main file per turn.
+        let checkpoint = crate::checkpoint::sign_in(app, &mut tx).await?;
         tx.commit().await?;
-        audit_stage::forget_through(db, last).await?;
-        if i64::try_from(staged.len()).unwrap_or(0) < MOVE_BATCH {
+        if let Some(row) = &checkpoint {
+            crate::checkpoint::published(app, row)?;
+        }
+        drop(one_at_a_time);
+        audit_stage::forget_through(db, through).await?;
+        if !more {
             return Ok(());
         }
     }

@@ -32,7 +32,7 @@ pub struct Signer {
     pair: Ed25519KeyPair,
     name: String,
     /// One checkpoint is made at a time in this process.
-    making: tokio::sync::Mutex<()>,
+    pub(crate) making: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for Signer {
@@ -175,27 +175,47 @@ pub fn external_file(data_dir: &Path) -> PathBuf {
 /// Signs and stores a checkpoint of the tree as it is now, when it grew
 /// since the last one; appends it to the external file. Returns it.
 pub async fn make(app: &App) -> Result<Option<CheckpointRow>, AppError> {
-    let signer = app.signer();
-    let _one_at_a_time = signer.making.lock().await;
+    let _one_at_a_time = app.signer().making.lock().await;
     let mut tx = app.db().write().await?;
-    let size = store::tree_size(&mut tx).await?;
-    let latest = store::latest_checkpoint(&mut tx).await?;
+    let Some(row) = sign_in(app, &mut tx).await? else {
+        return Ok(None);
+    };
+    tx.commit().await?;
+    published(app, &row)?;
+    Ok(Some(row))
+}
+
+/// Signs a checkpoint of the tree as `tx` holds it and stores it in `tx`,
+/// when the tree grew since the newest one; the caller commits, then hands
+/// the row to [`published`]. (The mover signs in its own transaction, so
+/// that moving events and signing them is one commit to the main file.)
+/// Callers hold `Signer::making`.
+pub(crate) async fn sign_in(
+    app: &App,
+    tx: &mut turva_store::Tx,
+) -> Result<Option<CheckpointRow>, AppError> {
+    let size = store::tree_size(tx).await?;
+    let latest = store::latest_checkpoint(tx).await?;
     if latest.as_ref().is_some_and(|c| c.size >= size) || size == 0 {
         return Ok(None);
     }
     let usize_ = u64::try_from(size).unwrap_or(0);
-    let root = store::root_at(&mut tx, usize_).await?;
+    let root = store::root_at(tx, usize_).await?;
     let row = CheckpointRow {
         size,
         time: app.now(),
         root: root.to_vec(),
-        note: signer.sign(usize_, &root),
+        note: app.signer().sign(usize_, &root),
     };
-    store::insert_checkpoint(&mut tx, &row).await?;
-    tx.commit().await?;
-    append_external(app.data_dir(), &row)
-        .map_err(|e| AppError::Unavailable(format!("audit checkpoint file: {e}")))?;
+    store::insert_checkpoint(tx, &row).await?;
     Ok(Some(row))
+}
+
+/// After the commit of a checkpoint made by [`sign_in`]: its copy in the
+/// external file.
+pub(crate) fn published(app: &App, row: &CheckpointRow) -> Result<(), AppError> {
+    append_external(app.data_dir(), row)
+        .map_err(|e| AppError::Unavailable(format!("audit checkpoint file: {e}")))
 }
 
 /// Appends one checkpoint to the external file as a JSON line.

@@ -293,7 +293,15 @@ pub(crate) async fn flush(app: &App) -> Result<(), AppError> {
         }
         audit_stage::set_staged_through(&mut tx, through).await?;
         // Signed in the same commit: one commit to the main file per turn.
-        let checkpoint = crate::checkpoint::sign_in(app, &mut tx).await?;
+        // A checkpoint that cannot be made does not hold back the move
+        // (the mover's next `checkpoint::make` tries again).
+        let checkpoint = match crate::checkpoint::sign_in(app, &mut tx).await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(error = %e, "the audit checkpoint could not be made with the move");
+                None
+            }
+        };
         tx.commit().await?;
         if let Some(row) = &checkpoint {
             crate::checkpoint::published(app, row)?;

@@ -825,7 +825,9 @@ pub async fn accept_invite(
             .await?
             .is_some_and(|m| m.status == "invited"),
     };
-    if !pending {
+    // A company scheduled for deletion takes no one in (a cancellation
+    // brings its invitations back).
+    if !pending || !company_is_live(&mut tx, &company_id).await? {
         return Err(bad_token());
     }
     tx.commit().await?;
@@ -857,7 +859,9 @@ pub async fn accept_invite(
     };
     let now = app.now();
     let mut tx = app.db().write().await?;
-    if !tokens::consume(&mut tx, &token_hash, now).await? {
+    if !tokens::consume(&mut tx, &token_hash, now).await?
+        || !company_is_live(&mut tx, &company_id).await?
+    {
         return Err(bad_token());
     }
     match (&new_hash, &name) {
@@ -935,6 +939,12 @@ async fn ensure_password_unchanged(
     } else {
         Err(AppError::InvalidCredentials)
     }
+}
+
+/// Whether the company exists and is not scheduled for deletion.
+async fn company_is_live(tx: &mut turva_store::Tx, company_id: &str) -> Result<bool, AppError> {
+    let found = turva_store::companies::company_with_active_role(tx, company_id, "").await?;
+    Ok(found.is_some())
 }
 
 fn bad_token() -> AppError {

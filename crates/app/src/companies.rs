@@ -519,34 +519,46 @@ pub async fn destroy_due(app: &App) -> Result<usize, AppError> {
         tx.commit().await?;
         due
     };
-    let ctx = Ctx::cli();
     let mut destroyed = 0;
     for company_id in &due {
-        let mut tx = app.db().write().await?;
-        // Cancelled meanwhile: nothing to do.
-        if companies::due_for_deletion(&mut tx, cutoff)
-            .await?
-            .iter()
-            .all(|c| c != company_id)
-        {
-            continue;
-        }
-        let blobs = turva_store::purge::company(&mut tx, company_id).await?;
-        turva_store::data_keys::destroy(&mut tx, KeyKind::Company.as_str(), company_id, app.now())
-            .await?;
-        let mut ev = Event::new(AuditAction::CompanyDestroy, Outcome::Allowed)
-            .company(company_id)
-            .object(ObjectType::Company, company_id)
-            .reason("deletion grace period over");
-        ev.credential = Some("system");
-        audit::record(app, &mut tx, &ctx, ev).await?;
-        tx.commit().await?;
-        destroyed += 1;
-        for key in &blobs {
-            if let Err(e) = app.blobs().delete(key).await {
-                tracing::warn!(error = %e, "a deleted company's file could not be deleted (its key is destroyed)");
+        // One company that fails (logged) does not hold back the others.
+        match destroy_one(app, company_id, cutoff).await {
+            Ok(true) => destroyed += 1,
+            Ok(false) => {}
+            Err(e) => {
+                tracing::error!(error = %e, company = %company_id, "a deleted company could not be destroyed")
             }
         }
     }
     Ok(destroyed)
+}
+
+/// Destroys one company whose grace is over (false: cancelled meanwhile).
+async fn destroy_one(app: &App, company_id: &str, cutoff: i64) -> Result<bool, AppError> {
+    let ctx = Ctx::cli();
+    let mut tx = app.db().write().await?;
+    // Cancelled meanwhile: nothing to do.
+    if companies::due_for_deletion(&mut tx, cutoff)
+        .await?
+        .iter()
+        .all(|c| c != company_id)
+    {
+        return Ok(false);
+    }
+    let blobs = turva_store::purge::company(&mut tx, company_id).await?;
+    turva_store::data_keys::destroy(&mut tx, KeyKind::Company.as_str(), company_id, app.now())
+        .await?;
+    let mut ev = Event::new(AuditAction::CompanyDestroy, Outcome::Allowed)
+        .company(company_id)
+        .object(ObjectType::Company, company_id)
+        .reason("deletion grace period over");
+    ev.credential = Some("system");
+    audit::record(app, &mut tx, &ctx, ev).await?;
+    tx.commit().await?;
+    for key in &blobs {
+        if let Err(e) = app.blobs().delete(key).await {
+            tracing::warn!(error = %e, "a deleted company's file could not be deleted (its key is destroyed)");
+        }
+    }
+    Ok(true)
 }

@@ -329,6 +329,14 @@ pub async fn finish_registration(
             ));
         }
     };
+    // Checked again here: two registrations may have started side by side.
+    if of_user(app, &mut tx, &actor.user_id).await?.len() >= MAX_PER_USER {
+        audit::record(app, &mut tx, ctx, refuse("too_many_passkeys")).await?;
+        tx.commit().await?;
+        return Err(AppError::Conflict(
+            "20 passkeys is the most one account may have",
+        ));
+    }
     let cred_hash = credential_hash(app, pk.cred_id());
     if store::credential_taken(&mut tx, &cred_hash).await? {
         audit::record(app, &mut tx, ctx, refuse("duplicate_credential")).await?;
@@ -437,9 +445,16 @@ pub(crate) async fn verify_answer(
 
 /// `POST /auth/reauth/passkey`: options for re-authenticating with one of
 /// the caller's passkeys, bound to this session.
-pub async fn start_reauth(app: &App, actor: &Actor) -> Result<Value, AppError> {
+pub async fn start_reauth(app: &App, ctx: &Ctx, actor: &Actor) -> Result<Value, AppError> {
     webauthn(app)?;
-    let mut tx = app.db().write().await?;
+    // Starts are counted and never given back: each one stores a ceremony.
+    let limits = [throttle::session_limit(
+        "passkey_reauth_session",
+        &actor.session_id,
+    )];
+    let tx = app.db().write().await?;
+    let refused = Event::new(AuditAction::AuthReauth, Outcome::Denied).actor(actor);
+    let (mut tx, _) = throttle::reserve_audited(app, ctx, tx, &limits, refused).await?;
     let Some((options, state)) = second_step_options(app, &mut tx, &actor.user_id).await? else {
         return Err(AppError::Conflict("you have no passkey"));
     };

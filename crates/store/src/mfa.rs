@@ -9,12 +9,14 @@ use crate::{exec_tx, on_tx, Millis};
 
 /// Whether the user `u` must have a second factor: an operator, or an
 /// active member or a guest with a live share (`$2` is now) of a company
-/// that requires one. A SQL expression over the alias `u` of `users`.
+/// that requires one (and is not scheduled for deletion). A SQL expression over the alias `u` of `users`.
 pub(crate) const REQUIRED_SQL: &str = "(u.is_operator
     OR EXISTS (SELECT 1 FROM memberships m JOIN companies c ON c.id = m.company_id
-               WHERE m.user_id = u.id AND m.status = 'active' AND c.require_mfa)
+               WHERE m.user_id = u.id AND m.status = 'active' AND c.require_mfa
+                 AND c.deletion_scheduled_at IS NULL)
     OR EXISTS (SELECT 1 FROM shares sh JOIN companies c ON c.id = sh.company_id
                WHERE sh.grantee_id = u.id AND sh.status = 'active' AND c.require_mfa
+                 AND c.deletion_scheduled_at IS NULL
                  AND (sh.expires_at IS NULL OR sh.expires_at > $2)))";
 
 /// Whether `user_id` must have a second factor at `now`.

@@ -123,6 +123,13 @@ pub async fn company(tx: &mut Tx, company_id: &str) -> Result<Vec<String>> {
     for d in &docs {
         search::remove_document(tx, d).await?;
     }
+    // The links of members' sign-in events to its log (the events stay).
+    exec_tx!(tx, |c| sqlx::query(
+        "DELETE FROM audit_links WHERE company_id = $1"
+    )
+    .bind(company_id)
+    .execute(c)
+    .await)?;
     // Everything else refers to the company ON DELETE CASCADE.
     exec_tx!(tx, |c| sqlx::query("DELETE FROM companies WHERE id = $1")
         .bind(company_id)

@@ -38,9 +38,26 @@ async fn a_company_is_destroyed_seven_days_after_its_deletion_unless_cancelled(t
         .post("/api/v1/auth/reauth", json!({ "password": PASSWORD }))
         .await;
     assert_eq!(r.status, 204, "{}", r.body);
+    // Someone invited before the deletion…
+    let r = s
+        .owner
+        .post(
+            &format!("{company}/members"),
+            json!({"email": "late@example.test", "role": "member"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let invite = t.token_for("late@example.test", "accept-invite").unwrap();
+    let accept = json!({"token": invite, "password": PASSWORD, "name": "Late Comer"});
     let r = s.owner.delete(&company).await;
     assert_eq!(r.status, 202, "{}", r.body);
     assert!(r.body["destroy_at"].as_str().is_some(), "{}", r.body);
+    // …cannot join while it is scheduled.
+    let late = t.client();
+    let r = late
+        .post("/api/v1/auth/accept-invite", accept.clone())
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
 
     // Hidden at once, from everyone; a second delete finds nothing.
     assert_eq!(s.owner.get(&company).await.status, 404);
@@ -74,6 +91,9 @@ async fn a_company_is_destroyed_seven_days_after_its_deletion_unless_cancelled(t
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(s.member.get(&doc_path).await.status, 200);
     assert_eq!(s.owner.post(&cancel, json!({})).await.status, 404);
+    // The invitation works again.
+    let r = late.post("/api/v1/auth/accept-invite", accept).await;
+    assert_eq!(r.status, 200, "{}", r.body);
 
     // Asked for again; nothing goes within the 7 days.
     let r = s.owner.delete(&company).await;

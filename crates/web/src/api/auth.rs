@@ -193,12 +193,16 @@ pub async fn passkey_finish(
 #[utoipa::path(post, path = "/api/v1/auth/reauth/passkey", tag = "auth", responses(
     (status = 200, description = "options (`{\"publicKey\": {...}}`)", body = Object),
     (status = 401, description = "not signed in", body = Problem),
-    (status = 409, description = "you have no passkey, or passkeys are off", body = Problem)))]
+    (status = 409, description = "you have no passkey, or passkeys are off", body = Problem),
+    (status = 429, description = "too many starts in this session", body = Problem)))]
 pub async fn reauth_passkey_start(
     State(app): State<App>,
+    ClientCtx(ctx): ClientCtx,
     Auth(actor): Auth,
 ) -> ApiResult<Json<serde_json::Value>> {
-    Ok(Json(turva_app::passkeys::start_reauth(&app, &actor).await?))
+    Ok(Json(
+        turva_app::passkeys::start_reauth(&app, &ctx, &actor).await?,
+    ))
 }
 
 /// Ends the current session.

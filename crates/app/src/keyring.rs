@@ -98,3 +98,11 @@ pub async fn get_key(
     let key = app.master().unwrap(&kind.purpose(owner), &wrapped)?;
     Ok(Some((stored.id, key)))
 }
+
+/// A user's key, which must exist (they have something sealed under it).
+pub(crate) async fn user_key(app: &App, tx: &mut Tx, user_id: &str) -> Result<DataKey, AppError> {
+    get_key(app, tx, KeyKind::User, user_id)
+        .await?
+        .map(|(_, key)| key)
+        .ok_or_else(|| AppError::Internal("the user's key is missing".into()))
+}

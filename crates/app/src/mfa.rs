@@ -206,10 +206,7 @@ pub async fn confirm_totp(
             return Err(audit::deny(app, ctx, refused().reason(reason), err).await);
         }
     };
-    let key = keyring::get_key(app, &mut tx, KeyKind::User, &actor.user_id)
-        .await?
-        .ok_or_else(|| AppError::Internal("the user's key is missing".into()))?
-        .1;
+    let key = keyring::user_key(app, &mut tx, &actor.user_id).await?;
     let sealed = factor.secret.as_deref().unwrap_or_default();
     let secret = totp::open(&key, &factor.id, sealed)?;
     let Some(step) = totp::matching_step(&secret, code, now)? else {

@@ -25,6 +25,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use turva_model::audit::{AuditAction, ObjectType, Outcome};
 use turva_model::validate;
+use turva_store::keys::DataKey;
 use turva_store::mfa::{self as store, CeremonyRow, FactorRow};
 use turva_store::{sessions, users, Tx};
 use webauthn_rs::prelude::{
@@ -85,12 +86,12 @@ fn aad(factor_id: &str) -> String {
     format!("turva/mfa/{factor_id}/passkey")
 }
 
-fn seal(key: &turva_store::keys::DataKey, id: &str, pk: &Passkey) -> Result<Vec<u8>, AppError> {
+fn seal(key: &DataKey, id: &str, pk: &Passkey) -> Result<Vec<u8>, AppError> {
     let json = serde_json::to_vec(pk).map_err(|e| internal("passkey")(e.to_string()))?;
     Ok(turva_store::crypt::seal(key, &aad(id), &json))
 }
 
-fn open(key: &turva_store::keys::DataKey, f: &FactorRow) -> Result<Passkey, AppError> {
+fn open(key: &DataKey, f: &FactorRow) -> Result<Passkey, AppError> {
     let json = turva_store::crypt::open(key, &aad(&f.id), f.secret.as_deref().unwrap_or_default())
         .map_err(|_| AppError::Internal(format!("passkey {} is unreadable", f.id)))?;
     serde_json::from_slice(&json).map_err(|e| internal("passkey")(e.to_string()))
@@ -136,10 +137,7 @@ async fn of_user(
     if rows.is_empty() {
         return Ok(Vec::new());
     }
-    let key = keyring::get_key(app, tx, KeyKind::User, user_id)
-        .await?
-        .ok_or_else(|| AppError::Internal("the user's key is missing".into()))?
-        .1;
+    let key = keyring::user_key(app, tx, user_id).await?;
     rows.into_iter()
         .map(|f| open(&key, &f).map(|p| (f, p)))
         .collect()
@@ -150,16 +148,13 @@ async fn of_user(
 async fn record_use(
     app: &App,
     tx: &mut Tx,
+    key: &DataKey,
     factor: &FactorRow,
     mut pk: Passkey,
     result: &webauthn_rs::prelude::AuthenticationResult,
 ) -> Result<(), AppError> {
     let sealed = if pk.update_credential(result) == Some(true) {
-        let key = keyring::get_key(app, tx, KeyKind::User, &factor.user_id)
-            .await?
-            .ok_or_else(|| AppError::Internal("the user's key is missing".into()))?
-            .1;
-        Some(seal(&key, &factor.id, &pk)?)
+        Some(seal(key, &factor.id, &pk)?)
     } else {
         None
     };
@@ -434,12 +429,9 @@ pub(crate) async fn verify_answer(
     else {
         return Ok(false);
     };
-    let key = keyring::get_key(app, tx, KeyKind::User, user_id)
-        .await?
-        .ok_or_else(|| AppError::Internal("the user's key is missing".into()))?
-        .1;
+    let key = keyring::user_key(app, tx, user_id).await?;
     let pk = open(&key, &factor)?;
-    record_use(app, tx, &factor, pk, &result).await?;
+    record_use(app, tx, &key, &factor, pk, &result).await?;
     Ok(true)
 }
 
@@ -566,21 +558,18 @@ pub async fn finish_login(app: &App, ctx: &Ctx, credential: &Value) -> Result<Lo
     let subject = factor.as_ref().map(|f| f.user_id.clone());
     let checked = match (&ceremony, &factor, &user) {
         (Some(c), Some(f), Some(u)) => {
-            let key = keyring::get_key(app, &mut tx, KeyKind::User, &u.id)
-                .await?
-                .ok_or_else(|| AppError::Internal("the user's key is missing".into()))?
-                .1;
+            let key = keyring::user_key(app, &mut tx, &u.id).await?;
             let pk = open(&key, f)?;
             let state: DiscoverableAuthentication = serde_json::from_str(&c.state)
                 .map_err(|e| internal("passkey sign-in")(e.to_string()))?;
             match wa.finish_discoverable_authentication_v2(&cred, state, &pk) {
-                Ok(result) => Some((pk, result)),
+                Ok(result) => Some((key, pk, result)),
                 Err(_) => None,
             }
         }
         _ => None,
     };
-    let (Some((pk, result)), Some(factor), Some(user)) = (checked, factor, user) else {
+    let (Some((key, pk, result)), Some(factor), Some(user)) = (checked, factor, user) else {
         let reason = if ceremony.is_none() {
             "passkey_challenge"
         } else {
@@ -592,7 +581,7 @@ pub async fn finish_login(app: &App, ctx: &Ctx, credential: &Value) -> Result<Lo
         tx.commit().await?;
         return Err(AppError::InvalidCredentials);
     };
-    record_use(app, &mut tx, &factor, pk, &result).await?;
+    record_use(app, &mut tx, &key, &factor, pk, &result).await?;
     let clear = throttle::login_limits(app, &user.email, &ip);
     throttle::release(&mut tx, &reservation, clear.first()).await?;
     let device = auth::new_device_notice(&mut tx, ctx, &user).await?;

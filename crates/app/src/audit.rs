@@ -2,8 +2,9 @@
 //!
 //! It runs inside the caller's transaction, so an event commits together
 //! with the change it describes, or not at all. The sequence number comes
-//! from the database in that transaction (gap-free, never forked by two
-//! processes). Personal data (email, client address, user agent) is sealed
+//! from the database under the log's write lock (gap-free, never forked by
+//! two processes): in that transaction on PostgreSQL, when the event is
+//! moved into the log's own file on SQLite. Personal data (email, client address, user agent) is sealed
 //! under the data key of the person it is about (or of the current month
 //! when nobody is known), so that erasing a person later means destroying
 //! their key; opaque ids stay in the clear. A keyed hash of the address
@@ -80,10 +81,28 @@ pub struct Personal {
     pub user_agent: String,
 }
 
-/// Records `event` in `tx`, the transaction of the change it describes.
-/// Returns its sequence number. (Events of reads go through
-/// [`record_read`], which batches them.)
-pub async fn record(app: &App, tx: &mut Tx, ctx: &Ctx, event: Event<'_>) -> Result<i64, AppError> {
+/// Records `event` in `tx`, the transaction of the change it describes, so
+/// that the two commit together or not at all. On PostgreSQL the event
+/// goes straight into `audit_events` with its sequence number; on SQLite,
+/// where the log is a file of its own, it is pended in `turva.db` and moved
+/// into the log with the events of reads (`audit_writer`). (Events of reads
+/// go through [`record_read`], which batches them.)
+pub async fn record(app: &App, tx: &mut Tx, ctx: &Ctx, event: Event<'_>) -> Result<(), AppError> {
+    if turva_store::audit_stage::stages(app.db()) {
+        return crate::audit_writer::pend(app, tx, ctx, event).await;
+    }
+    record_in_log(app, tx, ctx, event).await
+}
+
+/// Records `event` straight into `audit_events` in `tx`, which holds the
+/// write lock on the log: a change's event on PostgreSQL, or an event
+/// about the log itself (retention's), whose change is in the log's file.
+pub(crate) async fn record_in_log(
+    app: &App,
+    tx: &mut Tx,
+    ctx: &Ctx,
+    event: Event<'_>,
+) -> Result<(), AppError> {
     let seq = store::next_seq(tx).await?;
     let now = app.now();
     let (kind, owner) = match event.subject_id.or(event.actor_id) {
@@ -124,7 +143,7 @@ pub async fn record(app: &App, tx: &mut Tx, ctx: &Ctx, event: Event<'_>) -> Resu
     if let Some(user) = linked_user(&row, event.subject_id.or(event.actor_id)) {
         store::link_to_companies(tx, &[(seq, user)]).await?;
     }
-    Ok(seq)
+    Ok(())
 }
 
 /// Opens the personal part of a stored event, if its key still exists

@@ -50,7 +50,8 @@ pub async fn prune(app: &App) -> Result<i64, AppError> {
         let mut ev = Event::new(AuditAction::AuditPrune, Outcome::Allowed);
         ev.credential = Some("system");
         ev.reason = Some(&why);
-        audit::record(app, &mut tx, &Ctx::cli(), ev).await?;
+        // In the log's own file, with the prune it describes.
+        audit::record_in_log(app, &mut tx, &Ctx::cli(), ev).await?;
         tx.commit().await?;
         total += n;
         if n < BATCH {

@@ -108,13 +108,7 @@ impl Writer {
         let staged = Arc::new(AtomicU64::new(0));
         let wake_mover = Arc::new(Notify::new());
         tokio::spawn(run(rx, inner.clone(), app_of));
-        tokio::spawn(mover(
-            inner,
-            app_of,
-            staged.clone(),
-            wake_mover.clone(),
-            move_every,
-        ));
+        tokio::spawn(mover(inner, app_of, wake_mover.clone(), move_every));
         Writer {
             queue,
             staged,
@@ -203,11 +197,9 @@ const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 async fn mover<T: Send + Sync + 'static>(
     inner: Weak<T>,
     app_of: fn(Arc<T>) -> App,
-    staged: Arc<AtomicU64>,
     wake: Arc<Notify>,
     every: Duration,
 ) {
-    let mut moved_upto = 0;
     let mut pruned_at: Option<tokio::time::Instant> = None;
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -219,17 +211,11 @@ async fn mover<T: Send + Sync + 'static>(
         let Some(app) = inner.upgrade().map(app_of) else {
             return;
         };
-        let now_staged = staged.load(Ordering::Relaxed);
-        if now_staged != moved_upto {
-            match flush(&app).await {
-                Ok(()) => moved_upto = now_staged,
-                Err(e) => tracing::error!(error = %e, "staged audit events could not be moved"),
-            }
-        }
-        // A signed checkpoint whenever the tree grew (changes append to it
-        // directly, so this runs on every turn, on either backend).
+        // Every turn moves what waits (the events of changes are pended
+        // without a count) and signs a checkpoint whenever the tree grew
+        // (on PostgreSQL changes append to it directly).
         if let Err(e) = crate::checkpoint::make(&app).await {
-            tracing::error!(error = %e, "the audit checkpoint could not be made");
+            tracing::error!(error = %e, "audit events could not be moved and checkpointed");
         }
         if let Err(e) = crate::checkpoint::mail_daily(&app).await {
             tracing::error!(error = %e, "the daily checkpoint email could not be sent");
@@ -246,12 +232,13 @@ async fn mover<T: Send + Sync + 'static>(
     }
 }
 
-/// Moves every staged event into `audit_events` (oldest first, up to
-/// `MOVE_TX` events per transaction, each with its sequence numbers, the
-/// new `staged_through` and a signed checkpoint of the grown tree in that
-/// one commit). Safe from any number of tasks and processes at once: the
-/// main database's write lock orders them and `staged_through` says what
-/// is already moved. A no-op on PostgreSQL.
+/// Moves every pended and staged event into `audit_events` (oldest first,
+/// up to `MOVE_TX` events per transaction, each with its sequence numbers,
+/// the new `pending_through` and `staged_through` and a signed checkpoint
+/// of the grown tree in that one commit, which writes only the audit file).
+/// Safe from any number of tasks and processes at once: the write lock
+/// orders them, and the two marks say what is already moved. A no-op on
+/// PostgreSQL.
 pub(crate) async fn flush(app: &App) -> Result<(), AppError> {
     let db = app.db();
     if !audit_stage::stages(db) || app.inspect_only() {
@@ -264,37 +251,58 @@ pub(crate) async fn flush(app: &App) -> Result<(), AppError> {
         // takes them: each turn signs what it moved in the same commit.
         let one_at_a_time = app.signer().making.lock().await;
         let mut tx = db.write().await?;
-        let mut through = audit_stage::staged_through(&mut tx).await?;
-        let mut moved = 0;
-        let mut more = true;
-        while more && moved < MOVE_TX {
-            let Some((last, staged)) = audit_stage::staged_after(db, through, MOVE_BATCH).await?
+        let pending_from = audit_stage::pending_through(&mut tx).await?;
+        let staged_from = audit_stage::staged_through(&mut tx).await?;
+        let (mut pending, mut staged) = (pending_from, staged_from);
+        let mut events = Vec::new();
+        // Whether either source may hold more than this turn takes.
+        let mut more_pending = true;
+        while events.len() < MOVE_TX {
+            let Some((last, batch)) =
+                audit_stage::pending_after(&mut tx, pending, MOVE_BATCH).await?
             else {
-                more = false;
+                more_pending = false;
                 break;
             };
-            let events = staged
-                .iter()
-                .map(|text| {
-                    serde_json::from_str::<Staged>(text).map_err(|e| {
-                        AppError::Internal(format!(
-                            "a staged audit event after {through} is unreadable: {e}"
-                        ))
-                    })
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            insert(app, &mut tx, &events, &mut keys).await?;
-            through = last;
-            moved += staged.len();
-            more = i64::try_from(staged.len()).unwrap_or(0) == MOVE_BATCH;
+            decode(&batch, pending, &mut events)?;
+            pending = last;
+            if i64::try_from(batch.len()).unwrap_or(0) < MOVE_BATCH {
+                more_pending = false;
+                break;
+            }
         }
-        if moved == 0 {
+        let mut more_staged = true;
+        while events.len() < MOVE_TX {
+            let Some((last, batch)) = audit_stage::staged_after(db, staged, MOVE_BATCH).await?
+            else {
+                more_staged = false;
+                break;
+            };
+            decode(&batch, staged, &mut events)?;
+            staged = last;
+            if i64::try_from(batch.len()).unwrap_or(0) < MOVE_BATCH {
+                more_staged = false;
+                break;
+            }
+        }
+        let more = more_pending || more_staged;
+        if events.is_empty() {
             return Ok(());
         }
-        audit_stage::set_staged_through(&mut tx, through).await?;
-        // Signed in the same commit: one commit to the main file per turn.
-        // A checkpoint that cannot be made does not hold back the move
-        // (the mover's next `checkpoint::make` tries again).
+        // Changes and reads interleaved as they happened.
+        events.sort_by_key(|e| e.time);
+        for chunk in events.chunks(usize::try_from(MOVE_BATCH).unwrap_or(2048)) {
+            insert(app, &mut tx, chunk, &mut keys).await?;
+        }
+        if pending != pending_from {
+            audit_stage::set_pending_through(&mut tx, pending).await?;
+        }
+        if staged != staged_from {
+            audit_stage::set_staged_through(&mut tx, staged).await?;
+        }
+        // Signed in the same commit: one commit to the log per turn. A
+        // checkpoint that cannot be made does not hold back the move (the
+        // mover's next `checkpoint::make` tries again).
         let checkpoint = match crate::checkpoint::sign_in(app, &mut tx).await {
             Ok(c) => c,
             Err(e) => {
@@ -307,11 +315,32 @@ pub(crate) async fn flush(app: &App) -> Result<(), AppError> {
             crate::checkpoint::published(app, row)?;
         }
         drop(one_at_a_time);
-        audit_stage::forget_through(db, through).await?;
+        // Moved rows are deleted afterwards (a crash in between leaves
+        // rows the marks skip); turva.db is written only when changes were
+        // moved, so a server that only reads never empties its readers'
+        // page caches.
+        if pending != pending_from {
+            audit_stage::forget_pending_through(db, pending).await?;
+        }
+        if staged != staged_from {
+            audit_stage::forget_through(db, staged).await?;
+        }
         if !more {
             return Ok(());
         }
     }
+}
+
+/// Decodes encoded events (pended or staged after `after`) onto `out`.
+fn decode(batch: &[String], after: i64, out: &mut Vec<Staged>) -> Result<(), AppError> {
+    for text in batch {
+        out.push(serde_json::from_str::<Staged>(text).map_err(|e| {
+            AppError::Internal(format!(
+                "an audit event waiting after {after} is unreadable: {e}"
+            ))
+        })?);
+    }
+    Ok(())
 }
 
 /// Personal keys already read, by kind and owner.
@@ -380,13 +409,9 @@ async fn insert(
     Ok(())
 }
 
-/// Records an event that describes no change, through the writer; returns
-/// once it is committed.
-pub(crate) async fn record(app: &App, ctx: &Ctx, ev: Event<'_>) -> Result<(), AppError> {
-    if UNAUDITED {
-        return Ok(());
-    }
-    let staged = Staged {
+/// The staged form of `ev`, timed now.
+fn staged_of(app: &App, ctx: &Ctx, ev: &Event<'_>) -> Staged {
+    Staged {
         time: app.now(),
         action: ev.action.as_str().to_string(),
         outcome: ev.outcome.as_str().to_string(),
@@ -402,7 +427,26 @@ pub(crate) async fn record(app: &App, ctx: &Ctx, ev: Event<'_>) -> Result<(), Ap
         ip: ctx.ip.to_string(),
         user_agent: ctx.user_agent.clone(),
         request_id: ctx.request_id.clone(),
-    };
+    }
+}
+
+/// Pends the event of a change in `tx`, the change's transaction in
+/// `turva.db` (SQLite): it commits with the change and is moved into the
+/// log with the next turn, like a staged event.
+pub(crate) async fn pend(app: &App, tx: &mut Tx, ctx: &Ctx, ev: Event<'_>) -> Result<(), AppError> {
+    let encoded = serde_json::to_string(&staged_of(app, ctx, &ev))
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    audit_stage::pend(tx, &encoded).await?;
+    Ok(())
+}
+
+/// Records an event that describes no change, through the writer; returns
+/// once it is committed.
+pub(crate) async fn record(app: &App, ctx: &Ctx, ev: Event<'_>) -> Result<(), AppError> {
+    if UNAUDITED {
+        return Ok(());
+    }
+    let staged = staged_of(app, ctx, &ev);
     let (reply, answer) = oneshot::channel();
     app.audit_writer()
         .queue

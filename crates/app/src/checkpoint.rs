@@ -172,9 +172,12 @@ pub fn external_file(data_dir: &Path) -> PathBuf {
     data_dir.join("audit-checkpoints.log")
 }
 
-/// Signs and stores a checkpoint of the tree as it is now, when it grew
-/// since the last one; appends it to the external file. Returns it.
+/// Moves what waits into the log (SQLite), then signs and stores a
+/// checkpoint of the tree as it is now, when it grew since the last one
+/// (the move signs what it moved itself); appends it to the external file.
+/// Returns it, or `None` when nothing was left to sign.
 pub async fn make(app: &App) -> Result<Option<CheckpointRow>, AppError> {
+    crate::audit_writer::flush(app).await?;
     let _one_at_a_time = app.signer().making.lock().await;
     let mut tx = app.db().write().await?;
     let Some(row) = sign_in(app, &mut tx).await? else {

@@ -224,10 +224,8 @@ impl App {
             self.inner.db.close().await;
             return;
         }
-        if let Err(e) = self.flush_audit().await {
-            tracing::error!(error = %e, "staged audit events could not be moved at shutdown");
-        }
-        // A checkpoint at shutdown, so that a truncated tail is detectable.
+        // What waits is moved into the log, and a checkpoint made at
+        // shutdown, so that a truncated tail is detectable.
         if let Err(e) = checkpoint::make(self).await {
             tracing::error!(error = %e, "the audit checkpoint could not be made at shutdown");
         }

@@ -11,11 +11,16 @@
 //!
 //! Exactly once: each staged event has an id that only grows
 //! (`AUTOINCREMENT`, never reused), and `audit_head.staged_through` in the
-//! main database names the last one moved, updated in the move's own
+//! audit file names the last one moved, updated in the move's own
 //! transaction. A crash between the move and the deletion here leaves rows
-//! that the next move skips. Only events that carry no change are staged:
-//! a change's event commits in the change's own transaction, in the main
-//! file.
+//! that the next move skips. Only events that carry no change are staged.
+//!
+//! A change's event is pended instead: committed in the change's own
+//! transaction to `audit_pending` in `turva.db` (the audit log is a file of
+//! its own, `db.rs`, and a commit spanning two files is not atomic across
+//! them), and moved the same way, `audit_head.pending_through` naming the
+//! last one moved. Pending ids are taken under the write lock that the move
+//! holds too, so a move never skips one that commits later.
 
 use std::path::Path;
 use std::time::Duration;
@@ -117,6 +122,70 @@ pub async fn forget_through(db: &Db, through: i64) -> Result<()> {
             .execute(pool)
             .await?;
     }
+    Ok(())
+}
+
+/// Pends one encoded event of a change in `tx`, the change's transaction.
+pub async fn pend(tx: &mut Tx, event: &str) -> Result<()> {
+    crate::exec_tx!(tx, |c| sqlx::query(
+        "INSERT INTO audit_pending (event) VALUES ($1)"
+    )
+    .bind(event)
+    .execute(c)
+    .await)?;
+    Ok(())
+}
+
+/// Pending events with an id above `after`, oldest first, at most `limit`,
+/// read in the move's transaction (as [`staged_after`] returns them).
+pub async fn pending_after(
+    tx: &mut Tx,
+    after: i64,
+    limit: i64,
+) -> Result<Option<(i64, Vec<String>)>> {
+    let (last, joined): (Option<i64>, Option<String>) = on_tx!(tx, |c| sqlx::query_as(
+        "SELECT max(id), group_concat(event, char(10) ORDER BY id)
+         FROM (SELECT id, event FROM audit_pending WHERE id > $1 ORDER BY id LIMIT $2)"
+    )
+    .bind(after)
+    .bind(limit)
+    .fetch_one(c)
+    .await)?;
+    Ok(last
+        .zip(joined)
+        .map(|(last, joined)| (last, joined.split('\n').map(str::to_string).collect())))
+}
+
+/// Deletes the pending events up to `through` (already moved): a commit
+/// to `turva.db`, made only when changes were moved.
+pub async fn forget_pending_through(db: &Db, through: i64) -> Result<()> {
+    if let Db::Sqlite { write, .. } = db {
+        sqlx::query("DELETE FROM audit_pending WHERE id <= $1")
+            .bind(through)
+            .execute(write)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The id of the last pending event moved into `audit_events`.
+pub async fn pending_through(tx: &mut Tx) -> Result<i64> {
+    let (n,): (i64,) = on_tx!(tx, |c| sqlx::query_as(
+        "SELECT pending_through FROM audit_head WHERE id = 1"
+    )
+    .fetch_one(c)
+    .await)?;
+    Ok(n)
+}
+
+/// Records that the pending events up to `through` are moved.
+pub async fn set_pending_through(tx: &mut Tx, through: i64) -> Result<()> {
+    crate::exec_tx!(tx, |c| sqlx::query(
+        "UPDATE audit_head SET pending_through = $1 WHERE id = 1"
+    )
+    .bind(through)
+    .execute(c)
+    .await)?;
     Ok(())
 }
 

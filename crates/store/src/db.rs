@@ -6,6 +6,17 @@
 //! begins `IMMEDIATE` transactions, so writers queue in-process instead of
 //! sleeping in SQLite's busy handler; reads use a separate pool.
 //! PostgreSQL uses one pool; read-modify-write code locks rows itself.
+//!
+//! On SQLite the audit log's tables (`audit_events`, `audit_nodes`,
+//! `audit_checkpoints`, `audit_links`, `audit_head`) live in a second
+//! SQLCipher file, `turva-audit.db`, attached to every connection as the
+//! schema `audit` (same key). Unqualified names find them there. In WAL
+//! mode a commit makes every other connection drop its page cache of the
+//! file it changed, and only that file's: moving events into the log thus
+//! leaves the readers' caches of `turva.db` warm. A transaction that writes
+//! both files is atomic in each but not across the two, so nothing relies
+//! on that: a change's event commits in `turva.db` (`audit_pending`), and
+//! the mover's commit to the audit file records what it moved.
 
 use std::path::Path;
 use std::time::Duration;
@@ -134,18 +145,27 @@ impl Db {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10))
             .pragma("cache_size", "-32000");
+        let audit = audit_path(path);
+        if !audit.exists() {
+            // Created private, like turva.db (the -wal and -shm files
+            // take its mode).
+            crate::keys::write_private_file(&audit, b"")?;
+        }
+        let audit = audit.to_string_lossy().into_owned();
         let write = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
             .acquire_timeout(Duration::from_secs(30))
+            .after_connect(attach_audit(audit.clone(), 16_000))
             .connect_with(opts.clone())
             .await
             .map_err(open_error)?;
         let read = SqlitePoolOptions::new()
             .max_connections(4)
             .acquire_timeout(Duration::from_secs(30))
+            .after_connect(attach_audit(audit, 2_000))
             // Readers keep a larger cache: commits to this file are rare
-            // (events of reads are staged elsewhere), so it stays warm.
+            // (the audit log is a file of its own), so it stays warm.
             .connect_with(opts.clone().pragma("cache_size", "-64000"))
             .await
             .map_err(open_error)?;
@@ -225,10 +245,13 @@ impl Db {
             Db::Sqlite { read, write, stage } => {
                 read.close().await;
                 stage.close().await;
-                // A last checkpoint folds the WAL back into the main file.
-                let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-                    .execute(write)
-                    .await;
+                // A last checkpoint folds each WAL back into its file.
+                for pragma in [
+                    "PRAGMA main.wal_checkpoint(TRUNCATE)",
+                    "PRAGMA audit.wal_checkpoint(TRUNCATE)",
+                ] {
+                    let _ = sqlx::query(pragma).execute(write).await;
+                }
                 write.close().await;
             }
             Db::Postgres(p) => p.close().await,
@@ -268,13 +291,55 @@ impl Tx {
     }
 }
 
+/// Attaches the audit file at `path` as the schema `audit` to each new
+/// connection, in WAL mode, with a page cache of `cache_kib`.
+fn attach_audit(
+    path: String,
+    cache_kib: u32,
+) -> impl for<'c> Fn(
+    &'c mut sqlx::SqliteConnection,
+    sqlx::pool::PoolConnectionMetadata,
+) -> futures_util::future::BoxFuture<'c, std::result::Result<(), sqlx::Error>>
+       + Send
+       + Sync
+       + 'static {
+    move |conn, _| {
+        let path = path.clone();
+        Box::pin(async move {
+            // No KEY clause: SQLCipher opens it with the main file's key.
+            sqlx::query("ATTACH DATABASE ? AS audit")
+                .bind(path)
+                .execute(&mut *conn)
+                .await?;
+            for pragma in [
+                "PRAGMA audit.journal_mode = WAL".to_string(),
+                "PRAGMA audit.synchronous = NORMAL".to_string(),
+                format!("PRAGMA audit.cache_size = -{cache_kib}"),
+            ] {
+                sqlx::query(&pragma).execute(&mut *conn).await?;
+            }
+            Ok(())
+        })
+    }
+}
+
+/// Where the audit log of the database at `path` lives on SQLite: a file
+/// beside it (`turva.db` → `turva-audit.db`).
+pub fn audit_path(path: &Path) -> std::path::PathBuf {
+    sibling(path, "audit")
+}
+
 /// Where the audit staging database of the database at `path` lives: a
 /// file beside it (`turva.db` → `turva-audit-stage.db`).
 pub fn stage_path(path: &Path) -> std::path::PathBuf {
+    sibling(path, "audit-stage")
+}
+
+fn sibling(path: &Path, suffix: &str) -> std::path::PathBuf {
     let stem = path
         .file_stem()
         .map_or_else(|| "turva".into(), |s| s.to_string_lossy().into_owned());
-    path.with_file_name(format!("{stem}-audit-stage.db"))
+    path.with_file_name(format!("{stem}-{suffix}.db"))
 }
 
 pub(crate) fn open_error(e: sqlx::Error) -> StoreError {

@@ -95,7 +95,70 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0013_passkeys.sql"),
         postgres: include_str!("../migrations/postgres/0013_passkeys.sql"),
     },
+    Migration {
+        version: AUDIT_FILE,
+        name: "0014_audit_file",
+        sqlite: include_str!("../migrations/sqlite/0014_audit_file.sql"),
+        postgres: include_str!("../migrations/postgres/0014_audit_file.sql"),
+    },
 ];
+
+/// The migration that moves SQLite's audit tables into their own file.
+const AUDIT_FILE: i64 = 14;
+
+/// The audit tables in the attached file `audit` (SQLite), as they stand
+/// after migrations 1 to 13, and the copy of their rows.
+const AUDIT_FILE_SQL: &str = "
+CREATE TABLE audit.audit_head (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    next_seq INTEGER NOT NULL,
+    staged_through BIGINT NOT NULL DEFAULT 0,
+    tree_size INTEGER NOT NULL DEFAULT 0,
+    pruned_through INTEGER NOT NULL DEFAULT 0,
+    pending_through INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE audit.audit_events (
+    seq INTEGER PRIMARY KEY,
+    time INTEGER NOT NULL,
+    company_id TEXT,
+    actor_id TEXT,
+    credential TEXT,
+    object_type TEXT,
+    object_id TEXT,
+    object_version INTEGER,
+    action TEXT NOT NULL,
+    outcome TEXT NOT NULL CHECK (outcome IN ('allowed', 'denied')),
+    reason TEXT,
+    request_id TEXT,
+    personal_key_id TEXT,
+    personal BLOB,
+    ip_index TEXT
+);
+CREATE INDEX audit.audit_events_company ON audit_events (company_id, seq);
+CREATE TABLE audit.audit_nodes (
+    level INTEGER NOT NULL,
+    idx INTEGER NOT NULL,
+    hash BLOB NOT NULL,
+    PRIMARY KEY (level, idx)
+) WITHOUT ROWID;
+CREATE TABLE audit.audit_checkpoints (
+    size INTEGER PRIMARY KEY,
+    time INTEGER NOT NULL,
+    root BLOB NOT NULL,
+    note TEXT NOT NULL
+);
+CREATE TABLE audit.audit_links (
+    company_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    PRIMARY KEY (company_id, seq)
+) WITHOUT ROWID;
+INSERT INTO audit.audit_head (id, next_seq, staged_through, tree_size, pruned_through)
+    SELECT id, next_seq, staged_through, tree_size, pruned_through FROM main.audit_head;
+INSERT INTO audit.audit_events SELECT * FROM main.audit_events ORDER BY seq;
+INSERT INTO audit.audit_nodes SELECT * FROM main.audit_nodes;
+INSERT INTO audit.audit_checkpoints SELECT * FROM main.audit_checkpoints;
+INSERT INTO audit.audit_links SELECT * FROM main.audit_links;
+";
 
 /// The schema version this binary writes.
 pub fn latest() -> i64 {
@@ -104,6 +167,12 @@ pub fn latest() -> i64 {
 
 /// Brings the schema up to date; returns how many migrations ran.
 pub async fn run(db: &Db) -> Result<usize> {
+    run_until(db, latest()).await
+}
+
+/// Applies the migrations up to version `last` (tests use it to build a
+/// database as an older Turva left it).
+pub async fn run_until(db: &Db, last: i64) -> Result<usize> {
     let mut applied = 0;
     loop {
         let mut tx = db.write().await?;
@@ -123,9 +192,21 @@ pub async fn run(db: &Db) -> Result<usize> {
                 latest()
             )));
         }
-        let Some(next) = MIGRATIONS.iter().find(|m| m.version > current) else {
+        let Some(next) = MIGRATIONS
+            .iter()
+            .find(|m| m.version > current && m.version <= last)
+        else {
             return Ok(applied);
         };
+        if next.version == AUDIT_FILE
+            && tx.backend() == Backend::Sqlite
+            && adopt_audit_file(&mut tx).await?
+        {
+            // Committed on its own: it writes only the audit file, so it
+            // is atomic; the drop of the originals comes next, in turva.db.
+            tx.commit().await?;
+            continue;
+        }
         let sql = match tx.backend() {
             Backend::Sqlite => next.sqlite,
             Backend::Postgres => next.postgres,
@@ -146,6 +227,23 @@ pub async fn run(db: &Db) -> Result<usize> {
         );
         applied += 1;
     }
+}
+
+/// Creates the audit tables in the attached audit file and copies the
+/// rows of the main file's into them, unless an earlier run did (that run
+/// committed all of it or nothing: it wrote one file). Returns whether it
+/// did anything.
+async fn adopt_audit_file(tx: &mut Tx) -> Result<bool> {
+    let (there,): (i64,) = on_tx!(tx, |c| sqlx::query_as(
+        "SELECT count(*) FROM audit.sqlite_master WHERE name = 'audit_head'"
+    )
+    .fetch_one(c)
+    .await)?;
+    if there > 0 {
+        return Ok(false);
+    }
+    exec_tx!(tx, |c| sqlx::raw_sql(AUDIT_FILE_SQL).execute(c).await)?;
+    Ok(true)
 }
 
 /// The newest applied migration, 0 for an empty database.
@@ -172,6 +270,123 @@ async fn ensure_table(tx: &mut Tx) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keys::DataKey;
+
+    async fn count(db: &Db, sql: &str) -> i64 {
+        let Db::Sqlite { read, .. } = db else {
+            panic!("sqlite")
+        };
+        let (n,): (i64,) = sqlx::query_as(sql).fetch_one(read).await.unwrap();
+        n
+    }
+
+    /// A database left by a Turva whose audit log was in turva.db: the
+    /// upgrade moves every row into turva-audit.db and drops the originals,
+    /// and a second start changes nothing.
+    #[tokio::test]
+    async fn the_audit_log_moves_to_its_own_file_with_every_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("turva.db");
+        let key = DataKey::random();
+        let db = Db::open_sqlite(&path, &key).await.unwrap();
+        assert_eq!(run_until(&db, AUDIT_FILE - 1).await.unwrap(), 13);
+        let Db::Sqlite { write, .. } = &db else {
+            panic!("sqlite")
+        };
+        for sql in [
+            "INSERT INTO main.audit_events (seq, time, action, outcome) VALUES (1, 10, 'company.view', 'allowed'), (2, 11, 'company.create', 'allowed')",
+            "INSERT INTO main.audit_nodes (level, idx, hash) VALUES (0, 0, X'01'), (0, 1, X'02'), (1, 0, X'03')",
+            "INSERT INTO main.audit_checkpoints (size, time, root, note) VALUES (2, 12, X'03', 'note')",
+            "INSERT INTO main.audit_links (company_id, seq) VALUES ('c', 2)",
+            "UPDATE main.audit_head SET next_seq = 3, tree_size = 2, staged_through = 7",
+        ] {
+            sqlx::query(sql).execute(write).await.unwrap();
+        }
+        assert_eq!(run(&db).await.unwrap(), 1);
+        for (table, n) in [
+            ("audit_events", 2),
+            ("audit_nodes", 3),
+            ("audit_checkpoints", 1),
+            ("audit_links", 1),
+            ("audit_head", 1),
+        ] {
+            assert_eq!(
+                count(&db, &format!("SELECT count(*) FROM audit.{table}")).await,
+                n,
+                "{table}"
+            );
+            assert_eq!(
+                count(
+                    &db,
+                    &format!("SELECT count(*) FROM main.sqlite_master WHERE name = '{table}'")
+                )
+                .await,
+                0,
+                "{table} is gone from turva.db"
+            );
+        }
+        assert_eq!(
+            count(
+                &db,
+                "SELECT next_seq * 100 + tree_size * 10 + pending_through FROM audit_head"
+            )
+            .await,
+            320
+        );
+        assert_eq!(count(&db, "SELECT staged_through FROM audit_head").await, 7);
+        assert_eq!(run(&db).await.unwrap(), 0);
+        db.close().await;
+
+        // The audit file is encrypted with the database key and private.
+        let audit = crate::db::audit_path(&path);
+        let bytes = std::fs::read(&audit).unwrap();
+        assert!(bytes.len() > 4096);
+        assert_ne!(&bytes[..16], b"SQLite format 3\0");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&audit).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let reopened = Db::open_sqlite(&path, &key).await.unwrap();
+        assert_eq!(
+            count(&reopened, "SELECT count(*) FROM audit_events").await,
+            2
+        );
+        reopened.close().await;
+    }
+
+    /// A crash after the copy into the audit file committed, before the
+    /// originals were dropped: the next start drops them without copying
+    /// twice.
+    #[tokio::test]
+    async fn an_interrupted_move_of_the_audit_log_finishes_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("turva.db");
+        let db = Db::open_sqlite(&path, &DataKey::random()).await.unwrap();
+        run_until(&db, AUDIT_FILE - 1).await.unwrap();
+        let Db::Sqlite { write, .. } = &db else {
+            panic!("sqlite")
+        };
+        sqlx::query("INSERT INTO main.audit_events (seq, time, action, outcome) VALUES (1, 10, 'a.b', 'allowed')")
+            .execute(write)
+            .await
+            .unwrap();
+        let mut tx = db.write().await.unwrap();
+        assert!(adopt_audit_file(&mut tx).await.unwrap());
+        tx.commit().await.unwrap();
+        assert_eq!(run(&db).await.unwrap(), 1);
+        assert_eq!(count(&db, "SELECT count(*) FROM audit_events").await, 1);
+        assert_eq!(
+            count(
+                &db,
+                "SELECT count(*) FROM main.sqlite_master WHERE name = 'audit_events'"
+            )
+            .await,
+            0
+        );
+        db.close().await;
+    }
 
     #[test]
     fn both_backends_have_the_same_numbered_migrations() {

@@ -101,6 +101,19 @@ async fn events_are_gap_free_and_personal_data_is_sealed(t: TestApp) {
     assert_eq!(t.count("audit_events").await, events.len() as i64);
 }
 
+/// An encoded event as it waits (staged or pended) to be moved into the
+/// log, as a process that then crashed would have left it.
+fn waiting_event(cid: &str, action: &str, ip: &str, request_id: &str) -> String {
+    json!({
+        "time": 1_700_000_000_000_i64, "action": action, "outcome": "allowed",
+        "company_id": cid, "actor_id": null, "credential": "session",
+        "object_type": "company", "object_id": cid, "object_version": null,
+        "reason": null, "email": "crash@example.test", "subject_id": null,
+        "ip": ip, "user_agent": "crash-test", "request_id": request_id
+    })
+    .to_string()
+}
+
 /// SQLite stages the events of reads in a file of their own and moves them
 /// into `audit_events`; an event is moved exactly once, whatever stopped
 /// the process in between, and events left staged by a crash join the log
@@ -142,14 +155,7 @@ async fn staged_read_events_are_moved_exactly_once() {
 
     // A crash after the move's commit but before the deletion leaves an
     // already-moved event behind: it is not moved again.
-    let event = json!({
-        "time": 1_700_000_000_000_i64, "action": "company.view", "outcome": "allowed",
-        "company_id": cid, "actor_id": null, "credential": "session",
-        "object_type": "company", "object_id": cid, "object_version": null,
-        "reason": null, "email": "crash@example.test", "subject_id": null,
-        "ip": "192.0.2.7", "user_agent": "crash-test", "request_id": "req-crash-0001"
-    })
-    .to_string();
+    let event = waiting_event(&cid, "company.view", "192.0.2.7", "req-crash-0001");
     let before = t.count("audit_events").await;
     sqlx::query("INSERT INTO staged_events (id, event) VALUES ($1, $2)")
         .bind(through)
@@ -201,6 +207,108 @@ async fn staged_read_events_are_moved_exactly_once() {
         (1..=seqs.len() as i64).collect::<Vec<_>>(),
         "still gap-free"
     );
+    app.close().await;
+}
+
+/// SQLite keeps the log in a file of its own, so that moving the events of
+/// reads never commits to `turva.db` (a commit there would make every
+/// reader drop its page cache); a change's event commits with the change,
+/// in `turva.db`, and is moved into the log exactly once, even when a crash
+/// comes between the move and the clean-up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_log_has_a_file_of_its_own_and_reads_leave_the_main_file_alone() {
+    use turva_testkit::turva_store_db::Db;
+    let Some(t) = TestApp::start(turva_testkit::Backend::Sqlite).await else {
+        panic!("no app")
+    };
+    let (cid, owner) = t.company_with_owner("A", "owner@example.test").await;
+    let _ = t.count("audit_events").await; // moves what the set-up pended
+    let Db::Sqlite { read, write, .. } = t.app.db().clone() else {
+        panic!("sqlite")
+    };
+    let mut reader = read.acquire().await.unwrap_or_else(|e| panic!("{e}"));
+    async fn versions(c: &mut sqlx::SqliteConnection) -> (i64, i64) {
+        let (m,): (i64,) = sqlx::query_as("PRAGMA main.data_version")
+            .fetch_one(&mut *c)
+            .await
+            .unwrap_or_default();
+        let (a,): (i64,) = sqlx::query_as("PRAGMA audit.data_version")
+            .fetch_one(&mut *c)
+            .await
+            .unwrap_or_default();
+        (m, a)
+    }
+    let before = versions(&mut reader).await;
+    let events_before = t.count("audit_events").await;
+    for _ in 0..5 {
+        let r = owner.get(&format!("/api/v1/companies/{cid}")).await;
+        assert_eq!(r.status, 200);
+    }
+    assert_eq!(t.count("audit_events").await, events_before + 5);
+    let after = versions(&mut reader).await;
+    assert_eq!(after.0, before.0, "turva.db was not written");
+    assert_ne!(after.1, before.1, "the log's file was");
+
+    // A change pends its event in turva.db, in its own transaction.
+    let r = owner
+        .patch(&format!("/api/v1/companies/{cid}"), json!({"name": "B"}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let (pended,): (i64,) = sqlx::query_as("SELECT count(*) FROM main.audit_pending")
+        .fetch_one(&write)
+        .await
+        .unwrap_or_default();
+    assert!(pended >= 1, "{pended}");
+    let updates = t.audit_rows_where("action = 'company.update'").await;
+    assert_eq!(updates.len(), 1);
+    let (left, through): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM main.audit_pending), pending_through FROM audit_head",
+    )
+    .fetch_one(&write)
+    .await
+    .unwrap_or_default();
+    assert_eq!(left, 0, "moved events are deleted");
+
+    // A crash after the move, before the clean-up: not moved twice.
+    let event = waiting_event(&cid, "company.update", "192.0.2.8", "req-crash-0002");
+    let before = t.count("audit_events").await;
+    sqlx::query("INSERT INTO audit_pending (id, event) VALUES ($1, $2)")
+        .bind(through)
+        .bind(&event)
+        .execute(&write)
+        .await
+        .unwrap_or_default();
+    assert_eq!(
+        t.count("audit_events").await,
+        before,
+        "no event is moved twice"
+    );
+
+    // One committed by a process that died before the move: moved once,
+    // at the next start.
+    sqlx::query("INSERT INTO audit_pending (event) VALUES ($1)")
+        .bind(&event)
+        .execute(&write)
+        .await
+        .unwrap_or_default();
+    drop(reader);
+    let (dir, config) = t.stop_keep().await;
+    let data = dir.path().join("data");
+    let (app, _) = turva_app::App::open(config, &data, std::sync::Arc::new(turva_app::SystemClock))
+        .await
+        .unwrap_or_else(|e| panic!("reopen: {e}"));
+    let events = turva_app::audit::events(&app, 0, 10_000)
+        .await
+        .unwrap_or_default();
+    let crashed = events
+        .iter()
+        .filter(|e| e.row.request_id.as_deref() == Some("req-crash-0002"))
+        .count();
+    assert_eq!(crashed, 1);
+    let seqs: Vec<i64> = events.iter().map(|e| e.row.seq).collect();
+    assert_eq!(seqs, (1..=seqs.len() as i64).collect::<Vec<_>>());
+    let verified = turva_app::audit_verify::verify(&app).await;
+    assert!(verified.is_ok(), "{verified:?}");
     app.close().await;
 }
 

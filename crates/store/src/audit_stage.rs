@@ -40,6 +40,7 @@ pub(crate) async fn open(main: &SqliteConnectOptions, path: &Path) -> Result<Sql
         .max_connections(1)
         .min_connections(1)
         .acquire_timeout(Duration::from_secs(30))
+        .test_before_acquire(false)
         .connect_with(main.clone().filename(path).pragma("cache_size", "-2000"))
         .await
         .map_err(open_error)?;
@@ -67,26 +68,29 @@ pub fn stages(db: &Db) -> bool {
     pool(db).is_some()
 }
 
-/// Commits `events` (each an encoded event) in one statement; on
+/// Commits `events` (each an encoded JSON object) in one statement; on
 /// PostgreSQL, where nothing is staged, does nothing.
+///
+/// The batch is bound as one JSON array and split by `json_each`, so the
+/// statement is the same whatever the batch's size (one prepared statement,
+/// one parameter).
 pub async fn stage(db: &Db, events: &[String]) -> Result<()> {
     let Some(pool) = pool(db) else {
         return Ok(());
     };
-    for chunk in events.chunks(500) {
-        let mut sql = String::from("INSERT INTO staged_events (event) VALUES ");
-        for i in 0..chunk.len() {
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            sql.push_str("(?)");
+    let mut array = String::with_capacity(events.iter().map(|e| e.len() + 1).sum::<usize>() + 2);
+    array.push('[');
+    for (i, e) in events.iter().enumerate() {
+        if i > 0 {
+            array.push(',');
         }
-        let mut q = sqlx::query(&sql);
-        for e in chunk {
-            q = q.bind(e);
-        }
-        q.execute(pool).await?;
+        array.push_str(e);
     }
+    array.push(']');
+    sqlx::query("INSERT INTO staged_events (event) SELECT value FROM json_each($1) ORDER BY key")
+        .bind(array)
+        .execute(pool)
+        .await?;
     Ok(())
 }
 
@@ -114,13 +118,27 @@ pub async fn staged_after(db: &Db, after: i64, limit: i64) -> Result<Option<(i64
         .map(|(last, joined)| (last, joined.split('\n').map(str::to_string).collect())))
 }
 
-/// Deletes the staged events up to `through` (already moved).
+/// Deletes the staged events up to `through` (already moved), a few
+/// thousand per statement: the writer's commits wait for the one staging
+/// connection, and deleting a whole turn's 32,768 rows at once held them
+/// up for tens of milliseconds.
 pub async fn forget_through(db: &Db, through: i64) -> Result<()> {
+    const CHUNK: i64 = 4096;
     if let Some(pool) = pool(db) {
-        sqlx::query("DELETE FROM staged_events WHERE id <= $1")
+        loop {
+            let deleted = sqlx::query(
+                "DELETE FROM staged_events WHERE id IN
+                 (SELECT id FROM staged_events WHERE id <= $1 ORDER BY id LIMIT $2)",
+            )
             .bind(through)
+            .bind(CHUNK)
             .execute(pool)
-            .await?;
+            .await?
+            .rows_affected();
+            if deleted < u64::try_from(CHUNK).unwrap_or(0) {
+                break;
+            }
+        }
     }
     Ok(())
 }

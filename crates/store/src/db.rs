@@ -156,6 +156,9 @@ impl Db {
             .max_connections(1)
             .min_connections(1)
             .acquire_timeout(Duration::from_secs(30))
+            // A connection to a local file does not go stale: no ping (a
+            // round trip to its thread) before each use.
+            .test_before_acquire(false)
             .after_connect(attach_audit(audit.clone(), 16_000))
             .connect_with(opts.clone())
             .await
@@ -163,6 +166,7 @@ impl Db {
         let read = SqlitePoolOptions::new()
             .max_connections(4)
             .acquire_timeout(Duration::from_secs(30))
+            .test_before_acquire(false)
             .after_connect(attach_audit(audit, 2_000))
             // Readers keep a larger cache: commits to this file are rare
             // (the audit log is a file of its own), so it stays warm.

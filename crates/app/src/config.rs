@@ -87,10 +87,21 @@ impl Default for Storage {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Keys {
     pub master_key_file: Option<PathBuf>,
+    /// A new master-key version this many days after the newest; 0: never.
+    pub rotate_days: u32,
+}
+
+impl Default for Keys {
+    fn default() -> Self {
+        Keys {
+            master_key_file: None,
+            rotate_days: 90,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -247,6 +258,7 @@ pub const OPTIONS: &[Opt] = &[
     Opt { section: "storage", key: "max_file_bytes", kind: Kind::Integer, default: "104857600", doc: "Largest attachment, in bytes (100 MiB by default); larger uploads are refused with 413." },
     Opt { section: "storage", key: "company_quota_bytes", kind: Kind::Integer, default: "53687091200", doc: "Most bytes of attachments one company may store (50 GiB by default); an upload past it is refused with 413." },
     Opt { section: "keys", key: "master_key_file", kind: Kind::Text, default: "", doc: "The master key file. Default: DIR/master.key (keep it outside the data directory in production)." },
+    Opt { section: "keys", key: "rotate_days", kind: Kind::Integer, default: "90", doc: "The server adds a master-key version and rewraps every data key under it this many days after the newest version was made (as `turva keys rotate` does); 0 turns the schedule off." },
     Opt { section: "auth", key: "reauth_seconds", kind: Kind::Integer, default: "600", doc: "How long a password or second factor counts as recent, for sensitive actions." },
     Opt { section: "auth", key: "session_idle_seconds", kind: Kind::Integer, default: "43200", doc: "A session unused this long ends." },
     Opt { section: "auth", key: "session_absolute_seconds", kind: Kind::Integer, default: "604800", doc: "A session ends this long after sign-in." },
@@ -719,7 +731,7 @@ mod tests {
             ("server", 5),
             ("database", 2),
             ("storage", 3),
-            ("keys", 1),
+            ("keys", 2),
             ("auth", 4),
             ("smtp", 5),
             ("audit", 7),

@@ -27,7 +27,17 @@ impl KeyKind {
             KeyKind::Platform => "platform",
         }
     }
-    fn purpose(self, owner: &str) -> String {
+    /// The kind stored as `s`.
+    pub(crate) fn parse(s: &str) -> Option<KeyKind> {
+        Some(match s {
+            "company" => KeyKind::Company,
+            "user" => KeyKind::User,
+            "period" => KeyKind::Period,
+            "platform" => KeyKind::Platform,
+            _ => return None,
+        })
+    }
+    pub(crate) fn purpose(self, owner: &str) -> String {
         match self {
             KeyKind::Company => purpose::company(owner),
             KeyKind::User => purpose::user(owner),
@@ -49,7 +59,8 @@ pub async fn ensure_key(
         return Ok(k);
     }
     let key = DataKey::random();
-    let wrapped = app.master().wrap(&kind.purpose(owner), &key);
+    // Under the newest version, re-read if a rotation wrote the file.
+    let wrapped = app.master_slot().fresh().wrap(&kind.purpose(owner), &key);
     data_keys::insert_key(
         tx,
         &crate::secret::new_id(),
@@ -72,14 +83,10 @@ pub async fn key_by_id(app: &App, tx: &mut Tx, id: &str) -> Result<Option<DataKe
     let Some(wrapped) = wrapped else {
         return Ok(None);
     };
-    let kind = match kind.as_str() {
-        "company" => KeyKind::Company,
-        "user" => KeyKind::User,
-        "period" => KeyKind::Period,
-        "platform" => KeyKind::Platform,
-        _ => return Ok(None),
+    let Some(kind) = KeyKind::parse(&kind) else {
+        return Ok(None);
     };
-    Ok(Some(app.master().unwrap(&kind.purpose(&owner), &wrapped)?))
+    Ok(Some(unwrap(app, &kind.purpose(&owner), &wrapped)?))
 }
 
 /// The key of (`kind`, `owner`), if it exists and was not destroyed.
@@ -95,7 +102,7 @@ pub async fn get_key(
     let Some(wrapped) = stored.wrapped else {
         return Ok(None);
     };
-    let key = app.master().unwrap(&kind.purpose(owner), &wrapped)?;
+    let key = unwrap(app, &kind.purpose(owner), &wrapped)?;
     Ok(Some((stored.id, key)))
 }
 
@@ -105,4 +112,15 @@ pub(crate) async fn user_key(app: &App, tx: &mut Tx, user_id: &str) -> Result<Da
         .await?
         .map(|(_, key)| key)
         .ok_or_else(|| AppError::Internal("the user's key is missing".into()))
+}
+
+/// Unwraps a stored key, re-reading the master-key file first when the key
+/// names a version this process has not read (a rotation by another one).
+fn unwrap(
+    app: &App,
+    purpose: &str,
+    wrapped: &turva_store::keys::WrappedKey,
+) -> Result<DataKey, AppError> {
+    let master = app.master_slot().with_version(wrapped.kek_version)?;
+    Ok(master.unwrap(purpose, wrapped)?)
 }

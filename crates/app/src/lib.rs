@@ -30,6 +30,7 @@ pub mod error;
 pub mod files;
 pub mod folders;
 pub mod keyring;
+pub mod keys;
 pub mod mail;
 pub mod members;
 pub mod mfa;
@@ -80,7 +81,7 @@ pub mod rows {
     pub use turva_store::users::UserRow;
 }
 
-use turva_store::keys::{DataKey, MasterKey};
+use turva_store::keys::DataKey;
 use turva_store::Db;
 
 /// The running application: cheap to clone, shared by every request.
@@ -91,7 +92,9 @@ pub struct App {
 
 struct Inner {
     db: Db,
-    master: MasterKey,
+    /// The master key, re-read when its file changes (a rotation by
+    /// another process) or names a version this one lacks.
+    master: keys::MasterSlot,
     /// HMAC key for throttle keys and search indexes over personal data.
     index_key: DataKey,
     config: Config,
@@ -135,7 +138,7 @@ impl App {
             None => self.inner.data_dir.join("files"),
         }
     }
-    pub(crate) fn master(&self) -> &MasterKey {
+    pub(crate) fn master_slot(&self) -> &keys::MasterSlot {
         &self.inner.master
     }
     pub(crate) fn index_key(&self) -> &DataKey {

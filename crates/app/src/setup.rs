@@ -141,7 +141,7 @@ impl App {
         let mut app = App {
             inner: Arc::new(Inner {
                 db,
-                master,
+                master: crate::keys::MasterSlot::new(master, key_path.clone()),
                 index_key: turva_store::keys::DataKey::random(),
                 config,
                 data_dir: dir.to_path_buf(),

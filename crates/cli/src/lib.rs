@@ -52,8 +52,23 @@ pub enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Master-key versions and their rotation.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// Print the OpenAPI description of the HTTP API.
     Openapi,
+}
+
+#[derive(Subcommand)]
+pub enum KeysCommand {
+    /// List master-key versions, one a line: the version, its age and what
+    /// still needs it.
+    Status,
+    /// Add a master-key version and rewrap every data key under it (works
+    /// while the server runs; audited).
+    Rotate,
 }
 
 #[derive(Subcommand)]
@@ -126,6 +141,28 @@ pub enum CompanyCommand {
         #[arg(long = "owner-email")]
         owner_email: String,
     },
+}
+
+/// One line of `keys status`: `v2 age 3d newest needs: key ring, 41 data keys`.
+fn status_line(v: &turva_app::keys::VersionStatus, now: i64) -> String {
+    let age = match v.created_at {
+        Some(at) => format!("age {}d", (now - at).max(0) / 86_400_000),
+        None => "age unknown".to_string(),
+    };
+    let mut needs = Vec::new();
+    if v.key_ring {
+        needs.push("key ring".to_string());
+    }
+    if v.data_keys > 0 {
+        needs.push(format!("{} data keys", v.data_keys));
+    }
+    let needs = if needs.is_empty() {
+        "nothing".to_string()
+    } else {
+        needs.join(", ")
+    };
+    let newest = if v.newest { " newest" } else { "" };
+    format!("v{} {age}{newest} needs: {needs}", v.version)
 }
 
 /// An error as one line for stderr.
@@ -254,6 +291,32 @@ pub async fn run(cli: Cli, input: &mut dyn BufRead, out: &mut dyn Write) -> Resu
                 Err(Ok(t)) => Err(anyhow!("audit log tampered with: {t}")),
                 Err(Err(e)) => Err(app_error(e)),
             }
+        }
+        Command::Keys {
+            command: KeysCommand::Status,
+        } => {
+            let app = open(config, &cli.data).await?;
+            let status = turva_app::keys::status(&app).await;
+            let now = app.now();
+            app.close().await;
+            for v in status.map_err(app_error)? {
+                writeln!(out, "{}", status_line(&v, now))?;
+            }
+            Ok(())
+        }
+        Command::Keys {
+            command: KeysCommand::Rotate,
+        } => {
+            let app = open(config, &cli.data).await?;
+            let done = turva_app::keys::rotate(&app, &Ctx::cli(), "cli").await;
+            app.close().await;
+            let r = done.map_err(app_error)?;
+            writeln!(
+                out,
+                "master key version {} is the newest; {} data keys and the key ring rewrapped under it",
+                r.version, r.rewrapped
+            )?;
+            Ok(())
         }
         Command::Openapi => {
             let doc = turva_web::routes::openapi();

@@ -40,6 +40,8 @@ pub enum AuditAction {
     CompanyDeleteCancel,
     /// A company's data and keys were destroyed.
     CompanyDestroy,
+    /// A new master-key version, every data key rewrapped under it.
+    KeyRotate,
     MemberList,
     MemberInvite,
     MemberRoleChange,
@@ -130,6 +132,7 @@ impl AuditAction {
         AuditAction::CompanyDelete,
         AuditAction::CompanyDeleteCancel,
         AuditAction::CompanyDestroy,
+        AuditAction::KeyRotate,
         AuditAction::MemberList,
         AuditAction::MemberInvite,
         AuditAction::MemberRoleChange,
@@ -242,6 +245,7 @@ impl AuditAction {
             AuditAction::CompanyDelete => "company.delete",
             AuditAction::CompanyDeleteCancel => "company.delete_cancel",
             AuditAction::CompanyDestroy => "company.destroy",
+            AuditAction::KeyRotate => "key.rotate",
             AuditAction::MemberList => "member.list",
             AuditAction::MemberInvite => "member.invite",
             AuditAction::MemberRoleChange => "member.role_change",

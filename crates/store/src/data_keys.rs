@@ -92,3 +92,71 @@ pub async fn destroy(tx: &mut Tx, kind: &str, owner_id: &str, at: Millis) -> Res
     .await)?;
     Ok(n == 1)
 }
+
+/// How many live (not destroyed) keys each master-key version wraps.
+pub async fn count_by_version(tx: &mut Tx) -> Result<Vec<(u32, i64)>> {
+    let rows: Vec<(i64, i64)> = on_tx!(tx, |c| sqlx::query_as(
+        "SELECT kek_version, count(*) FROM data_keys WHERE wrapped IS NOT NULL
+         GROUP BY kek_version ORDER BY kek_version"
+    )
+    .fetch_all(c)
+    .await)?;
+    Ok(rows
+        .into_iter()
+        .map(|(v, n)| (u32::try_from(v).unwrap_or(0), n))
+        .collect())
+}
+
+/// A live key wrapped by another version than the newest: its id, kind,
+/// owner and wrapped bytes.
+pub type StaleKey = (String, String, String, WrappedKey);
+
+/// Live keys wrapped by a version other than `newest`, at most `limit`.
+pub async fn not_under(tx: &mut Tx, newest: u32, limit: i64) -> Result<Vec<StaleKey>> {
+    let rows: Vec<(String, String, String, i64, Vec<u8>)> = on_tx!(tx, |c| sqlx::query_as(
+        "SELECT id, kind, owner_id, kek_version, wrapped FROM data_keys
+         WHERE wrapped IS NOT NULL AND kek_version <> $1 ORDER BY id LIMIT $2"
+    )
+    .bind(i64::from(newest))
+    .bind(limit)
+    .fetch_all(c)
+    .await)?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, kind, owner, v, sealed)| {
+            let wrapped = WrappedKey {
+                kek_version: u32::try_from(v).unwrap_or(0),
+                sealed,
+            };
+            (id, kind, owner, wrapped)
+        })
+        .collect())
+}
+
+/// Replaces a live key's wrapping (the key inside is the same); not a
+/// destroyed one.
+pub async fn rewrap(tx: &mut Tx, id: &str, wrapped: &WrappedKey) -> Result<()> {
+    exec_tx!(tx, |c| sqlx::query(
+        "UPDATE data_keys SET kek_version = $2, wrapped = $3 WHERE id = $1 AND wrapped IS NOT NULL"
+    )
+    .bind(id)
+    .bind(i64::from(wrapped.kek_version))
+    .bind(&wrapped.sealed)
+    .execute(c)
+    .await)?;
+    Ok(())
+}
+
+/// Orders rotations and rewraps of every process: on SQLite the write
+/// transaction's lock does it already; on PostgreSQL an advisory lock
+/// held until the transaction ends.
+pub async fn lock_for_rewrap(tx: &mut Tx) -> Result<()> {
+    if tx.backend() == crate::db::Backend::Postgres {
+        exec_tx!(tx, |c| sqlx::query(
+            "SELECT pg_advisory_xact_lock(7357420002)"
+        )
+        .execute(c)
+        .await)?;
+    }
+    Ok(())
+}

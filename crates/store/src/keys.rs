@@ -19,7 +19,7 @@ use std::io::Write;
 use std::path::Path;
 
 use rand::RngCore;
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroizing;
 
 use crate::crypt;
 use crate::error::StoreError;
@@ -64,9 +64,12 @@ pub struct WrappedKey {
     pub sealed: Vec<u8>,
 }
 
-/// The master key: every version this installation has.
+/// The master key: every version this installation has, and when each was
+/// made (seconds since the epoch; unknown for a version written before
+/// Turva recorded it).
 pub struct MasterKey {
     versions: BTreeMap<u32, DataKey>,
+    created: BTreeMap<u32, i64>,
 }
 
 impl fmt::Debug for MasterKey {
@@ -86,13 +89,13 @@ impl MasterKey {
         match std::fs::read_to_string(path) {
             Ok(text) => Ok((Self::parse(&text)?, false)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && create => {
-                let key = DataKey::random();
-                let mut text = Zeroizing::new(format!("v1 {}\n", key.to_hex().as_str()));
-                write_private_file(path, text.as_bytes())?;
-                text.zeroize();
-                let mut versions = BTreeMap::new();
-                versions.insert(1, key);
-                Ok((MasterKey { versions }, true))
+                let mut master = MasterKey {
+                    versions: BTreeMap::new(),
+                    created: BTreeMap::new(),
+                };
+                master.add_version(now_secs());
+                master.save(path)?;
+                Ok((master, true))
             }
             Err(e) => Err(StoreError::Corrupt(format!(
                 "cannot read the master key file {}: {e}",
@@ -110,31 +113,88 @@ impl MasterKey {
             ))
         };
         let mut versions = BTreeMap::new();
+        let mut created = BTreeMap::new();
         for (i, line) in text.lines().enumerate() {
             let line = line.trim();
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
-            let (v, hexkey) = line.split_once(' ').ok_or_else(|| bad(i + 1))?;
+            let mut fields = line.split_whitespace();
+            let (Some(v), Some(hexkey)) = (fields.next(), fields.next()) else {
+                return Err(bad(i + 1));
+            };
             let version: u32 = v
                 .strip_prefix('v')
                 .and_then(|n| n.parse().ok())
+                .filter(|n| *n > 0)
                 .ok_or_else(|| bad(i + 1))?;
-            let bytes = Zeroizing::new(hex::decode(hexkey.trim()).map_err(|_| bad(i + 1))?);
+            let bytes = Zeroizing::new(hex::decode(hexkey).map_err(|_| bad(i + 1))?);
             let key = DataKey::from_bytes(&bytes).ok_or_else(|| bad(i + 1))?;
-            versions.insert(version, key);
+            for field in fields {
+                let at = field
+                    .strip_prefix("created=")
+                    .and_then(|n| n.parse().ok())
+                    .ok_or_else(|| bad(i + 1))?;
+                created.insert(version, at);
+            }
+            if versions.insert(version, key).is_some() {
+                return Err(StoreError::Corrupt(format!(
+                    "master key file: version {version} appears twice"
+                )));
+            }
         }
         if versions.is_empty() {
             return Err(StoreError::Corrupt("master key file holds no key".into()));
         }
-        Ok(MasterKey { versions })
+        Ok(MasterKey { versions, created })
+    }
+
+    /// Adds a new random version, the newest, made at `created` (seconds
+    /// since the epoch); returns its number. Nothing is written.
+    pub fn add_version(&mut self, created: i64) -> u32 {
+        let v = self.newest_version() + 1;
+        self.versions.insert(v, DataKey::random());
+        self.created.insert(v, created);
+        v
+    }
+
+    /// Every version, oldest first, with when it was made (if known).
+    pub fn versions(&self) -> Vec<(u32, Option<i64>)> {
+        self.versions
+            .keys()
+            .map(|v| (*v, self.created.get(v).copied()))
+            .collect()
+    }
+
+    /// Whether this key has version `v`.
+    pub fn has(&self, v: u32) -> bool {
+        self.versions.contains_key(&v)
+    }
+
+    /// Writes every version to `path` (mode 0600, atomically), one
+    /// `v<N> <64 hex digits> created=<seconds>` line each.
+    pub fn save(&self, path: &Path) -> Result<(), StoreError> {
+        let mut text = Zeroizing::new(String::from(
+            "# Turva master key: every version, the newest last. Keep it secret and backed up apart from the data.\n",
+        ));
+        for (v, key) in &self.versions {
+            text.push_str(&format!("v{v} {}", key.to_hex().as_str()));
+            if let Some(at) = self.created.get(v) {
+                text.push_str(&format!(" created={at}"));
+            }
+            text.push('\n');
+        }
+        write_private_file(path, text.as_bytes())
     }
 
     /// For tests: a master key with one random version.
     pub fn random() -> Self {
-        let mut versions = BTreeMap::new();
-        versions.insert(1, DataKey::random());
-        MasterKey { versions }
+        let mut master = MasterKey {
+            versions: BTreeMap::new(),
+            created: BTreeMap::new(),
+        };
+        master.add_version(now_secs());
+        master
     }
 
     pub fn newest_version(&self) -> u32 {
@@ -230,6 +290,38 @@ impl KeyRingFile {
             ))),
         }
     }
+    /// The master-key version the database key in the ring at `path` is
+    /// wrapped by.
+    pub fn version_at(path: &Path) -> Result<u32, StoreError> {
+        let bytes = std::fs::read(path).map_err(|e| {
+            StoreError::Corrupt(format!("cannot read the key ring {}: {e}", path.display()))
+        })?;
+        let ring: KeyRingFile = serde_json::from_slice(&bytes).map_err(|e| {
+            StoreError::Corrupt(format!("key ring {} is unreadable: {e}", path.display()))
+        })?;
+        Ok(ring.database.kek_version)
+    }
+
+    /// Rewraps the database key in the ring at `path` under `master`'s
+    /// newest version (written atomically); the key itself is unchanged.
+    pub fn rewrap(path: &Path, master: &MasterKey) -> Result<(), StoreError> {
+        let (key, _) = Self::load_or_create(path, master)?;
+        let ring = KeyRingFile {
+            format: 1,
+            database: master.wrap(purpose::DATABASE, &key),
+        };
+        let json = serde_json::to_vec_pretty(&ring)
+            .map_err(|e| StoreError::Corrupt(format!("key ring: {e}")))?;
+        write_private_file(path, &json)
+    }
+}
+
+/// Now, in seconds since the epoch: when a master-key version is made
+/// (recorded for its age; nothing depends on it being exact).
+fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0))
 }
 
 /// Writes a file readable only by its owner (0600), atomically: a temporary
@@ -266,6 +358,46 @@ mod hex_bytes {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn master_key_versions_round_trip_through_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("master.key");
+        // A file as an earlier Turva wrote it: no creation time.
+        let old = DataKey::random();
+        std::fs::write(&path, format!("v1 {}\n", old.to_hex().as_str())).unwrap();
+        let (mut master, created) = MasterKey::load_or_create(&path, false).unwrap();
+        assert!(!created);
+        assert_eq!(master.versions(), vec![(1, None)]);
+        let wrapped = master.wrap("p", &old);
+        assert_eq!(wrapped.kek_version, 1);
+        assert_eq!(master.add_version(1_700_000_000), 2);
+        master.save(&path).unwrap();
+        let (again, _) = MasterKey::load_or_create(&path, false).unwrap();
+        assert_eq!(again.versions(), vec![(1, None), (2, Some(1_700_000_000))]);
+        assert!(again.has(1) && again.has(2) && !again.has(3));
+        // The old version still opens what it wrapped; new wrapping uses v2.
+        assert_eq!(
+            again.unwrap("p", &wrapped).unwrap().as_bytes(),
+            old.as_bytes()
+        );
+        assert_eq!(again.wrap("p", &old).kek_version, 2);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        for bad in [
+            "v1 00\n",
+            "v0 {k}\n",
+            "v1 {k} created=soon\n",
+            "v1 {k}\nv1 {k}\n",
+        ] {
+            let text = bad.replace("{k}", old.to_hex().as_str());
+            assert!(MasterKey::parse(&text).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn a_wrapped_key_unwraps_only_for_its_purpose_and_master() {

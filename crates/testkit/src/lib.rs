@@ -99,6 +99,18 @@ impl TestApp {
         (self.dir, config)
     }
 
+    /// Stops the server and opens its data directory again as a new process
+    /// would (the system clock, no server): the data directory (keep it
+    /// alive) and the reopened app.
+    pub async fn stop_and_reopen(self) -> (tempfile::TempDir, App) {
+        let (dir, config) = self.stop_keep().await;
+        let data = dir.path().join("data");
+        let (app, _) = App::open(config, &data, Arc::new(turva_app::SystemClock))
+            .await
+            .unwrap_or_else(|e| panic!("reopen: {e}"));
+        (dir, app)
+    }
+
     /// Every email in the outbox, oldest first.
     pub fn outbox(&self) -> Vec<Mail> {
         let mut files: Vec<PathBuf> = std::fs::read_dir(self.data_dir().join("outbox"))

@@ -76,8 +76,9 @@ async fn report_unauthenticated(app: App) {
 
 /// Every ten minutes: deletes expired throttle counters, ended sign-in
 /// challenges and WebAuthn ceremonies, companies whose deletion grace is
-/// over, and what has
-/// been in the trash (or detached from its document) for 30 days.
+/// over, and what has been in the trash (or detached from its document)
+/// for 30 days; rotates the master key when `[keys] rotate_days` have
+/// passed, and rewraps keys made under an older version meanwhile.
 async fn housekeeping(app: App) {
     loop {
         tokio::time::sleep(Duration::from_secs(600)).await;
@@ -92,6 +93,15 @@ async fn housekeeping(app: App) {
         }
         if let Err(e) = turva_app::trash::purge(&app).await {
             tracing::warn!(error = %e, "purging the trash failed");
+        }
+        match turva_app::keys::housekeeping(&app).await {
+            Ok(Some(r)) => tracing::info!(
+                version = r.version,
+                keys = r.rewrapped,
+                "master key rotated on schedule"
+            ),
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "master key rotation failed"),
         }
     }
 }

@@ -292,11 +292,7 @@ async fn the_log_has_a_file_of_its_own_and_reads_leave_the_main_file_alone() {
         .await
         .unwrap_or_default();
     drop(reader);
-    let (dir, config) = t.stop_keep().await;
-    let data = dir.path().join("data");
-    let (app, _) = turva_app::App::open(config, &data, std::sync::Arc::new(turva_app::SystemClock))
-        .await
-        .unwrap_or_else(|e| panic!("reopen: {e}"));
+    let (_dir, app) = t.stop_and_reopen().await;
     let events = turva_app::audit::events(&app, 0, 10_000)
         .await
         .unwrap_or_default();

@@ -21,7 +21,7 @@ fn base_args(t: &TestApp) -> Vec<String> {
     args
 }
 
-async fn turva(t: &TestApp, args: &[&str], input: &str) -> Result<String, String> {
+pub(crate) async fn turva(t: &TestApp, args: &[&str], input: &str) -> Result<String, String> {
     let mut all = base_args(t);
     all.extend(args.iter().map(|s| s.to_string()));
     let refs: Vec<&str> = all.iter().map(String::as_str).collect();

@@ -16,6 +16,7 @@ mod content;
 mod folder_templates;
 mod housekeeping;
 mod input;
+mod keys;
 mod mail;
 mod mfa;
 mod passkeys;

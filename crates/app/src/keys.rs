@@ -1,0 +1,257 @@
+//! Master-key versions and their rotation (`turva keys status` · `keys
+//! rotate`, and the schedule of `[keys] rotate_days`).
+//!
+//! Rotation adds a master-key version and rewraps every data key under it:
+//! the database key in `keyring.json` and every live row of `data_keys`.
+//! No data is re-encrypted (a data key stays the same key, only its
+//! wrapping changes), so it runs while the server serves: a process that
+//! meets a key wrapped by a version it has not read yet re-reads the
+//! master-key file ([`MasterSlot`]), and the server's housekeeping rewraps
+//! any key that a process still holding the old version made in between.
+//! Old versions stay in the file: `keys status` says what still needs each
+//! (retiring one waits for backups, whose retention may still need it).
+//!
+//! Order, so that a crash at any point loses nothing: the new version is
+//! written to the master-key file first; then the key ring is rewrapped;
+//! then the rows, with the audit event, in one transaction. Each step only
+//! needs versions the file already holds.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::SystemTime;
+
+use turva_model::audit::{AuditAction, Outcome};
+use turva_store::keys::{KeyRingFile, MasterKey, WrappedKey};
+use turva_store::{data_keys, Tx};
+
+use crate::audit::{self, Event};
+use crate::keyring::KeyKind;
+use crate::{App, AppError, Ctx};
+
+/// Keys rewrapped per statement batch.
+const BATCH: i64 = 500;
+
+/// The master key in memory, and where it came from.
+pub struct MasterSlot {
+    key: RwLock<Arc<MasterKey>>,
+    path: PathBuf,
+    /// The file's modification time when it was last read.
+    read_at: Mutex<Option<SystemTime>>,
+}
+
+impl std::fmt::Debug for MasterSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "MasterSlot({})", self.path.display())
+    }
+}
+
+impl MasterSlot {
+    pub(crate) fn new(key: MasterKey, path: PathBuf) -> Self {
+        let read_at = modified(&path);
+        MasterSlot {
+            key: RwLock::new(Arc::new(key)),
+            path,
+            read_at: Mutex::new(read_at),
+        }
+    }
+
+    pub(crate) fn current(&self) -> Arc<MasterKey> {
+        match self.key.read() {
+            Ok(k) => k.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    fn set(&self, key: MasterKey) {
+        let read_at = modified(&self.path);
+        match self.key.write() {
+            Ok(mut k) => *k = Arc::new(key),
+            Err(poisoned) => *poisoned.into_inner() = Arc::new(key),
+        }
+        if let Ok(mut at) = self.read_at.lock() {
+            *at = read_at;
+        }
+    }
+
+    /// Re-reads the file. A file that cannot be read or parsed leaves the
+    /// key in memory as it was (and says why).
+    pub(crate) fn reload(&self) -> Result<Arc<MasterKey>, AppError> {
+        let (key, _) = MasterKey::load_or_create(&self.path, false)?;
+        // A file that lost a version this process has is not taken.
+        let now = self.current();
+        if let Some((v, _)) = now.versions().into_iter().find(|(v, _)| !key.has(*v)) {
+            return Err(AppError::Internal(format!(
+                "the master key file {} no longer has version {v}; keeping the key in memory",
+                self.path.display()
+            )));
+        }
+        self.set(key);
+        Ok(self.current())
+    }
+
+    /// The key, re-read first when its file changed since it was read.
+    pub(crate) fn fresh(&self) -> Arc<MasterKey> {
+        let changed = self
+            .read_at
+            .lock()
+            .map(|at| *at != modified(&self.path))
+            .unwrap_or(false);
+        if changed {
+            if let Err(e) = self.reload() {
+                tracing::error!(error = %e, "the master key file changed but could not be read");
+            }
+        }
+        self.current()
+    }
+
+    /// The key, re-read first when it lacks `version`.
+    pub(crate) fn with_version(&self, version: u32) -> Result<Arc<MasterKey>, AppError> {
+        let key = self.current();
+        if key.has(version) {
+            return Ok(key);
+        }
+        self.reload()
+    }
+}
+
+fn modified(path: &std::path::Path) -> Option<SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+/// One master-key version and what still needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionStatus {
+    pub version: u32,
+    /// When it was made (milliseconds), if known.
+    pub created_at: Option<i64>,
+    pub newest: bool,
+    /// Live data keys (companies, people, periods, the platform) it wraps.
+    pub data_keys: i64,
+    /// Whether it wraps the database key in `keyring.json`.
+    pub key_ring: bool,
+}
+
+/// Every master-key version, oldest first, with what still needs it.
+pub async fn status(app: &App) -> Result<Vec<VersionStatus>, AppError> {
+    let master = app.master_slot().fresh();
+    let mut tx = app.db().read().await?;
+    let counts = data_keys::count_by_version(&mut tx).await?;
+    drop(tx);
+    let ring = KeyRingFile::version_at(&ring_path(app)).ok();
+    let newest = master.newest_version();
+    Ok(master
+        .versions()
+        .into_iter()
+        .map(|(version, created)| VersionStatus {
+            version,
+            created_at: created.map(|s| s.saturating_mul(1000)),
+            newest: version == newest,
+            data_keys: counts
+                .iter()
+                .find(|(v, _)| *v == version)
+                .map_or(0, |(_, n)| *n),
+            key_ring: ring == Some(version),
+        })
+        .collect())
+}
+
+/// What a rotation did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rotated {
+    pub version: u32,
+    /// Data keys rewrapped (the key ring's database key besides).
+    pub rewrapped: usize,
+}
+
+/// Adds a master-key version and rewraps every data key under it (see the
+/// module's comment); audited as `key.rotate` by `credential` (`cli` or
+/// `system`).
+pub async fn rotate(app: &App, ctx: &Ctx, credential: &str) -> Result<Rotated, AppError> {
+    // The write lock orders rotations (and key creation) of every process.
+    let mut tx = app.db().write().await?;
+    data_keys::lock_for_rewrap(&mut tx).await?;
+    let slot = app.master_slot();
+    let (mut master, _) = MasterKey::load_or_create(&slot.path, false)?;
+    let version = master.add_version(app.now() / 1000);
+    master.save(&slot.path)?;
+    slot.set(master);
+    let master = slot.current();
+    KeyRingFile::rewrap(&ring_path(app), &master)?;
+    let rewrapped = rewrap_in(app, &mut tx, &master).await?;
+    let why = format!("master key version {version}; {rewrapped} data keys rewrapped");
+    let mut ev = Event::new(AuditAction::KeyRotate, Outcome::Allowed).reason(&why);
+    ev.credential = Some(credential);
+    audit::record(app, &mut tx, ctx, ev).await?;
+    tx.commit().await?;
+    Ok(Rotated { version, rewrapped })
+}
+
+/// Rewraps under the newest version every key that another one wraps (a
+/// key made by a process that had not yet read a rotation's new version);
+/// returns how many.
+pub async fn rewrap_stale(app: &App) -> Result<usize, AppError> {
+    let master = app.master_slot().fresh();
+    let ring = ring_path(app);
+    if KeyRingFile::version_at(&ring).is_ok_and(|v| v != master.newest_version()) {
+        KeyRingFile::rewrap(&ring, &master)?;
+    }
+    let mut tx = app.db().write().await?;
+    data_keys::lock_for_rewrap(&mut tx).await?;
+    let n = rewrap_in(app, &mut tx, &master).await?;
+    tx.commit().await?;
+    Ok(n)
+}
+
+/// Rotates when the newest version is older than `[keys] rotate_days`
+/// (a version of unknown age counts as due); then rewraps stale keys. For
+/// the server's housekeeping.
+pub async fn housekeeping(app: &App) -> Result<Option<Rotated>, AppError> {
+    let days = i64::from(app.config().keys.rotate_days);
+    let master = app.master_slot().fresh();
+    let newest = master.newest_version();
+    let made = master
+        .versions()
+        .into_iter()
+        .find(|(v, _)| *v == newest)
+        .and_then(|(_, at)| at);
+    let due = days > 0 && made.is_none_or(|at| app.now() / 1000 - at >= days * 86_400);
+    let rotated = if due {
+        Some(rotate(app, &Ctx::cli(), "system").await?)
+    } else {
+        None
+    };
+    let n = rewrap_stale(app).await?;
+    if n > 0 {
+        tracing::info!(
+            keys = n,
+            "data keys rewrapped under the newest master-key version"
+        );
+    }
+    Ok(rotated)
+}
+
+async fn rewrap_in(app: &App, tx: &mut Tx, master: &MasterKey) -> Result<usize, AppError> {
+    let newest = master.newest_version();
+    let mut n = 0;
+    loop {
+        let stale = data_keys::not_under(tx, newest, BATCH).await?;
+        if stale.is_empty() {
+            return Ok(n);
+        }
+        for (id, kind, owner, wrapped) in &stale {
+            let purpose = KeyKind::parse(kind)
+                .map(|k| k.purpose(owner))
+                .ok_or_else(|| AppError::Internal(format!("a data key of unknown kind {kind}")))?;
+            let opener = app.master_slot().with_version(wrapped.kek_version)?;
+            let key = opener.unwrap(&purpose, wrapped)?;
+            // Under `master`'s newest, the version this pass selects by.
+            let again: WrappedKey = master.wrap(&purpose, &key);
+            data_keys::rewrap(tx, id, &again).await?;
+        }
+        n += stale.len();
+    }
+}
+
+fn ring_path(app: &App) -> PathBuf {
+    app.data_dir().join("keyring.json")
+}

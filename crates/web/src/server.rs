@@ -116,7 +116,8 @@ async fn watch_certificate(config: RustlsConfig, files: TlsFiles) {
     };
     let mut last = stamp(&files);
     loop {
-        tokio::time::sleep(Duration::from_secs(10)).await;
+        // Two stat calls: cheap enough to notice a renewal within seconds.
+        tokio::time::sleep(Duration::from_secs(2)).await;
         let now = stamp(&files);
         if now != last {
             match tls::server_config(&files) {

@@ -155,22 +155,28 @@ fn tls_client(version: &'static rustls::SupportedProtocolVersion) -> rustls::Cli
     turva_web::tls::install_provider();
     rustls::ClientConfig::builder_with_protocol_versions(&[version])
         .dangerous()
-        .with_custom_certificate_verifier(std::sync::Arc::new(AcceptAny))
+        .with_custom_certificate_verifier(std::sync::Arc::new(AcceptAny::default()))
         .with_no_client_auth()
 }
 
-#[derive(Debug)]
-struct AcceptAny;
+/// Accepts any certificate, remembering the last one it was shown.
+#[derive(Debug, Default)]
+struct AcceptAny {
+    seen: std::sync::Mutex<Vec<u8>>,
+}
 
 impl rustls::client::danger::ServerCertVerifier for AcceptAny {
     fn verify_server_cert(
         &self,
-        _: &rustls::pki_types::CertificateDer<'_>,
+        cert: &rustls::pki_types::CertificateDer<'_>,
         _: &[rustls::pki_types::CertificateDer<'_>],
         _: &rustls::pki_types::ServerName<'_>,
         _: &[u8],
         _: rustls::pki_types::UnixTime,
     ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        if let Ok(mut seen) = self.seen.lock() {
+            *seen = cert.to_vec();
+        }
         Ok(rustls::client::danger::ServerCertVerified::assertion())
     }
     fn verify_tls12_signature(
@@ -194,6 +200,86 @@ impl rustls::client::danger::ServerCertVerifier for AcceptAny {
             .signature_verification_algorithms
             .supported_schemes()
     }
+}
+
+/// The certificate the server at `addr` presents now (DER).
+async fn served_certificate(addr: String) -> Vec<u8> {
+    tokio::task::spawn_blocking(move || {
+        turva_web::tls::install_provider();
+        let verifier = std::sync::Arc::new(AcceptAny::default());
+        let config = rustls::ClientConfig::builder()
+            .dangerous()
+            .with_custom_certificate_verifier(verifier.clone())
+            .with_no_client_auth();
+        let name = rustls::pki_types::ServerName::try_from("localhost").ok()?;
+        let conn = rustls::ClientConnection::new(std::sync::Arc::new(config), name).ok()?;
+        let tcp = TcpStream::connect(addr).ok()?;
+        tcp.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+        let mut tls = rustls::StreamOwned::new(conn, tcp);
+        tls.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            .ok()?;
+        let mut answer = Vec::new();
+        let _ = tls.read_to_end(&mut answer);
+        let seen = verifier.seen.lock().ok()?.clone();
+        Some(seen)
+    })
+    .await
+    .ok()
+    .flatten()
+    .unwrap_or_default()
+}
+
+/// The DER of the first certificate in a PEM file.
+fn pem_certificate(path: &std::path::Path) -> Vec<u8> {
+    use base64::Engine;
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let body: String = text
+        .lines()
+        .skip_while(|l| !l.starts_with("-----BEGIN CERTIFICATE"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("-----END"))
+        .collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+/// A new certificate and key in the files are served without a restart; a
+/// pair that does not load is not taken, and the old one stays in service.
+async fn the_certificate_is_reloaded_from_its_files_without_a_restart() {
+    let Some(t) = TestApp::start(turva_testkit::Backend::Sqlite).await else {
+        panic!("no app")
+    };
+    let addr = t.base.trim_start_matches("https://").to_string();
+    let cert = t.data_dir().join("tls-cert.pem");
+    let key = t.data_dir().join("tls-key.pem");
+    let old = pem_certificate(&cert);
+    assert!(!old.is_empty());
+    assert_eq!(served_certificate(addr.clone()).await, old);
+
+    // A broken key: the old pair keeps serving.
+    std::fs::write(&key, "not a key").unwrap_or_default();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(served_certificate(addr.clone()).await, old);
+
+    // A new pair (as a renewal would write it): served within seconds.
+    let _ = std::fs::remove_file(&cert);
+    let _ = std::fs::remove_file(&key);
+    let made = turva_web::tls::files(None, None, &t.data_dir());
+    assert!(matches!(made, Ok((_, true))), "{made:?}");
+    let new = pem_certificate(&cert);
+    assert!(!new.is_empty() && new != old);
+    let mut served = Vec::new();
+    for _ in 0..40 {
+        served = served_certificate(addr.clone()).await;
+        if served == new {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(served, new, "the new certificate is served");
+    assert_eq!(t.client().get("/healthz").await.status, 200);
 }
 
 both!(shutdown_finishes_requests_in_flight);

@@ -62,30 +62,32 @@ impl MasterSlot {
         }
     }
 
-    fn set(&self, key: MasterKey) {
+    /// Takes `key` unless it lacks a version the one in memory has (a file
+    /// that lost a version, or an older read finishing after a newer one).
+    fn set(&self, key: MasterKey) -> Result<(), AppError> {
         let read_at = modified(&self.path);
-        match self.key.write() {
-            Ok(mut k) => *k = Arc::new(key),
-            Err(poisoned) => *poisoned.into_inner() = Arc::new(key),
-        }
-        if let Ok(mut at) = self.read_at.lock() {
-            *at = read_at;
-        }
-    }
-
-    /// Re-reads the file. A file that cannot be read or parsed leaves the
-    /// key in memory as it was (and says why).
-    pub(crate) fn reload(&self) -> Result<Arc<MasterKey>, AppError> {
-        let (key, _) = MasterKey::load_or_create(&self.path, false)?;
-        // A file that lost a version this process has is not taken.
-        let now = self.current();
-        if let Some((v, _)) = now.versions().into_iter().find(|(v, _)| !key.has(*v)) {
+        let mut slot = match self.key.write() {
+            Ok(k) => k,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Some((v, _)) = slot.versions().into_iter().find(|(v, _)| !key.has(*v)) {
             return Err(AppError::Internal(format!(
-                "the master key file {} no longer has version {v}; keeping the key in memory",
+                "the master key file {} lacks version {v}; keeping the key in memory",
                 self.path.display()
             )));
         }
-        self.set(key);
+        *slot = Arc::new(key);
+        if let Ok(mut at) = self.read_at.lock() {
+            *at = read_at;
+        }
+        Ok(())
+    }
+
+    /// Re-reads the file. A file that cannot be read or parsed, or lacks a
+    /// version this process has, leaves the key in memory as it was.
+    pub(crate) fn reload(&self) -> Result<Arc<MasterKey>, AppError> {
+        let (key, _) = MasterKey::load_or_create(&self.path, false)?;
+        self.set(key)?;
         Ok(self.current())
     }
 
@@ -167,14 +169,32 @@ pub struct Rotated {
 /// module's comment); audited as `key.rotate` by `credential` (`cli` or
 /// `system`).
 pub async fn rotate(app: &App, ctx: &Ctx, credential: &str) -> Result<Rotated, AppError> {
+    rotate_if(app, ctx, credential, None)
+        .await?
+        .ok_or_else(|| AppError::Internal("the rotation did not run".into()))
+}
+
+/// Rotates; with `due_days`, only when the newest version (read under the
+/// lock, so two processes do not both rotate) is at least that old.
+async fn rotate_if(
+    app: &App,
+    ctx: &Ctx,
+    credential: &str,
+    due_days: Option<i64>,
+) -> Result<Option<Rotated>, AppError> {
     // The write lock orders rotations (and key creation) of every process.
     let mut tx = app.db().write().await?;
     data_keys::lock_for_rewrap(&mut tx).await?;
     let slot = app.master_slot();
     let (mut master, _) = MasterKey::load_or_create(&slot.path, false)?;
+    if let Some(days) = due_days {
+        if !is_due(&master, app.now(), days) {
+            return Ok(None);
+        }
+    }
     let version = master.add_version(app.now() / 1000);
     master.save(&slot.path)?;
-    slot.set(master);
+    slot.set(master)?;
     let master = slot.current();
     KeyRingFile::rewrap(&ring_path(app), &master)?;
     let rewrapped = rewrap_in(app, &mut tx, &master).await?;
@@ -183,40 +203,52 @@ pub async fn rotate(app: &App, ctx: &Ctx, credential: &str) -> Result<Rotated, A
     ev.credential = Some(credential);
     audit::record(app, &mut tx, ctx, ev).await?;
     tx.commit().await?;
-    Ok(Rotated { version, rewrapped })
+    tracing::warn!(
+        version,
+        keys = rewrapped,
+        "the master key has a new version: back up the master key file again"
+    );
+    Ok(Some(Rotated { version, rewrapped }))
 }
 
-/// Rewraps under the newest version every key that another one wraps (a
-/// key made by a process that had not yet read a rotation's new version);
-/// returns how many.
-pub async fn rewrap_stale(app: &App) -> Result<usize, AppError> {
-    let master = app.master_slot().fresh();
-    let ring = ring_path(app);
-    if KeyRingFile::version_at(&ring).is_ok_and(|v| v != master.newest_version()) {
-        KeyRingFile::rewrap(&ring, &master)?;
-    }
-    let mut tx = app.db().write().await?;
-    data_keys::lock_for_rewrap(&mut tx).await?;
-    let n = rewrap_in(app, &mut tx, &master).await?;
-    tx.commit().await?;
-    Ok(n)
-}
-
-/// Rotates when the newest version is older than `[keys] rotate_days`
-/// (a version of unknown age counts as due); then rewraps stale keys. For
-/// the server's housekeeping.
-pub async fn housekeeping(app: &App) -> Result<Option<Rotated>, AppError> {
-    let days = i64::from(app.config().keys.rotate_days);
-    let master = app.master_slot().fresh();
+/// Whether the newest version is `days` old (0: never). A version of
+/// unknown age (written before Turva recorded it) is not: the schedule
+/// starts with the first version it made, and `turva keys rotate` is the
+/// operator's.
+fn is_due(master: &MasterKey, now: i64, days: i64) -> bool {
     let newest = master.newest_version();
     let made = master
         .versions()
         .into_iter()
         .find(|(v, _)| *v == newest)
         .and_then(|(_, at)| at);
-    let due = days > 0 && made.is_none_or(|at| app.now() / 1000 - at >= days * 86_400);
-    let rotated = if due {
-        Some(rotate(app, &Ctx::cli(), "system").await?)
+    days > 0 && made.is_some_and(|at| now / 1000 - at >= days * 86_400)
+}
+
+/// Rewraps under the newest version every key that another one wraps (a
+/// key made by a process that had not yet read a rotation's new version);
+/// returns how many.
+pub async fn rewrap_stale(app: &App) -> Result<usize, AppError> {
+    // Under the lock that rotations take, so the ring is written by one
+    // process at a time.
+    let mut tx = app.db().write().await?;
+    data_keys::lock_for_rewrap(&mut tx).await?;
+    let master = app.master_slot().fresh();
+    let ring = ring_path(app);
+    if KeyRingFile::version_at(&ring).is_ok_and(|v| v != master.newest_version()) {
+        KeyRingFile::rewrap(&ring, &master)?;
+    }
+    let n = rewrap_in(app, &mut tx, &master).await?;
+    tx.commit().await?;
+    Ok(n)
+}
+
+/// Rotates when the newest version is older than `[keys] rotate_days`,
+/// then rewraps stale keys. For the server's housekeeping.
+pub async fn housekeeping(app: &App) -> Result<Option<Rotated>, AppError> {
+    let days = i64::from(app.config().keys.rotate_days);
+    let rotated = if is_due(&app.master_slot().fresh(), app.now(), days) {
+        rotate_if(app, &Ctx::cli(), "system", Some(days)).await?
     } else {
         None
     };

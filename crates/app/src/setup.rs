@@ -184,6 +184,12 @@ impl App {
                 break;
             }
         }
+        // Waiting events' ids never fall back to ones already moved (after
+        // a power loss that kept the log's file but not turva.db's last
+        // commits, reused ids would be skipped by the marks).
+        turva_store::audit_stage::guard_ids(app.db())
+            .await
+            .map_err(|e| e.to_string())?;
         // Audit events of reads left staged by a process that stopped
         // before moving them (a crash) join the log now.
         app.flush_audit().await.map_err(|e| e.to_string())?;

@@ -228,3 +228,48 @@ pub async fn set_staged_through(tx: &mut Tx, through: i64) -> Result<()> {
     .await)?;
     Ok(())
 }
+
+/// Makes the next ids of `audit_pending` (in `turva.db`) and of the stage
+/// larger than the marks of what the log's file says is moved. The files
+/// are synced on their own schedules: after a power loss the log's file
+/// (synchronous FULL) may remember more than `turva.db` or the stage
+/// (NORMAL) kept, and an id reused below a mark would be skipped for good.
+/// Writes only when an id counter is behind.
+pub async fn guard_ids(db: &Db) -> Result<()> {
+    let Db::Sqlite { write, stage, .. } = db else {
+        return Ok(());
+    };
+    let (pending, staged): (i64, i64) =
+        sqlx::query_as("SELECT pending_through, staged_through FROM audit_head WHERE id = 1")
+            .fetch_one(write)
+            .await?;
+    for (pool, table, mark) in [
+        (write, "audit_pending", pending),
+        (stage, "staged_events", staged),
+    ] {
+        let (seq,): (Option<i64>,) =
+            sqlx::query_as("SELECT max(seq) FROM sqlite_sequence WHERE name = $1")
+                .bind(table)
+                .fetch_one(pool)
+                .await?;
+        match seq {
+            Some(seq) if seq >= mark => {}
+            Some(_) => {
+                sqlx::query("UPDATE sqlite_sequence SET seq = $2 WHERE name = $1")
+                    .bind(table)
+                    .bind(mark)
+                    .execute(pool)
+                    .await?;
+            }
+            None if mark > 0 => {
+                sqlx::query("INSERT INTO sqlite_sequence (name, seq) VALUES ($1, $2)")
+                    .bind(table)
+                    .bind(mark)
+                    .execute(pool)
+                    .await?;
+            }
+            None => {}
+        }
+    }
+    Ok(())
+}

@@ -317,7 +317,10 @@ fn attach_audit(
                 .await?;
             for pragma in [
                 "PRAGMA audit.journal_mode = WAL".to_string(),
-                "PRAGMA audit.synchronous = NORMAL".to_string(),
+                // FULL: a move is durable before the moved rows are
+                // deleted from turva.db and the stage (NORMAL, synced on
+                // their own schedules); a few commits every few seconds.
+                "PRAGMA audit.synchronous = FULL".to_string(),
                 format!("PRAGMA audit.cache_size = -{cache_kib}"),
             ] {
                 sqlx::query(&pragma).execute(&mut *conn).await?;

@@ -305,6 +305,12 @@ impl KeyRingFile {
     /// Rewraps the database key in the ring at `path` under `master`'s
     /// newest version (written atomically); the key itself is unchanged.
     pub fn rewrap(path: &Path, master: &MasterKey) -> Result<(), StoreError> {
+        if !path.exists() {
+            return Err(StoreError::Corrupt(format!(
+                "the key ring {} is missing: nothing to rewrap",
+                path.display()
+            )));
+        }
         let (key, _) = Self::load_or_create(path, master)?;
         let ring = KeyRingFile {
             format: 1,
@@ -329,19 +335,34 @@ fn now_secs() -> i64 {
 pub fn write_private_file(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     let io =
         |e: std::io::Error| StoreError::Corrupt(format!("cannot write {}: {e}", path.display()));
-    let tmp = path.with_extension("tmp");
+    // A temporary name of its own (created exclusively), so two writers of
+    // the same file never write into one temporary file.
+    let mut suffix = [0u8; 8];
+    rand::rngs::OsRng.fill_bytes(&mut suffix);
+    let name = path
+        .file_name()
+        .map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned());
+    let tmp = path.with_file_name(format!(".{name}.{}.tmp", hex::encode(suffix)));
     let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
+    opts.write(true).create_new(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o600);
     }
     let mut f = opts.open(&tmp).map_err(io)?;
-    f.write_all(bytes).map_err(io)?;
-    f.sync_all().map_err(io)?;
+    let written = f.write_all(bytes).and_then(|()| f.sync_all());
     drop(f);
-    std::fs::rename(&tmp, path).map_err(io)?;
+    if let Err(e) = written.and_then(|()| std::fs::rename(&tmp, path)) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(io(e));
+    }
+    // The rename itself is durable once the directory is synced.
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io)?;
+    }
     Ok(())
 }
 
@@ -388,6 +409,23 @@ mod tests {
             let mode = std::fs::metadata(&path).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
+        // Rewrapping needs an existing ring: it never makes a new database key.
+        let ring = dir.path().join("keyring.json");
+        assert!(KeyRingFile::rewrap(&ring, &again).is_err());
+        assert!(!ring.exists());
+        let (db_key, made) = KeyRingFile::load_or_create(&ring, &master).unwrap();
+        assert!(made);
+        assert_eq!(KeyRingFile::version_at(&ring).unwrap(), 2);
+        KeyRingFile::rewrap(&ring, &again).unwrap();
+        let (same, made) = KeyRingFile::load_or_create(&ring, &again).unwrap();
+        assert!(!made);
+        assert_eq!(same.as_bytes(), db_key.as_bytes());
+        // No temporary file is left beside the written ones.
+        let names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(names.iter().all(|n| !n.ends_with(".tmp")), "{names:?}");
         for bad in [
             "v1 00\n",
             "v0 {k}\n",

@@ -308,6 +308,46 @@ async fn the_log_has_a_file_of_its_own_and_reads_leave_the_main_file_alone() {
     app.close().await;
 }
 
+/// After a power loss that kept the log's file but not the last commits of
+/// `turva.db` or the stage, the next ids of waiting events would fall back
+/// below the marks of what was moved and be skipped for good; opening the
+/// data directory raises them first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiting_ids_never_fall_back_below_what_the_log_moved() {
+    let Some(t) = TestApp::start(turva_testkit::Backend::Sqlite).await else {
+        panic!("no app")
+    };
+    let _ = t.company_with_owner("A", "owner@example.test").await;
+    let _ = t.count("audit_events").await;
+    tamper(
+        &t.app,
+        &["UPDATE audit_head SET pending_through = pending_through + 50, staged_through = staged_through + 50"],
+    )
+    .await;
+    let (_dir, app) = t.stop_and_reopen().await;
+    let ctx = turva_app::Ctx::cli();
+    let op =
+        turva_app::operators::create(&app, &ctx, "op@example.test", turva_testkit::PASSWORD).await;
+    assert!(op.is_ok(), "{op:?}");
+    let read = turva_app::audit::record_read(
+        &app,
+        &ctx,
+        turva_app::audit::Event::new(
+            turva_model::audit::AuditAction::CompanyView,
+            turva_model::audit::Outcome::Allowed,
+        ),
+    )
+    .await;
+    assert!(read.is_ok(), "{read:?}");
+    let events = turva_app::audit::events(&app, 0, 10_000)
+        .await
+        .unwrap_or_default();
+    let actions: Vec<&str> = events.iter().map(|e| e.row.action.as_str()).collect();
+    assert!(actions.contains(&"operator.create"), "{actions:?}");
+    assert_eq!(actions.last(), Some(&"company.view"), "{actions:?}");
+    app.close().await;
+}
+
 /// Raw rows of `audit_nodes` and the tree size, on either backend.
 async fn stored_tree(
     t: &TestApp,

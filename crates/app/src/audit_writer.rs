@@ -257,33 +257,14 @@ pub(crate) async fn flush(app: &App) -> Result<(), AppError> {
         let mut events = Vec::new();
         // Whether either source may hold more than this turn takes.
         let mut more_pending = true;
-        while events.len() < MOVE_TX {
-            let Some((last, batch)) =
-                audit_stage::pending_after(&mut tx, pending, MOVE_BATCH).await?
-            else {
-                more_pending = false;
-                break;
-            };
-            decode(&batch, pending, &mut events)?;
-            pending = last;
-            if i64::try_from(batch.len()).unwrap_or(0) < MOVE_BATCH {
-                more_pending = false;
-                break;
-            }
+        while more_pending && events.len() < MOVE_TX {
+            let batch = audit_stage::pending_after(&mut tx, pending, MOVE_BATCH).await?;
+            more_pending = take(batch, &mut pending, &mut events)?;
         }
         let mut more_staged = true;
-        while events.len() < MOVE_TX {
-            let Some((last, batch)) = audit_stage::staged_after(db, staged, MOVE_BATCH).await?
-            else {
-                more_staged = false;
-                break;
-            };
-            decode(&batch, staged, &mut events)?;
-            staged = last;
-            if i64::try_from(batch.len()).unwrap_or(0) < MOVE_BATCH {
-                more_staged = false;
-                break;
-            }
+        while more_staged && events.len() < MOVE_TX {
+            let batch = audit_stage::staged_after(db, staged, MOVE_BATCH).await?;
+            more_staged = take(batch, &mut staged, &mut events)?;
         }
         let more = more_pending || more_staged;
         if events.is_empty() {
@@ -331,16 +312,26 @@ pub(crate) async fn flush(app: &App) -> Result<(), AppError> {
     }
 }
 
-/// Decodes encoded events (pended or staged after `after`) onto `out`.
-fn decode(batch: &[String], after: i64, out: &mut Vec<Staged>) -> Result<(), AppError> {
-    for text in batch {
+/// Decodes a batch of waiting events (pended or staged) onto `out` and
+/// advances `through` to its last id; returns whether the batch was full
+/// (so more may wait).
+fn take(
+    batch: Option<(i64, Vec<String>)>,
+    through: &mut i64,
+    out: &mut Vec<Staged>,
+) -> Result<bool, AppError> {
+    let Some((last, batch)) = batch else {
+        return Ok(false);
+    };
+    for text in &batch {
         out.push(serde_json::from_str::<Staged>(text).map_err(|e| {
             AppError::Internal(format!(
-                "an audit event waiting after {after} is unreadable: {e}"
+                "an audit event waiting after {through} is unreadable: {e}"
             ))
         })?);
     }
-    Ok(())
+    *through = last;
+    Ok(i64::try_from(batch.len()).unwrap_or(0) == MOVE_BATCH)
 }
 
 /// Personal keys already read, by kind and owner.

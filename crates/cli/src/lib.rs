@@ -154,7 +154,7 @@ fn status_line(v: &turva_app::keys::VersionStatus, now: i64) -> String {
         needs.push("key ring".to_string());
     }
     if v.data_keys > 0 {
-        needs.push(format!("{} data keys", v.data_keys));
+        needs.push(data_keys(v.data_keys));
     }
     let needs = if needs.is_empty() {
         "nothing".to_string()
@@ -163,6 +163,15 @@ fn status_line(v: &turva_app::keys::VersionStatus, now: i64) -> String {
     };
     let newest = if v.newest { " newest" } else { "" };
     format!("v{} {age}{newest} needs: {needs}", v.version)
+}
+
+/// `1 data key`, `2 data keys`.
+fn data_keys(n: i64) -> String {
+    if n == 1 {
+        "1 data key".to_string()
+    } else {
+        format!("{n} data keys")
+    }
 }
 
 /// An error as one line for stderr.
@@ -313,8 +322,9 @@ pub async fn run(cli: Cli, input: &mut dyn BufRead, out: &mut dyn Write) -> Resu
             let r = done.map_err(app_error)?;
             writeln!(
                 out,
-                "master key version {} is the newest; {} data keys and the key ring rewrapped under it",
-                r.version, r.rewrapped
+                "master key version {} is the newest; {} and the key ring rewrapped under it",
+                r.version,
+                data_keys(i64::try_from(r.rewrapped).unwrap_or(i64::MAX))
             )?;
             Ok(())
         }

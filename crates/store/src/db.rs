@@ -146,10 +146,12 @@ impl Db {
             .busy_timeout(Duration::from_secs(10))
             .pragma("cache_size", "-32000");
         let audit = audit_path(path);
-        if !audit.exists() {
-            // Created private, like turva.db (the -wal and -shm files
-            // take its mode).
-            crate::keys::write_private_file(&audit, b"")?;
+        for file in [&audit, &stage_path(path)] {
+            if !file.exists() {
+                // Created private, like turva.db (the -wal and -shm files
+                // take its mode).
+                crate::keys::write_private_file(file, b"")?;
+            }
         }
         let audit = audit.to_string_lossy().into_owned();
         let write = SqlitePoolOptions::new()

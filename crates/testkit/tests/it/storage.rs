@@ -53,6 +53,8 @@ async fn the_embedded_database_is_unreadable_without_its_key() {
     assert_eq!(mode("data/master.key"), 0o600);
     assert_eq!(mode("data/keyring.json"), 0o600);
     assert_eq!(mode("data/turva.db"), 0o600);
+    assert_eq!(mode("data/turva-audit.db"), 0o600);
+    assert_eq!(mode("data/turva-audit-stage.db"), 0o600);
 }
 
 both!(a_wrong_master_key_is_refused_clearly);

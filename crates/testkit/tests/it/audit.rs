@@ -114,6 +114,30 @@ fn waiting_event(cid: &str, action: &str, ip: &str, request_id: &str) -> String 
     .to_string()
 }
 
+/// Puts `event` back into `table` with the id of one already moved (as a
+/// crash between a move's commit and its clean-up leaves it) and checks
+/// that the next move does not take it again.
+async fn left_behind_is_not_moved_again(
+    t: &TestApp,
+    pool: &sqlx::SqlitePool,
+    table: &str,
+    id: i64,
+    event: &str,
+) {
+    let before = t.count("audit_events").await;
+    sqlx::query(&format!("INSERT INTO {table} (id, event) VALUES ($1, $2)"))
+        .bind(id)
+        .bind(event)
+        .execute(pool)
+        .await
+        .unwrap_or_default();
+    assert_eq!(
+        t.count("audit_events").await,
+        before,
+        "no event is moved twice"
+    );
+}
+
 /// SQLite stages the events of reads in a file of their own and moves them
 /// into `audit_events`; an event is moved exactly once, whatever stopped
 /// the process in between, and events left staged by a crash join the log
@@ -156,18 +180,7 @@ async fn staged_read_events_are_moved_exactly_once() {
     // A crash after the move's commit but before the deletion leaves an
     // already-moved event behind: it is not moved again.
     let event = waiting_event(&cid, "company.view", "192.0.2.7", "req-crash-0001");
-    let before = t.count("audit_events").await;
-    sqlx::query("INSERT INTO staged_events (id, event) VALUES ($1, $2)")
-        .bind(through)
-        .bind(&event)
-        .execute(&stage)
-        .await
-        .unwrap_or_default();
-    assert_eq!(
-        t.count("audit_events").await,
-        before,
-        "no event is moved twice"
-    );
+    left_behind_is_not_moved_again(&t, &stage, "staged_events", through, &event).await;
 
     // An event staged (acknowledged) by a process that then died is moved
     // when the data directory is next opened.
@@ -271,18 +284,7 @@ async fn the_log_has_a_file_of_its_own_and_reads_leave_the_main_file_alone() {
 
     // A crash after the move, before the clean-up: not moved twice.
     let event = waiting_event(&cid, "company.update", "192.0.2.8", "req-crash-0002");
-    let before = t.count("audit_events").await;
-    sqlx::query("INSERT INTO audit_pending (id, event) VALUES ($1, $2)")
-        .bind(through)
-        .bind(&event)
-        .execute(&write)
-        .await
-        .unwrap_or_default();
-    assert_eq!(
-        t.count("audit_events").await,
-        before,
-        "no event is moved twice"
-    );
+    left_behind_is_not_moved_again(&t, &write, "audit_pending", through, &event).await;
 
     // One committed by a process that died before the move: moved once,
     // at the next start.

@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, HashMap};
 use turva_model::merkle::{self, Frontier, Hash};
 use turva_store::audit as store;
 
-use crate::checkpoint::{self, verify_note};
+use crate::checkpoint::{self, verify_note, verify_restore_note};
 use crate::{App, AppError};
 
 /// What a successful verification covered.
@@ -87,9 +87,14 @@ pub async fn verify(app: &App) -> Result<Verified, Result<Tampered, AppError>> {
             });
         }
     }
+    // The external file, in order. A signed restore record says the log
+    // was rolled back on purpose to its size: a checkpoint written before
+    // it covering more is of the abandoned history and is not held
+    // against the log (a rollback without such a record still fails).
     let mut external_count = 0;
     let path = checkpoint::external_file(app.data_dir());
     let text = std::fs::read_to_string(&path).unwrap_or_default();
+    let mut lines: Vec<(u64, Hash, bool)> = Vec::new();
     for (n, line) in text.lines().enumerate() {
         let value: serde_json::Value = serde_json::from_str(line).map_err(|_| {
             Err(AppError::Internal(format!(
@@ -99,18 +104,43 @@ pub async fn verify(app: &App) -> Result<Verified, Result<Tampered, AppError>> {
             )))
         })?;
         let note = value["note"].as_str().unwrap_or_default();
-        let Some((size, root)) = verify_note(note, &name, &public) else {
+        let parsed = if value.get("restore").is_some() {
+            verify_restore_note(note, &name, &public).map(|(size, root, _)| (size, root, true))
+        } else {
+            verify_note(note, &name, &public).map(|(size, root)| (size, root, false))
+        };
+        let Some(entry) = parsed else {
             return bad(
                 i64::try_from(value["size"].as_u64().unwrap_or(0)).unwrap_or(0),
                 format!("checkpoint {} of {} does not verify", n + 1, path.display()),
             );
         };
-        external_count += 1;
-        signed.entry(size).or_default().push(Signed {
-            source: "external checkpoint",
+        lines.push(entry);
+    }
+    let mut floor = u64::MAX; // the smallest restore at or after a line
+    let mut kept = Vec::with_capacity(lines.len());
+    for (size, root, restore) in lines.into_iter().rev() {
+        if restore {
+            floor = floor.min(size);
+            if size == 0 {
+                continue; // rolled back to an empty log: nothing to match
+            }
+        } else if size > floor {
+            continue;
+        }
+        kept.push(Signed {
+            source: if restore {
+                "restore record"
+            } else {
+                "external checkpoint"
+            },
             size,
             root,
         });
+    }
+    for s in kept.into_iter().rev() {
+        external_count += 1;
+        signed.entry(s.size).or_default().push(s);
     }
 
     // Events up to `pruned` were deleted by retention: their subtrees'

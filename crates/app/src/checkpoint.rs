@@ -110,7 +110,32 @@ impl Signer {
 
     /// The signed note for a tree of `size` leaves with root `root`.
     pub fn sign(&self, size: u64, root: &Hash) -> String {
-        let body = note_body(&self.name, size, root);
+        self.sign_body(note_body(&self.name, size, root))
+    }
+
+    /// The signed restore record: a checkpoint note of the tree a restore
+    /// rolled back to, with the extension line `restore <backup id>`, so
+    /// it is never mistaken for a plain checkpoint (nor one for it).
+    pub fn sign_restore(&self, size: u64, root: &Hash, backup: &str) -> String {
+        self.sign_body(format!(
+            "{}restore {backup}\n",
+            note_body(&self.name, size, root)
+        ))
+    }
+
+    /// An Ed25519 signature of `bytes` (backup manifests).
+    pub fn sign_bytes(&self, bytes: &[u8]) -> Vec<u8> {
+        self.pair.sign(bytes).as_ref().to_vec()
+    }
+
+    /// Whether `sig` is this key's signature of `bytes`.
+    pub fn verify_bytes(&self, bytes: &[u8], sig: &[u8]) -> bool {
+        UnparsedPublicKey::new(&ED25519, self.public_key())
+            .verify(bytes, sig)
+            .is_ok()
+    }
+
+    fn sign_body(&self, body: String) -> String {
         let sig = self.pair.sign(body.as_bytes());
         let mut blob = key_id(&self.name, self.public_key()).to_vec();
         blob.extend_from_slice(sig.as_ref());
@@ -137,10 +162,32 @@ pub fn key_id(name: &str, public: &[u8]) -> [u8; 4] {
 /// size and root it signs, or None when it is malformed, of another log,
 /// or its signature does not verify.
 pub fn verify_note(note: &str, name: &str, public: &[u8]) -> Option<(u64, Hash)> {
+    match parse_note(note, name, public)? {
+        (size, root, None) => Some((size, root)),
+        _ => None,
+    }
+}
+
+/// Checks a restore record (see [`Signer::sign_restore`]): the size and
+/// root the restore rolled back to, and the backup's id.
+pub fn verify_restore_note(note: &str, name: &str, public: &[u8]) -> Option<(u64, Hash, String)> {
+    match parse_note(note, name, public)? {
+        (size, root, Some(backup)) => Some((size, root, backup)),
+        _ => None,
+    }
+}
+
+/// A note's size, root and restore extension (if any), when it is of this
+/// log and its signature verifies.
+fn parse_note(note: &str, name: &str, public: &[u8]) -> Option<(u64, Hash, Option<String>)> {
     let (body, sigs) = note.split_once("\n\n")?;
     let body = format!("{body}\n");
     let mut lines = body.lines();
     let (origin, size, root) = (lines.next()?, lines.next()?, lines.next()?);
+    let restore = match lines.next() {
+        None => None,
+        Some(ext) => Some(ext.strip_prefix("restore ")?.to_string()),
+    };
     if origin != name || lines.next().is_some() {
         return None;
     }
@@ -164,7 +211,7 @@ pub fn verify_note(note: &str, name: &str, public: &[u8]) -> Option<(u64, Hash)>
                 .verify(body.as_bytes(), &blob[4..])
                 .is_ok()
     });
-    ok.then_some((size, root))
+    ok.then_some((size, root, restore))
 }
 
 /// Where checkpoints are appended outside the database.
@@ -227,6 +274,32 @@ fn append_external(dir: &Path, row: &CheckpointRow) -> std::io::Result<()> {
         "size": row.size,
         "time": crate::clock::rfc3339(row.time),
         "note": row.note,
+    });
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(external_file(dir))?;
+    writeln!(f, "{line}")?;
+    f.sync_data()
+}
+
+/// Appends a signed restore record to the checkpoint log of the data
+/// directory `dir`: the audit log there was rolled back on purpose to the
+/// tree of `size` leaves with root `root` (backup `backup`), and `audit
+/// verify` accepts the rollback because of it.
+pub fn append_restore(
+    dir: &Path,
+    signer: &Signer,
+    size: u64,
+    root: &Hash,
+    backup: &str,
+    at: i64,
+) -> std::io::Result<()> {
+    let line = serde_json::json!({
+        "size": size,
+        "time": crate::clock::rfc3339(at),
+        "restore": backup,
+        "note": signer.sign_restore(size, root, backup),
     });
     let mut f = std::fs::OpenOptions::new()
         .create(true)

@@ -55,6 +55,11 @@ impl MasterSlot {
         }
     }
 
+    /// The master key file.
+    pub(crate) fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+
     pub(crate) fn current(&self) -> Arc<MasterKey> {
         match self.key.read() {
             Ok(k) => k.clone(),

@@ -19,6 +19,7 @@ pub mod audit_verify;
 mod audit_writer;
 pub use audit_writer::UNAUDITED;
 pub mod auth;
+pub mod backup;
 pub mod checkpoint;
 pub mod clock;
 pub mod companies;

@@ -42,6 +42,14 @@ pub enum AuditAction {
     CompanyDestroy,
     /// A new master-key version, every data key rewrapped under it.
     KeyRotate,
+    /// A backup was taken.
+    BackupRun,
+    /// A backup was verified.
+    BackupVerify,
+    /// The whole system, or one object, was restored from a backup.
+    BackupRestore,
+    /// A restore drill ran (its outcome and figures in `reason`).
+    BackupDrill,
     MemberList,
     MemberInvite,
     MemberRoleChange,
@@ -133,6 +141,10 @@ impl AuditAction {
         AuditAction::CompanyDeleteCancel,
         AuditAction::CompanyDestroy,
         AuditAction::KeyRotate,
+        AuditAction::BackupRun,
+        AuditAction::BackupVerify,
+        AuditAction::BackupRestore,
+        AuditAction::BackupDrill,
         AuditAction::MemberList,
         AuditAction::MemberInvite,
         AuditAction::MemberRoleChange,
@@ -246,6 +258,10 @@ impl AuditAction {
             AuditAction::CompanyDeleteCancel => "company.delete_cancel",
             AuditAction::CompanyDestroy => "company.destroy",
             AuditAction::KeyRotate => "key.rotate",
+            AuditAction::BackupRun => "backup.run",
+            AuditAction::BackupVerify => "backup.verify",
+            AuditAction::BackupRestore => "backup.restore",
+            AuditAction::BackupDrill => "backup.drill",
             AuditAction::MemberList => "member.list",
             AuditAction::MemberInvite => "member.invite",
             AuditAction::MemberRoleChange => "member.role_change",

@@ -174,13 +174,7 @@ impl BlobStore {
         data_key: &DataKey,
         aad: &str,
     ) -> Result<impl Stream<Item = Result<Bytes, BlobError>> + Send + 'static, BlobError> {
-        let path = object_path(key)?;
-        let got = self.store.get(&path).await.map_err(|e| match e {
-            object_store::Error::NotFound { .. } => {
-                BlobError::Corrupt(format!("blob {key} is missing"))
-            }
-            e => unavailable(e),
-        })?;
+        let got = self.get_object(key).await?;
         let mut body = got.into_stream();
         let mut buffer = BytesMut::new();
         while buffer.len() < HEADER_LEN {
@@ -211,6 +205,34 @@ impl BlobStore {
                 Some((item, opener))
             },
         ))
+    }
+
+    /// The stored (encrypted) bytes of `key`, as they are: backups copy
+    /// attachments without opening them.
+    pub async fn get_raw(&self, key: &str) -> Result<Bytes, BlobError> {
+        let got = self.get_object(key).await?;
+        got.bytes().await.map_err(unavailable)
+    }
+
+    async fn get_object(&self, key: &str) -> Result<object_store::GetResult, BlobError> {
+        let path = object_path(key)?;
+        self.store.get(&path).await.map_err(|e| match e {
+            object_store::Error::NotFound { .. } => {
+                BlobError::Corrupt(format!("blob {key} is missing"))
+            }
+            e => unavailable(e),
+        })
+    }
+
+    /// Stores already encrypted bytes under `key` (a restore puts back what
+    /// [`BlobStore::get_raw`] gave).
+    pub async fn put_raw(&self, key: &str, bytes: Bytes) -> Result<(), BlobError> {
+        let path = object_path(key)?;
+        self.store
+            .put(&path, object_store::PutPayload::from_bytes(bytes))
+            .await
+            .map(|_| ())
+            .map_err(unavailable)
     }
 
     /// Removes the object `key`; a missing object is not an error.

@@ -64,6 +64,18 @@ pub fn open(key: &DataKey, aad: &str, sealed: &[u8]) -> Result<Vec<u8>, StoreErr
         })
 }
 
+/// A key derived from `key` for one use named by `info` (HKDF-SHA256, no
+/// salt: `key` is already uniformly random). Keys derived for different
+/// uses are independent, and destroying `key` destroys them all.
+pub fn derive(key: &DataKey, info: &str) -> DataKey {
+    let hk = hkdf::Hkdf::<sha2::Sha256>::new(None, key.as_bytes());
+    let mut out = zeroize::Zeroizing::new([0u8; 32]);
+    // 32 bytes is far below HKDF-SHA256's limit of 8,160, so expand
+    // cannot fail; an all-zero key would only follow a broken library.
+    let _ = hk.expand(info.as_bytes(), out.as_mut());
+    DataKey::from_bytes(out.as_ref()).unwrap_or_else(DataKey::random)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

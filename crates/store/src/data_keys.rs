@@ -160,3 +160,74 @@ pub async fn lock_for_rewrap(tx: &mut Tx) -> Result<()> {
     }
     Ok(())
 }
+
+/// A `data_keys` row as it is, for the key ring's copies and restores.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct KeyRow {
+    pub id: String,
+    pub kind: String,
+    pub owner_id: String,
+    pub kek_version: i64,
+    /// Hex of the wrapped key; `None` once destroyed.
+    pub wrapped: Option<String>,
+    pub created_at: i64,
+    pub destroyed_at: Option<i64>,
+}
+
+type KeyTuple = (
+    String,
+    String,
+    String,
+    i64,
+    Option<Vec<u8>>,
+    i64,
+    Option<i64>,
+);
+
+/// Every row, destroyed keys included (their rows say when).
+pub async fn all_rows(tx: &mut Tx) -> Result<Vec<KeyRow>> {
+    let rows: Vec<KeyTuple> = on_tx!(tx, |c| sqlx::query_as(
+        "SELECT id, kind, owner_id, kek_version, wrapped, created_at, destroyed_at
+         FROM data_keys ORDER BY id"
+    )
+    .fetch_all(c)
+    .await)?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(id, kind, owner_id, kek_version, wrapped, created_at, destroyed_at)| KeyRow {
+                id,
+                kind,
+                owner_id,
+                kek_version,
+                wrapped: wrapped.map(hex::encode),
+                created_at,
+                destroyed_at,
+            },
+        )
+        .collect())
+}
+
+/// Inserts a row as a copy holds it (a restore into an empty database).
+pub async fn insert_row(tx: &mut Tx, row: &KeyRow) -> Result<()> {
+    let wrapped = match &row.wrapped {
+        Some(h) => Some(hex::decode(h).map_err(|_| {
+            crate::StoreError::Corrupt(format!("the wrapped key {} is not hex", row.id))
+        })?),
+        None => None,
+    };
+    exec_tx!(tx, |c| sqlx::query(
+        "INSERT INTO data_keys (id, kind, owner_id, kek_version, wrapped, created_at, destroyed_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)"
+    )
+    .bind(&row.id)
+    .bind(&row.kind)
+    .bind(&row.owner_id)
+    .bind(row.kek_version)
+    .bind(wrapped)
+    .bind(row.created_at)
+    .bind(row.destroyed_at)
+    .execute(c)
+    .await)?;
+    Ok(())
+}

@@ -9,6 +9,8 @@
 pub mod api_tokens;
 pub mod audit;
 pub mod audit_stage;
+pub mod backup;
+pub mod backup_target;
 pub mod blobs;
 pub mod bulk;
 pub mod companies;

@@ -7,8 +7,8 @@ use turva_testkit::{TestApp, PASSWORD};
 use crate::both;
 use crate::content::{doc, folder, staff, text, upload};
 
-/// Every file under the blob directory.
-pub(crate) fn blob_files(t: &TestApp) -> Vec<std::path::PathBuf> {
+/// Every file under `dir`, at any depth.
+pub(crate) fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
         for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
             let p = e.path();
@@ -20,8 +20,13 @@ pub(crate) fn blob_files(t: &TestApp) -> Vec<std::path::PathBuf> {
         }
     }
     let mut out = Vec::new();
-    walk(&t.data_dir().join("files"), &mut out);
+    walk(dir, &mut out);
     out
+}
+
+/// Every file under the blob directory.
+pub(crate) fn blob_files(t: &TestApp) -> Vec<std::path::PathBuf> {
+    files_under(&t.data_dir().join("files"))
 }
 
 async fn limits_and_malformed_uploads_leave_nothing(t: TestApp) {

@@ -9,6 +9,7 @@ mod accounts;
 mod attachments;
 mod audit;
 mod audit_api;
+mod backups;
 mod cli;
 mod companies;
 mod company_deletion;

@@ -1,0 +1,1555 @@
+//! Backups: `turva backup run`, `list`, `verify`, `restore`, `drill`
+//! (issue 7; the design is `docs/design/0004-backups.md`).
+//!
+//! A backup is a logical copy of one snapshot of the database, plus the
+//! attachments its rows name:
+//! - rows are grouped by owner (each company, each person, the platform's
+//!   audit log; `turva_store::backup::TABLES`), serialised as JSON lines and
+//!   cut into chunks where a row's hash says so (so a changed row changes
+//!   one chunk, and an unchanged chunk is not written again);
+//! - a chunk is named by HMAC-SHA256 of its plaintext under a key derived
+//!   from its owner's data key (equal content, same name, nothing revealed)
+//!   and sealed with AES-256-GCM under another key derived from it, with
+//!   its owner and name as associated data: destroying a company's or a
+//!   person's key makes every chunk of theirs unreadable in every retained
+//!   backup at once;
+//! - attachments are copied as they are stored (already AES-256-GCM under
+//!   per-file keys wrapped by the company key), once: a later backup names
+//!   the same object;
+//! - the manifest lists every chunk and file with the SHA-256 of its stored
+//!   bytes, the schema version and the audit tree's size and root, and is
+//!   signed with the audit signing key (Ed25519, outside the database). It
+//!   is written last, so a backup killed half-way is never listed;
+//! - wrapped keys are not in backups: each backup writes a copy of the key
+//!   ring (`keyring.json` and every `data_keys` row) to `[backup]
+//!   keyring_target`, kept `keyring_retention_days`.
+//!
+//! Layout of the target: `manifests/<id>` (a signature line, a summary
+//! line, the manifest), `chunks/<owner>/<name>`, `files/<object name>`.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use bytes::Bytes;
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tokio::sync::mpsc;
+use turva_model::audit::{AuditAction, Outcome};
+use turva_store::backup::{self as sql, Group, Table, TABLES};
+use turva_store::backup_target::{Target, TargetError};
+use turva_store::data_keys::KeyRow;
+use turva_store::keys::{DataKey, KeyRingFile, MasterKey, WrappedKey};
+use turva_store::{crypt, Backend, Db, StoreError, Tx};
+
+use crate::audit::{self, Event};
+use crate::checkpoint::{self, Signer};
+use crate::keyring::{self, KeyKind};
+use crate::{App, AppError, Config, Ctx};
+
+/// The backup format this Turva writes; it restores every earlier one.
+pub const FORMAT: u32 = 1;
+
+/// A chunk is cut after a row whose hash has these low bits clear, once it
+/// holds `CHUNK_MIN` bytes; never later than `CHUNK_MAX`.
+const CUT_MASK: u64 = 7;
+const CHUNK_MIN: usize = 8 << 10;
+const CHUNK_MAX: usize = 1 << 20;
+/// Rows inserted by one statement at restore (bytes of JSON).
+const INSERT_BATCH: usize = 1 << 20;
+/// The summary line of a manifest is read from its first bytes.
+const HEAD_BYTES: u64 = 4096;
+/// Objects no manifest names are deleted only when older than this (a
+/// backup still running has not written its manifest yet).
+const ORPHAN_GRACE_MS: i64 = 86_400_000;
+
+/// A failed backup command, as one line for the operator.
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    /// The request cannot be done as asked (unknown id, a target that is
+    /// not empty, a newer format): nothing was changed.
+    #[error("{0}")]
+    Refused(String),
+    /// The backup is damaged or incomplete; every fault is named.
+    #[error("{}", .0.join("; "))]
+    Damaged(Vec<String>),
+    #[error("{0}")]
+    Target(#[from] TargetError),
+    #[error("{0}")]
+    App(#[from] AppError),
+}
+
+impl From<StoreError> for BackupError {
+    fn from(e: StoreError) -> Self {
+        BackupError::App(e.into())
+    }
+}
+
+/// A chunk as the manifest names it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ChunkRef {
+    pub id: String,
+    /// Bytes stored (sealed).
+    pub size: u64,
+    /// SHA-256 of the stored bytes, hex.
+    pub sha256: String,
+}
+
+/// One owner's rows: whose, in which chunks, how many per table.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OwnerPart {
+    /// `company:<id>`, `user:<id>` or `platform`.
+    pub owner: String,
+    pub chunks: Vec<ChunkRef>,
+    pub rows: BTreeMap<String, u64>,
+}
+
+/// An attachment as the manifest names it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct FileRef {
+    pub company: String,
+    /// The object's name in the file store (and under `files/` here).
+    pub key: String,
+    pub size: u64,
+    pub sha256: String,
+}
+
+/// What a backup holds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format: u32,
+    pub id: String,
+    pub created_at: i64,
+    pub turva_version: String,
+    /// `sqlite` or `postgres`: a backup restores into the same kind.
+    pub backend: String,
+    pub schema_version: i64,
+    pub audit_size: u64,
+    /// Hex of the audit tree's root at `audit_size`.
+    pub audit_root: String,
+    /// The key-ring copy written with it.
+    pub keyring_copy: String,
+    pub owners: Vec<OwnerPart>,
+    pub files: Vec<FileRef>,
+}
+
+/// The line `list` and status read without fetching the whole manifest.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Summary {
+    pub id: String,
+    pub created_at: i64,
+    pub companies: usize,
+    pub users: usize,
+    pub rows: u64,
+    pub files: usize,
+    /// Bytes the backup names (chunks and files).
+    pub bytes: u64,
+    /// Bytes this backup wrote that no earlier one had.
+    pub new_bytes: u64,
+    pub audit_size: u64,
+}
+
+/// A copy of the key ring at one moment.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct KeyRingCopy {
+    pub id: String,
+    pub created_at: i64,
+    /// The text of `keyring.json` (the database key, wrapped).
+    pub keyring: String,
+    pub data_keys: Vec<KeyRow>,
+}
+
+/// The backup targets of a configuration over the data directory `dir`.
+pub fn targets(config: &Config, dir: &Path) -> Result<(Target, Target), BackupError> {
+    let open = |spec: &Option<String>, default: PathBuf| -> Result<Target, BackupError> {
+        match spec.as_deref() {
+            None | Some("") => Ok(Target::local(&default)?),
+            Some(s) if s.contains("://") => Err(BackupError::Refused(format!(
+                "backup target {s}: only a directory is supported by this build"
+            ))),
+            Some(d) => Ok(Target::local(Path::new(d))?),
+        }
+    };
+    Ok((
+        open(&config.backup.target, dir.join("backups"))?,
+        open(&config.backup.keyring_target, dir.join("keyring-copies"))?,
+    ))
+}
+
+/// Tables of the schema that a backup neither holds nor leaves out for a
+/// stated reason (`turva_store::backup`): a backup refuses to run while
+/// there is one, so a new table is never silently left out.
+pub async fn unclassified_tables(app: &App) -> Result<Vec<String>, AppError> {
+    let mut tx = app.db().read().await?;
+    unclassified(&mut tx).await
+}
+
+async fn unclassified(tx: &mut Tx) -> Result<Vec<String>, AppError> {
+    Ok(sql::schema_tables(tx)
+        .await?
+        .into_iter()
+        .filter(|name| {
+            !TABLES.iter().any(|t| t.name == name)
+                && !sql::NOT_BACKED_UP.iter().any(|(n, _)| n == name)
+        })
+        .collect())
+}
+
+/// The keys a chunk of one owner is named and sealed with.
+struct OwnerKeys {
+    seal: DataKey,
+    name: DataKey,
+}
+
+impl OwnerKeys {
+    fn of(data_key: &DataKey) -> OwnerKeys {
+        OwnerKeys {
+            seal: crypt::derive(data_key, "turva/backup/chunk-seal"),
+            name: crypt::derive(data_key, "turva/backup/chunk-name"),
+        }
+    }
+    fn chunk_id(&self, plain: &[u8]) -> String {
+        // HMAC takes a key of any length: the error cannot happen, and an
+        // empty name would only make the chunk fail to verify.
+        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(self.name.as_bytes()) else {
+            return String::new();
+        };
+        mac.update(plain);
+        hex::encode(mac.finalize().into_bytes())
+    }
+}
+
+fn chunk_aad(owner: &str, id: &str) -> String {
+    format!("turva/backup/chunk/{owner}/{id}")
+}
+
+/// Where an owner's chunks live on the target.
+fn chunk_path(owner: &str, id: &str) -> String {
+    let dir = match owner.split_once(':') {
+        Some(("company", id)) => format!("c/{id}"),
+        Some(("user", id)) => format!("u/{id}"),
+        _ => "p".to_string(),
+    };
+    format!("chunks/{dir}/{id}")
+}
+
+fn file_path(key: &str) -> String {
+    format!("files/{key}")
+}
+
+fn manifest_path(id: &str) -> String {
+    format!("manifests/{id}")
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// FNV-1a: where to cut chunks (not a security function).
+fn cut_hash(line: &[u8]) -> u64 {
+    line.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// A new backup id: its time, sortable, and a random tail.
+fn new_id(now: i64) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(now) * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let mut tail = [0u8; 3];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut tail);
+    format!(
+        "{:04}{:02}{:02}T{:02}{:02}{:02}Z-{}",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        hex::encode(tail)
+    )
+}
+
+/// Whether `id` has the shape of a backup id (so it names an object safely).
+fn valid_id(id: &str) -> bool {
+    id.len() <= 40 && !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+// ---------------------------------------------------------------- writing
+
+/// Seals and stores one owner's chunks as rows arrive.
+struct ChunkWriter {
+    owner: String,
+    keys: OwnerKeys,
+    target: Target,
+    /// Chunks the previous backup names (known to exist).
+    known: HashMap<String, ChunkRef>,
+    buf: Vec<u8>,
+    table: String,
+    part: OwnerPart,
+    new_bytes: u64,
+}
+
+impl ChunkWriter {
+    async fn line(&mut self, line: String) -> Result<(), BackupError> {
+        if let Some(table) = line.strip_prefix('#') {
+            self.table = table.to_string();
+            if !self.buf.is_empty() {
+                self.buf.extend_from_slice(line.as_bytes());
+                self.buf.push(b'\n');
+            }
+            return Ok(());
+        }
+        if self.buf.is_empty() {
+            // Every chunk says which table its first rows belong to.
+            self.buf.push(b'#');
+            self.buf.extend_from_slice(self.table.as_bytes());
+            self.buf.push(b'\n');
+        }
+        self.buf.extend_from_slice(line.as_bytes());
+        self.buf.push(b'\n');
+        *self.part.rows.entry(self.table.clone()).or_default() += 1;
+        if self.buf.len() >= CHUNK_MAX
+            || self.buf.len() >= CHUNK_MIN && cut_hash(line.as_bytes()) & CUT_MASK == 0
+        {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    async fn flush(&mut self) -> Result<(), BackupError> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let plain = std::mem::take(&mut self.buf);
+        let id = self.keys.chunk_id(&plain);
+        let chunk = match self.known.get(&id) {
+            Some(c) => c.clone(),
+            None => {
+                let sealed = crypt::seal(&self.keys.seal, &chunk_aad(&self.owner, &id), &plain);
+                let c = ChunkRef {
+                    id: id.clone(),
+                    size: sealed.len() as u64,
+                    sha256: sha256_hex(&sealed),
+                };
+                self.target
+                    .put(&chunk_path(&self.owner, &id), Bytes::from(sealed))
+                    .await?;
+                self.new_bytes += c.size;
+                self.known.insert(id, c.clone());
+                c
+            }
+        };
+        self.part.chunks.push(chunk);
+        Ok(())
+    }
+}
+
+/// Streams one owner's tables from the snapshot into a [`ChunkWriter`]
+/// running beside it; returns the owner's part and the bytes written.
+async fn write_owner(
+    tx: &mut Tx,
+    group: Group,
+    owner: &str,
+    owner_id: Option<&str>,
+    data_key: &DataKey,
+    target: &Target,
+    known: HashMap<String, ChunkRef>,
+) -> Result<(OwnerPart, u64), BackupError> {
+    let (send, mut recv) = mpsc::channel::<String>(1024);
+    let mut writer = ChunkWriter {
+        owner: owner.to_string(),
+        keys: OwnerKeys::of(data_key),
+        target: target.clone(),
+        known,
+        buf: Vec::with_capacity(CHUNK_MAX + 4096),
+        table: String::new(),
+        part: OwnerPart {
+            owner: owner.to_string(),
+            chunks: Vec::new(),
+            rows: BTreeMap::new(),
+        },
+        new_bytes: 0,
+    };
+    let consume = tokio::spawn(async move {
+        while let Some(line) = recv.recv().await {
+            writer.line(line).await?;
+        }
+        writer.flush().await?;
+        Ok::<_, BackupError>((writer.part, writer.new_bytes))
+    });
+    let backend = tx.backend();
+    let mut produced: Result<(), BackupError> = Ok(());
+    for table in TABLES.iter().filter(|t| t.group == group && t.on(backend)) {
+        if send.send(format!("#{}", table.name)).await.is_err() {
+            break;
+        }
+        if let Err(e) = sql::dump(tx, table, owner_id, &send).await {
+            produced = Err(e.into());
+            break;
+        }
+    }
+    drop(send);
+    let consumed = consume
+        .await
+        .map_err(|e| AppError::Internal(format!("the backup writer failed: {e}")))?;
+    // The writer's own error explains a producer that found it gone.
+    let part = consumed?;
+    produced?;
+    Ok(part)
+}
+
+/// What a backup did.
+#[derive(Debug, Clone)]
+pub struct Ran {
+    pub summary: Summary,
+    pub erased_skipped: usize,
+}
+
+/// Takes a backup (see the module's comment); audited as `backup.run` by
+/// `credential` (`cli` or `system`).
+pub async fn run(app: &App, ctx: &Ctx, credential: &str) -> Result<Ran, BackupError> {
+    let (target, ring_target) = targets(app.config(), app.data_dir())?;
+    // Every person gets a key before the snapshot, so their account goes
+    // under a key an erasure can destroy; the log gets the backup key.
+    {
+        let mut tx = app.db().write().await.map_err(AppError::from)?;
+        for user in sql::users_without_key(&mut tx).await? {
+            keyring::ensure_key(app, &mut tx, KeyKind::User, &user).await?;
+        }
+        keyring::ensure_key(app, &mut tx, KeyKind::Platform, "backup").await?;
+        tx.commit().await.map_err(AppError::from)?;
+    }
+    app.flush_audit().await?;
+    let previous = newest_manifest(app, &target).await?;
+    let mut known: HashMap<String, HashMap<String, ChunkRef>> = HashMap::new();
+    let mut known_files: HashMap<String, FileRef> = HashMap::new();
+    if let Some(prev) = &previous {
+        for part in &prev.owners {
+            let map = known.entry(part.owner.clone()).or_default();
+            for c in &part.chunks {
+                map.insert(c.id.clone(), c.clone());
+            }
+        }
+        for f in &prev.files {
+            known_files.insert(f.key.clone(), f.clone());
+        }
+    }
+
+    let now = app.now();
+    let id = new_id(now);
+    let mut tx = sql::snapshot(app.db()).await?;
+    let backend = tx.backend();
+    let unknown = unclassified(&mut tx).await?;
+    if !unknown.is_empty() {
+        return Err(AppError::Internal(format!(
+            "tables {} are neither backed up nor left out on purpose",
+            unknown.join(", ")
+        ))
+        .into());
+    }
+    let schema_version = turva_store::migrate::current_version(&mut tx).await?;
+    let audit_size = turva_store::audit::tree_size(&mut tx).await?;
+    let audit_size = u64::try_from(audit_size).unwrap_or(0);
+    let audit_root = if audit_size > 0 {
+        hex::encode(turva_store::audit::root_at(&mut tx, audit_size).await?)
+    } else {
+        String::new()
+    };
+
+    // The key ring as the snapshot sees it, copied apart from the data.
+    let copy = KeyRingCopy {
+        id: id.clone(),
+        created_at: now,
+        keyring: std::fs::read_to_string(app.data_dir().join("keyring.json"))
+            .map_err(|e| AppError::Unavailable(format!("cannot read the key ring: {e}")))?,
+        data_keys: turva_store::data_keys::all_rows(&mut tx).await?,
+    };
+    let copy_json =
+        serde_json::to_vec(&copy).map_err(|e| AppError::Internal(format!("key-ring copy: {e}")))?;
+    ring_target
+        .put(&format!("copy-{id}.json"), Bytes::from(copy_json))
+        .await?;
+
+    let mut owners = Vec::new();
+    let mut new_bytes = 0u64;
+    let mut erased = 0usize;
+    let users = sql::user_ids(&mut tx).await?;
+    let companies = sql::company_ids(&mut tx).await?;
+    for user in &users {
+        let Some((_, key)) = keyring::get_key(app, &mut tx, KeyKind::User, user).await? else {
+            erased += 1;
+            continue;
+        };
+        let owner = format!("user:{user}");
+        let k = known.remove(&owner).unwrap_or_default();
+        let (part, n) =
+            write_owner(&mut tx, Group::User, &owner, Some(user), &key, &target, k).await?;
+        new_bytes += n;
+        owners.push(part);
+    }
+    let mut files = Vec::new();
+    for company in &companies {
+        let Some((_, key)) = keyring::get_key(app, &mut tx, KeyKind::Company, company).await?
+        else {
+            erased += 1;
+            continue;
+        };
+        let owner = format!("company:{company}");
+        let k = known.remove(&owner).unwrap_or_default();
+        let (part, n) = write_owner(
+            &mut tx,
+            Group::Company,
+            &owner,
+            Some(company),
+            &key,
+            &target,
+            k,
+        )
+        .await?;
+        new_bytes += n;
+        owners.push(part);
+        for key in sql::blob_keys(&mut tx, company).await? {
+            if let Some(f) = known_files.get(&key) {
+                files.push(f.clone());
+                continue;
+            }
+            let bytes = app.blobs().get_raw(&key).await.map_err(|e| {
+                AppError::Unavailable(format!("attachment {key} could not be read: {e}"))
+            })?;
+            let f = FileRef {
+                company: company.clone(),
+                key: key.clone(),
+                size: bytes.len() as u64,
+                sha256: sha256_hex(&bytes),
+            };
+            target.put(&file_path(&key), bytes).await?;
+            new_bytes += f.size;
+            files.push(f);
+        }
+    }
+    let platform_key = keyring::get_key(app, &mut tx, KeyKind::Platform, "backup")
+        .await?
+        .map(|(_, k)| k)
+        .ok_or_else(|| AppError::Internal("the platform backup key is missing".into()))?;
+    let k = known.remove("platform").unwrap_or_default();
+    let (part, n) = write_owner(
+        &mut tx,
+        Group::Platform,
+        "platform",
+        None,
+        &platform_key,
+        &target,
+        k,
+    )
+    .await?;
+    new_bytes += n;
+    owners.push(part);
+    drop(tx);
+
+    let manifest = Manifest {
+        format: FORMAT,
+        id: id.clone(),
+        created_at: now,
+        turva_version: env!("CARGO_PKG_VERSION").to_string(),
+        backend: match backend {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+        .to_string(),
+        schema_version,
+        audit_size,
+        audit_root,
+        keyring_copy: id.clone(),
+        owners,
+        files,
+    };
+    let summary = Summary {
+        id: id.clone(),
+        created_at: now,
+        companies: manifest
+            .owners
+            .iter()
+            .filter(|o| o.owner.starts_with("company:"))
+            .count(),
+        users: manifest
+            .owners
+            .iter()
+            .filter(|o| o.owner.starts_with("user:"))
+            .count(),
+        rows: manifest.owners.iter().flat_map(|o| o.rows.values()).sum(),
+        files: manifest.files.len(),
+        bytes: manifest
+            .owners
+            .iter()
+            .flat_map(|o| o.chunks.iter().map(|c| c.size))
+            .sum::<u64>()
+            + manifest.files.iter().map(|f| f.size).sum::<u64>(),
+        new_bytes,
+        audit_size,
+    };
+    write_manifest(app.signer(), &target, &manifest, &summary).await?;
+
+    let why = format!(
+        "backup {id}: {} companies, {} people, {} rows, {} files, {} bytes ({} new)",
+        summary.companies, summary.users, summary.rows, summary.files, summary.bytes, new_bytes
+    );
+    record(
+        app,
+        ctx,
+        credential,
+        AuditAction::BackupRun,
+        Outcome::Allowed,
+        &why,
+    )
+    .await?;
+    // Retention runs after the new backup is safe.
+    if let Err(e) = prune(app, &target, &ring_target).await {
+        tracing::error!(error = %e, "pruning old backups failed; they are kept");
+    }
+    Ok(Ran {
+        summary,
+        erased_skipped: erased,
+    })
+}
+
+async fn record(
+    app: &App,
+    ctx: &Ctx,
+    credential: &str,
+    action: AuditAction,
+    outcome: Outcome,
+    why: &str,
+) -> Result<(), AppError> {
+    let mut tx = app.db().write().await?;
+    let mut ev = Event::new(action, outcome).reason(why);
+    ev.credential = Some(credential);
+    audit::record(app, &mut tx, ctx, ev).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The manifest object: a signature line (Ed25519 over everything after
+/// it), the summary line, then the manifest.
+async fn write_manifest(
+    signer: &Signer,
+    target: &Target,
+    manifest: &Manifest,
+    summary: &Summary,
+) -> Result<(), BackupError> {
+    let mut body =
+        serde_json::to_vec(summary).map_err(|e| AppError::Internal(format!("manifest: {e}")))?;
+    body.push(b'\n');
+    serde_json::to_writer(&mut body, manifest)
+        .map_err(|e| AppError::Internal(format!("manifest: {e}")))?;
+    let sig = signer.sign_bytes(&body);
+    let mut out = format!(
+        "{}\n",
+        serde_json::json!({"signer": signer.name(), "signature": B64.encode(sig)})
+    )
+    .into_bytes();
+    out.extend_from_slice(&body);
+    target
+        .put(&manifest_path(&manifest.id), Bytes::from(out))
+        .await?;
+    Ok(())
+}
+
+/// Reads and checks a manifest: its signature must verify with the audit
+/// signing key.
+async fn read_manifest(
+    signer: &Signer,
+    target: &Target,
+    id: &str,
+) -> Result<Manifest, BackupError> {
+    if !valid_id(id) {
+        return Err(BackupError::Refused(format!("{id:?} is not a backup id")));
+    }
+    let bytes = match target.get(&manifest_path(id)).await {
+        Ok(b) => b,
+        Err(TargetError::Missing(_)) => {
+            return Err(BackupError::Refused(format!(
+                "no backup {id} in {}",
+                target.describe()
+            )))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let damaged = |why: &str| BackupError::Damaged(vec![format!("manifest of {id}: {why}")]);
+    let split = bytes
+        .iter()
+        .position(|b| *b == b'\n')
+        .ok_or_else(|| damaged("no signature line"))?;
+    let (sig_line, body) = (&bytes[..split], &bytes[split + 1..]);
+    let sig: serde_json::Value =
+        serde_json::from_slice(sig_line).map_err(|_| damaged("the signature line is malformed"))?;
+    let sig = sig["signature"]
+        .as_str()
+        .and_then(|s| B64.decode(s).ok())
+        .ok_or_else(|| damaged("the signature line is malformed"))?;
+    if !signer.verify_bytes(body, &sig) {
+        return Err(damaged(
+            "its signature does not verify with the audit signing key (tampered, or another system's)",
+        ));
+    }
+    let split = body
+        .iter()
+        .position(|b| *b == b'\n')
+        .ok_or_else(|| damaged("no summary line"))?;
+    let manifest: Manifest =
+        serde_json::from_slice(&body[split + 1..]).map_err(|_| damaged("it does not parse"))?;
+    if manifest.format > FORMAT {
+        return Err(BackupError::Refused(format!(
+            "backup {id} has format {}, newer than this Turva reads ({FORMAT}): upgrade Turva",
+            manifest.format
+        )));
+    }
+    if manifest.id != id {
+        return Err(damaged("it names another backup"));
+    }
+    Ok(manifest)
+}
+
+/// The summaries of every complete backup, oldest first.
+pub async fn list_in(target: &Target) -> Result<Vec<Summary>, BackupError> {
+    let mut out = Vec::new();
+    for obj in target.list("manifests").await? {
+        let Some(id) = obj.name.strip_prefix("manifests/") else {
+            continue;
+        };
+        if !valid_id(id) {
+            continue;
+        }
+        let head = target.get_head(&obj.name, HEAD_BYTES).await?;
+        let mut lines = head.split(|b| *b == b'\n');
+        let _sig = lines.next();
+        if let Some(Ok(s)) = lines.next().map(serde_json::from_slice::<Summary>) {
+            if s.id == id {
+                out.push(s);
+            }
+        }
+    }
+    out.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
+    Ok(out)
+}
+
+/// Every complete backup, oldest first.
+pub async fn list(app: &App) -> Result<Vec<Summary>, BackupError> {
+    let (target, _) = targets(app.config(), app.data_dir())?;
+    list_in(&target).await
+}
+
+/// The newest backup's manifest, if any whose signature verifies.
+async fn newest_manifest(app: &App, target: &Target) -> Result<Option<Manifest>, BackupError> {
+    for s in list_in(target).await?.iter().rev() {
+        match read_manifest(app.signer(), target, &s.id).await {
+            Ok(m) => return Ok(Some(m)),
+            Err(BackupError::Damaged(why)) => {
+                tracing::warn!(backup = %s.id, why = %why.join("; "), "a damaged backup is not built upon");
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(None)
+}
+
+/// Deletes backups past `[backup] retention_days` (never the newest), the
+/// chunks and files no remaining backup names, and key-ring copies past
+/// `keyring_retention_days` (never the newest).
+async fn prune(app: &App, target: &Target, ring_target: &Target) -> Result<(), BackupError> {
+    let now = app.now();
+    let keep_ms = i64::from(app.config().backup.retention_days) * 86_400_000;
+    let all = list_in(target).await?;
+    let mut kept = Vec::new();
+    for (i, s) in all.iter().enumerate() {
+        if i + 1 < all.len() && now - s.created_at > keep_ms {
+            target.delete(&manifest_path(&s.id)).await?;
+        } else {
+            kept.push(s.id.clone());
+        }
+    }
+    let mut named: HashSet<String> = HashSet::new();
+    for id in &kept {
+        let m = read_manifest(app.signer(), target, id).await?;
+        for o in &m.owners {
+            for c in &o.chunks {
+                named.insert(chunk_path(&o.owner, &c.id));
+            }
+        }
+        for f in &m.files {
+            named.insert(file_path(&f.key));
+        }
+    }
+    for prefix in ["chunks", "files"] {
+        for obj in target.list(prefix).await? {
+            if !named.contains(&obj.name) && now - obj.modified > ORPHAN_GRACE_MS {
+                target.delete(&obj.name).await?;
+            }
+        }
+    }
+    let ring_ms = i64::from(app.config().backup.keyring_retention_days) * 86_400_000;
+    let mut copies = ring_target.list("").await?;
+    copies.sort_by(|a, b| a.name.cmp(&b.name));
+    let newest = copies.last().map(|c| c.name.clone());
+    for c in copies {
+        if Some(&c.name) != newest.as_ref() && now - c.modified > ring_ms {
+            ring_target.delete(&c.name).await?;
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- keys
+
+/// The keys a restore or a verification opens owners with: the live key
+/// ring when there is one (so a key destroyed since the backup stays
+/// destroyed), else the newest copy.
+pub struct KeySource {
+    master: MasterKey,
+    pub keyring: String,
+    pub rows: Vec<KeyRow>,
+    /// Where they came from, for the operator.
+    pub from: String,
+}
+
+impl KeySource {
+    /// From the running system.
+    pub async fn live(app: &App) -> Result<KeySource, BackupError> {
+        let mut tx = app.db().read().await.map_err(AppError::from)?;
+        let rows = turva_store::data_keys::all_rows(&mut tx).await?;
+        drop(tx);
+        let keyring = std::fs::read_to_string(app.data_dir().join("keyring.json"))
+            .map_err(|e| AppError::Unavailable(format!("cannot read the key ring: {e}")))?;
+        let master = MasterKey::load_or_create(app.master_slot().path(), false)?.0;
+        Ok(KeySource {
+            master,
+            keyring,
+            rows,
+            from: "the live key ring".into(),
+        })
+    }
+
+    /// From the newest copy in `ring_target`, with the master key at
+    /// `master_path`.
+    pub async fn newest_copy(
+        ring_target: &Target,
+        master_path: &Path,
+    ) -> Result<KeySource, BackupError> {
+        let mut copies = ring_target.list("").await?;
+        copies.sort_by(|a, b| a.name.cmp(&b.name));
+        let Some(newest) = copies.last() else {
+            return Err(BackupError::Refused(format!(
+                "no key-ring copy in {}: without the key ring no backup can be opened",
+                ring_target.describe()
+            )));
+        };
+        let bytes = ring_target.get(&newest.name).await?;
+        let copy: KeyRingCopy = serde_json::from_slice(&bytes).map_err(|_| {
+            BackupError::Damaged(vec![format!(
+                "key-ring copy {} does not parse",
+                newest.name
+            )])
+        })?;
+        let master = MasterKey::load_or_create(master_path, false)?.0;
+        Ok(KeySource {
+            master,
+            keyring: copy.keyring,
+            rows: copy.data_keys,
+            from: format!("key-ring copy {}", newest.name),
+        })
+    }
+
+    /// The live key of (`kind`, `owner`), or None when it never existed or
+    /// was destroyed.
+    fn key(&self, kind: KeyKind, owner: &str) -> Result<Option<DataKey>, BackupError> {
+        let Some(row) = self
+            .rows
+            .iter()
+            .find(|r| r.kind == kind.as_str() && r.owner_id == owner)
+        else {
+            return Ok(None);
+        };
+        let Some(hex_wrapped) = &row.wrapped else {
+            return Ok(None);
+        };
+        let sealed = hex::decode(hex_wrapped).map_err(|_| {
+            BackupError::Damaged(vec![format!("the wrapped key {} is not hex", row.id)])
+        })?;
+        let wrapped = WrappedKey {
+            kek_version: u32::try_from(row.kek_version).unwrap_or(0),
+            sealed,
+        };
+        Ok(Some(
+            self.master
+                .unwrap(&kind.purpose(owner), &wrapped)
+                .map_err(AppError::from)?,
+        ))
+    }
+
+    /// The key an owner's chunks are under (`company:…`, `user:…`,
+    /// `platform`).
+    fn owner_key(&self, owner: &str) -> Result<Option<DataKey>, BackupError> {
+        match owner.split_once(':') {
+            Some(("company", id)) => self.key(KeyKind::Company, id),
+            Some(("user", id)) => self.key(KeyKind::User, id),
+            _ if owner == "platform" => self.key(KeyKind::Platform, "backup"),
+            _ => Err(BackupError::Damaged(vec![format!("unknown owner {owner}")])),
+        }
+    }
+}
+
+/// Reads, checks and opens one chunk: its hash, its seal, its name.
+async fn open_chunk(
+    target: &Target,
+    owner: &str,
+    keys: &OwnerKeys,
+    c: &ChunkRef,
+) -> Result<Vec<u8>, String> {
+    let path = chunk_path(owner, &c.id);
+    let sealed = match target.get(&path).await {
+        Ok(b) => b,
+        Err(TargetError::Missing(_)) => return Err(format!("{path} ({owner}) is missing")),
+        Err(e) => return Err(format!("{path} ({owner}): {e}")),
+    };
+    if sha256_hex(&sealed) != c.sha256 {
+        return Err(format!("{path} ({owner}) is damaged: its hash differs"));
+    }
+    let plain = crypt::open(&keys.seal, &chunk_aad(owner, &c.id), &sealed)
+        .map_err(|_| format!("{path} ({owner}) does not open"))?;
+    if keys.chunk_id(&plain) != c.id {
+        return Err(format!(
+            "{path} ({owner}) holds other content than its name"
+        ));
+    }
+    Ok(plain)
+}
+
+// ---------------------------------------------------------------- verify
+
+/// What `backup verify` checked.
+#[derive(Debug, Clone, Default)]
+pub struct Verified {
+    pub chunks: usize,
+    pub files: usize,
+    pub bytes: u64,
+    /// Owners whose key was destroyed since (erased: not a fault).
+    pub erased: Vec<String>,
+}
+
+/// Verifies backup `id`: the manifest's signature, then every chunk
+/// (present, hash, seal, name) and file (present, hash). Every fault is
+/// named; any fault fails it.
+pub async fn verify(app: &App, ctx: &Ctx, id: &str) -> Result<Verified, BackupError> {
+    let (target, _) = targets(app.config(), app.data_dir())?;
+    let keys = KeySource::live(app).await?;
+    let result = verify_in(app.signer(), &target, &keys, id).await;
+    let (outcome, why) = match &result {
+        Ok(v) => (
+            Outcome::Allowed,
+            format!(
+                "backup {id}: {} chunks and {} files sound",
+                v.chunks, v.files
+            ),
+        ),
+        Err(e) => (Outcome::Allowed, format!("backup {id}: FAILED: {e}")),
+    };
+    if valid_id(id) {
+        record(app, ctx, "cli", AuditAction::BackupVerify, outcome, &why).await?;
+    }
+    result
+}
+
+async fn verify_in(
+    signer: &Signer,
+    target: &Target,
+    keys: &KeySource,
+    id: &str,
+) -> Result<Verified, BackupError> {
+    let manifest = read_manifest(signer, target, id).await?;
+    let mut v = Verified::default();
+    let mut faults = Vec::new();
+    for part in &manifest.owners {
+        let Some(key) = keys.owner_key(&part.owner)? else {
+            v.erased.push(part.owner.clone());
+            continue;
+        };
+        let ok = OwnerKeys::of(&key);
+        for c in &part.chunks {
+            match open_chunk(target, &part.owner, &ok, c).await {
+                Ok(_) => {
+                    v.chunks += 1;
+                    v.bytes += c.size;
+                }
+                Err(why) => faults.push(why),
+            }
+        }
+    }
+    for f in &manifest.files {
+        let path = file_path(&f.key);
+        match target.get(&path).await {
+            Ok(b) if sha256_hex(&b) == f.sha256 => {
+                v.files += 1;
+                v.bytes += f.size;
+            }
+            Ok(_) => faults.push(format!(
+                "{path} (company:{}) is damaged: its hash differs",
+                f.company
+            )),
+            Err(TargetError::Missing(_)) => {
+                faults.push(format!("{path} (company:{}) is missing", f.company))
+            }
+            Err(e) => faults.push(format!("{path}: {e}")),
+        }
+    }
+    if faults.is_empty() {
+        Ok(v)
+    } else {
+        Err(BackupError::Damaged(faults))
+    }
+}
+
+// ---------------------------------------------------------------- restore
+
+/// Where a whole restore goes.
+#[derive(Debug, Clone)]
+pub struct RestoreTo {
+    /// The new data directory (must not exist or be empty).
+    pub dir: PathBuf,
+    /// An empty PostgreSQL database, for a backup of a PostgreSQL system.
+    pub database_url: Option<String>,
+}
+
+/// What a whole restore did.
+#[derive(Debug, Clone)]
+pub struct Restored {
+    pub id: String,
+    pub rows: u64,
+    pub files: usize,
+    /// Owners whose key was destroyed since the backup: left out.
+    pub erased: Vec<String>,
+    pub keys_from: String,
+    /// Milliseconds the restore took.
+    pub millis: i64,
+}
+
+/// The paths of a live data directory's secrets, and of its checkpoint
+/// log (which a restored system continues).
+pub struct Secrets {
+    pub master_key: PathBuf,
+    pub signing_key: PathBuf,
+    pub checkpoints: PathBuf,
+}
+
+impl Secrets {
+    pub fn of(config: &Config, dir: &Path) -> Secrets {
+        let master_key = config
+            .keys
+            .master_key_file
+            .clone()
+            .unwrap_or_else(|| dir.join("master.key"));
+        let signing_key = master_key.with_file_name("audit-signing.key");
+        Secrets {
+            master_key,
+            signing_key,
+            checkpoints: checkpoint::external_file(dir),
+        }
+    }
+}
+
+/// Restores backup `id` from `target` as a whole system into `to`, with
+/// the keys of `keys`. The new directory gets the master key, the key
+/// ring, the signing key and the checkpoint log (with a signed restore
+/// record), so `turva serve --data DIR` starts with no other input. It is
+/// built beside `to.dir` and renamed into place only when complete.
+pub async fn restore_whole(
+    config: &Config,
+    secrets: &Secrets,
+    target: &Target,
+    keys: &KeySource,
+    id: &str,
+    to: &RestoreTo,
+    clock: Arc<dyn crate::Clock>,
+) -> Result<Restored, BackupError> {
+    let started = clock.now_millis();
+    let signer =
+        Signer::load_or_create(&secrets.signing_key, false).map_err(BackupError::Refused)?;
+    let manifest = read_manifest(&signer, target, id).await?;
+    let want_backend = if to.database_url.is_some() {
+        "postgres"
+    } else {
+        "sqlite"
+    };
+    if manifest.backend != want_backend {
+        return Err(BackupError::Refused(format!(
+            "backup {id} is of a {} system; restore it into {}",
+            manifest.backend,
+            if manifest.backend == "postgres" {
+                "an empty PostgreSQL database (--database-url)"
+            } else {
+                "a data directory without --database-url"
+            }
+        )));
+    }
+    if manifest.schema_version > turva_store::migrate::latest() {
+        return Err(BackupError::Refused(format!(
+            "backup {id} has schema version {}, newer than this Turva: upgrade Turva",
+            manifest.schema_version
+        )));
+    }
+    if to.dir.exists()
+        && std::fs::read_dir(&to.dir)
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(true)
+    {
+        return Err(BackupError::Refused(format!(
+            "{} is not empty: a whole restore goes into a new directory",
+            to.dir.display()
+        )));
+    }
+    let parent = to
+        .dir
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = to
+        .dir
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_else(|| "restore".into());
+    std::fs::create_dir_all(parent)
+        .map_err(|e| BackupError::Refused(format!("cannot create {}: {e}", parent.display())))?;
+    let work = parent.join(format!(".{name}.restoring-{}", new_id(started)));
+    let result = build(
+        config,
+        secrets,
+        target,
+        keys,
+        &manifest,
+        to,
+        &work,
+        &signer,
+        clock.clone(),
+    )
+    .await;
+    match result {
+        Ok(mut r) => {
+            if to.dir.exists() {
+                let _ = std::fs::remove_dir(&to.dir);
+            }
+            std::fs::rename(&work, &to.dir).map_err(|e| {
+                BackupError::Refused(format!("cannot move the restored system into place: {e}"))
+            })?;
+            r.millis = (clock.now_millis() - started).max(0);
+            Ok(r)
+        }
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&work);
+            Err(e)
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn build(
+    config: &Config,
+    secrets: &Secrets,
+    target: &Target,
+    keys: &KeySource,
+    manifest: &Manifest,
+    to: &RestoreTo,
+    work: &Path,
+    signer: &Signer,
+    clock: Arc<dyn crate::Clock>,
+) -> Result<Restored, BackupError> {
+    let io = |what: &str, e: std::io::Error| BackupError::Refused(format!("{what}: {e}"));
+    {
+        let mut b = std::fs::DirBuilder::new();
+        b.recursive(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            b.mode(0o700);
+        }
+        b.create(work.join("files"))
+            .map_err(|e| io("creating the new directory", e))?;
+    }
+    let write = |name: &str, bytes: &[u8]| {
+        turva_store::keys::write_private_file(&work.join(name), bytes).map_err(BackupError::from)
+    };
+    write(
+        "master.key",
+        &std::fs::read(&secrets.master_key).map_err(|e| io("reading the master key", e))?,
+    )?;
+    write(
+        "audit-signing.key",
+        &std::fs::read(&secrets.signing_key).map_err(|e| io("reading the audit signing key", e))?,
+    )?;
+    write("keyring.json", keys.keyring.as_bytes())?;
+
+    let db = match &to.database_url {
+        Some(url) => Db::open_postgres(url).await?,
+        None => {
+            let (db_key, _) =
+                KeyRingFile::load_or_create(&work.join("keyring.json"), &keys.master)?;
+            write("turva.db", b"")?;
+            Db::open_sqlite(&work.join("turva.db"), &db_key).await?
+        }
+    };
+    let result = fill(&db, target, keys, manifest, work).await;
+    db.close().await;
+    let (rows, files, erased) = result?;
+
+    // The checkpoint log goes with it, and a signed record of this restore
+    // explains the rollback to `audit verify`.
+    if secrets.checkpoints.exists() {
+        std::fs::copy(&secrets.checkpoints, checkpoint::external_file(work))
+            .map_err(|e| io("copying the checkpoint log", e))?;
+    }
+    let root: [u8; 32] = if manifest.audit_size == 0 {
+        [0; 32]
+    } else {
+        hex::decode(&manifest.audit_root)
+            .ok()
+            .and_then(|r| r.try_into().ok())
+            .ok_or_else(|| {
+                BackupError::Damaged(vec!["the manifest's audit root is malformed".into()])
+            })?
+    };
+    checkpoint::append_restore(
+        work,
+        signer,
+        manifest.audit_size,
+        &root,
+        &manifest.id,
+        clock.now_millis(),
+    )
+    .map_err(|e| io("writing the restore record", e))?;
+
+    // The restored system opens once here: moved events, a checkpoint, and
+    // the restore's own event.
+    let mut config = config.clone();
+    config.keys.master_key_file = None;
+    config.storage.url = None;
+    if let Some(url) = &to.database_url {
+        config.database.url = Some(crate::config::Secret::new(url.clone()));
+    }
+    let (app, _) = App::open(config, work, clock)
+        .await
+        .map_err(BackupError::Refused)?;
+    let why = format!(
+        "backup {} restored as a whole ({} rows, {} files{})",
+        manifest.id,
+        rows,
+        files,
+        if erased.is_empty() {
+            String::new()
+        } else {
+            format!(", {} erased owners left out", erased.len())
+        }
+    );
+    let recorded = record(
+        &app,
+        &Ctx::cli(),
+        "cli",
+        AuditAction::BackupRestore,
+        Outcome::Allowed,
+        &why,
+    )
+    .await;
+    app.close().await;
+    recorded?;
+    Ok(Restored {
+        id: manifest.id.clone(),
+        rows,
+        files,
+        erased,
+        keys_from: keys.from.clone(),
+        millis: 0,
+    })
+}
+
+/// Migrates the empty database to the backup's version, inserts the key
+/// rows and every owner's rows whose key still opens, puts back the files,
+/// then migrates to this Turva's version.
+async fn fill(
+    db: &Db,
+    target: &Target,
+    keys: &KeySource,
+    manifest: &Manifest,
+    work: &Path,
+) -> Result<(u64, usize, Vec<String>), BackupError> {
+    turva_store::migrate::run_until(db, manifest.schema_version).await?;
+    let mut tx = db.write().await?;
+    if !sql::is_empty(&mut tx).await? {
+        return Err(BackupError::Refused(
+            "the target database is not empty: a whole restore goes into an empty one".into(),
+        ));
+    }
+    sql::clear_seeded(&mut tx).await?;
+    for row in &keys.rows {
+        turva_store::data_keys::insert_row(&mut tx, row).await?;
+    }
+    let mut erased = Vec::new();
+    let mut restored_companies = HashSet::new();
+    let mut rows = 0u64;
+    let mut statements: HashMap<&'static str, Vec<String>> = HashMap::new();
+    for part in &manifest.owners {
+        let Some(key) = keys.owner_key(&part.owner)? else {
+            erased.push(part.owner.clone());
+            continue;
+        };
+        let ok = OwnerKeys::of(&key);
+        let mut batch = RowBatch::default();
+        for c in &part.chunks {
+            let plain = open_chunk(target, &part.owner, &ok, c)
+                .await
+                .map_err(|why| BackupError::Damaged(vec![why]))?;
+            for line in plain.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+                if let Some(name) = line.strip_prefix(b"#") {
+                    let name = std::str::from_utf8(name).unwrap_or_default();
+                    let table = TABLES.iter().find(|t| t.name == name).ok_or_else(|| {
+                        BackupError::Damaged(vec![format!("unknown table {name}")])
+                    })?;
+                    if batch.table.is_some_and(|t| t.name != table.name) {
+                        rows += batch.flush(&mut tx, &mut statements).await?;
+                    }
+                    batch.table = Some(table);
+                    continue;
+                }
+                batch.push(line);
+                if batch.json.len() >= INSERT_BATCH {
+                    rows += batch.flush(&mut tx, &mut statements).await?;
+                }
+            }
+        }
+        rows += batch.flush(&mut tx, &mut statements).await?;
+        if let Some(("company", id)) = part.owner.split_once(':') {
+            restored_companies.insert(id.to_string());
+        }
+    }
+    sql::check_references(&mut tx).await?;
+    let blobs = turva_store::blobs::BlobStore::local(&work.join("files"))?;
+    let mut files = 0;
+    for f in manifest
+        .files
+        .iter()
+        .filter(|f| restored_companies.contains(&f.company))
+    {
+        let path = file_path(&f.key);
+        let bytes = match target.get(&path).await {
+            Ok(b) => b,
+            Err(TargetError::Missing(_)) => {
+                return Err(BackupError::Damaged(vec![format!("{path} is missing")]))
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if sha256_hex(&bytes) != f.sha256 {
+            return Err(BackupError::Damaged(vec![format!(
+                "{path} is damaged: its hash differs"
+            )]));
+        }
+        blobs
+            .put_raw(&f.key, bytes)
+            .await
+            .map_err(|e| AppError::Unavailable(e.to_string()))?;
+        files += 1;
+    }
+    tx.commit().await?;
+    turva_store::migrate::run(db).await?;
+    Ok((rows, files, erased))
+}
+
+/// Rows of one table waiting to be inserted together.
+#[derive(Default)]
+struct RowBatch {
+    table: Option<&'static Table>,
+    json: Vec<u8>,
+    n: u64,
+}
+
+impl RowBatch {
+    fn push(&mut self, row: &[u8]) {
+        self.json
+            .push(if self.json.is_empty() { b'[' } else { b',' });
+        self.json.extend_from_slice(row);
+        self.n += 1;
+    }
+
+    async fn flush(
+        &mut self,
+        tx: &mut Tx,
+        statements: &mut HashMap<&'static str, Vec<String>>,
+    ) -> Result<u64, BackupError> {
+        let Some(table) = self.table else {
+            return Ok(0);
+        };
+        if self.json.is_empty() {
+            return Ok(0);
+        }
+        self.json.push(b']');
+        let text = std::str::from_utf8(&self.json).map_err(|_| {
+            BackupError::Damaged(vec![format!("rows of {} are not text", table.name)])
+        })?;
+        if !statements.contains_key(table.name) {
+            let s = sql::insert_sql(tx, table).await?;
+            statements.insert(table.name, s);
+        }
+        let sqls = statements
+            .get(table.name)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let n = sql::insert(tx, sqls, text).await?;
+        if n != self.n {
+            return Err(BackupError::Damaged(vec![format!(
+                "{} of {} rows of {} were restored",
+                n, self.n, table.name
+            )]));
+        }
+        self.json.clear();
+        let done = self.n;
+        self.n = 0;
+        Ok(done)
+    }
+}
+
+/// `turva backup restore ID --into DIR`: from the live system's targets
+/// and keys (or, when `live` is None, the newest key-ring copy).
+pub async fn restore_into(
+    config: &Config,
+    data_dir: &Path,
+    live: Option<&App>,
+    id: &str,
+    to: &RestoreTo,
+) -> Result<Restored, BackupError> {
+    let (target, ring_target) = targets(config, data_dir)?;
+    let secrets = Secrets::of(config, data_dir);
+    let keys = match live {
+        Some(app) => KeySource::live(app).await?,
+        None => KeySource::newest_copy(&ring_target, &secrets.master_key).await?,
+    };
+    let r = restore_whole(
+        config,
+        &secrets,
+        &target,
+        &keys,
+        id,
+        to,
+        Arc::new(crate::SystemClock),
+    )
+    .await?;
+    if let Some(app) = live {
+        let why = format!("backup {id} restored as a whole into {}", to.dir.display());
+        record(
+            app,
+            &Ctx::cli(),
+            "cli",
+            AuditAction::BackupRestore,
+            Outcome::Allowed,
+            &why,
+        )
+        .await?;
+    }
+    Ok(r)
+}
+
+/// The files of a data directory that a whole restore in place replaces.
+const REPLACED: &[&str] = &[
+    "turva.db",
+    "turva.db-wal",
+    "turva.db-shm",
+    "turva-audit.db",
+    "turva-audit.db-wal",
+    "turva-audit.db-shm",
+    "turva-audit-stage.db",
+    "turva-audit-stage.db-wal",
+    "turva-audit-stage.db-shm",
+    "keyring.json",
+    "audit-checkpoints.log",
+    "files",
+];
+
+/// `turva backup restore ID` without `--into`: the whole system into the
+/// data directory itself (the server stopped). Refused while it holds data
+/// unless `force`; then the replaced files are kept in
+/// `DIR/replaced-<time>/`. The keys are the live ones when there is a live
+/// system, else the newest key-ring copy (a new machine with only the
+/// master key and the signing key).
+pub async fn restore_in_place(
+    config: &Config,
+    dir: &Path,
+    id: &str,
+    force: bool,
+) -> Result<Restored, BackupError> {
+    let pg = config.database.url.is_some();
+    let holds_data = dir.join("turva.db").exists() || pg && dir.join("keyring.json").exists();
+    if holds_data && !force {
+        return Err(BackupError::Refused(format!(
+            "{} holds a system: stop the server and add --force to replace it (its files are kept in {}/replaced-…), or restore --into a new directory",
+            dir.display(),
+            dir.display()
+        )));
+    }
+    if holds_data && pg {
+        return Err(BackupError::Refused(
+            "a PostgreSQL system is restored into an empty database: use --into NEWDIR --database-url URL"
+                .into(),
+        ));
+    }
+    let (target, ring_target) = targets(config, dir)?;
+    let secrets = Secrets::of(config, dir);
+    let keys = if holds_data {
+        let (app, _) = App::open(config.clone(), dir, Arc::new(crate::SystemClock))
+            .await
+            .map_err(BackupError::Refused)?;
+        let k = KeySource::live(&app).await;
+        app.close().await;
+        k?
+    } else {
+        KeySource::newest_copy(&ring_target, &secrets.master_key).await?
+    };
+    let clock: Arc<dyn crate::Clock> = Arc::new(crate::SystemClock);
+    let parent = dir
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_else(|| "data".into());
+    let staging = parent.join(format!(".{name}.restored-{id}"));
+    let _ = std::fs::remove_dir_all(&staging);
+    let to = RestoreTo {
+        dir: staging.clone(),
+        database_url: config.database.url.as_ref().map(|u| u.expose().to_string()),
+    };
+    let restored = restore_whole(config, &secrets, &target, &keys, id, &to, clock.clone()).await?;
+    let io = |what: String, e: std::io::Error| BackupError::Refused(format!("{what}: {e}"));
+    let keep = dir.join(format!("replaced-{}", new_id(clock.now_millis())));
+    std::fs::create_dir_all(&keep).map_err(|e| io(format!("creating {}", keep.display()), e))?;
+    for f in REPLACED {
+        let old = dir.join(f);
+        if old.exists() {
+            std::fs::rename(&old, keep.join(f))
+                .map_err(|e| io(format!("moving {} aside", old.display()), e))?;
+        }
+    }
+    for f in REPLACED {
+        let new = staging.join(f);
+        if new.exists() {
+            std::fs::rename(&new, dir.join(f))
+                .map_err(|e| io(format!("moving the restored {f} into place"), e))?;
+        }
+    }
+    for secret in [&secrets.master_key, &secrets.signing_key] {
+        if let Some(f) = secret.file_name() {
+            if !secret.exists() {
+                let _ = std::fs::rename(staging.join(f), secret);
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&staging);
+    Ok(restored)
+}

@@ -1,0 +1,483 @@
+//! Backups' SQL: which tables a backup holds and under whose key, how
+//! their rows are read out of one snapshot, and how they are written back.
+//!
+//! A backup is logical (`docs/design/0004-backups.md`): each company's rows
+//! go under that company's key, each person's under theirs, the audit log
+//! under the platform's backup key, so destroying a key makes exactly that
+//! data unreadable in every retained backup. Every table of the schema is
+//! either in [`TABLES`] or in [`NOT_BACKED_UP`] with the reason; a test
+//! fails when a new table is in neither.
+//!
+//! Rows travel as JSON objects (column name to value). On SQLite a BLOB
+//! column's value is its hex text; on PostgreSQL `row_to_json` and
+//! `json_populate_recordset` convert every type both ways. A backup is
+//! restored into a database migrated to the backup's own schema version,
+//! so the columns match; newer migrations run afterwards.
+
+use futures_util::TryStreamExt;
+use tokio::sync::mpsc;
+
+use crate::db::{Backend, Db, Tx};
+use crate::error::{Result, StoreError};
+use crate::{exec_tx, on_tx};
+
+/// Whose key a table's rows are sealed under in a backup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Group {
+    /// A company's data, under the company's key; `$1` is its id.
+    Company,
+    /// A person's account, under their user key; `$1` is the user's id.
+    User,
+    /// The audit log, under the platform's backup key.
+    Platform,
+}
+
+/// A table in backups.
+#[derive(Debug)]
+pub struct Table {
+    pub name: &'static str,
+    pub group: Group,
+    /// The SQLite schema holding it (`main`, or `audit` for the log).
+    sqlite_schema: &'static str,
+    /// The rows of one owner (`$1`), or every row for the platform.
+    filter: &'static str,
+    /// Restore order within the table: parents before children.
+    order: &'static str,
+    /// Only on this backend.
+    only: Option<Backend>,
+}
+
+const fn owned(
+    group: Group,
+    name: &'static str,
+    filter: &'static str,
+    order: &'static str,
+) -> Table {
+    Table {
+        name,
+        group,
+        sqlite_schema: "main",
+        filter,
+        order,
+        only: None,
+    }
+}
+
+const fn company(name: &'static str, filter: &'static str, order: &'static str) -> Table {
+    owned(Group::Company, name, filter, order)
+}
+
+const fn user(name: &'static str, filter: &'static str, order: &'static str) -> Table {
+    owned(Group::User, name, filter, order)
+}
+
+const fn log(name: &'static str, order: &'static str) -> Table {
+    Table {
+        name,
+        group: Group::Platform,
+        sqlite_schema: "audit",
+        filter: "TRUE",
+        order,
+        only: None,
+    }
+}
+
+/// The tables a backup holds, in restore order (users, then companies,
+/// then the log; within a group, referenced rows first).
+pub const TABLES: &[Table] = &[
+    user("users", "id = $1", "id"),
+    user("mfa_factors", "user_id = $1", "id"),
+    user("recovery_codes", "user_id = $1", "code_hash"),
+    company("companies", "id = $1", "id"),
+    company("memberships", "company_id = $1", "user_id"),
+    company("templates", "company_id = $1", "id"),
+    company(
+        "template_versions",
+        "template_id IN (SELECT id FROM templates WHERE company_id = $1)",
+        "template_id, version",
+    ),
+    company("folder_templates", "company_id = $1", "id"),
+    // Parents before children: by the number of ancestors.
+    company(
+        "folders",
+        "company_id = $1",
+        "(SELECT count(*) FROM folder_paths p WHERE p.folder_id = folders.id), id",
+    ),
+    company(
+        "folder_paths",
+        "folder_id IN (SELECT id FROM folders WHERE company_id = $1)",
+        "folder_id, ancestor_id",
+    ),
+    company("documents", "company_id = $1", "id"),
+    company(
+        "document_versions",
+        "document_id IN (SELECT id FROM documents WHERE company_id = $1)",
+        "document_id, version",
+    ),
+    company("files", "company_id = $1", "id"),
+    // A share made through another comes after it.
+    company("shares", "company_id = $1", "created_at, id"),
+    company("search_entries", "company_id = $1", "object_id"),
+    // Appended to, so a new backup changes only the chunks at their end
+    // (and a few of the tree's levels); the one changing row comes last.
+    log("audit_events", "seq"),
+    log("audit_links", "seq, company_id"),
+    log("audit_checkpoints", "size"),
+    log("audit_nodes", "level, idx"),
+    log("audit_head", "id"),
+    // Events of changes not yet moved into the log (SQLite): moved when
+    // the restored system opens.
+    Table {
+        name: "audit_pending",
+        group: Group::Platform,
+        sqlite_schema: "main",
+        filter: "TRUE",
+        order: "id",
+        only: Some(Backend::Sqlite),
+    },
+];
+
+/// Tables a backup leaves out, and why.
+pub const NOT_BACKED_UP: &[(&str, &str)] = &[
+    (
+        "data_keys",
+        "wrapped keys go to the key-ring copies, apart from the data",
+    ),
+    (
+        "sessions",
+        "a whole restore ends every session (API.md, backup restore)",
+    ),
+    ("api_tokens", "a whole restore ends every API token"),
+    ("one_time_tokens", "credentials: invitations are sent again"),
+    ("email_changes", "credentials that expire within hours"),
+    ("mfa_challenges", "sign-in steps that expire within minutes"),
+    ("webauthn_ceremonies", "passkey ceremonies of minutes"),
+    ("throttle_events", "counters of minutes"),
+    (
+        "schema_migrations",
+        "the restore migrates to the backup's version itself",
+    ),
+    ("sqlite_sequence", "SQLite's counters, raised again at open"),
+    // SQLite's full-text index: its text travels with `search_entries`.
+    ("search_text", "carried in search_entries' rows"),
+    ("search_text_data", "FTS5 shadow table"),
+    ("search_text_idx", "FTS5 shadow table"),
+    ("search_text_content", "FTS5 shadow table"),
+    ("search_text_docsize", "FTS5 shadow table"),
+    ("search_text_config", "FTS5 shadow table"),
+];
+
+impl Table {
+    /// Whether the table exists on `backend`.
+    pub fn on(&self, backend: Backend) -> bool {
+        self.only.is_none_or(|b| b == backend)
+    }
+}
+
+/// Every table of the schema the database holds now (both SQLite files).
+pub async fn schema_tables(tx: &mut Tx) -> Result<Vec<String>> {
+    let sql = match tx.backend() {
+        Backend::Sqlite => {
+            "SELECT name FROM main.sqlite_master WHERE type = 'table'
+             UNION SELECT name FROM audit.sqlite_master WHERE type = 'table' ORDER BY 1"
+        }
+        Backend::Postgres => {
+            "SELECT table_name::text FROM information_schema.tables
+             WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY 1"
+        }
+    };
+    let rows: Vec<(String,)> = on_tx!(tx, |c| sqlx::query_as(sql).fetch_all(c).await)?;
+    Ok(rows.into_iter().map(|(n,)| n).collect())
+}
+
+/// Begins the snapshot a backup reads: on PostgreSQL one `REPEATABLE
+/// READ` transaction; on SQLite one read transaction that opens
+/// `turva.db`'s snapshot first and the log's file right after, so every
+/// event that left `audit_pending` before the first is in the second
+/// (what moved in between is skipped by the marks at restore).
+pub async fn snapshot(db: &Db) -> Result<Tx> {
+    let mut tx = db.read().await?;
+    match tx.backend() {
+        Backend::Postgres => {
+            exec_tx!(&mut tx, |c| sqlx::query(
+                "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"
+            )
+            .execute(c)
+            .await)?;
+        }
+        Backend::Sqlite => {
+            for sql in [
+                "SELECT count(*) FROM main.schema_migrations",
+                "SELECT count(*) FROM audit.audit_head",
+            ] {
+                let _: (i64,) = on_tx!(&mut tx, |c| sqlx::query_as(sql).fetch_one(c).await)?;
+            }
+        }
+    }
+    Ok(tx)
+}
+
+/// The ids of every company (including those scheduled for deletion).
+pub async fn company_ids(tx: &mut Tx) -> Result<Vec<String>> {
+    let rows: Vec<(String,)> = on_tx!(tx, |c| sqlx::query_as(
+        "SELECT id FROM companies ORDER BY id"
+    )
+    .fetch_all(c)
+    .await)?;
+    Ok(rows.into_iter().map(|(n,)| n).collect())
+}
+
+/// The ids of every user.
+pub async fn user_ids(tx: &mut Tx) -> Result<Vec<String>> {
+    let rows: Vec<(String,)> = on_tx!(tx, |c| sqlx::query_as("SELECT id FROM users ORDER BY id")
+        .fetch_all(c)
+        .await)?;
+    Ok(rows.into_iter().map(|(n,)| n).collect())
+}
+
+/// Users who have no key yet (nothing was sealed for them): a backup makes
+/// one first, so their account is under a key an erasure can destroy.
+pub async fn users_without_key(tx: &mut Tx) -> Result<Vec<String>> {
+    let rows: Vec<(String,)> = on_tx!(tx, |c| sqlx::query_as(
+        "SELECT id FROM users u WHERE NOT EXISTS
+           (SELECT 1 FROM data_keys k WHERE k.kind = 'user' AND k.owner_id = u.id)
+         ORDER BY id"
+    )
+    .fetch_all(c)
+    .await)?;
+    Ok(rows.into_iter().map(|(n,)| n).collect())
+}
+
+/// The attachments' object names and owners in the snapshot.
+pub async fn blob_keys(tx: &mut Tx, company_id: &str) -> Result<Vec<String>> {
+    let rows: Vec<(String,)> = on_tx!(tx, |c| sqlx::query_as(
+        "SELECT blob_key FROM files WHERE company_id = $1 ORDER BY blob_key"
+    )
+    .bind(company_id)
+    .fetch_all(c)
+    .await)?;
+    Ok(rows.into_iter().map(|(n,)| n).collect())
+}
+
+/// A column of a SQLite table: its name and whether it holds BLOBs.
+async fn sqlite_columns(tx: &mut Tx, table: &Table) -> Result<Vec<(String, bool)>> {
+    let rows: Vec<(String, String)> = on_tx!(tx, |c| sqlx::query_as(
+        "SELECT name, upper(type) FROM pragma_table_info($1, $2) ORDER BY cid"
+    )
+    .bind(table.name)
+    .bind(table.sqlite_schema)
+    .fetch_all(c)
+    .await)?;
+    if rows.is_empty() {
+        return Err(StoreError::Corrupt(format!(
+            "the table {} is missing",
+            table.name
+        )));
+    }
+    Ok(rows
+        .into_iter()
+        .map(|(name, ty)| (name, ty == "BLOB"))
+        .collect())
+}
+
+/// The columns of a PostgreSQL table that can be written (not generated).
+async fn pg_columns(tx: &mut Tx, table: &Table) -> Result<Vec<String>> {
+    let rows: Vec<(String,)> = on_tx!(tx, |c| sqlx::query_as(
+        "SELECT column_name::text FROM information_schema.columns
+         WHERE table_schema = current_schema() AND table_name = $1 AND is_generated = 'NEVER'
+         ORDER BY ordinal_position"
+    )
+    .bind(table.name)
+    .fetch_all(c)
+    .await)?;
+    if rows.is_empty() {
+        return Err(StoreError::Corrupt(format!(
+            "the table {} is missing",
+            table.name
+        )));
+    }
+    Ok(rows.into_iter().map(|(n,)| n).collect())
+}
+
+/// A column name as an SQL identifier (names come from the schema itself).
+fn ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// SQLite's full-text rows travel inside `search_entries`' rows.
+const SQLITE_SEARCH_SELECT: &str = "SELECT json_object('rowid', e.rowid, 'object_id', e.object_id,
+        'company_id', e.company_id, 'title', t.title, 'body', t.body, 'scope', t.scope)
+     FROM search_entries e JOIN search_text t ON t.rowid = e.rowid
+     WHERE e.company_id = $1 ORDER BY e.object_id";
+
+/// The statement that reads one owner's rows of `table` as JSON text.
+async fn select_sql(tx: &mut Tx, table: &Table) -> Result<String> {
+    match tx.backend() {
+        Backend::Sqlite if table.name == "search_entries" => Ok(SQLITE_SEARCH_SELECT.to_string()),
+        Backend::Sqlite => {
+            let cols = sqlite_columns(tx, table).await?;
+            let pairs: Vec<String> = cols
+                .iter()
+                .map(|(name, blob)| {
+                    let value = if *blob {
+                        format!(
+                            "CASE WHEN {0} IS NULL THEN NULL ELSE hex({0}) END",
+                            ident(name)
+                        )
+                    } else {
+                        ident(name)
+                    };
+                    format!("'{}', {value}", name.replace('\'', "''"))
+                })
+                .collect();
+            Ok(format!(
+                "SELECT json_object({}) FROM {}.{} WHERE {} ORDER BY {}",
+                pairs.join(", "),
+                table.sqlite_schema,
+                table.name,
+                table.filter,
+                table.order
+            ))
+        }
+        Backend::Postgres => {
+            let cols: Vec<String> = pg_columns(tx, table)
+                .await?
+                .iter()
+                .map(|c| ident(c))
+                .collect();
+            Ok(format!(
+                "SELECT row_to_json(x)::text FROM (SELECT {} FROM {} WHERE {} ORDER BY {}) x",
+                cols.join(", "),
+                table.name,
+                table.filter,
+                table.order
+            ))
+        }
+    }
+}
+
+/// Sends every row of `table` that belongs to `owner` (none for the
+/// platform's tables), as JSON text, in restore order; returns how many.
+/// Rows stream from the snapshot: memory stays bounded by the channel.
+pub async fn dump(
+    tx: &mut Tx,
+    table: &Table,
+    owner: Option<&str>,
+    out: &mpsc::Sender<String>,
+) -> Result<u64> {
+    let sql = select_sql(tx, table).await?;
+    let mut n = 0u64;
+    let closed = || StoreError::Corrupt("the backup writer stopped".into());
+    on_tx!(tx, |c| {
+        let mut q = sqlx::query_scalar::<_, String>(&sql);
+        if let Some(owner) = owner {
+            q = q.bind(owner);
+        }
+        let mut rows = q.fetch(c);
+        while let Some(row) = rows.try_next().await? {
+            out.send(row).await.map_err(|_| closed())?;
+            n += 1;
+        }
+    });
+    Ok(n)
+}
+
+/// The statement that inserts a JSON array of rows (bound as `$1`) into
+/// `table`.
+pub async fn insert_sql(tx: &mut Tx, table: &Table) -> Result<Vec<String>> {
+    Ok(match tx.backend() {
+        Backend::Sqlite if table.name == "search_entries" => vec![
+            "INSERT INTO search_entries (rowid, object_id, company_id)
+             SELECT json_extract(value, '$.rowid'), json_extract(value, '$.object_id'),
+                    json_extract(value, '$.company_id') FROM json_each($1)"
+                .to_string(),
+            "INSERT INTO search_text (rowid, title, body, scope)
+             SELECT json_extract(value, '$.rowid'), json_extract(value, '$.title'),
+                    json_extract(value, '$.body'), json_extract(value, '$.scope') FROM json_each($1)"
+                .to_string(),
+        ],
+        Backend::Sqlite => {
+            let cols = sqlite_columns(tx, table).await?;
+            let names: Vec<String> = cols.iter().map(|(n, _)| ident(n)).collect();
+            let values: Vec<String> = cols
+                .iter()
+                .map(|(name, blob)| {
+                    let path = format!("'$.\"{}\"'", name.replace('\'', "''").replace('"', ""));
+                    if *blob {
+                        format!("unhex(json_extract(value, {path}))")
+                    } else {
+                        format!("json_extract(value, {path})")
+                    }
+                })
+                .collect();
+            vec![format!(
+                "INSERT INTO {}.{} ({}) SELECT {} FROM json_each($1)",
+                table.sqlite_schema,
+                table.name,
+                names.join(", "),
+                values.join(", ")
+            )]
+        }
+        Backend::Postgres => {
+            let cols: Vec<String> = pg_columns(tx, table)
+                .await?
+                .iter()
+                .map(|c| ident(c))
+                .collect();
+            let cols = cols.join(", ");
+            vec![format!(
+                "INSERT INTO {0} ({1}) SELECT {1} FROM json_populate_recordset(NULL::{0}, $1::json)",
+                table.name, cols
+            )]
+        }
+    })
+}
+
+/// Inserts `rows` (a JSON array of row objects) with the statements of
+/// [`insert_sql`]; returns how many rows the first inserted.
+pub async fn insert(tx: &mut Tx, statements: &[String], rows: &str) -> Result<u64> {
+    let mut first = None;
+    for sql in statements {
+        let n = exec_tx!(tx, |c| sqlx::query(sql).bind(rows).execute(c).await)?;
+        first.get_or_insert(n);
+    }
+    Ok(first.unwrap_or(0))
+}
+
+/// Whether the database holds no account and no company (a restore's
+/// target must be empty).
+pub async fn is_empty(tx: &mut Tx) -> Result<bool> {
+    let (n,): (i64,) = on_tx!(tx, |c| sqlx::query_as(
+        "SELECT (SELECT count(*) FROM users) + (SELECT count(*) FROM companies)"
+    )
+    .fetch_one(c)
+    .await)?;
+    Ok(n == 0)
+}
+
+/// Empties what migrations seed (the log's one `audit_head` row), so the
+/// backup's own rows take its place.
+pub async fn clear_seeded(tx: &mut Tx) -> Result<()> {
+    exec_tx!(tx, |c| sqlx::query("DELETE FROM audit_head")
+        .execute(c)
+        .await)?;
+    Ok(())
+}
+
+/// Checks the foreign keys of every restored row (SQLite defers nothing,
+/// so this is a final safety net; PostgreSQL checked each insert).
+pub async fn check_references(tx: &mut Tx) -> Result<()> {
+    if tx.backend() == Backend::Sqlite {
+        let rows: Vec<(String,)> = on_tx!(tx, |c| sqlx::query_as(
+            "SELECT \"table\" FROM pragma_foreign_key_check"
+        )
+        .fetch_all(c)
+        .await)?;
+        if let Some((table,)) = rows.first() {
+            return Err(StoreError::Corrupt(format!(
+                "restored rows of {table} refer to rows that are not there"
+            )));
+        }
+    }
+    Ok(())
+}

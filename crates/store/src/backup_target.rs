@@ -1,0 +1,148 @@
+//! Where backups (and the key ring's copies) are kept: a local directory,
+//! through `object_store`, like the attachments. Every object is written
+//! whole or not at all (the local store writes a temporary file and
+//! renames it), so a backup killed half-way leaves only objects that no
+//! manifest names.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures_util::TryStreamExt;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+
+/// A failed operation on a backup target, with what was being done.
+#[derive(Debug, thiserror::Error)]
+pub enum TargetError {
+    /// The object is not there.
+    #[error("{0} is missing")]
+    Missing(String),
+    /// The target could not be reached, is full, or refused.
+    #[error("backup target {0}")]
+    Unavailable(String),
+}
+
+/// One object listed: its name, size and when it was written (ms).
+#[derive(Debug, Clone)]
+pub struct Listed {
+    pub name: String,
+    pub size: u64,
+    pub modified: i64,
+}
+
+/// A backup target. Cloning is cheap.
+#[derive(Debug, Clone)]
+pub struct Target {
+    store: Arc<dyn ObjectStore>,
+    describe: String,
+}
+
+fn fail(what: &str, e: object_store::Error) -> TargetError {
+    match e {
+        object_store::Error::NotFound { .. } => TargetError::Missing(what.to_string()),
+        e => TargetError::Unavailable(format!("{what}: {e}")),
+    }
+}
+
+fn path(name: &str) -> Result<ObjectPath, TargetError> {
+    ObjectPath::parse(name).map_err(|e| TargetError::Unavailable(format!("bad name {name}: {e}")))
+}
+
+impl Target {
+    /// The directory `dir`, created 0700 if missing.
+    pub fn local(dir: &Path) -> Result<Target, TargetError> {
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            builder.mode(0o700);
+        }
+        builder.create(dir).map_err(|e| {
+            TargetError::Unavailable(format!("cannot create {}: {e}", dir.display()))
+        })?;
+        let store = LocalFileSystem::new_with_prefix(dir)
+            .map_err(|e| TargetError::Unavailable(format!("{}: {e}", dir.display())))?
+            .with_automatic_cleanup(true);
+        Ok(Target {
+            store: Arc::new(store),
+            describe: dir.display().to_string(),
+        })
+    }
+
+    /// Where it is, for messages.
+    pub fn describe(&self) -> &str {
+        &self.describe
+    }
+
+    /// Writes `name` whole (replacing it).
+    pub async fn put(&self, name: &str, bytes: Bytes) -> Result<(), TargetError> {
+        self.store
+            .put(&path(name)?, PutPayload::from_bytes(bytes))
+            .await
+            .map(|_| ())
+            .map_err(|e| fail(&format!("writing {name} in {}", self.describe), e))
+    }
+
+    /// Reads `name` whole.
+    pub async fn get(&self, name: &str) -> Result<Bytes, TargetError> {
+        let got = self
+            .store
+            .get(&path(name)?)
+            .await
+            .map_err(|e| fail(name, e))?;
+        got.bytes().await.map_err(|e| fail(name, e))
+    }
+
+    /// Reads at most the first `n` bytes of `name`.
+    pub async fn get_head(&self, name: &str, n: u64) -> Result<Bytes, TargetError> {
+        let p = path(name)?;
+        let meta = self.store.head(&p).await.map_err(|e| fail(name, e))?;
+        let end = meta.size.min(n);
+        if end == 0 {
+            return Ok(Bytes::new());
+        }
+        self.store
+            .get_range(&p, 0..end)
+            .await
+            .map_err(|e| fail(name, e))
+    }
+
+    /// Whether `name` exists.
+    pub async fn exists(&self, name: &str) -> Result<bool, TargetError> {
+        match self.store.head(&path(name)?).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(fail(name, e)),
+        }
+    }
+
+    /// Every object under `prefix`.
+    pub async fn list(&self, prefix: &str) -> Result<Vec<Listed>, TargetError> {
+        let p = path(prefix)?;
+        let metas: Vec<object_store::ObjectMeta> = self
+            .store
+            .list(Some(&p))
+            .try_collect()
+            .await
+            .map_err(|e| fail(&format!("listing {prefix} in {}", self.describe), e))?;
+        Ok(metas
+            .into_iter()
+            .map(|m| Listed {
+                name: m.location.to_string(),
+                size: m.size,
+                modified: m.last_modified.timestamp_millis(),
+            })
+            .collect())
+    }
+
+    /// Deletes `name` (a missing object is not an error).
+    pub async fn delete(&self, name: &str) -> Result<(), TargetError> {
+        match self.store.delete(&path(name)?).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(fail(name, e)),
+        }
+    }
+}

@@ -383,7 +383,11 @@ async fn write_owner(
     });
     let backend = tx.backend();
     let mut produced: Result<(), BackupError> = Ok(());
-    for table in TABLES.iter().filter(|t| t.group == group && t.on(backend)) {
+    let tables: Vec<&'static Table> = TABLES
+        .iter()
+        .filter(|t| t.group == group && t.on(backend))
+        .collect();
+    for table in tables {
         if send.send(format!("#{}", table.name)).await.is_err() {
             break;
         }
@@ -790,9 +794,17 @@ async fn prune(app: &App, target: &Target, ring_target: &Target) -> Result<(), B
             }
         }
     }
+    let mut drills = target.list("drills").await?;
+    drills.sort_by(|a, b| a.modified.cmp(&b.modified).then(a.name.cmp(&b.name)));
+    drills.pop(); // the newest report stays
+    for d in drills {
+        if now - d.modified > keep_ms {
+            target.delete(&d.name).await?;
+        }
+    }
     let ring_ms = i64::from(app.config().backup.keyring_retention_days) * 86_400_000;
     let mut copies = ring_target.list("").await?;
-    copies.sort_by(|a, b| a.name.cmp(&b.name));
+    copies.sort_by(|a, b| a.modified.cmp(&b.modified).then(a.name.cmp(&b.name)));
     let newest = copies.last().map(|c| c.name.clone());
     for c in copies {
         if Some(&c.name) != newest.as_ref() && now - c.modified > ring_ms {
@@ -839,7 +851,7 @@ impl KeySource {
         master_path: &Path,
     ) -> Result<KeySource, BackupError> {
         let mut copies = ring_target.list("").await?;
-        copies.sort_by(|a, b| a.name.cmp(&b.name));
+        copies.sort_by(|a, b| a.modified.cmp(&b.modified).then(a.name.cmp(&b.name)));
         let Some(newest) = copies.last() else {
             return Err(BackupError::Refused(format!(
                 "no key-ring copy in {}: without the key ring no backup can be opened",
@@ -1307,7 +1319,11 @@ async fn fill(
             let plain = open_chunk(target, &part.owner, &ok, c)
                 .await
                 .map_err(|why| BackupError::Damaged(vec![why]))?;
-            for line in plain.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+            let lines: Vec<&[u8]> = plain
+                .split(|b| *b == b'\n')
+                .filter(|l| !l.is_empty())
+                .collect();
+            for line in lines {
                 if let Some(name) = line.strip_prefix(b"#") {
                     let name = std::str::from_utf8(name).unwrap_or_default();
                     let table = TABLES.iter().find(|t| t.name == name).ok_or_else(|| {
@@ -1552,4 +1568,335 @@ pub async fn restore_in_place(
     }
     let _ = std::fs::remove_dir_all(&staging);
     Ok(restored)
+}
+
+// ---------------------------------------------------------------- drills
+
+/// What a restore drill found; also stored as `drills/<id>.json` in the
+/// target, and summed up in the `backup.drill` event.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Drilled {
+    pub id: String,
+    pub backup: String,
+    pub at: i64,
+    pub passed: bool,
+    /// Time to restore the whole system (recovery time), milliseconds.
+    pub rto_ms: i64,
+    /// Age of the data restored (recovery point), milliseconds.
+    pub rpo_ms: i64,
+    pub rows: u64,
+    pub files_checked: usize,
+    pub audit_events: u64,
+    /// Owners whose key was destroyed since the backup (not a failure).
+    pub erased: usize,
+    pub faults: Vec<String>,
+}
+
+/// How many attachments a drill decrypts.
+const DRILL_FILES: i64 = 5;
+
+/// `url` with its database name replaced by `name`.
+fn with_database(url: &str, name: &str) -> Option<String> {
+    let scheme_end = url.find("://")? + 3;
+    let authority_end = url[scheme_end..]
+        .find('/')
+        .map_or(url.len(), |i| scheme_end + i);
+    let query = url[authority_end..]
+        .find('?')
+        .map(|i| &url[authority_end + i..]);
+    Some(format!(
+        "{}/{name}{}",
+        &url[..authority_end],
+        query.unwrap_or_default()
+    ))
+}
+
+/// Restores the newest backup into a scratch location (a directory in the
+/// data directory; on PostgreSQL also a scratch database, which needs the
+/// role to have CREATEDB), and checks it: every table's row count against
+/// the manifest (owners erased since excepted), the audit log verified up
+/// to and past the backup's tree, a sample of attachments decrypted and
+/// compared with their upload hash. Measures RTO and RPO, stores the
+/// report in the target, records `backup.drill`, and emails the operators
+/// when it failed. The scratch copy is deleted afterwards.
+pub async fn drill(app: &App, ctx: &Ctx, credential: &str) -> Result<Drilled, BackupError> {
+    let (target, _) = targets(app.config(), app.data_dir())?;
+    let newest = list_in(&target).await?.pop().ok_or_else(|| {
+        BackupError::Refused("no backup to drill: take one with `turva backup run`".into())
+    })?;
+    let manifest = read_manifest(app.signer(), &target, &newest.id).await?;
+    let now = app.now();
+    let id = new_id(now);
+    let scratch_root = app.data_dir().join("drill-scratch");
+    let scratch = scratch_root.join(&id);
+    let pg = app
+        .config()
+        .database
+        .url
+        .as_ref()
+        .map(|u| u.expose().to_string());
+    let mut to = RestoreTo {
+        dir: scratch.clone(),
+        database_url: None,
+    };
+    let scratch_db = format!("turva_drill_{}", id.to_lowercase().replace('-', "_"));
+    if let Some(url) = &pg {
+        turva_store::backup::create_scratch_database(app.db(), &scratch_db)
+            .await
+            .map_err(|e| {
+                BackupError::Refused(format!(
+                    "a drill needs a scratch database (the role needs CREATEDB): {e}"
+                ))
+            })?;
+        to.database_url = with_database(url, &scratch_db);
+    }
+    let keys = KeySource::live(app).await?;
+    let secrets = Secrets::of(app.config(), app.data_dir());
+    let started = std::time::Instant::now();
+    let restored = restore_whole(
+        app.config(),
+        &secrets,
+        &target,
+        &keys,
+        &manifest.id,
+        &to,
+        Arc::new(crate::SystemClock),
+    )
+    .await;
+    let rto_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+    let mut report = Drilled {
+        id: id.clone(),
+        backup: manifest.id.clone(),
+        at: now,
+        passed: false,
+        rto_ms,
+        rpo_ms: (now - manifest.created_at).max(0),
+        rows: 0,
+        files_checked: 0,
+        audit_events: 0,
+        erased: 0,
+        faults: Vec::new(),
+    };
+    match restored {
+        Ok(r) => {
+            report.rows = r.rows;
+            report.erased = r.erased.len();
+            check_restored(app, &manifest, &r, &to, &mut report).await;
+        }
+        Err(e) => report.faults.push(format!("the restore failed: {e}")),
+    }
+    let _ = std::fs::remove_dir_all(&scratch);
+    let _ = std::fs::remove_dir(&scratch_root);
+    if pg.is_some() {
+        if let Err(e) = turva_store::backup::drop_scratch_database(app.db(), &scratch_db).await {
+            tracing::warn!(error = %e, database = %scratch_db, "the drill's scratch database was not dropped");
+        }
+    }
+    report.passed = report.faults.is_empty();
+
+    let json = serde_json::to_vec(&report)
+        .map_err(|e| AppError::Internal(format!("drill report: {e}")))?;
+    target
+        .put(&format!("drills/{id}.json"), Bytes::from(json))
+        .await?;
+    let why = if report.passed {
+        format!(
+            "drill of backup {}: passed; RTO {:.1} s, RPO {:.1} h, {} rows, {} audit events verified, {} files decrypted, {} erased owners",
+            report.backup,
+            report.rto_ms as f64 / 1000.0,
+            report.rpo_ms as f64 / 3_600_000.0,
+            report.rows,
+            report.audit_events,
+            report.files_checked,
+            report.erased
+        )
+    } else {
+        format!(
+            "drill of backup {}: FAILED: {}",
+            report.backup,
+            report.faults.join("; ")
+        )
+    };
+    record(
+        app,
+        ctx,
+        credential,
+        AuditAction::BackupDrill,
+        Outcome::Allowed,
+        &why,
+    )
+    .await?;
+    if !report.passed {
+        tracing::error!(backup = %report.backup, faults = %report.faults.join("; "), "restore drill failed");
+        let to = {
+            let mut tx = app.db().read().await.map_err(AppError::from)?;
+            turva_store::users::operator_addresses(&mut tx).await?
+        };
+        for (email, lang) in &to {
+            let lang = turva_model::Language::parse("language", lang).unwrap_or_default();
+            let m =
+                crate::mail::drill_failed(lang, email, &report.backup, &report.faults.join("\n"));
+            crate::auth::send_quietly(app, &m).await;
+        }
+    }
+    Ok(report)
+}
+
+/// The drill's checks on the restored copy.
+async fn check_restored(
+    app: &App,
+    manifest: &Manifest,
+    restored: &Restored,
+    to: &RestoreTo,
+    report: &mut Drilled,
+) {
+    let mut config = app.config().clone();
+    config.keys.master_key_file = None;
+    config.storage.url = None;
+    config.database.url = to
+        .database_url
+        .as_ref()
+        .map(|u| crate::config::Secret::new(u.clone()));
+    let copy = match App::open_to_inspect(config, &to.dir, Arc::new(crate::SystemClock)).await {
+        Ok(a) => a,
+        Err(e) => {
+            report
+                .faults
+                .push(format!("the restored copy does not open: {e}"));
+            return;
+        }
+    };
+    match crate::audit_verify::verify(&copy).await {
+        Ok(v) if v.events >= manifest.audit_size => report.audit_events = v.events,
+        Ok(v) => report.faults.push(format!(
+            "the restored audit log holds {} events, the backup {}",
+            v.events, manifest.audit_size
+        )),
+        Err(Ok(t)) => report
+            .faults
+            .push(format!("the restored audit log does not verify: {t}")),
+        Err(Err(e)) => report
+            .faults
+            .push(format!("the restored audit log could not be read: {e}")),
+    }
+    let erased: HashSet<&String> = restored.erased.iter().collect();
+    let mut expected: BTreeMap<&str, u64> = BTreeMap::new();
+    for part in manifest
+        .owners
+        .iter()
+        .filter(|p| !erased.contains(&p.owner))
+    {
+        for (table, n) in &part.rows {
+            *expected.entry(table.as_str()).or_default() += n;
+        }
+    }
+    match copy.db().read().await {
+        Ok(mut tx) => {
+            let tables: Vec<&'static Table> = TABLES
+                .iter()
+                .filter(|t| t.group != Group::Platform)
+                .collect();
+            for table in tables {
+                let want = expected.get(table.name).copied().unwrap_or(0);
+                match sql::count_rows(&mut tx, table).await {
+                    Ok(n) if u64::try_from(n).unwrap_or(0) == want => {}
+                    Ok(n) => report.faults.push(format!(
+                        "{}: {n} rows restored, the backup has {want}",
+                        table.name
+                    )),
+                    Err(e) => report.faults.push(format!("{}: {e}", table.name)),
+                }
+            }
+            match sql::sample_file_ids(&mut tx, DRILL_FILES).await {
+                Ok(ids) => {
+                    drop(tx);
+                    for id in ids {
+                        match crate::files::check_plaintext(&copy, &id).await {
+                            Ok(()) => report.files_checked += 1,
+                            Err(why) => report.faults.push(why),
+                        }
+                    }
+                }
+                Err(e) => report.faults.push(format!("files: {e}")),
+            }
+        }
+        Err(e) => report.faults.push(format!("the restored copy: {e}")),
+    }
+    copy.close().await;
+}
+
+/// The newest drill's report in `target`.
+async fn last_drill(target: &Target) -> Result<Option<Drilled>, BackupError> {
+    let mut drills = target.list("drills").await?;
+    drills.sort_by(|a, b| a.modified.cmp(&b.modified).then(a.name.cmp(&b.name)));
+    let Some(last) = drills.last() else {
+        return Ok(None);
+    };
+    let bytes = target.get(&last.name).await?;
+    Ok(serde_json::from_slice(&bytes).ok())
+}
+
+/// What operators see of backups (`GET /admin/status`): no company content.
+#[derive(Debug, Clone, Default)]
+pub struct Status {
+    pub backups: usize,
+    pub last_backup: Option<Summary>,
+    pub last_drill: Option<Drilled>,
+}
+
+/// The backups' status.
+pub async fn status(app: &App) -> Result<Status, BackupError> {
+    let (target, _) = targets(app.config(), app.data_dir())?;
+    let mut all = list_in(&target).await?;
+    Ok(Status {
+        backups: all.len(),
+        last_backup: all.pop(),
+        last_drill: last_drill(&target).await?,
+    })
+}
+
+/// The server's schedule, called every minute: the daily backup at
+/// `[backup] schedule` (UTC) once the newest backup is older than today's
+/// slot, then a drill when the last one is a week old. A claim in the
+/// database makes several processes run it once.
+pub async fn scheduled(app: &App) -> Result<Option<Ran>, BackupError> {
+    const BUCKET: &str = "backup_schedule";
+    let Some((h, m)) = crate::config::parse_hh_mm(&app.config().backup.schedule) else {
+        return Ok(None);
+    };
+    let now = app.now();
+    let slot = now - now.rem_euclid(86_400_000) + (i64::from(h) * 60 + i64::from(m)) * 60_000;
+    if now < slot {
+        return Ok(None);
+    }
+    let (target, _) = targets(app.config(), app.data_dir())?;
+    if list_in(&target)
+        .await?
+        .last()
+        .is_some_and(|s| s.created_at >= slot)
+    {
+        return Ok(None);
+    }
+    {
+        let mut tx = app.db().write().await.map_err(AppError::from)?;
+        turva_store::throttle::lock(&mut tx, BUCKET, "daily").await?;
+        let (claimed, _) =
+            turva_store::throttle::window(&mut tx, BUCKET, "daily", now - 3_600_000).await?;
+        if claimed > 0 {
+            return Ok(None);
+        }
+        turva_store::throttle::record(&mut tx, &crate::secret::new_id(), BUCKET, "daily", now)
+            .await?;
+        tx.commit().await.map_err(AppError::from)?;
+    }
+    let ran = run(app, &Ctx::cli(), "system").await?;
+    let week = 7 * 86_400_000;
+    if last_drill(&target)
+        .await?
+        .is_none_or(|d| now - d.at >= week)
+    {
+        let d = drill(app, &Ctx::cli(), "system").await?;
+        tracing::info!(backup = %d.backup, passed = d.passed, rto_ms = d.rto_ms, "weekly restore drill");
+    }
+    Ok(Some(ran))
 }

@@ -549,7 +549,7 @@ fn secret_from(
     }
 }
 
-fn parse_hh_mm(s: &str) -> Option<(u8, u8)> {
+pub(crate) fn parse_hh_mm(s: &str) -> Option<(u8, u8)> {
     let (h, m) = s.split_once(':')?;
     let (h, m): (u8, u8) = (h.parse().ok()?, m.parse().ok()?);
     (h < 24 && m < 60 && s.len() == 5).then_some((h, m))

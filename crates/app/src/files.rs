@@ -370,6 +370,51 @@ pub async fn download(app: &App, ctx: &Ctx, actor: &Actor, id: &str) -> Result<D
     })
 }
 
+/// Opens a stored file with its keys and checks its plaintext against the
+/// SHA-256 recorded at upload (a restore drill's sample). No caller's
+/// rights are involved: only the operator's drill uses it, on a scratch
+/// copy.
+pub(crate) async fn check_plaintext(app: &App, id: &str) -> Result<(), String> {
+    let mut tx = app.db().read().await.map_err(|e| e.to_string())?;
+    let file = files::file_by_id(&mut tx, id)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("file {id} is gone"))?;
+    let kek = keyring::key_by_id(app, &mut tx, &file.kek_id)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("the key of file {id} is gone"))?;
+    drop(tx);
+    let plain = crypt::open(
+        &kek,
+        &key_aad(&file.company_id, &file.id),
+        &file.wrapped_key,
+    )
+    .map_err(|_| format!("the key of file {id} does not open"))?;
+    let file_key =
+        DataKey::from_bytes(&plain).ok_or_else(|| format!("the key of file {id} is malformed"))?;
+    let aad = file_aad(&file.company_id, &file.document_id, &file.id);
+    let mut body = Box::pin(
+        app.blobs()
+            .get_decrypted(&file.blob_key, &file_key, &aad)
+            .await
+            .map_err(|e| format!("file {id}: {e}"))?,
+    );
+    let mut hash = <sha2::Sha256 as sha2::Digest>::new();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| format!("file {id}: {e}"))?;
+        sha2::Digest::update(&mut hash, &chunk);
+    }
+    let got = hex::encode(sha2::Digest::finalize(hash));
+    if got == file.sha256 {
+        Ok(())
+    } else {
+        Err(format!(
+            "file {id} decrypts to other bytes than were uploaded"
+        ))
+    }
+}
+
 /// Removes a file from its document (edit): a new version without it; the
 /// file stays restorable from the version history.
 pub async fn delete(app: &App, ctx: &Ctx, actor: &Actor, id: &str) -> Result<(), AppError> {

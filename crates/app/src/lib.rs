@@ -9,6 +9,7 @@
 //!   [`audit::record`].
 //! - Roles and rights are re-read from the database on every request.
 
+pub mod admin;
 pub mod alerts;
 pub mod api_tokens;
 pub mod audit;

@@ -185,6 +185,31 @@ pub fn daily_checkpoint(lang: Language, to: &str, note: &str, key_link: &str) ->
     }
 }
 
+/// A restore drill failed: the operators must look before they need the
+/// backups.
+pub fn drill_failed(lang: Language, to: &str, backup: &str, why: &str) -> Mail {
+    let (subject, text) = match lang {
+        Language::En => (
+            "Turva restore drill FAILED",
+            format!("Hello,\n\nThe restore drill of backup {backup} failed:\n\n{why}\n\nThe backups may not restore. Run `turva backup verify {backup}` and `turva backup drill`, and take a new backup once the cause is fixed.\n"),
+        ),
+        Language::Fi => (
+            "Turvan palautusharjoitus EPÄONNISTUI",
+            format!("Hei,\n\nVarmuuskopion {backup} palautusharjoitus epäonnistui:\n\n{why}\n\nVarmuuskopiot eivät ehkä palaudu. Aja `turva backup verify {backup}` ja `turva backup drill`, ja ota uusi varmuuskopio, kun syy on korjattu.\n"),
+        ),
+        Language::De => (
+            "Turva-Wiederherstellungsübung FEHLGESCHLAGEN",
+            format!("Hallo,\n\ndie Wiederherstellungsübung der Sicherung {backup} ist fehlgeschlagen:\n\n{why}\n\nDie Sicherungen lassen sich möglicherweise nicht wiederherstellen. Führen Sie `turva backup verify {backup}` und `turva backup drill` aus und erstellen Sie eine neue Sicherung, sobald die Ursache behoben ist.\n"),
+        ),
+    };
+    Mail {
+        to: to.to_string(),
+        subject: subject.to_string(),
+        text,
+        kind: "drill_failed",
+    }
+}
+
 /// A notice that the password was changed (sent to the account's address).
 pub fn password_changed(lang: Language, to: &str) -> Mail {
     let (subject, text) = match lang {

@@ -50,6 +50,8 @@ pub enum AuditAction {
     BackupRestore,
     /// A restore drill ran (its outcome and figures in `reason`).
     BackupDrill,
+    /// The platform's status was read (operators).
+    AdminStatus,
     MemberList,
     MemberInvite,
     MemberRoleChange,
@@ -145,6 +147,7 @@ impl AuditAction {
         AuditAction::BackupVerify,
         AuditAction::BackupRestore,
         AuditAction::BackupDrill,
+        AuditAction::AdminStatus,
         AuditAction::MemberList,
         AuditAction::MemberInvite,
         AuditAction::MemberRoleChange,
@@ -262,6 +265,7 @@ impl AuditAction {
             AuditAction::BackupVerify => "backup.verify",
             AuditAction::BackupRestore => "backup.restore",
             AuditAction::BackupDrill => "backup.drill",
+            AuditAction::AdminStatus => "admin.status",
             AuditAction::MemberList => "member.list",
             AuditAction::MemberInvite => "member.invite",
             AuditAction::MemberRoleChange => "member.role_change",

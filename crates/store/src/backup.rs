@@ -481,3 +481,66 @@ pub async fn check_references(tx: &mut Tx) -> Result<()> {
     }
     Ok(())
 }
+
+/// How many rows `table` holds (a drill compares them with the manifest).
+pub async fn count_rows(tx: &mut Tx, table: &Table) -> Result<i64> {
+    let sql = match tx.backend() {
+        Backend::Sqlite => format!(
+            "SELECT count(*) FROM {}.{}",
+            table.sqlite_schema, table.name
+        ),
+        Backend::Postgres => format!("SELECT count(*) FROM {}", table.name),
+    };
+    let (n,): (i64,) = on_tx!(tx, |c| sqlx::query_as(&sql).fetch_one(c).await)?;
+    Ok(n)
+}
+
+/// A few attachments' ids, at random (a drill opens them).
+pub async fn sample_file_ids(tx: &mut Tx, n: i64) -> Result<Vec<String>> {
+    let rows: Vec<(String,)> = on_tx!(tx, |c| sqlx::query_as(
+        "SELECT id FROM files ORDER BY random() LIMIT $1"
+    )
+    .bind(n)
+    .fetch_all(c)
+    .await)?;
+    Ok(rows.into_iter().map(|(n,)| n).collect())
+}
+
+/// A database name a drill may create and drop: its own prefix, then
+/// letters and digits only.
+fn scratch_name_ok(name: &str) -> bool {
+    name.starts_with("turva_drill_")
+        && name.len() <= 63
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+/// Creates the PostgreSQL database `name` for a restore drill (the role
+/// needs CREATEDB).
+pub async fn create_scratch_database(db: &Db, name: &str) -> Result<()> {
+    if !scratch_name_ok(name) {
+        return Err(StoreError::Corrupt(format!(
+            "{name} is not a drill database name"
+        )));
+    }
+    if let Db::Postgres(pool) = db {
+        let sql = format!("CREATE DATABASE {name}");
+        sqlx::Executor::execute(pool, sqlx::raw_sql(&sql)).await?;
+    }
+    Ok(())
+}
+
+/// Drops a drill's PostgreSQL database.
+pub async fn drop_scratch_database(db: &Db, name: &str) -> Result<()> {
+    if !scratch_name_ok(name) {
+        return Err(StoreError::Corrupt(format!(
+            "{name} is not a drill database name"
+        )));
+    }
+    if let Db::Postgres(pool) = db {
+        let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+        sqlx::Executor::execute(pool, sqlx::raw_sql(&sql)).await?;
+    }
+    Ok(())
+}

@@ -211,7 +211,8 @@ pub async fn run_until(db: &Db, last: i64) -> Result<usize> {
             Backend::Sqlite => next.sqlite,
             Backend::Postgres => next.postgres,
         };
-        exec_tx!(&mut tx, |c| sqlx::raw_sql(sql).execute(c).await)?;
+        exec_tx!(&mut tx, |c| sqlx::Executor::execute(c, sqlx::raw_sql(sql))
+            .await)?;
         exec_tx!(&mut tx, |c| sqlx::query(
             "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)"
         )
@@ -242,7 +243,11 @@ async fn adopt_audit_file(tx: &mut Tx) -> Result<bool> {
     if there > 0 {
         return Ok(false);
     }
-    exec_tx!(tx, |c| sqlx::raw_sql(AUDIT_FILE_SQL).execute(c).await)?;
+    exec_tx!(tx, |c| sqlx::Executor::execute(
+        c,
+        sqlx::raw_sql(AUDIT_FILE_SQL)
+    )
+    .await)?;
     Ok(true)
 }
 

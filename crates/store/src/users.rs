@@ -159,3 +159,14 @@ pub async fn set_email(tx: &mut Tx, id: &str, email: &str) -> Result<()> {
     .await)?;
     Ok(())
 }
+
+/// Every operator's address and language (for platform notices such as a
+/// failed restore drill).
+pub async fn operator_addresses(tx: &mut Tx) -> Result<Vec<(String, String)>> {
+    let rows: Vec<(String, String)> = on_tx!(tx, |c| sqlx::query_as(
+        "SELECT email, language FROM users WHERE is_operator ORDER BY email"
+    )
+    .fetch_all(c)
+    .await)?;
+    Ok(rows)
+}

@@ -13,8 +13,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::api::{
-    audit, auth, companies, documents, files, folders, health, me, mfa, search, shares, templates,
-    tokens,
+    admin, audit, auth, companies, documents, files, folders, health, me, mfa, search, shares,
+    templates, tokens,
 };
 use crate::error::ApiError;
 use crate::middleware;
@@ -26,7 +26,7 @@ pub const JSON_LIMIT: usize = 1024 * 1024;
 #[openapi(
     info(title = "Turva", description = "The Turva HTTP API (contract: API.md). Errors are application/problem+json with a stable `code`."),
     modifiers(&Security),
-    tags((name = "auth"), (name = "me"), (name = "companies"), (name = "members"), (name = "folders"), (name = "documents"), (name = "templates"), (name = "shares"), (name = "files"), (name = "search"), (name = "trash"), (name = "audit"), (name = "health"))
+    tags((name = "auth"), (name = "me"), (name = "companies"), (name = "members"), (name = "folders"), (name = "documents"), (name = "templates"), (name = "shares"), (name = "files"), (name = "search"), (name = "trash"), (name = "audit"), (name = "admin"), (name = "health"))
 )]
 struct ApiDoc;
 
@@ -128,6 +128,7 @@ fn api() -> OpenApiRouter<App> {
         .routes(routes!(audit::company_audit))
         .routes(routes!(audit::analytics))
         .routes(routes!(audit::platform_audit))
+        .routes(routes!(admin::status))
         .routes(routes!(audit::latest_checkpoint))
         .routes(routes!(audit::list_checkpoints))
         .routes(routes!(audit::inclusion_proof))

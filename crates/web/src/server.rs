@@ -51,6 +51,7 @@ pub async fn serve(app: App, listen: SocketAddr, files: TlsFiles) -> Result<Runn
     tokio::spawn(watch_certificate(rustls, files));
     tokio::spawn(report_unauthenticated(app.clone()));
     tokio::spawn(housekeeping(app.clone()));
+    tokio::spawn(backup_schedule(app.clone()));
     Ok(Running {
         addr,
         handle,
@@ -102,6 +103,26 @@ async fn housekeeping(app: App) {
             ),
             Ok(None) => {}
             Err(e) => tracing::warn!(error = %e, "master key rotation failed"),
+        }
+    }
+}
+
+/// Every minute: the daily backup at `[backup] schedule` (UTC) and, after
+/// it, the weekly restore drill (`turva_app::backup::scheduled`).
+async fn backup_schedule(app: App) {
+    loop {
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        match turva_app::backup::scheduled(&app).await {
+            Ok(Some(ran)) => tracing::info!(
+                backup = %ran.summary.id,
+                bytes = ran.summary.bytes,
+                new_bytes = ran.summary.new_bytes,
+                "daily backup taken"
+            ),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::error!(error = %e, "the daily backup failed; the previous backups are kept")
+            }
         }
     }
 }

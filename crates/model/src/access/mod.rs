@@ -88,6 +88,9 @@ pub enum Action {
     ReadPlatformAudit,
     /// Export the platform's audit log (operators, recent auth).
     ExportPlatformAudit,
+    /// Read the platform's status: version, backups, drills, key versions
+    /// (operators; no company content).
+    ViewPlatformStatus,
     /// Read the log's checkpoints and consistency proofs: operators, and
     /// whoever is an owner or admin of some company (`role` is then the
     /// actor's highest active role in any company).
@@ -185,7 +188,9 @@ pub fn decide(actor: &ActorFacts, action: Action) -> Decision {
         (true, true) => Ok(Allowed { action, via: None }),
     };
     match action {
-        Action::ReadPlatformAudit => return allow_if(actor.is_operator, action),
+        Action::ReadPlatformAudit | Action::ViewPlatformStatus => {
+            return allow_if(actor.is_operator, action)
+        }
         Action::ExportPlatformAudit => return needs_recent(actor.is_operator),
         Action::ReadAuditProofs => {
             let admin = actor.role.is_some_and(Role::is_admin);
@@ -284,9 +289,10 @@ pub fn decide(actor: &ActorFacts, action: Action) -> Decision {
             }
         }
         Action::ExportAudit => needs_recent(role.is_admin()),
-        Action::ReadPlatformAudit | Action::ExportPlatformAudit | Action::ReadAuditProofs => {
-            Err(Reason::Forbidden)
-        }
+        Action::ReadPlatformAudit
+        | Action::ExportPlatformAudit
+        | Action::ReadAuditProofs
+        | Action::ViewPlatformStatus => Err(Reason::Forbidden),
         // Object actions need the object's facts: `decide_object`.
         Action::Object(_) => Err(Reason::Forbidden),
     }
@@ -683,6 +689,9 @@ mod tests {
         assert_eq!(d(facts(true, None, false), ExportPlatformAudit), REAUTH);
         assert_eq!(d(facts(true, None, true), ExportPlatformAudit), YES);
         assert_eq!(d(facts(false, Some(Owner), true), ReadPlatformAudit), NO);
+        assert_eq!(d(facts(true, None, false), ViewPlatformStatus), YES);
+        assert_eq!(d(facts(false, Some(Owner), true), ViewPlatformStatus), NO);
+        assert_eq!(d(facts(false, None, true), ViewPlatformStatus), NO);
         assert_eq!(d(facts(false, Some(Owner), true), ExportPlatformAudit), NO);
         assert_eq!(d(facts(true, None, false), ReadAuditProofs), YES);
         assert_eq!(d(facts(false, Some(Admin), false), ReadAuditProofs), YES);

@@ -345,3 +345,195 @@ async fn every_table_is_backed_up_or_left_out_on_purpose(t: TestApp) {
         .unwrap();
     assert!(unknown.is_empty(), "{unknown:?}");
 }
+
+both!(a_drill_restores_the_newest_backup_and_is_on_record);
+async fn a_drill_restores_the_newest_backup_and_is_on_record(t: TestApp) {
+    let op = t.operator("drill.op@example.test").await;
+    let err = turva(&t, &["backup", "drill"], "").await.unwrap_err();
+    assert!(err.contains("no backup to drill"), "{err}");
+    let s = staff(&t, "harjoitus").await;
+    let fid = folder(&s.owner, &s.cid, json!({ "name": "Kansio" })).await;
+    let did = doc(&s.owner, &fid, "Dokumentti").await;
+    for i in 0..3 {
+        let up = upload(
+            &s.owner,
+            &did,
+            &format!("f{i}.txt"),
+            "text/plain",
+            format!("file {i}").as_bytes(),
+        )
+        .await;
+        assert_eq!(up.status, 201);
+    }
+    let id = backup_id(&t).await;
+    let out = turva(&t, &["backup", "drill"], "").await.unwrap();
+    assert!(
+        out.starts_with(&format!("drill of backup {id} passed: ")),
+        "{out}"
+    );
+    assert!(out.contains("3 files decrypted"), "{out}");
+    let drills = t.audit_rows_where("action = 'backup.drill'").await;
+    assert_eq!(drills.len(), 1);
+    assert!(
+        drills[0]
+            .reason
+            .as_deref()
+            .unwrap_or_default()
+            .contains("passed; RTO"),
+        "{:?}",
+        drills[0].reason
+    );
+    // Nothing of the scratch copy is left.
+    assert!(!t.data_dir().join("drill-scratch").exists());
+
+    // Operators see it in the platform status; nobody else does.
+    let r = op.get("/api/v1/admin/status").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["backups"], 1);
+    assert_eq!(r.body["last_backup"]["id"], id.as_str());
+    assert_eq!(r.body["last_drill"]["backup"], id.as_str());
+    assert_eq!(r.body["last_drill"]["passed"], true);
+    assert!(r.body["last_drill"]["rto_seconds"].as_f64().is_some());
+    assert_eq!(r.body["key_versions"][0]["version"], 1);
+    assert!(!r.body.to_string().contains("Dokumentti"));
+    let r = s.owner.get("/api/v1/admin/status").await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert_eq!(t.audit_rows_where("action = 'admin.status'").await.len(), 2);
+
+    // A damaged backup fails its drill, and the operators are told.
+    let target = t.data_dir().join("backups");
+    let file = files_under(&target.join("files"))
+        .into_iter()
+        .next()
+        .unwrap();
+    std::fs::write(&file, b"not the file").unwrap();
+    let err = turva(&t, &["backup", "drill"], "").await.unwrap_err();
+    assert!(err.contains("FAILED") && err.contains("damaged"), "{err}");
+    assert!(
+        t.outbox()
+            .iter()
+            .any(|m| m.to == "drill.op@example.test" && m.subject.contains("FAILED")),
+        "the operator is emailed"
+    );
+    let r = op.get("/api/v1/admin/status").await;
+    assert_eq!(r.body["last_drill"]["passed"], false, "{}", r.body);
+}
+
+both!(
+    the_daily_backup_runs_once_at_its_time_and_old_ones_go,
+    |c| {
+        c.backup.schedule = "00:00".into();
+    }
+);
+async fn the_daily_backup_runs_once_at_its_time_and_old_ones_go(t: TestApp) {
+    let s = staff(&t, "ajastus").await;
+    let fid = folder(&s.owner, &s.cid, json!({ "name": "Kansio" })).await;
+    let _ = doc(&s.owner, &fid, "Dokumentti").await;
+    let first = turva_app::backup::scheduled(&t.app).await.unwrap();
+    assert!(
+        first.is_some(),
+        "past today's slot and no backup: one is taken"
+    );
+    assert!(turva_app::backup::scheduled(&t.app)
+        .await
+        .unwrap()
+        .is_none());
+    // The first scheduled backup is followed by a drill.
+    assert_eq!(t.audit_rows_where("action = 'backup.drill'").await.len(), 1);
+    t.clock.advance_secs(24 * 3600);
+    assert!(turva_app::backup::scheduled(&t.app)
+        .await
+        .unwrap()
+        .is_some());
+    // The drill is weekly.
+    assert_eq!(t.audit_rows_where("action = 'backup.drill'").await.len(), 1);
+    let listed = turva(&t, &["backup", "list"], "").await.unwrap();
+    assert_eq!(listed.lines().count(), 2, "{listed}");
+
+    // 91 days on, the two are past retention; the new one stays, and with
+    // it only the newest key-ring copy.
+    t.clock.advance_secs(91 * 24 * 3600);
+    let third = turva_app::backup::run(&t.app, &turva_app::Ctx::cli(), "cli")
+        .await
+        .unwrap();
+    assert!(third.summary.bytes > 0);
+    let listed = turva(&t, &["backup", "list"], "").await.unwrap();
+    assert_eq!(listed.lines().count(), 1, "{listed}");
+    assert_eq!(files_under(&t.data_dir().join("keyring-copies")).len(), 1);
+    let id = listed.trim();
+    let out = turva(&t, &["backup", "verify", id], "").await.unwrap();
+    assert!(out.contains("is sound"), "{out}");
+}
+
+both!(a_backup_from_before_a_key_rotation_still_restores);
+async fn a_backup_from_before_a_key_rotation_still_restores(t: TestApp) {
+    let s = staff(&t, "kierto").await;
+    let fid = folder(&s.owner, &s.cid, json!({ "name": "Kansio" })).await;
+    let did = doc(&s.owner, &fid, "Ennen kiertoa").await;
+    let id = backup_id(&t).await;
+    let out = turva(&t, &["keys", "rotate"], "").await.unwrap();
+    assert!(out.starts_with("master key version 2"), "{out}");
+    let (dir, config, args) = restore_target(&t, "rotated").await;
+    let mut restore = vec!["backup", "restore", id.as_str()];
+    restore.extend(args.iter().map(String::as_str));
+    let out = turva(&t, &restore, "").await.unwrap();
+    assert!(out.starts_with("restored backup"), "{out}");
+    let served = Served::open(config, &dir).await;
+    let c = served.client();
+    assert_eq!(
+        c.login("kierto.owner@example.test", PASSWORD).await.status,
+        200
+    );
+    let r = c.get(&format!("/api/v1/documents/{did}")).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    served.stop().await;
+}
+
+both!(a_restore_in_place_replaces_the_system_only_when_told);
+async fn a_restore_in_place_replaces_the_system_only_when_told(t: TestApp) {
+    let s = staff(&t, "paikka").await;
+    let fid = folder(&s.owner, &s.cid, json!({ "name": "Kansio" })).await;
+    let before = doc(&s.owner, &fid, "Ennen").await;
+    let id = backup_id(&t).await;
+    let after = doc(&s.owner, &fid, "Jälkeen").await;
+    let err = turva(&t, &["backup", "restore", &id], "")
+        .await
+        .unwrap_err();
+    assert!(err.contains("add --force"), "{err}");
+    let postgres = t.app.config().database.url.is_some();
+    let (dir, config) = t.stop_keep().await;
+    let data = dir.path().join("data");
+    let out = turva_at(&data, &config, &["backup", "restore", &id, "--force"]).await;
+    if postgres {
+        let err = out.unwrap_err();
+        assert!(err.contains("empty database"), "{err}");
+        return;
+    }
+    let out = out.unwrap();
+    assert!(out.starts_with(&format!("restored backup {id}")), "{out}");
+    let kept: Vec<_> = std::fs::read_dir(&data)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("replaced-"))
+        .collect();
+    assert_eq!(kept.len(), 1, "the replaced files are kept");
+    let served = Served::open(config.clone(), &data).await;
+    let c = served.client();
+    assert_eq!(
+        c.login("paikka.owner@example.test", PASSWORD).await.status,
+        200
+    );
+    assert_eq!(
+        c.get(&format!("/api/v1/documents/{before}")).await.status,
+        200
+    );
+    assert_eq!(
+        c.get(&format!("/api/v1/documents/{after}")).await.status,
+        404
+    );
+    served.stop().await;
+    let out = turva_at(&data, &config, &["audit", "verify"])
+        .await
+        .unwrap();
+    assert!(out.starts_with("verified "), "{out}");
+}

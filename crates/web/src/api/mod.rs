@@ -2,6 +2,7 @@
 //! operation, render. The wire types here are converted by hand from the
 //! app's types.
 
+pub mod admin;
 pub mod audit;
 pub mod auth;
 pub mod companies;

@@ -271,12 +271,39 @@ async fn backup(
         }
         BackupCommand::Restore {
             id,
-            object: Some(_),
+            object: Some(object),
+            into,
             ..
         } => {
-            return Err(anyhow!(
-                "restoring backup {id} one object at a time is not built yet; restore --into a new directory"
-            ));
+            if into.is_some() {
+                return Err(anyhow!(
+                    "--object restores into the live system; --into takes the whole system"
+                ));
+            }
+            let app = open(config, data).await?;
+            let r = b::restore_object(&app, &Ctx::cli(), &id, &object).await;
+            app.close().await;
+            let r = r.map_err(fail)?;
+            let what = if r.is_folder { "folder" } else { "document" };
+            writeln!(
+                out,
+                "restored {what} {} from backup {id}: {} folders, {} documents, {} files, {} shares{}{}",
+                r.object,
+                r.folders,
+                r.documents,
+                r.files,
+                r.shares,
+                if r.shares_skipped > 0 {
+                    format!(" ({} left out: their grantee is gone)", r.shares_skipped)
+                } else {
+                    String::new()
+                },
+                if r.replaced_trashed {
+                    "; it replaced the version in the trash"
+                } else {
+                    ""
+                }
+            )?;
         }
         BackupCommand::Restore {
             id,

@@ -544,3 +544,78 @@ pub async fn drop_scratch_database(db: &Db, name: &str) -> Result<()> {
     }
     Ok(())
 }
+
+/// Where a folder or document stands in the live system.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveObject {
+    pub company_id: String,
+    pub is_folder: bool,
+    /// In the trash (itself or through a folder above it).
+    pub in_trash: bool,
+}
+
+/// The live state of the folder or document `id`, if it exists.
+pub async fn live_object(tx: &mut Tx, id: &str) -> Result<Option<LiveObject>> {
+    let folder: Option<(String, bool)> = on_tx!(tx, |c| sqlx::query_as(
+        "SELECT company_id, in_trash FROM folders WHERE id = $1"
+    )
+    .bind(id)
+    .fetch_optional(c)
+    .await)?;
+    if let Some((company_id, in_trash)) = folder {
+        return Ok(Some(LiveObject {
+            company_id,
+            is_folder: true,
+            in_trash,
+        }));
+    }
+    let doc: Option<(String, bool)> = on_tx!(tx, |c| sqlx::query_as(
+        "SELECT d.company_id, d.deleted_at IS NOT NULL OR f.in_trash
+         FROM documents d JOIN folders f ON f.id = d.folder_id WHERE d.id = $1"
+    )
+    .bind(id)
+    .fetch_optional(c)
+    .await)?;
+    Ok(doc.map(|(company_id, in_trash)| LiveObject {
+        company_id,
+        is_folder: false,
+        in_trash,
+    }))
+}
+
+/// Whether the company exists and is not scheduled for deletion.
+pub async fn company_is_live(tx: &mut Tx, company_id: &str) -> Result<bool> {
+    let row: Option<(String,)> = on_tx!(tx, |c| sqlx::query_as(
+        "SELECT id FROM companies WHERE id = $1 AND deletion_scheduled_at IS NULL"
+    )
+    .bind(company_id)
+    .fetch_optional(c)
+    .await)?;
+    Ok(row.is_some())
+}
+
+/// Whether the folder exists in the company and is not in the trash.
+pub async fn folder_is_live(tx: &mut Tx, company_id: &str, id: &str) -> Result<bool> {
+    let row: Option<(bool,)> = on_tx!(tx, |c| sqlx::query_as(
+        "SELECT in_trash FROM folders WHERE id = $1 AND company_id = $2"
+    )
+    .bind(id)
+    .bind(company_id)
+    .fetch_optional(c)
+    .await)?;
+    Ok(row.is_some_and(|(t,)| !t))
+}
+
+/// Which of `ids` are users that exist.
+pub async fn existing_users(tx: &mut Tx, ids: &[String]) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for id in ids {
+        let row: Option<(String,)> =
+            on_tx!(tx, |c| sqlx::query_as("SELECT id FROM users WHERE id = $1")
+                .bind(id)
+                .fetch_optional(c)
+                .await)?;
+        out.extend(row.map(|(id,)| id));
+    }
+    Ok(out)
+}

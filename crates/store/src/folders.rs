@@ -259,16 +259,7 @@ pub async fn move_folder(
     })?;
     // … and hang it below the new parent's path.
     if let Some(p) = new_parent {
-        exec_tx!(tx, |c| sqlx::query(
-            "INSERT INTO folder_paths (folder_id, ancestor_id, depth)
-             SELECT sub.folder_id, up.ancestor_id, sub.depth + up.depth + 1
-             FROM folder_paths sub, folder_paths up
-             WHERE sub.ancestor_id = $1 AND up.folder_id = $2"
-        )
-        .bind(&f.id)
-        .bind(p)
-        .execute(c)
-        .await)?;
+        attach_subtree(tx, &f.id, p).await?;
     }
     exec_tx!(tx, |c| sqlx::query(
         "UPDATE folders SET parent_id = $3, updated_at = $4 WHERE id = $1 AND company_id = $2"
@@ -280,6 +271,23 @@ pub async fn move_folder(
     .execute(c)
     .await)?;
     refresh_subtree(tx, &f.company_id, &f.id).await
+}
+
+/// Adds the closure rows that hang the sub-tree of `root` (whose own
+/// rows are in place) below `parent`'s path; the caller sets `parent_id`
+/// and then calls [`refresh_subtree`].
+pub async fn attach_subtree(tx: &mut Tx, root: &str, parent: &str) -> Result<()> {
+    exec_tx!(tx, |c| sqlx::query(
+        "INSERT INTO folder_paths (folder_id, ancestor_id, depth)
+         SELECT sub.folder_id, up.ancestor_id, sub.depth + up.depth + 1
+         FROM folder_paths sub, folder_paths up
+         WHERE sub.ancestor_id = $1 AND up.folder_id = $2"
+    )
+    .bind(root)
+    .bind(parent)
+    .execute(c)
+    .await)?;
+    Ok(())
 }
 
 /// Moves a folder to the trash (`deleted_at` set) or back (`None`).

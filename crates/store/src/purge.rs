@@ -43,30 +43,7 @@ pub async fn trash_before(tx: &mut Tx, cutoff: Millis) -> Result<Vec<String>> {
     .fetch_all(c)
     .await)?;
     for (fid,) in old_folders {
-        let folders = ids(
-            tx,
-            "SELECT folder_id FROM folder_paths WHERE ancestor_id = $1",
-            &fid,
-        )
-        .await?;
-        let docs = ids(
-            tx,
-            "SELECT d.id FROM documents d JOIN folder_paths fp ON fp.folder_id = d.folder_id WHERE fp.ancestor_id = $1",
-            &fid,
-        )
-        .await?;
-        blobs.extend(blob_keys_of_documents(tx, &docs).await?);
-        for d in &docs {
-            search::remove_document(tx, d).await?;
-        }
-        forget_objects(tx, &docs).await?;
-        forget_objects(tx, &folders).await?;
-        // The folder's sub-folders, documents, versions, files and closure
-        // rows go with it (ON DELETE CASCADE).
-        exec_tx!(tx, |c| sqlx::query("DELETE FROM folders WHERE id = $1")
-            .bind(&fid)
-            .execute(c)
-            .await)?;
+        blobs.extend(folder_subtree(tx, &fid).await?);
     }
     let old_docs: Vec<(String,)> = on_tx!(tx, |c| sqlx::query_as(
         "SELECT id FROM documents WHERE deleted_at IS NOT NULL AND deleted_at < $1"
@@ -74,18 +51,53 @@ pub async fn trash_before(tx: &mut Tx, cutoff: Millis) -> Result<Vec<String>> {
     .bind(cutoff)
     .fetch_all(c)
     .await)?;
-    let old_docs: Vec<String> = old_docs.into_iter().map(|r| r.0).collect();
-    blobs.extend(blob_keys_of_documents(tx, &old_docs).await?);
-    for d in &old_docs {
+    for (d,) in old_docs {
+        blobs.extend(document(tx, &d).await?);
+    }
+    Ok(blobs)
+}
+
+/// Deletes a folder for good, with everything beneath it, their versions,
+/// files, shares and search entries. Returns the blob keys of its files.
+pub async fn folder_subtree(tx: &mut Tx, fid: &str) -> Result<Vec<String>> {
+    let folders = ids(
+        tx,
+        "SELECT folder_id FROM folder_paths WHERE ancestor_id = $1",
+        fid,
+    )
+    .await?;
+    let docs = ids(
+        tx,
+        "SELECT d.id FROM documents d JOIN folder_paths fp ON fp.folder_id = d.folder_id WHERE fp.ancestor_id = $1",
+        fid,
+    )
+    .await?;
+    let blobs = blob_keys_of_documents(tx, &docs).await?;
+    for d in &docs {
         search::remove_document(tx, d).await?;
     }
-    forget_objects(tx, &old_docs).await?;
-    for d in &old_docs {
-        exec_tx!(tx, |c| sqlx::query("DELETE FROM documents WHERE id = $1")
-            .bind(d)
-            .execute(c)
-            .await)?;
-    }
+    forget_objects(tx, &docs).await?;
+    forget_objects(tx, &folders).await?;
+    // The folder's sub-folders, documents, versions, files and closure
+    // rows go with it (ON DELETE CASCADE).
+    exec_tx!(tx, |c| sqlx::query("DELETE FROM folders WHERE id = $1")
+        .bind(fid)
+        .execute(c)
+        .await)?;
+    Ok(blobs)
+}
+
+/// Deletes a document for good, with its versions, files, shares and
+/// search entry. Returns the blob keys of its files.
+pub async fn document(tx: &mut Tx, did: &str) -> Result<Vec<String>> {
+    let one = [did.to_string()];
+    let blobs = blob_keys_of_documents(tx, &one).await?;
+    search::remove_document(tx, did).await?;
+    forget_objects(tx, &one).await?;
+    exec_tx!(tx, |c| sqlx::query("DELETE FROM documents WHERE id = $1")
+        .bind(did)
+        .execute(c)
+        .await)?;
     Ok(blobs)
 }
 

@@ -13,7 +13,7 @@ use turva_testkit::{Client, TestApp, PASSWORD};
 use crate::attachments::files_under;
 use crate::both;
 use crate::cli::turva;
-use crate::content::{doc, download, folder, search, staff, text, upload};
+use crate::content::{doc, download, folder, search, share_to_guest, staff, text, upload};
 
 /// A restored system, served.
 struct Served {
@@ -535,5 +535,157 @@ async fn a_restore_in_place_replaces_the_system_only_when_told(t: TestApp) {
     let out = turva_at(&data, &config, &["audit", "verify"])
         .await
         .unwrap();
+    assert!(out.starts_with("verified "), "{out}");
+}
+
+both!(one_deleted_folder_comes_back_with_its_files_byte_identical);
+async fn one_deleted_folder_comes_back_with_its_files_byte_identical(t: TestApp) {
+    let s = staff(&t, "kohde").await;
+    let top = folder(&s.owner, &s.cid, json!({ "name": "Projekti" })).await;
+    let sub = folder(
+        &s.owner,
+        &s.cid,
+        json!({ "name": "Alakansio", "parent_id": top }),
+    )
+    .await;
+    let d1 = doc(&s.owner, &top, "Pöytäkirja").await;
+    let d2 = doc(&s.owner, &sub, "Mittaukset").await;
+    let photo = b"\x89PNG not really, but bytes ".repeat(500);
+    let up = upload(
+        &s.owner,
+        &d2,
+        "kuva.bin",
+        "application/octet-stream",
+        &photo,
+    )
+    .await;
+    assert_eq!(up.status, 201, "{}", up.body);
+    let file_id = text(&up.body["id"]);
+    let (_, guest) = share_to_guest(
+        &t,
+        &s.owner,
+        "folders",
+        &top,
+        "kohde.guest@example.test",
+        json!({"right": "view"}),
+    )
+    .await;
+    let elsewhere = folder(&s.owner, &s.cid, json!({ "name": "Muu" })).await;
+    let other = doc(&s.owner, &elsewhere, "Muualla").await;
+    let id = backup_id(&t).await;
+
+    // A live object is not overwritten.
+    let err = turva(&t, &["backup", "restore", &id, "--object", &top], "")
+        .await
+        .unwrap_err();
+    assert!(err.contains("exists in the live system"), "{err}");
+    let err = turva(&t, &["backup", "restore", &id, "--object", "nonsense"], "")
+        .await
+        .unwrap_err();
+    assert!(err.contains("is not an object id"), "{err}");
+
+    // Edited, then deleted: from the trash, the backup's version returns.
+    let r = s
+        .owner
+        .patch(
+            &format!("/api/v1/documents/{d1}"),
+            json!({"title": "Muutettu", "version": 1}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        s.owner
+            .delete(&format!("/api/v1/folders/{top}"))
+            .await
+            .status,
+        204
+    );
+    let out = turva(&t, &["backup", "restore", &id, "--object", &top], "")
+        .await
+        .unwrap();
+    assert!(
+        out.starts_with(&format!(
+            "restored folder {top} from backup {id}: 2 folders, 2 documents, 1 files, 1 shares"
+        )),
+        "{out}"
+    );
+    assert!(out.contains("replaced the version in the trash"), "{out}");
+    let r = s.owner.get(&format!("/api/v1/documents/{d1}")).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["title"], "Pöytäkirja");
+    let (status, _, got) = download(&s.owner, &file_id).await;
+    assert_eq!(status, 200);
+    assert!(got == photo, "byte-identical");
+    assert_eq!(
+        guest.get(&format!("/api/v1/folders/{top}")).await.status,
+        200,
+        "the share is back"
+    );
+    assert_eq!(
+        s.owner.get(&format!("/api/v1/folders/{sub}")).await.status,
+        200
+    );
+    assert_eq!(
+        s.owner
+            .get(&format!("/api/v1/documents/{other}"))
+            .await
+            .status,
+        200
+    );
+    let hits = search(&s.owner, "Mittaukset").await;
+    assert_eq!(
+        hits.body["items"].as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        hits.body
+    );
+
+    // Deleted for good (past the trash's 30 days): it returns in place.
+    assert_eq!(
+        s.owner
+            .delete(&format!("/api/v1/folders/{top}"))
+            .await
+            .status,
+        204
+    );
+    t.clock.advance_secs(31 * 24 * 3600);
+    assert!(turva_app::trash::purge(&t.app).await.unwrap() >= 1);
+    let owner = t.client();
+    owner.login("kohde.owner@example.test", PASSWORD).await;
+    assert_eq!(
+        owner.get(&format!("/api/v1/documents/{d2}")).await.status,
+        404
+    );
+    let out = turva(&t, &["backup", "restore", &id, "--object", &top], "")
+        .await
+        .unwrap();
+    assert!(!out.contains("replaced"), "{out}");
+    let (status, _, got) = download(&owner, &file_id).await;
+    assert_eq!(status, 200);
+    assert!(got == photo);
+
+    // One document alone.
+    assert_eq!(
+        owner
+            .delete(&format!("/api/v1/documents/{d2}"))
+            .await
+            .status,
+        204
+    );
+    let out = turva(&t, &["backup", "restore", &id, "--object", &d2], "")
+        .await
+        .unwrap();
+    assert!(out.starts_with(&format!("restored document {d2}")), "{out}");
+    assert_eq!(
+        owner.get(&format!("/api/v1/documents/{d2}")).await.status,
+        200
+    );
+
+    let restores = t.audit_rows_where("action = 'backup.restore'").await;
+    assert_eq!(restores.len(), 3);
+    assert!(restores
+        .iter()
+        .all(|e| e.company_id.as_deref() == Some(s.cid.as_str())));
+    let out = turva(&t, &["audit", "verify"], "").await.unwrap();
     assert!(out.starts_with("verified "), "{out}");
 }

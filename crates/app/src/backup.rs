@@ -167,8 +167,10 @@ pub fn targets(config: &Config, dir: &Path) -> Result<(Target, Target), BackupEr
     let open = |spec: &Option<String>, default: PathBuf| -> Result<Target, BackupError> {
         match spec.as_deref() {
             None | Some("") => Ok(Target::local(&default)?),
+            Some(s) if s.starts_with("s3://") => Ok(Target::s3(s)?),
             Some(s) if s.contains("://") => Err(BackupError::Refused(format!(
-                "backup target {s}: only a directory is supported by this build"
+                "backup target {}: a directory or an s3:// URL",
+                s.split('?').next().unwrap_or_default()
             ))),
             Some(d) => Ok(Target::local(Path::new(d))?),
         }

@@ -275,17 +275,23 @@ pub const OPTIONS: &[Opt] = &[
     Opt { section: "audit", key: "alert_downloads", kind: Kind::Integer, default: "100", doc: "A company's owners and admins are alerted when one person downloads this many of its files ..." },
     Opt { section: "audit", key: "alert_downloads_minutes", kind: Kind::Integer, default: "10", doc: "... within this many minutes." },
     Opt { section: "audit", key: "email_checkpoints", kind: Kind::Bool, default: "false", doc: "Once a day, email the newest signed checkpoint to every company's owners and admins: a copy of it outside this machine." },
-    Opt { section: "backup", key: "target", kind: Kind::Text, default: "", doc: "A directory or s3:// URL for backups. Default: DIR/backups." },
+    Opt { section: "backup", key: "target", kind: Kind::Text, default: "", doc: "A directory or an S3-compatible bucket for backups: s3://BUCKET[/PREFIX][?endpoint=URL&region=R&allow_http=true] (credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or access_key_id= and secret_access_key= in the query). Default: DIR/backups." },
     Opt { section: "backup", key: "retention_days", kind: Kind::Integer, default: "90", doc: "How long backups are kept." },
     Opt { section: "backup", key: "schedule", kind: Kind::Text, default: "\"02:00\"", doc: "Daily backup time (HH:MM, UTC), or \"off\"." },
-    Opt { section: "backup", key: "keyring_target", kind: Kind::Text, default: "", doc: "Where copies of the key ring go, apart from the data backups. Default: DIR/keyring-copies." },
+    Opt { section: "backup", key: "keyring_target", kind: Kind::Text, default: "", doc: "Where copies of the key ring go, apart from the data backups (a directory or an s3:// URL as for target). Default: DIR/keyring-copies." },
     Opt { section: "backup", key: "keyring_retention_days", kind: Kind::Integer, default: "7", doc: "A destroyed key is gone from every key-ring copy after this many days." },
     Opt { section: "log", key: "format", kind: Kind::Text, default: "\"text\"", doc: "\"text\" or \"json\" (one JSON object a line)." },
     Opt { section: "log", key: "level", kind: Kind::Text, default: "\"info\"", doc: "error, warn, info, debug or trace (RUST_LOG overrides)." },
 ];
 
 /// Environment variables that start with `TURVA_` but are not configuration.
-const NOT_CONFIG: &[&str] = &["TURVA_PASSWORD", "TURVA_REQUIRE_POSTGRES", "TURVA_LOG"];
+const NOT_CONFIG: &[&str] = &[
+    "TURVA_PASSWORD",
+    "TURVA_REQUIRE_POSTGRES",
+    "TURVA_REQUIRE_S3",
+    "TURVA_MOTO_SERVER",
+    "TURVA_LOG",
+];
 
 impl Config {
     /// Reads `file` (if given) and the environment `vars`; returns the

@@ -72,6 +72,47 @@ impl Target {
         })
     }
 
+    /// An S3-compatible bucket: `s3://BUCKET[/PREFIX][?endpoint=URL&region=R&allow_http=true]`.
+    /// Credentials come from the usual `AWS_*` environment variables (or
+    /// `access_key_id` and `secret_access_key` in the query, for servers
+    /// such as MinIO's or a test's).
+    pub fn s3(url: &str) -> Result<Target, TargetError> {
+        let bad = |why: &str| TargetError::Unavailable(format!("{}: {why}", redact(url)));
+        let rest = url
+            .strip_prefix("s3://")
+            .ok_or_else(|| bad("not an s3:// URL"))?;
+        let (location, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let (bucket, prefix) = location.split_once('/').unwrap_or((location, ""));
+        if bucket.is_empty() {
+            return Err(bad("no bucket"));
+        }
+        let mut b = object_store::aws::AmazonS3Builder::from_env().with_bucket_name(bucket);
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            b = match k {
+                "endpoint" => b.with_endpoint(v),
+                "region" => b.with_region(v),
+                "allow_http" => b.with_allow_http(v == "true"),
+                "access_key_id" => b.with_access_key_id(v),
+                "secret_access_key" => b.with_secret_access_key(v),
+                _ => return Err(bad(&format!("unknown option {k}"))),
+            };
+        }
+        let store = b.build().map_err(|e| bad(&e.to_string()))?;
+        let store: Arc<dyn ObjectStore> = if prefix.trim_matches('/').is_empty() {
+            Arc::new(store)
+        } else {
+            Arc::new(object_store::prefix::PrefixStore::new(
+                store,
+                prefix.trim_matches('/'),
+            ))
+        };
+        Ok(Target {
+            store,
+            describe: redact(url),
+        })
+    }
+
     /// Where it is, for messages.
     pub fn describe(&self) -> &str {
         &self.describe
@@ -145,4 +186,9 @@ impl Target {
             Err(e) => Err(fail(name, e)),
         }
     }
+}
+
+/// A target URL without its query (which may hold a secret key).
+fn redact(url: &str) -> String {
+    url.split('?').next().unwrap_or_default().to_string()
 }

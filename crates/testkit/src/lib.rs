@@ -8,6 +8,7 @@
 
 pub mod authenticator;
 pub mod pg;
+pub mod s3;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -59,9 +59,16 @@ async fn restore_target(t: &TestApp, name: &str) -> (PathBuf, Config, Vec<String
 /// Runs `turva` against another data directory (with its database).
 async fn turva_at(dir: &Path, config: &Config, args: &[&str]) -> Result<String, String> {
     let mut all = vec!["--data".to_string(), dir.to_string_lossy().into_owned()];
+    let mut toml = String::new();
     if let Some(url) = &config.database.url {
+        toml.push_str(&format!("[database]\nurl = \"{}\"\n", url.expose()));
+    }
+    if let Some(target) = &config.backup.target {
+        toml.push_str(&format!("[backup]\ntarget = \"{target}\"\n"));
+    }
+    if !toml.is_empty() {
         let path = dir.with_extension("toml");
-        std::fs::write(&path, format!("[database]\nurl = \"{}\"\n", url.expose())).unwrap();
+        std::fs::write(&path, toml).unwrap();
         all.push("--config".into());
         all.push(path.to_string_lossy().into_owned());
     }
@@ -688,4 +695,131 @@ async fn one_deleted_folder_comes_back_with_its_files_byte_identical(t: TestApp)
         .all(|e| e.company_id.as_deref() == Some(s.cid.as_str())));
     let out = turva(&t, &["audit", "verify"], "").await.unwrap();
     assert!(out.starts_with("verified "), "{out}");
+}
+
+both!(backups_go_to_an_s3_bucket_and_restore_from_it);
+async fn backups_go_to_an_s3_bucket_and_restore_from_it(t: TestApp) {
+    let Some(url) = turva_testkit::s3::fresh_bucket("turva").await else {
+        return;
+    };
+    let s = staff(&t, "pilvi").await;
+    let fid = folder(&s.owner, &s.cid, json!({ "name": "Pilvikansio" })).await;
+    let did = doc(&s.owner, &fid, "Pilvidokumentti Zyxwtitle").await;
+    let up = upload(
+        &s.owner,
+        &did,
+        "a.txt",
+        "text/plain",
+        b"cloud bytes PLAINCLOUD42",
+    )
+    .await;
+    assert_eq!(up.status, 201);
+    let mut config = t.app.config().clone();
+    config.backup.target = Some(url.clone());
+    let data = t.data_dir();
+    let out = turva_at(&data, &config, &["backup", "run"]).await.unwrap();
+    assert!(out.starts_with("backup "), "{out}");
+    let id = out
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .trim_end_matches(':')
+        .to_string();
+    assert_eq!(
+        turva_at(&data, &config, &["backup", "list"]).await.unwrap(),
+        format!("{id}\n")
+    );
+    let out = turva_at(&data, &config, &["backup", "verify", &id])
+        .await
+        .unwrap();
+    assert!(out.contains("is sound"), "{out}");
+    assert!(
+        !data.join("backups").exists(),
+        "nothing went to the local default"
+    );
+
+    // Every object in the bucket, read back: no plaintext.
+    let endpoint = turva_testkit::s3::endpoint().unwrap();
+    let bucket = url
+        .trim_start_matches("s3://")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let http = reqwest::Client::new();
+    let listing = http
+        .get(format!("{endpoint}/{bucket}?list-type=2&max-keys=1000"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let keys: Vec<&str> = listing
+        .split("<Key>")
+        .skip(1)
+        .filter_map(|k| k.split("</Key>").next())
+        .collect();
+    assert!(
+        keys.iter().any(|k| k.starts_with("turva/manifests/")),
+        "{listing}"
+    );
+    for k in &keys {
+        let body = http
+            .get(format!("{endpoint}/{bucket}/{k}"))
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        for needle in [
+            &b"Zyxwtitle"[..],
+            b"PLAINCLOUD42",
+            b"pilvi.owner@example.test",
+        ] {
+            assert!(
+                !body.windows(needle.len()).any(|w| w == needle),
+                "{k} holds plaintext"
+            );
+        }
+    }
+
+    // Restored from the bucket into a new directory.
+    let (dir, restored, args) = restore_target(&t, "from-s3").await;
+    let mut restore = vec!["backup", "restore", id.as_str()];
+    restore.extend(args.iter().map(String::as_str));
+    let out = turva_at(&data, &config, &restore).await.unwrap();
+    assert!(out.starts_with("restored backup"), "{out}");
+    let served = Served::open(restored, &dir).await;
+    let c = served.client();
+    assert_eq!(
+        c.login("pilvi.owner@example.test", PASSWORD).await.status,
+        200
+    );
+    let r = c.get(&format!("/api/v1/documents/{did}")).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    served.stop().await;
+
+    // An unreachable bucket is a clear error, and the backups stay.
+    let mut down = config.clone();
+    down.backup.target = Some(
+        "s3://nowhere/x?endpoint=http://127.0.0.1:9&region=us-east-1&allow_http=true&access_key_id=a&secret_access_key=b"
+            .into(),
+    );
+    let err = turva_at(&data, &down, &["backup", "run"])
+        .await
+        .unwrap_err();
+    assert!(
+        err.contains("backup target") && err.contains("s3://nowhere/x"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("secret_access_key"),
+        "no secret in messages: {err}"
+    );
+    assert_eq!(
+        turva_at(&data, &config, &["backup", "list"]).await.unwrap(),
+        format!("{id}\n")
+    );
 }

@@ -200,6 +200,36 @@ async fn unclassified(tx: &mut Tx) -> Result<Vec<String>, AppError> {
         .collect())
 }
 
+/// For each master-key version, how many retained key-ring copies hold a
+/// key (or the database key) wrapped by it.
+pub async fn versions_in_copies(app: &App) -> Result<BTreeMap<u32, usize>, BackupError> {
+    let (_, ring_target) = targets(app.config(), app.data_dir())?;
+    let mut out: BTreeMap<u32, usize> = BTreeMap::new();
+    for c in ring_target.list("").await? {
+        let bytes = ring_target.get(&c.name).await?;
+        let Ok(copy) = serde_json::from_slice::<KeyRingCopy>(&bytes) else {
+            continue;
+        };
+        let mut versions: HashSet<u32> = copy
+            .data_keys
+            .iter()
+            .filter(|k| k.wrapped.is_some())
+            .filter_map(|k| u32::try_from(k.kek_version).ok())
+            .collect();
+        if let Some(v) = serde_json::from_str::<serde_json::Value>(&copy.keyring)
+            .ok()
+            .and_then(|r| r["database"]["kek_version"].as_u64())
+            .and_then(|v| u32::try_from(v).ok())
+        {
+            versions.insert(v);
+        }
+        for v in versions {
+            *out.entry(v).or_default() += 1;
+        }
+    }
+    Ok(out)
+}
+
 /// The keys a chunk of one owner is named and sealed with.
 struct OwnerKeys {
     seal: DataKey,
@@ -257,6 +287,28 @@ fn cut_hash(line: &[u8]) -> u64 {
     })
 }
 
+/// Reports how a long command goes, at most once a second, as a
+/// `turva::progress` event (the CLI shows them on a terminal).
+struct Progress {
+    what: &'static str,
+    last: std::time::Instant,
+}
+
+impl Progress {
+    fn new(what: &'static str) -> Progress {
+        Progress {
+            what,
+            last: std::time::Instant::now(),
+        }
+    }
+    fn tick(&mut self, done: impl FnOnce() -> String) {
+        if self.last.elapsed() >= std::time::Duration::from_secs(1) {
+            self.last = std::time::Instant::now();
+            tracing::info!(target: "turva::progress", "{}: {}", self.what, done());
+        }
+    }
+}
+
 /// A new backup id: its time, sortable, and a random tail.
 fn new_id(now: i64) -> String {
     let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(now) * 1_000_000)
@@ -293,6 +345,7 @@ struct ChunkWriter {
     table: String,
     part: OwnerPart,
     new_bytes: u64,
+    progress: Progress,
 }
 
 impl ChunkWriter {
@@ -314,6 +367,15 @@ impl ChunkWriter {
         self.buf.extend_from_slice(line.as_bytes());
         self.buf.push(b'\n');
         *self.part.rows.entry(self.table.clone()).or_default() += 1;
+        let (owner, part, new_bytes) = (&self.owner, &self.part, self.new_bytes);
+        self.progress.tick(|| {
+            format!(
+                "{owner}: {} rows, {} chunks, {:.1} MB new",
+                part.rows.values().sum::<u64>(),
+                part.chunks.len(),
+                new_bytes as f64 / 1e6
+            )
+        });
         if self.buf.len() >= CHUNK_MAX
             || self.buf.len() >= CHUNK_MIN && cut_hash(line.as_bytes()) & CUT_MASK == 0
         {
@@ -375,6 +437,7 @@ async fn write_owner(
             rows: BTreeMap::new(),
         },
         new_bytes: 0,
+        progress: Progress::new("backup"),
     };
     let consume = tokio::spawn(async move {
         while let Some(line) = recv.recv().await {
@@ -985,6 +1048,7 @@ async fn verify_in(
     let manifest = read_manifest(signer, target, id).await?;
     let mut v = Verified::default();
     let mut faults = Vec::new();
+    let mut progress = Progress::new("verify");
     for part in &manifest.owners {
         let Some(key) = keys.owner_key(&part.owner)? else {
             v.erased.push(part.owner.clone());
@@ -996,6 +1060,8 @@ async fn verify_in(
                 Ok(_) => {
                     v.chunks += 1;
                     v.bytes += c.size;
+                    let (n, b) = (v.chunks, v.bytes);
+                    progress.tick(|| format!("{n} chunks, {:.1} MB", b as f64 / 1e6));
                 }
                 Err(why) => faults.push(why),
             }
@@ -1310,6 +1376,9 @@ async fn fill(
     let mut restored_companies = HashSet::new();
     let mut rows = 0u64;
     let mut statements: HashMap<&'static str, Vec<String>> = HashMap::new();
+    let mut progress = Progress::new("restore");
+    let total_chunks: usize = manifest.owners.iter().map(|o| o.chunks.len()).sum();
+    let mut chunks_done = 0usize;
     for part in &manifest.owners {
         let Some(key) = keys.owner_key(&part.owner)? else {
             erased.push(part.owner.clone());
@@ -1321,6 +1390,8 @@ async fn fill(
             let plain = open_chunk(target, &part.owner, &ok, c)
                 .await
                 .map_err(|why| BackupError::Damaged(vec![why]))?;
+            chunks_done += 1;
+            progress.tick(|| format!("{chunks_done} of {total_chunks} chunks, {rows} rows"));
             let lines: Vec<&[u8]> = plain
                 .split(|b| *b == b'\n')
                 .filter(|l| !l.is_empty())

@@ -136,6 +136,9 @@ pub struct VersionStatus {
     pub data_keys: i64,
     /// Whether it wraps the database key in `keyring.json`.
     pub key_ring: bool,
+    /// Retained key-ring copies (`[backup] keyring_target`) holding a key
+    /// wrapped by it: the backups they open need it.
+    pub key_ring_copies: usize,
 }
 
 /// Every master-key version, oldest first, with what still needs it.
@@ -145,6 +148,11 @@ pub async fn status(app: &App) -> Result<Vec<VersionStatus>, AppError> {
     let counts = data_keys::count_by_version(&mut tx).await?;
     drop(tx);
     let ring = KeyRingFile::version_at(&ring_path(app)).ok();
+    // Unreadable copies are not fatal to a status report; they show as
+    // needing nothing and the backup commands name the fault.
+    let copies = crate::backup::versions_in_copies(app)
+        .await
+        .unwrap_or_default();
     let newest = master.newest_version();
     Ok(master
         .versions()
@@ -158,6 +166,7 @@ pub async fn status(app: &App) -> Result<Vec<VersionStatus>, AppError> {
                 .find(|(v, _)| *v == version)
                 .map_or(0, |(_, n)| *n),
             key_ring: ring == Some(version),
+            key_ring_copies: copies.get(&version).copied().unwrap_or(0),
         })
         .collect())
 }

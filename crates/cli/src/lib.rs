@@ -191,6 +191,11 @@ fn status_line(v: &turva_app::keys::VersionStatus, now: i64) -> String {
     if v.data_keys > 0 {
         needs.push(data_keys(v.data_keys));
     }
+    match v.key_ring_copies {
+        0 => {}
+        1 => needs.push("1 key-ring copy".to_string()),
+        n => needs.push(format!("{n} key-ring copies")),
+    }
     let needs = if needs.is_empty() {
         "nothing".to_string()
     } else {
@@ -214,7 +219,64 @@ fn mb(bytes: u64) -> String {
     format!("{:.1} MB", bytes as f64 / 1_000_000.0)
 }
 
+/// Shows `turva::progress` events on one terminal line (stderr), when
+/// stderr is a terminal; otherwise nothing.
+fn show_progress() {
+    use std::io::IsTerminal;
+    use tracing_subscriber::layer::SubscriberExt;
+    if !std::io::stderr().is_terminal() {
+        return;
+    }
+    struct Line;
+    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Line {
+        fn on_event(
+            &self,
+            event: &tracing::Event<'_>,
+            _: tracing_subscriber::layer::Context<'_, S>,
+        ) {
+            struct Message(String);
+            impl tracing::field::Visit for Message {
+                fn record_debug(&mut self, f: &tracing::field::Field, v: &dyn std::fmt::Debug) {
+                    if f.name() == "message" {
+                        self.0 = format!("{v:?}");
+                    }
+                }
+            }
+            let mut m = Message(String::new());
+            event.record(&mut m);
+            let mut err = std::io::stderr();
+            let _ = write!(err, "\r\x1b[K{}", m.0);
+            let _ = err.flush();
+        }
+    }
+    let only = tracing_subscriber::filter::Targets::new()
+        .with_target("turva::progress", tracing::Level::INFO);
+    let _ = tracing::subscriber::set_global_default(
+        tracing_subscriber::registry().with(tracing_subscriber::Layer::with_filter(Line, only)),
+    );
+}
+
+/// Ends the progress line, if one was shown.
+fn end_progress() {
+    use std::io::IsTerminal;
+    if std::io::stderr().is_terminal() {
+        eprint!("\r\x1b[K");
+    }
+}
+
 async fn backup(
+    config: Config,
+    data: &Path,
+    command: BackupCommand,
+    out: &mut dyn Write,
+) -> Result<()> {
+    show_progress();
+    let result = backup_command(config, data, command, out).await;
+    end_progress();
+    result
+}
+
+async fn backup_command(
     config: Config,
     data: &Path,
     command: BackupCommand,

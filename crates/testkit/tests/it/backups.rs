@@ -480,6 +480,13 @@ async fn a_backup_from_before_a_key_rotation_still_restores(t: TestApp) {
     let id = backup_id(&t).await;
     let out = turva(&t, &["keys", "rotate"], "").await.unwrap();
     assert!(out.starts_with("master key version 2"), "{out}");
+    // Version 1 wraps no live key now, but the backup's key-ring copy
+    // needs it.
+    let out = turva(&t, &["keys", "status"], "").await.unwrap();
+    assert!(
+        out.starts_with("v1 age 0d needs: 1 key-ring copy\nv2 age 0d newest needs: key ring, "),
+        "{out}"
+    );
     let (dir, config, args) = restore_target(&t, "rotated").await;
     let mut restore = vec!["backup", "restore", id.as_str()];
     restore.extend(args.iter().map(String::as_str));

@@ -46,6 +46,8 @@ pub struct KeyVersionJson {
     pub newest: bool,
     pub data_keys: i64,
     pub key_ring: bool,
+    /// Retained key-ring copies (which backups need) holding keys it wraps.
+    pub key_ring_copies: usize,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -105,6 +107,7 @@ pub async fn status(
                 newest: v.newest,
                 data_keys: v.data_keys,
                 key_ring: v.key_ring,
+                key_ring_copies: v.key_ring_copies,
             })
             .collect(),
     }))

@@ -8,7 +8,7 @@
                              cycling through them), prints how many
   trash BASE SEED            moves one document to the trash, prints its id
 """
-import json, os, ssl, sys, threading, urllib.request
+import json, os, ssl, sys, threading, urllib.error, urllib.request
 
 cmd, base, seed_file = sys.argv[1:4]
 seed = json.load(open(seed_file))
@@ -78,9 +78,15 @@ elif cmd == "change":
 
     print(parallel(list(range(min(n, len(docs)))), edit))
 elif cmd == "trash":
+    # The last listed document not yet in the trash (a rerun finds the
+    # earlier run's there).
     token = login(seed["member_emails"][0])
-    did = seed["documents"][-1]
-    call("DELETE", f"/api/v1/documents/{did}", token)
-    print(did)
+    for did in reversed(seed["documents"]):
+        try:
+            call("DELETE", f"/api/v1/documents/{did}", token)
+        except urllib.error.HTTPError:
+            continue
+        print(did)
+        break
 else:
     sys.exit(f"unknown command {cmd}")

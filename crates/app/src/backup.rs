@@ -96,6 +96,17 @@ pub struct ChunkRef {
     pub size: u64,
     /// SHA-256 of the stored bytes, hex.
     pub sha256: String,
+    /// The pack holding it (`packs/<name>`), at `offset`; none for a chunk
+    /// stored as an object of its own (`chunks/<owner>/<id>`, the first
+    /// layout, still read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pack: Option<String>,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub offset: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// One owner's rows: whose, in which chunks, how many per table.
@@ -268,6 +279,117 @@ fn chunk_path(owner: &str, id: &str) -> String {
     format!("chunks/{dir}/{id}")
 }
 
+fn pack_path(name: &str) -> String {
+    format!("packs/{name}")
+}
+
+/// Sealed chunks are stored together in packs of about this size (fewer,
+/// larger objects: a file or a PUT per chunk was most of a backup's time).
+const PACK_TARGET: usize = 16 << 20;
+
+/// The pack being filled: sealed chunks of any owner (each sealed under
+/// its owner's key, so erasure still reaches it), written when full.
+struct Packer {
+    target: Target,
+    name: String,
+    buf: Vec<u8>,
+    written: u64,
+}
+
+impl Packer {
+    fn new(target: &Target) -> Packer {
+        Packer {
+            target: target.clone(),
+            name: random_name(),
+            buf: Vec::new(),
+            written: 0,
+        }
+    }
+
+    /// Adds a sealed chunk; returns its pack and offset.
+    async fn add(&mut self, sealed: &[u8]) -> Result<(String, u64), BackupError> {
+        let at = (self.name.clone(), self.buf.len() as u64);
+        self.buf.extend_from_slice(sealed);
+        if self.buf.len() >= PACK_TARGET {
+            self.finish().await?;
+        }
+        Ok(at)
+    }
+
+    /// Writes the pack being filled, if any.
+    async fn finish(&mut self) -> Result<(), BackupError> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let bytes = Bytes::from(std::mem::take(&mut self.buf));
+        self.written += bytes.len() as u64;
+        self.target.put(&pack_path(&self.name), bytes).await?;
+        self.name = random_name();
+        Ok(())
+    }
+}
+
+fn random_name() -> String {
+    let mut b = [0u8; 16];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut b);
+    hex::encode(b)
+}
+
+/// Reads chunks, keeping the last pack read (chunks are read in order).
+struct PackReader {
+    target: Target,
+    cached: Option<(String, Bytes)>,
+}
+
+impl PackReader {
+    fn new(target: &Target) -> PackReader {
+        PackReader {
+            target: target.clone(),
+            cached: None,
+        }
+    }
+
+    /// The stored bytes of chunk `c` of `owner`, and where they were.
+    async fn sealed(&mut self, owner: &str, c: &ChunkRef) -> Result<(Bytes, String), String> {
+        let Some(pack) = &c.pack else {
+            let path = chunk_path(owner, &c.id);
+            return match self.target.get(&path).await {
+                Ok(b) => Ok((b, path)),
+                Err(TargetError::Missing(_)) => Err(format!("{path} ({owner}) is missing")),
+                Err(e) => Err(format!("{path} ({owner}): {e}")),
+            };
+        };
+        let path = pack_path(pack);
+        if self.cached.as_ref().is_none_or(|(n, _)| n != pack) {
+            let bytes = match self.target.get(&path).await {
+                Ok(b) => b,
+                Err(TargetError::Missing(_)) => {
+                    return Err(format!(
+                        "{path} (with chunk {} of {owner}) is missing",
+                        c.id
+                    ))
+                }
+                Err(e) => return Err(format!("{path}: {e}")),
+            };
+            self.cached = Some((pack.clone(), bytes));
+        }
+        let where_ = format!("{path} at {} (chunk {} of {owner})", c.offset, c.id);
+        let bytes = self
+            .cached
+            .as_ref()
+            .map(|(_, b)| b.clone())
+            .unwrap_or_default();
+        let (start, end) = (
+            usize::try_from(c.offset).unwrap_or(usize::MAX),
+            usize::try_from(c.offset + c.size).unwrap_or(usize::MAX),
+        );
+        if end > bytes.len() || start > end {
+            return Err(format!("{where_} is missing: the pack is too short"));
+        }
+        Ok((bytes.slice(start..end), where_))
+    }
+}
+
 fn file_path(key: &str) -> String {
     format!("files/{key}")
 }
@@ -338,7 +460,6 @@ fn valid_id(id: &str) -> bool {
 struct ChunkWriter {
     owner: String,
     keys: OwnerKeys,
-    target: Target,
     /// Chunks the previous backup names (known to exist).
     known: HashMap<String, ChunkRef>,
     buf: Vec<u8>,
@@ -346,12 +467,14 @@ struct ChunkWriter {
     part: OwnerPart,
     new_bytes: u64,
     progress: Progress,
+    packer: Packer,
 }
 
 impl ChunkWriter {
     async fn line(&mut self, line: String) -> Result<(), BackupError> {
         if let Some(table) = line.strip_prefix('#') {
             self.table = table.to_string();
+            self.part.rows.entry(self.table.clone()).or_default();
             if !self.buf.is_empty() {
                 self.buf.extend_from_slice(line.as_bytes());
                 self.buf.push(b'\n');
@@ -366,7 +489,9 @@ impl ChunkWriter {
         }
         self.buf.extend_from_slice(line.as_bytes());
         self.buf.push(b'\n');
-        *self.part.rows.entry(self.table.clone()).or_default() += 1;
+        if let Some(n) = self.part.rows.get_mut(&self.table) {
+            *n += 1;
+        }
         let (owner, part, new_bytes) = (&self.owner, &self.part, self.new_bytes);
         self.progress.tick(|| {
             format!(
@@ -394,14 +519,14 @@ impl ChunkWriter {
             Some(c) => c.clone(),
             None => {
                 let sealed = crypt::seal(&self.keys.seal, &chunk_aad(&self.owner, &id), &plain);
+                let (pack, offset) = self.packer.add(&sealed).await?;
                 let c = ChunkRef {
                     id: id.clone(),
                     size: sealed.len() as u64,
                     sha256: sha256_hex(&sealed),
+                    pack: Some(pack),
+                    offset,
                 };
-                self.target
-                    .put(&chunk_path(&self.owner, &id), Bytes::from(sealed))
-                    .await?;
                 self.new_bytes += c.size;
                 self.known.insert(id, c.clone());
                 c
@@ -420,14 +545,14 @@ async fn write_owner(
     owner: &str,
     owner_id: Option<&str>,
     data_key: &DataKey,
-    target: &Target,
+    packer: Packer,
     known: HashMap<String, ChunkRef>,
-) -> Result<(OwnerPart, u64), BackupError> {
-    let (send, mut recv) = mpsc::channel::<String>(1024);
+) -> Result<(OwnerPart, u64, Packer), BackupError> {
+    let (send, mut recv) = mpsc::channel::<Vec<String>>(8);
     let mut writer = ChunkWriter {
         owner: owner.to_string(),
         keys: OwnerKeys::of(data_key),
-        target: target.clone(),
+        packer,
         known,
         buf: Vec::with_capacity(CHUNK_MAX + 4096),
         table: String::new(),
@@ -440,11 +565,14 @@ async fn write_owner(
         progress: Progress::new("backup"),
     };
     let consume = tokio::spawn(async move {
-        while let Some(line) = recv.recv().await {
-            writer.line(line).await?;
+        while let Some(lines) = recv.recv().await {
+            for line in lines {
+                writer.line(line).await?;
+            }
         }
         writer.flush().await?;
-        Ok::<_, BackupError>((writer.part, writer.new_bytes))
+        writer.part.rows.retain(|_, n| *n > 0);
+        Ok::<_, BackupError>((writer.part, writer.new_bytes, writer.packer))
     });
     let backend = tx.backend();
     let mut produced: Result<(), BackupError> = Ok(());
@@ -453,7 +581,7 @@ async fn write_owner(
         .filter(|t| t.group == group && t.on(backend))
         .collect();
     for table in tables {
-        if send.send(format!("#{}", table.name)).await.is_err() {
+        if send.send(vec![format!("#{}", table.name)]).await.is_err() {
             break;
         }
         if let Err(e) = sql::dump(tx, table, owner_id, &send).await {
@@ -545,6 +673,7 @@ pub async fn run(app: &App, ctx: &Ctx, credential: &str) -> Result<Ran, BackupEr
 
     let mut owners = Vec::new();
     let mut new_bytes = 0u64;
+    let mut packer = Packer::new(&target);
     let mut erased = 0usize;
     let users = sql::user_ids(&mut tx).await?;
     let companies = sql::company_ids(&mut tx).await?;
@@ -555,8 +684,9 @@ pub async fn run(app: &App, ctx: &Ctx, credential: &str) -> Result<Ran, BackupEr
         };
         let owner = format!("user:{user}");
         let k = known.remove(&owner).unwrap_or_default();
-        let (part, n) =
-            write_owner(&mut tx, Group::User, &owner, Some(user), &key, &target, k).await?;
+        let (part, n, p) =
+            write_owner(&mut tx, Group::User, &owner, Some(user), &key, packer, k).await?;
+        packer = p;
         new_bytes += n;
         owners.push(part);
     }
@@ -569,16 +699,17 @@ pub async fn run(app: &App, ctx: &Ctx, credential: &str) -> Result<Ran, BackupEr
         };
         let owner = format!("company:{company}");
         let k = known.remove(&owner).unwrap_or_default();
-        let (part, n) = write_owner(
+        let (part, n, p) = write_owner(
             &mut tx,
             Group::Company,
             &owner,
             Some(company),
             &key,
-            &target,
+            packer,
             k,
         )
         .await?;
+        packer = p;
         new_bytes += n;
         owners.push(part);
         for key in sql::blob_keys(&mut tx, company).await? {
@@ -605,18 +736,19 @@ pub async fn run(app: &App, ctx: &Ctx, credential: &str) -> Result<Ran, BackupEr
         .map(|(_, k)| k)
         .ok_or_else(|| AppError::Internal("the platform backup key is missing".into()))?;
     let k = known.remove("platform").unwrap_or_default();
-    let (part, n) = write_owner(
+    let (part, n, mut packer) = write_owner(
         &mut tx,
         Group::Platform,
         "platform",
         None,
         &platform_key,
-        &target,
+        packer,
         k,
     )
     .await?;
     new_bytes += n;
     owners.push(part);
+    packer.finish().await?;
     drop(tx);
 
     let manifest = Manifest {
@@ -845,14 +977,17 @@ async fn prune(app: &App, target: &Target, ring_target: &Target) -> Result<(), B
         let m = read_manifest(app.signer(), target, id).await?;
         for o in &m.owners {
             for c in &o.chunks {
-                named.insert(chunk_path(&o.owner, &c.id));
+                named.insert(match &c.pack {
+                    Some(p) => pack_path(p),
+                    None => chunk_path(&o.owner, &c.id),
+                });
             }
         }
         for f in &m.files {
             named.insert(file_path(&f.key));
         }
     }
-    for prefix in ["chunks", "files"] {
+    for prefix in ["chunks", "packs", "files"] {
         for obj in target.list(prefix).await? {
             if !named.contains(&obj.name) && now - obj.modified > ORPHAN_GRACE_MS {
                 target.delete(&obj.name).await?;
@@ -980,26 +1115,19 @@ impl KeySource {
 
 /// Reads, checks and opens one chunk: its hash, its seal, its name.
 async fn open_chunk(
-    target: &Target,
+    reader: &mut PackReader,
     owner: &str,
     keys: &OwnerKeys,
     c: &ChunkRef,
 ) -> Result<Vec<u8>, String> {
-    let path = chunk_path(owner, &c.id);
-    let sealed = match target.get(&path).await {
-        Ok(b) => b,
-        Err(TargetError::Missing(_)) => return Err(format!("{path} ({owner}) is missing")),
-        Err(e) => return Err(format!("{path} ({owner}): {e}")),
-    };
+    let (sealed, path) = reader.sealed(owner, c).await?;
     if sha256_hex(&sealed) != c.sha256 {
-        return Err(format!("{path} ({owner}) is damaged: its hash differs"));
+        return Err(format!("{path} is damaged: its hash differs"));
     }
     let plain = crypt::open(&keys.seal, &chunk_aad(owner, &c.id), &sealed)
-        .map_err(|_| format!("{path} ({owner}) does not open"))?;
+        .map_err(|_| format!("{path} does not open"))?;
     if keys.chunk_id(&plain) != c.id {
-        return Err(format!(
-            "{path} ({owner}) holds other content than its name"
-        ));
+        return Err(format!("{path} holds other content than its name"));
     }
     Ok(plain)
 }
@@ -1049,6 +1177,7 @@ async fn verify_in(
     let mut v = Verified::default();
     let mut faults = Vec::new();
     let mut progress = Progress::new("verify");
+    let mut reader = PackReader::new(target);
     for part in &manifest.owners {
         let Some(key) = keys.owner_key(&part.owner)? else {
             v.erased.push(part.owner.clone());
@@ -1056,7 +1185,7 @@ async fn verify_in(
         };
         let ok = OwnerKeys::of(&key);
         for c in &part.chunks {
-            match open_chunk(target, &part.owner, &ok, c).await {
+            match open_chunk(&mut reader, &part.owner, &ok, c).await {
                 Ok(_) => {
                     v.chunks += 1;
                     v.bytes += c.size;
@@ -1377,6 +1506,7 @@ async fn fill(
     let mut rows = 0u64;
     let mut statements: HashMap<&'static str, Vec<String>> = HashMap::new();
     let mut progress = Progress::new("restore");
+    let mut reader = PackReader::new(target);
     let total_chunks: usize = manifest.owners.iter().map(|o| o.chunks.len()).sum();
     let mut chunks_done = 0usize;
     for part in &manifest.owners {
@@ -1387,7 +1517,7 @@ async fn fill(
         let ok = OwnerKeys::of(&key);
         let mut batch = RowBatch::default();
         for c in &part.chunks {
-            let plain = open_chunk(target, &part.owner, &ok, c)
+            let plain = open_chunk(&mut reader, &part.owner, &ok, c)
                 .await
                 .map_err(|why| BackupError::Damaged(vec![why]))?;
             chunks_done += 1;
@@ -1999,8 +2129,9 @@ async fn each_row(
     part: &OwnerPart,
     mut each: impl FnMut(&str, &str) -> Result<(), BackupError>,
 ) -> Result<(), BackupError> {
+    let mut reader = PackReader::new(target);
     for c in &part.chunks {
-        let plain = open_chunk(target, &part.owner, keys, c)
+        let plain = open_chunk(&mut reader, &part.owner, keys, c)
             .await
             .map_err(|why| BackupError::Damaged(vec![why]))?;
         let text = std::str::from_utf8(&plain).map_err(|_| {

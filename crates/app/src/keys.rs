@@ -75,7 +75,11 @@ impl MasterSlot {
             Ok(k) => k,
             Err(poisoned) => poisoned.into_inner(),
         };
-        if let Some((v, _)) = slot.versions().into_iter().find(|(v, _)| !key.has(*v)) {
+        if let Some((v, _)) = slot
+            .versions()
+            .into_iter()
+            .find(|(v, _)| !key.has(*v) && !key.is_retired(*v))
+        {
             return Err(AppError::Internal(format!(
                 "the master key file {} lacks version {v}; keeping the key in memory",
                 self.path.display()
@@ -259,6 +263,60 @@ pub async fn rewrap_stale(app: &App) -> Result<usize, AppError> {
 
 /// Rotates when the newest version is older than `[keys] rotate_days`,
 /// then rewraps stale keys. For the server's housekeeping.
+/// Retires every master-key version but the newest that nothing needs
+/// any more: no live data key and not the key ring are wrapped by it, and
+/// no retained key-ring copy (which a backup may be restored with) holds a
+/// key wrapped by it. The file keeps a `retired v<N>` line, so every
+/// process lets the version go. Audited as `key.retire`. Returns the
+/// versions retired.
+pub async fn retire_unneeded(app: &App, ctx: &Ctx, credential: &str) -> Result<Vec<u32>, AppError> {
+    // The copies are read before the lock: a backup writing a new copy
+    // meanwhile wraps under the newest version, which is never retired.
+    let copies = crate::backup::versions_in_copies(app)
+        .await
+        .map_err(|e| AppError::Unavailable(format!("key-ring copies: {e}")))?;
+    let mut tx = app.db().write().await?;
+    data_keys::lock_for_rewrap(&mut tx).await?;
+    let slot = app.master_slot();
+    let (mut master, _) = MasterKey::load_or_create(&slot.path, false)?;
+    let counts = data_keys::count_by_version(&mut tx).await?;
+    let ring = KeyRingFile::version_at(&ring_path(app))?;
+    let newest = master.newest_version();
+    let unneeded: Vec<u32> = master
+        .versions()
+        .into_iter()
+        .map(|(v, _)| v)
+        .filter(|v| {
+            *v != newest
+                && *v != ring
+                && !counts.iter().any(|(c, n)| c == v && *n > 0)
+                && copies.get(v).copied().unwrap_or(0) == 0
+        })
+        .collect();
+    if unneeded.is_empty() {
+        return Ok(unneeded);
+    }
+    for v in &unneeded {
+        master.retire(*v);
+    }
+    master.save(&slot.path)?;
+    slot.set(master)?;
+    let why = format!(
+        "master key versions {} retired: nothing needs them",
+        unneeded
+            .iter()
+            .map(|v| format!("v{v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let mut ev = Event::new(AuditAction::KeyRetire, Outcome::Allowed).reason(&why);
+    ev.credential = Some(credential);
+    audit::record(app, &mut tx, ctx, ev).await?;
+    tx.commit().await?;
+    tracing::warn!(versions = ?unneeded, "master key versions retired: back up the master key file again");
+    Ok(unneeded)
+}
+
 pub async fn housekeeping(app: &App) -> Result<Option<Rotated>, AppError> {
     let days = i64::from(app.config().keys.rotate_days);
     let rotated = if is_due(&app.master_slot().fresh(), app.now(), days) {
@@ -273,6 +331,7 @@ pub async fn housekeeping(app: &App) -> Result<Option<Rotated>, AppError> {
             "data keys rewrapped under the newest master-key version"
         );
     }
+    retire_unneeded(app, &Ctx::cli(), "system").await?;
     Ok(rotated)
 }
 

@@ -104,6 +104,9 @@ pub enum KeysCommand {
     /// Add a master-key version and rewrap every data key under it (works
     /// while the server runs; audited).
     Rotate,
+    /// Remove the versions nothing needs any more: no data key, not the key
+    /// ring, no retained key-ring copy (audited; the server does it too).
+    Retire,
 }
 
 #[derive(Subcommand)]
@@ -592,6 +595,25 @@ pub async fn run(cli: Cli, input: &mut dyn BufRead, out: &mut dyn Write) -> Resu
             Ok(())
         }
         Command::Backup { command } => backup(config, &cli.data, command, out).await,
+        Command::Keys {
+            command: KeysCommand::Retire,
+        } => {
+            let app = open(config, &cli.data).await?;
+            let done = turva_app::keys::retire_unneeded(&app, &Ctx::cli(), "cli").await;
+            app.close().await;
+            let v = done.map_err(app_error)?;
+            if v.is_empty() {
+                writeln!(out, "no master key version can be retired: each is needed")?;
+            } else {
+                let list: Vec<String> = v.iter().map(|v| format!("v{v}")).collect();
+                writeln!(
+                    out,
+                    "retired master key versions {}; back up the master key file again",
+                    list.join(", ")
+                )?;
+            }
+            Ok(())
+        }
         Command::Openapi => {
             let doc = turva_web::routes::openapi();
             writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;

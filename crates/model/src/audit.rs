@@ -42,6 +42,8 @@ pub enum AuditAction {
     CompanyDestroy,
     /// A new master-key version, every data key rewrapped under it.
     KeyRotate,
+    /// Master-key versions nothing needed were removed from the file.
+    KeyRetire,
     /// A backup was taken.
     BackupRun,
     /// A backup was verified.
@@ -143,6 +145,7 @@ impl AuditAction {
         AuditAction::CompanyDeleteCancel,
         AuditAction::CompanyDestroy,
         AuditAction::KeyRotate,
+        AuditAction::KeyRetire,
         AuditAction::BackupRun,
         AuditAction::BackupVerify,
         AuditAction::BackupRestore,
@@ -261,6 +264,7 @@ impl AuditAction {
             AuditAction::CompanyDeleteCancel => "company.delete_cancel",
             AuditAction::CompanyDestroy => "company.destroy",
             AuditAction::KeyRotate => "key.rotate",
+            AuditAction::KeyRetire => "key.retire",
             AuditAction::BackupRun => "backup.run",
             AuditAction::BackupVerify => "backup.verify",
             AuditAction::BackupRestore => "backup.restore",

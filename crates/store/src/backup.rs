@@ -363,11 +363,14 @@ pub async fn dump(
     tx: &mut Tx,
     table: &Table,
     owner: Option<&str>,
-    out: &mpsc::Sender<String>,
+    out: &mpsc::Sender<Vec<String>>,
 ) -> Result<u64> {
+    /// Rows handed over at once (a message per row cost more than the row).
+    const BATCH: usize = 512;
     let sql = select_sql(tx, table).await?;
     let mut n = 0u64;
     let closed = || StoreError::Corrupt("the backup writer stopped".into());
+    let mut batch = Vec::with_capacity(BATCH);
     on_tx!(tx, |c| {
         let mut q = sqlx::query_scalar::<_, String>(&sql);
         if let Some(owner) = owner {
@@ -375,10 +378,17 @@ pub async fn dump(
         }
         let mut rows = q.fetch(c);
         while let Some(row) = rows.try_next().await? {
-            out.send(row).await.map_err(|_| closed())?;
+            batch.push(row);
             n += 1;
+            if batch.len() == BATCH {
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                out.send(full).await.map_err(|_| closed())?;
+            }
         }
     });
+    if !batch.is_empty() {
+        out.send(batch).await.map_err(|_| closed())?;
+    }
     Ok(n)
 }
 

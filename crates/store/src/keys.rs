@@ -70,6 +70,9 @@ pub struct WrappedKey {
 pub struct MasterKey {
     versions: BTreeMap<u32, DataKey>,
     created: BTreeMap<u32, i64>,
+    /// Versions removed because nothing needed them (`retired v<N>`
+    /// lines), so a process holding one knows the file lost it on purpose.
+    retired: std::collections::BTreeSet<u32>,
 }
 
 impl fmt::Debug for MasterKey {
@@ -92,6 +95,7 @@ impl MasterKey {
                 let mut master = MasterKey {
                     versions: BTreeMap::new(),
                     created: BTreeMap::new(),
+                    retired: Default::default(),
                 };
                 master.add_version(now_secs());
                 master.save(path)?;
@@ -114,9 +118,15 @@ impl MasterKey {
         };
         let mut versions = BTreeMap::new();
         let mut created = BTreeMap::new();
+        let mut retired = std::collections::BTreeSet::new();
         for (i, line) in text.lines().enumerate() {
             let line = line.trim();
             if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            if let Some(rest) = line.strip_prefix("retired v") {
+                let v: u32 = rest.trim().parse().map_err(|_| bad(i + 1))?;
+                retired.insert(v);
                 continue;
             }
             let mut fields = line.split_whitespace();
@@ -146,7 +156,16 @@ impl MasterKey {
         if versions.is_empty() {
             return Err(StoreError::Corrupt("master key file holds no key".into()));
         }
-        Ok(MasterKey { versions, created })
+        if let Some(v) = retired.iter().find(|v| versions.contains_key(v)) {
+            return Err(StoreError::Corrupt(format!(
+                "master key file: version {v} is both present and retired"
+            )));
+        }
+        Ok(MasterKey {
+            versions,
+            created,
+            retired,
+        })
     }
 
     /// Adds a new random version, the newest, made at `created` (seconds
@@ -171,6 +190,22 @@ impl MasterKey {
         self.versions.contains_key(&v)
     }
 
+    /// Whether version `v` was retired.
+    pub fn is_retired(&self, v: u32) -> bool {
+        self.retired.contains(&v)
+    }
+
+    /// Removes version `v` (never the newest) and records it as retired;
+    /// returns whether it was there. Nothing is written.
+    pub fn retire(&mut self, v: u32) -> bool {
+        if v == self.newest_version() || self.versions.remove(&v).is_none() {
+            return false;
+        }
+        self.created.remove(&v);
+        self.retired.insert(v);
+        true
+    }
+
     /// Writes every version to `path` (mode 0600, atomically), one
     /// `v<N> <64 hex digits> created=<seconds>` line each.
     pub fn save(&self, path: &Path) -> Result<(), StoreError> {
@@ -184,6 +219,9 @@ impl MasterKey {
             }
             text.push('\n');
         }
+        for v in &self.retired {
+            text.push_str(&format!("retired v{v}\n"));
+        }
         write_private_file(path, text.as_bytes())
     }
 
@@ -192,6 +230,7 @@ impl MasterKey {
         let mut master = MasterKey {
             versions: BTreeMap::new(),
             created: BTreeMap::new(),
+            retired: Default::default(),
         };
         master.add_version(now_secs());
         master
@@ -379,6 +418,26 @@ mod hex_bytes {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_retired_version_leaves_the_file_and_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("master.key");
+        let mut master = MasterKey::random();
+        let v2 = master.add_version(1);
+        assert!(!master.retire(v2), "never the newest");
+        assert!(!master.retire(7), "not a version it has");
+        assert!(master.retire(1));
+        master.save(&path).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("retired v1\n") && !text.contains("\nv1 "), "{text}");
+        let (back, _) = MasterKey::load_or_create(&path, false).unwrap();
+        assert!(!back.has(1) && back.is_retired(1) && back.has(v2));
+        // A version cannot be both there and retired.
+        let both = format!("{text}v1 {}\n", DataKey::random().to_hex().as_str());
+        assert!(MasterKey::parse(&both).is_err());
+        assert!(MasterKey::parse("retired vx\nv1 00").is_err());
+    }
 
     #[test]
     fn master_key_versions_round_trip_through_the_file() {

@@ -135,7 +135,13 @@ async fn a_whole_restore_answers_as_the_system_did_at_the_backup(t: TestApp) {
     // a file.
     let target = t.data_dir().join("backups");
     let stored = files_under(&target);
-    assert!(stored.len() > 5, "{stored:?}");
+    assert!(
+        stored
+            .iter()
+            .any(|p| p.to_string_lossy().contains("/packs/"))
+            && stored.len() >= 3,
+        "{stored:?}"
+    );
     for f in stored
         .iter()
         .chain(files_under(&t.data_dir().join("keyring-copies")).iter())
@@ -225,8 +231,8 @@ async fn damage_is_named_and_a_damaged_backup_is_not_restored(t: TestApp) {
     let id = backup_id(&t).await;
     let target = t.data_dir().join("backups");
 
-    // A flipped bit in a company's chunk, and a missing file.
-    let chunk = files_under(&target.join("chunks").join("c").join(&s.cid))
+    // A flipped bit in a chunk (in its pack), and a missing file.
+    let chunk = files_under(&target.join("packs"))
         .into_iter()
         .next()
         .unwrap();
@@ -287,16 +293,16 @@ async fn a_company_destroyed_after_a_backup_is_unreadable_in_it(t: TestApp) {
     let sdid = doc(&stays.owner, &sfid, "Pysyvä").await;
     let id = backup_id(&t).await;
 
-    // A second backup writes no chunk of the unchanged companies again
-    // (only the audit log grew).
-    let chunks = t.data_dir().join("backups").join("chunks");
-    let before = files_under(&chunks.join("c")).len();
+    // A second backup writes no chunk of the unchanged companies and
+    // people again: only the audit log grew, into one new pack.
+    let packs = t.data_dir().join("backups").join("packs");
+    let before = files_under(&packs).len();
     let second = turva_app::backup::run(&t.app, &turva_app::Ctx::cli(), "cli")
         .await
         .unwrap()
         .summary;
-    assert_eq!(files_under(&chunks.join("c")).len(), before);
-    assert!(second.new_bytes < second.bytes, "{second:?}");
+    assert_eq!(files_under(&packs).len(), before + 1);
+    assert!(second.new_bytes * 2 < second.bytes, "{second:?}");
 
     let r = gone
         .owner
@@ -501,6 +507,43 @@ async fn a_backup_from_before_a_key_rotation_still_restores(t: TestApp) {
     let r = c.get(&format!("/api/v1/documents/{did}")).await;
     assert_eq!(r.status, 200, "{}", r.body);
     served.stop().await;
+
+    // Version 1 is retired only once no retained key-ring copy needs it.
+    let out = turva(&t, &["keys", "retire"], "").await.unwrap();
+    assert!(
+        out.starts_with("no master key version can be retired"),
+        "{out}"
+    );
+    t.clock.advance_secs(8 * 24 * 3600);
+    turva_app::backup::run(&t.app, &turva_app::Ctx::cli(), "cli")
+        .await
+        .unwrap();
+    let out = turva(&t, &["keys", "retire"], "").await.unwrap();
+    assert!(out.starts_with("retired master key versions v1;"), "{out}");
+    let file = std::fs::read_to_string(t.data_dir().join("master.key")).unwrap();
+    assert!(
+        file.contains("retired v1") && !file.contains("\nv1 "),
+        "{file}"
+    );
+    let out = turva(&t, &["keys", "status"], "").await.unwrap();
+    assert!(out.starts_with("v2 ") && out.lines().count() == 1, "{out}");
+    assert_eq!(t.audit_rows_where("action = 'key.retire'").await.len(), 1);
+    // The running server lets the version go and serves on.
+    let owner = t.client();
+    assert_eq!(
+        owner
+            .login("kierto.owner@example.test", PASSWORD)
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        owner.get(&format!("/api/v1/documents/{did}")).await.status,
+        200
+    );
+    let _ = t
+        .company_with_owner("Uudempi Oy", "uudempi@example.test")
+        .await;
 }
 
 both!(a_restore_in_place_replaces_the_system_only_when_told);
@@ -829,4 +872,76 @@ async fn backups_go_to_an_s3_bucket_and_restore_from_it(t: TestApp) {
         turva_at(&data, &config, &["backup", "list"]).await.unwrap(),
         format!("{id}\n")
     );
+}
+
+both!(a_new_machine_restores_from_the_master_key_and_the_newest_key_ring_copy);
+async fn a_new_machine_restores_from_the_master_key_and_the_newest_key_ring_copy(t: TestApp) {
+    let s = staff(&t, "uusi").await;
+    let fid = folder(&s.owner, &s.cid, json!({ "name": "Kansio" })).await;
+    let did = doc(&s.owner, &fid, "Katastrofi").await;
+    let id = backup_id(&t).await;
+
+    // The machine is lost; the operator kept the master key and the
+    // signing key, and the backups and key-ring copies were elsewhere.
+    let old = t.data_dir();
+    let new_machine = t.dir.path().join("new-machine");
+    std::fs::create_dir_all(&new_machine).unwrap();
+    for f in ["master.key", "audit-signing.key"] {
+        std::fs::copy(old.join(f), new_machine.join(f)).unwrap();
+    }
+    let mut config = Config::default();
+    config.backup.target = Some(old.join("backups").to_string_lossy().into_owned());
+    config.backup.keyring_target = Some(old.join("keyring-copies").to_string_lossy().into_owned());
+    let (dir, restored, args) = restore_target(&t, "rebuilt").await;
+    let toml = format!(
+        "[backup]\ntarget = \"{}\"\nkeyring_target = \"{}\"\n",
+        config.backup.target.as_deref().unwrap(),
+        config.backup.keyring_target.as_deref().unwrap()
+    );
+    let conf = t.dir.path().join("new-machine.toml");
+    std::fs::write(&conf, toml).unwrap();
+    let mut all = vec![
+        "--data".to_string(),
+        new_machine.to_string_lossy().into_owned(),
+        "--config".to_string(),
+        conf.to_string_lossy().into_owned(),
+        "backup".into(),
+        "restore".into(),
+        id.clone(),
+    ];
+    all.extend(args);
+    let refs: Vec<&str> = all.iter().map(String::as_str).collect();
+    let out = turva::run_args(&refs, b"").await.unwrap();
+    assert!(out.contains("keys from key-ring copy"), "{out}");
+    let served = Served::open(restored, &dir).await;
+    let c = served.client();
+    assert_eq!(
+        c.login("uusi.owner@example.test", PASSWORD).await.status,
+        200
+    );
+    assert_eq!(c.get(&format!("/api/v1/documents/{did}")).await.status, 200);
+    served.stop().await;
+}
+
+both!(a_backup_without_its_manifest_is_never_listed);
+async fn a_backup_without_its_manifest_is_never_listed(t: TestApp) {
+    let s = staff(&t, "kesken").await;
+    let _ = folder(&s.owner, &s.cid, json!({ "name": "Kansio" })).await;
+    let id = backup_id(&t).await;
+    // As if killed before its last write: the chunks are there, the
+    // manifest is not.
+    let manifests = t.data_dir().join("backups").join("manifests");
+    std::fs::remove_file(manifests.join(&id)).unwrap();
+    assert_eq!(turva(&t, &["backup", "list"], "").await.unwrap(), "");
+    let err = turva(&t, &["backup", "verify", &id], "").await.unwrap_err();
+    assert!(err.contains("no backup"), "{err}");
+    // The next backup is whole on its own (it writes what no listed
+    // backup names), and restores.
+    let next = backup_id(&t).await;
+    assert_eq!(
+        turva(&t, &["backup", "list"], "").await.unwrap(),
+        format!("{next}\n")
+    );
+    let out = turva(&t, &["backup", "verify", &next], "").await.unwrap();
+    assert!(out.contains("is sound"), "{out}");
 }

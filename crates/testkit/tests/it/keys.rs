@@ -129,11 +129,14 @@ async fn housekeeping_finishes_an_interrupted_rotation_and_rotates_on_schedule(t
     assert!(status[1].newest && status[1].data_keys == 0, "{status:?}");
 
     assert_eq!(turva_app::keys::housekeeping(&t.app).await.ok(), Some(None));
+    // Everything is under version 2 now, and no backup's key-ring copy
+    // names version 1: it is retired in the same turn.
     let status = turva_app::keys::status(&t.app).await.unwrap_or_default();
     assert!(
-        !status[0].key_ring && status[0].data_keys == 0 && status[1].key_ring,
+        status.len() == 1 && status[0].version == 2 && status[0].key_ring,
         "{status:?}"
     );
+    assert_eq!(t.audit_rows_where("action = 'key.retire'").await.len(), 1);
 
     t.clock.advance_secs(91 * 86_400);
     let rotated = turva_app::keys::housekeeping(&t.app).await;
@@ -147,7 +150,7 @@ async fn housekeeping_finishes_an_interrupted_rotation_and_rotates_on_schedule(t
             .iter()
             .map(|v| (v.version, v.newest, v.data_keys > 0))
             .collect::<Vec<_>>(),
-        vec![(1, false, false), (2, false, false), (3, true, true)]
+        vec![(3, true, true)]
     );
     let rows = t.audit_rows_where("action = 'key.rotate'").await;
     assert_eq!(rows.len(), 1);

@@ -430,7 +430,10 @@ mod tests {
         assert!(master.retire(1));
         master.save(&path).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
-        assert!(text.contains("retired v1\n") && !text.contains("\nv1 "), "{text}");
+        assert!(
+            text.contains("retired v1\n") && !text.contains("\nv1 "),
+            "{text}"
+        );
         let (back, _) = MasterKey::load_or_create(&path, false).unwrap();
         assert!(!back.has(1) && back.is_retired(1) && back.has(v2));
         // A version cannot be both there and retired.

@@ -45,6 +45,11 @@ pub struct Table {
     order: &'static str,
     /// Only on this backend.
     only: Option<Backend>,
+    /// On SQLite, read in rowid order (the table's own order on disk)
+    /// instead of `order`: reading a large table through an index visits
+    /// its pages at random. Rowids do not change when a row does, so the
+    /// order is as stable between backups, and a restore inserts in it.
+    by_rowid: bool,
 }
 
 const fn owned(
@@ -60,6 +65,15 @@ const fn owned(
         filter,
         order,
         only: None,
+        by_rowid: true,
+    }
+}
+
+/// A company table whose rows must be restored in `order` (parents first).
+const fn ordered(name: &'static str, filter: &'static str, order: &'static str) -> Table {
+    Table {
+        by_rowid: false,
+        ..owned(Group::Company, name, filter, order)
     }
 }
 
@@ -79,6 +93,7 @@ const fn log(name: &'static str, order: &'static str) -> Table {
         filter: "TRUE",
         order,
         only: None,
+        by_rowid: false,
     }
 }
 
@@ -98,7 +113,7 @@ pub const TABLES: &[Table] = &[
     ),
     company("folder_templates", "company_id = $1", "id"),
     // Parents before children: by the number of ancestors.
-    company(
+    ordered(
         "folders",
         "company_id = $1",
         "(SELECT count(*) FROM folder_paths p WHERE p.folder_id = folders.id), id",
@@ -116,7 +131,7 @@ pub const TABLES: &[Table] = &[
     ),
     company("files", "company_id = $1", "id"),
     // A share made through another comes after it.
-    company("shares", "company_id = $1", "created_at, id"),
+    ordered("shares", "company_id = $1", "created_at, id"),
     company("search_entries", "company_id = $1", "object_id"),
     // Appended to, so a new backup changes only the chunks at their end
     // (and a few of the tree's levels); the one changing row comes last.
@@ -134,6 +149,7 @@ pub const TABLES: &[Table] = &[
         filter: "TRUE",
         order: "id",
         only: Some(Backend::Sqlite),
+        by_rowid: false,
     },
 ];
 
@@ -308,7 +324,7 @@ fn ident(name: &str) -> String {
 const SQLITE_SEARCH_SELECT: &str = "SELECT json_object('rowid', e.rowid, 'object_id', e.object_id,
         'company_id', e.company_id, 'title', t.title, 'body', t.body, 'scope', t.scope)
      FROM search_entries e JOIN search_text t ON t.rowid = e.rowid
-     WHERE e.company_id = $1 ORDER BY e.object_id";
+     WHERE e.company_id = $1 ORDER BY e.rowid";
 
 /// The statement that reads one owner's rows of `table` as JSON text.
 async fn select_sql(tx: &mut Tx, table: &Table) -> Result<String> {
@@ -336,7 +352,7 @@ async fn select_sql(tx: &mut Tx, table: &Table) -> Result<String> {
                 table.sqlite_schema,
                 table.name,
                 table.filter,
-                table.order
+                if table.by_rowid { "rowid" } else { table.order }
             ))
         }
         Backend::Postgres => {

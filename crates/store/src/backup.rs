@@ -320,39 +320,77 @@ fn ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
-/// SQLite's full-text rows travel inside `search_entries`' rows.
-const SQLITE_SEARCH_SELECT: &str = "SELECT json_object('rowid', e.rowid, 'object_id', e.object_id,
-        'company_id', e.company_id, 'title', t.title, 'body', t.body, 'scope', t.scope)
-     FROM search_entries e JOIN search_text t ON t.rowid = e.rowid
-     WHERE e.company_id = $1 ORDER BY e.rowid";
+/// Where one owner's rows of a table come from on SQLite: the JSON of a
+/// row, the FROM clause, the filter, and the key that orders and pages it.
+struct SqliteSource {
+    json: String,
+    from: String,
+    filter: String,
+    /// Unique integer columns in reading order (paged on), or none (the
+    /// table is read in `order` as one stream; small tables only).
+    keys: Vec<String>,
+    order: String,
+}
 
-/// The statement that reads one owner's rows of `table` as JSON text.
+async fn sqlite_source(tx: &mut Tx, table: &Table) -> Result<SqliteSource> {
+    if table.name == "search_entries" {
+        // The full-text rows travel inside search_entries' rows.
+        return Ok(SqliteSource {
+            json: "json_object('rowid', e.rowid, 'object_id', e.object_id,
+                'company_id', e.company_id, 'title', t.title, 'body', t.body, 'scope', t.scope)"
+                .into(),
+            from: "search_entries e JOIN search_text t ON t.rowid = e.rowid".into(),
+            filter: "e.company_id = $1".into(),
+            keys: vec!["e.rowid".into()],
+            order: "e.rowid".into(),
+        });
+    }
+    let cols = sqlite_columns(tx, table).await?;
+    let pairs: Vec<String> = cols
+        .iter()
+        .map(|(name, blob)| {
+            let value = if *blob {
+                format!(
+                    "CASE WHEN {0} IS NULL THEN NULL ELSE hex({0}) END",
+                    ident(name)
+                )
+            } else {
+                ident(name)
+            };
+            format!("'{}', {value}", name.replace('\'', "''"))
+        })
+        .collect();
+    let keys: Vec<String> = if table.by_rowid {
+        vec!["rowid".into()]
+    } else {
+        match table.name {
+            "audit_events" => vec!["seq".into()],
+            "audit_nodes" => vec!["level".into(), "idx".into()],
+            _ => Vec::new(),
+        }
+    };
+    Ok(SqliteSource {
+        json: format!("json_object({})", pairs.join(", ")),
+        from: format!("{}.{}", table.sqlite_schema, table.name),
+        filter: table.filter.to_string(),
+        order: if keys.is_empty() {
+            table.order.to_string()
+        } else {
+            keys.join(", ")
+        },
+        keys,
+    })
+}
+
+/// The statement that reads one owner's rows of `table` as JSON text
+/// (PostgreSQL, and SQLite tables read as one stream).
 async fn select_sql(tx: &mut Tx, table: &Table) -> Result<String> {
     match tx.backend() {
-        Backend::Sqlite if table.name == "search_entries" => Ok(SQLITE_SEARCH_SELECT.to_string()),
         Backend::Sqlite => {
-            let cols = sqlite_columns(tx, table).await?;
-            let pairs: Vec<String> = cols
-                .iter()
-                .map(|(name, blob)| {
-                    let value = if *blob {
-                        format!(
-                            "CASE WHEN {0} IS NULL THEN NULL ELSE hex({0}) END",
-                            ident(name)
-                        )
-                    } else {
-                        ident(name)
-                    };
-                    format!("'{}', {value}", name.replace('\'', "''"))
-                })
-                .collect();
+            let src = sqlite_source(tx, table).await?;
             Ok(format!(
-                "SELECT json_object({}) FROM {}.{} WHERE {} ORDER BY {}",
-                pairs.join(", "),
-                table.sqlite_schema,
-                table.name,
-                table.filter,
-                if table.by_rowid { "rowid" } else { table.order }
+                "SELECT {} FROM {} WHERE {} ORDER BY {}",
+                src.json, src.from, src.filter, src.order
             ))
         }
         Backend::Postgres => {
@@ -372,6 +410,12 @@ async fn select_sql(tx: &mut Tx, table: &Table) -> Result<String> {
     }
 }
 
+/// Rows handed over at once (a message per row cost more than the row).
+const BATCH: usize = 512;
+/// Rows SQLite returns as one result row (a result row crosses from
+/// SQLite's thread to ours: per row of a table, that was most of the time).
+const PAGE: i64 = 2000;
+
 /// Sends every row of `table` that belongs to `owner` (none for the
 /// platform's tables), as JSON text, in restore order; returns how many.
 /// Rows stream from the snapshot: memory stays bounded by the channel.
@@ -381,8 +425,12 @@ pub async fn dump(
     owner: Option<&str>,
     out: &mpsc::Sender<Vec<String>>,
 ) -> Result<u64> {
-    /// Rows handed over at once (a message per row cost more than the row).
-    const BATCH: usize = 512;
+    if tx.backend() == Backend::Sqlite {
+        let src = sqlite_source(tx, table).await?;
+        if !src.keys.is_empty() {
+            return dump_paged(tx, &src, owner, out).await;
+        }
+    }
     let sql = select_sql(tx, table).await?;
     let mut n = 0u64;
     let closed = || StoreError::Corrupt("the backup writer stopped".into());
@@ -404,6 +452,77 @@ pub async fn dump(
     });
     if !batch.is_empty() {
         out.send(batch).await.map_err(|_| closed())?;
+    }
+    Ok(n)
+}
+
+/// SQLite: `PAGE` rows at a time, each page one result row (the rows'
+/// JSON joined by newlines, which JSON text never holds raw), paged on the
+/// source's unique integer key within the one read transaction.
+async fn dump_paged(
+    tx: &mut Tx,
+    src: &SqliteSource,
+    owner: Option<&str>,
+    out: &mpsc::Sender<Vec<String>>,
+) -> Result<u64> {
+    let first = if owner.is_some() { 2 } else { 1 };
+    let params: Vec<String> = (0..src.keys.len())
+        .map(|i| format!("${}", first + i))
+        .collect();
+    let aliases: Vec<String> = (0..src.keys.len()).map(|i| format!("_k{i}")).collect();
+    let selected: Vec<String> = src
+        .keys
+        .iter()
+        .zip(&aliases)
+        .map(|(k, a)| format!("{k} AS {a}"))
+        .collect();
+    let descending: Vec<String> = aliases.iter().map(|a| format!("{a} DESC")).collect();
+    let sql = format!(
+        "WITH page AS MATERIALIZED (
+           SELECT {json} AS j, {selected} FROM {from}
+           WHERE ({filter}) AND ({keys}) > ({params}) ORDER BY {keys} LIMIT {PAGE})
+         SELECT group_concat(j, char(10) ORDER BY {aliases}), count(*),
+                (SELECT json_array({aliases}) FROM page ORDER BY {descending} LIMIT 1)
+         FROM page",
+        json = src.json,
+        selected = selected.join(", "),
+        from = src.from,
+        filter = src.filter,
+        keys = src.keys.join(", "),
+        params = params.join(", "),
+        aliases = aliases.join(", "),
+        descending = descending.join(", "),
+    );
+    let mut after = vec![i64::MIN; src.keys.len()];
+    let mut n = 0u64;
+    loop {
+        let (text, count, last): (Option<String>, i64, Option<String>) = on_tx!(tx, |c| {
+            let mut q = sqlx::query_as(&sql);
+            if let Some(owner) = owner {
+                q = q.bind(owner);
+            }
+            for v in &after {
+                q = q.bind(*v);
+            }
+            q.fetch_one(c).await
+        })?;
+        if count == 0 {
+            break;
+        }
+        let rows: Vec<String> = text
+            .unwrap_or_default()
+            .split('\n')
+            .map(str::to_string)
+            .collect();
+        n += rows.len() as u64;
+        out.send(rows)
+            .await
+            .map_err(|_| StoreError::Corrupt("the backup writer stopped".into()))?;
+        after = serde_json::from_str(last.as_deref().unwrap_or("[]"))
+            .map_err(|_| StoreError::Corrupt("a page's last key is not a number".into()))?;
+        if count < PAGE || after.len() != src.keys.len() {
+            break;
+        }
     }
     Ok(n)
 }
@@ -644,4 +763,67 @@ pub async fn existing_users(tx: &mut Tx, ids: &[String]) -> Result<Vec<String>> 
         out.extend(row.map(|(id,)| id));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::keys::DataKey;
+
+    /// SQLite reads big tables a page of rows at a time, on their key:
+    /// every row comes once, in key order, across page boundaries (a
+    /// composite key here: the log's tree nodes).
+    #[tokio::test]
+    async fn paged_reads_give_every_row_once_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("turva.db");
+        let db = Db::open_sqlite(&path, &DataKey::random()).await.unwrap();
+        crate::migrate::run(&db).await.unwrap();
+        let mut tx = db.write().await.unwrap();
+        let n = PAGE * 2 + 17;
+        for i in 0..n {
+            let (level, idx) = (i % 3, i / 3);
+            exec_tx!(&mut tx, |c| sqlx::query(
+                "INSERT INTO audit_nodes (level, idx, hash) VALUES ($1, $2, $3)"
+            )
+            .bind(level)
+            .bind(idx)
+            .bind(vec![1u8; 32])
+            .execute(c)
+            .await)
+            .unwrap();
+        }
+        tx.commit().await.unwrap();
+        let nodes = TABLES.iter().find(|t| t.name == "audit_nodes").unwrap();
+        let mut tx = snapshot(&db).await.unwrap();
+        let (send, mut recv) = mpsc::channel(1024);
+        let reader = tokio::spawn(async move {
+            let mut rows = Vec::new();
+            while let Some(batch) = recv.recv().await {
+                rows.extend(batch);
+            }
+            rows
+        });
+        let count = dump(&mut tx, nodes, None, &send).await.unwrap();
+        drop(send);
+        let rows = reader.await.unwrap();
+        assert_eq!(count, u64::try_from(n).unwrap());
+        let keys: Vec<(i64, i64)> = rows
+            .iter()
+            .map(|r| {
+                let v: serde_json::Value = serde_json::from_str(r).unwrap();
+                (v["level"].as_i64().unwrap(), v["idx"].as_i64().unwrap())
+            })
+            .collect();
+        let mut sorted = keys.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(keys, sorted, "in key order, none twice");
+        assert_eq!(keys.len(), usize::try_from(n).unwrap());
+        assert_eq!(
+            rows[0],
+            format!("{{\"level\":0,\"idx\":0,\"hash\":\"{}\"}}", "01".repeat(32))
+        );
+    }
 }

@@ -341,7 +341,7 @@ async fn sqlite_source(tx: &mut Tx, table: &Table) -> Result<SqliteSource> {
                 .into(),
             from: "search_entries e JOIN search_text t ON t.rowid = e.rowid".into(),
             filter: "e.company_id = $1".into(),
-            keys: vec!["e.rowid".into()],
+            keys: Vec::new(),
             order: "e.rowid".into(),
         });
     }
@@ -360,23 +360,25 @@ async fn sqlite_source(tx: &mut Tx, table: &Table) -> Result<SqliteSource> {
             format!("'{}', {value}", name.replace('\'', "''"))
         })
         .collect();
-    let keys: Vec<String> = if table.by_rowid {
-        vec!["rowid".into()]
-    } else {
-        match table.name {
-            "audit_events" => vec!["seq".into()],
-            "audit_nodes" => vec!["level".into(), "idx".into()],
-            _ => Vec::new(),
-        }
+    // Paged: the log's two big tables, on their primary keys. A company's
+    // tables are filtered through an index or a sub-query, which a page
+    // query would repeat for every page (quadratic on a big company), so
+    // they stream in rowid order.
+    let keys: Vec<String> = match table.name {
+        "audit_events" => vec!["seq".into()],
+        "audit_nodes" => vec!["level".into(), "idx".into()],
+        _ => Vec::new(),
     };
     Ok(SqliteSource {
         json: format!("json_object({})", pairs.join(", ")),
         from: format!("{}.{}", table.sqlite_schema, table.name),
         filter: table.filter.to_string(),
-        order: if keys.is_empty() {
-            table.order.to_string()
-        } else {
+        order: if !keys.is_empty() {
             keys.join(", ")
+        } else if table.by_rowid {
+            "rowid".to_string()
+        } else {
+            table.order.to_string()
         },
         keys,
     })

@@ -186,6 +186,30 @@ pub fn targets(config: &Config, dir: &Path) -> Result<(Target, Target), BackupEr
             Some(d) => Ok(Target::local(Path::new(d))?),
         }
     };
+    let spec = |s: &Option<String>, default: &str| -> String {
+        let s = s
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .unwrap_or_else(|| dir.join(default).to_string_lossy().into_owned());
+        let s = s
+            .split('?')
+            .next()
+            .unwrap_or_default()
+            .trim_end_matches('/');
+        format!("{s}/")
+    };
+    let (data, ring) = (
+        spec(&config.backup.target, "backups"),
+        spec(&config.backup.keyring_target, "keyring-copies"),
+    );
+    if data.starts_with(&ring) || ring.starts_with(&data) {
+        return Err(BackupError::Refused(format!(
+            "[backup] target and keyring_target must not contain each other ({} and {})",
+            data.trim_end_matches('/'),
+            ring.trim_end_matches('/')
+        )));
+    }
     Ok((
         open(&config.backup.target, dir.join("backups"))?,
         open(&config.backup.keyring_target, dir.join("keyring-copies"))?,
@@ -216,7 +240,7 @@ async fn unclassified(tx: &mut Tx) -> Result<Vec<String>, AppError> {
 pub async fn versions_in_copies(app: &App) -> Result<BTreeMap<u32, usize>, BackupError> {
     let (_, ring_target) = targets(app.config(), app.data_dir())?;
     let mut out: BTreeMap<u32, usize> = BTreeMap::new();
-    for c in ring_target.list("").await? {
+    for c in keyring_copies(&ring_target).await? {
         let bytes = ring_target.get(&c.name).await?;
         let Ok(copy) = serde_json::from_slice::<KeyRingCopy>(&bytes) else {
             continue;
@@ -239,6 +263,24 @@ pub async fn versions_in_copies(app: &App) -> Result<BTreeMap<u32, usize>, Backu
         }
     }
     Ok(out)
+}
+
+/// The key-ring copies in `ring_target` (only `copy-<id>.json`: anything
+/// else there is not ours to read or delete).
+async fn keyring_copies(
+    ring_target: &Target,
+) -> Result<Vec<turva_store::backup_target::Listed>, BackupError> {
+    Ok(ring_target
+        .list("")
+        .await?
+        .into_iter()
+        .filter(|c| {
+            c.name
+                .strip_prefix("copy-")
+                .and_then(|r| r.strip_suffix(".json"))
+                .is_some_and(valid_id)
+        })
+        .collect())
 }
 
 /// The keys a chunk of one owner is named and sealed with.
@@ -381,7 +423,7 @@ impl PackReader {
             .unwrap_or_default();
         let (start, end) = (
             usize::try_from(c.offset).unwrap_or(usize::MAX),
-            usize::try_from(c.offset + c.size).unwrap_or(usize::MAX),
+            usize::try_from(c.offset.saturating_add(c.size)).unwrap_or(usize::MAX),
         );
         if end > bytes.len() || start > end {
             return Err(format!("{where_} is missing: the pack is too short"));
@@ -1003,7 +1045,7 @@ async fn prune(app: &App, target: &Target, ring_target: &Target) -> Result<(), B
         }
     }
     let ring_ms = i64::from(app.config().backup.keyring_retention_days) * 86_400_000;
-    let mut copies = ring_target.list("").await?;
+    let mut copies = keyring_copies(ring_target).await?;
     copies.sort_by(|a, b| a.modified.cmp(&b.modified).then(a.name.cmp(&b.name)));
     let newest = copies.last().map(|c| c.name.clone());
     for c in copies {
@@ -1050,7 +1092,7 @@ impl KeySource {
         ring_target: &Target,
         master_path: &Path,
     ) -> Result<KeySource, BackupError> {
-        let mut copies = ring_target.list("").await?;
+        let mut copies = keyring_copies(ring_target).await?;
         copies.sort_by(|a, b| a.modified.cmp(&b.modified).then(a.name.cmp(&b.name)));
         let Some(newest) = copies.last() else {
             return Err(BackupError::Refused(format!(
@@ -1082,7 +1124,13 @@ impl KeySource {
             .iter()
             .find(|r| r.kind == kind.as_str() && r.owner_id == owner)
         else {
-            return Ok(None);
+            // A destroyed key keeps its row; no row at all means these keys
+            // are not this system's (or the copy is damaged).
+            return Err(BackupError::Damaged(vec![format!(
+                "{} holds no {} key of {owner}: not this system's key ring",
+                self.from,
+                kind.as_str()
+            )]));
         };
         let Some(hex_wrapped) = &row.wrapped else {
             return Ok(None);
@@ -1702,6 +1750,9 @@ pub async fn restore_in_place(
     id: &str,
     force: bool,
 ) -> Result<Restored, BackupError> {
+    if !valid_id(id) {
+        return Err(BackupError::Refused(format!("{id:?} is not a backup id")));
+    }
     let pg = config.database.url.is_some();
     let holds_data = dir.join("turva.db").exists() || pg && dir.join("keyring.json").exists();
     if holds_data && !force {
@@ -2353,7 +2404,17 @@ pub async fn restore_object(
             .await?
             .into_iter()
             .collect();
-        let mut kept: HashSet<String> = HashSet::new();
+        let vias: Vec<String> = list
+            .iter()
+            .map(|r| text_of(r, "via_share_id").to_string())
+            .filter(|v| !v.is_empty())
+            .collect();
+        // A share made through another still live (on a folder above) keeps
+        // it, like one made through a share restored with it.
+        let mut kept: HashSet<String> = sql::existing_shares(&mut tx, &vias)
+            .await?
+            .into_iter()
+            .collect();
         let before = list.len();
         list.retain(|r| {
             let via = text_of(r, "via_share_id");
@@ -2366,9 +2427,34 @@ pub async fn restore_object(
         });
         shares_skipped = before - list.len();
     }
-    // The trashed version gives way.
+    // The trashed version gives way, only when the backup holds all of it:
+    // what was added since the backup is not deleted by a restore.
     let mut replaced_blobs = Vec::new();
     if let Some(l) = &live {
+        let (live_folders, live_docs, live_blobs) =
+            sql::live_subtree(&mut tx, &oid, l.is_folder).await?;
+        let restored_files: HashSet<String> = order("files")
+            .and_then(|i| rows.get(&i))
+            .map(|list| {
+                list.iter()
+                    .map(|r| text_of(r, "blob_key").to_string())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let newer = live_folders
+            .iter()
+            .filter(|f| !folders.contains(*f))
+            .count()
+            + live_docs.iter().filter(|d| !docs.contains(*d)).count()
+            + live_blobs
+                .iter()
+                .filter(|b| !restored_files.contains(*b))
+                .count();
+        if newer > 0 {
+            return Err(BackupError::Refused(format!(
+                "the trashed {oid} holds {newer} folders, documents or files made after backup {id}: restore it from the trash, or restore the backup --into a new directory"
+            )));
+        }
         replaced_blobs = if l.is_folder {
             turva_store::purge::folder_subtree(&mut tx, &oid).await?
         } else {

@@ -131,7 +131,11 @@ pub const TABLES: &[Table] = &[
     ),
     company("files", "company_id = $1", "id"),
     // A share made through another comes after it.
-    ordered("shares", "company_id = $1", "created_at, id"),
+    ordered(
+        "shares",
+        "company_id = $1",
+        "via_share_id IS NOT NULL, created_at, id",
+    ),
     company("search_entries", "company_id = $1", "object_id"),
     // Appended to, so a new backup changes only the chunks at their end
     // (and a few of the tree's levels); the one changing row comes last.
@@ -765,6 +769,61 @@ pub async fn existing_users(tx: &mut Tx, ids: &[String]) -> Result<Vec<String>> 
         out.extend(row.map(|(id,)| id));
     }
     Ok(out)
+}
+
+/// Which of `ids` are shares that exist.
+pub async fn existing_shares(tx: &mut Tx, ids: &[String]) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for id in ids {
+        let row: Option<(String,)> = on_tx!(tx, |c| sqlx::query_as(
+            "SELECT id FROM shares WHERE id = $1"
+        )
+        .bind(id)
+        .fetch_optional(c)
+        .await)?;
+        out.extend(row.map(|(id,)| id));
+    }
+    Ok(out)
+}
+
+/// The folders, documents and attachments' blob keys of a live folder's
+/// sub-tree (or of one document), to compare with what a restore brings.
+pub async fn live_subtree(
+    tx: &mut Tx,
+    id: &str,
+    is_folder: bool,
+) -> Result<(Vec<String>, Vec<String>, Vec<String>)> {
+    let col = |rows: Vec<(String,)>| rows.into_iter().map(|(v,)| v).collect::<Vec<_>>();
+    let (folders, docs): (Vec<(String,)>, Vec<(String,)>) = if is_folder {
+        let f = on_tx!(tx, |c| sqlx::query_as(
+            "SELECT folder_id FROM folder_paths WHERE ancestor_id = $1"
+        )
+        .bind(id)
+        .fetch_all(c)
+        .await)?;
+        let d = on_tx!(tx, |c| sqlx::query_as(
+            "SELECT d.id FROM documents d JOIN folder_paths p ON p.folder_id = d.folder_id
+             WHERE p.ancestor_id = $1"
+        )
+        .bind(id)
+        .fetch_all(c)
+        .await)?;
+        (f, d)
+    } else {
+        (Vec::new(), vec![(id.to_string(),)])
+    };
+    let docs = col(docs);
+    let mut blobs = Vec::new();
+    for d in &docs {
+        let rows: Vec<(String,)> = on_tx!(tx, |c| sqlx::query_as(
+            "SELECT blob_key FROM files WHERE document_id = $1"
+        )
+        .bind(d)
+        .fetch_all(c)
+        .await)?;
+        blobs.extend(col(rows));
+    }
+    Ok((col(folders), docs, blobs))
 }
 
 #[cfg(test)]

@@ -272,6 +272,30 @@ async fn damage_is_named_and_a_damaged_backup_is_not_restored(t: TestApp) {
     std::fs::write(&manifest, text.replacen("\"rows\":", "\"rows\": ", 1)).unwrap();
     let err = turva(&t, &["backup", "verify", &id], "").await.unwrap_err();
     assert!(err.contains("signature does not verify"), "{err}");
+    // Targets that contain each other are refused (retention of one
+    // would delete the other's objects).
+    let mut config = t.app.config().clone();
+    config.backup.target = Some(t.data_dir().join("b").to_string_lossy().into_owned());
+    config.backup.keyring_target = Some(t.data_dir().join("b/ring").to_string_lossy().into_owned());
+    let toml = t.dir.path().join("overlap.toml");
+    let mut text = format!(
+        "[backup]\ntarget = \"{}\"\nkeyring_target = \"{}\"\n",
+        config.backup.target.as_deref().unwrap(),
+        config.backup.keyring_target.as_deref().unwrap()
+    );
+    if let Some(url) = &config.database.url {
+        text.push_str(&format!("[database]\nurl = \"{}\"\n", url.expose()));
+    }
+    std::fs::write(&toml, text).unwrap();
+    let data = t.data_dir().to_string_lossy().into_owned();
+    let toml_s = toml.to_string_lossy().into_owned();
+    let err = turva::run_args(
+        &["--data", &data, "--config", &toml_s, "backup", "run"],
+        b"",
+    )
+    .await
+    .unwrap_err();
+    assert!(err.contains("must not contain each other"), "{err}");
     // Unknown and malformed ids are refused.
     let err = turva(&t, &["backup", "verify", "20200101T000000Z-000000"], "")
         .await
@@ -737,6 +761,28 @@ async fn one_deleted_folder_comes_back_with_its_files_byte_identical(t: TestApp)
         owner.get(&format!("/api/v1/documents/{d2}")).await.status,
         200
     );
+
+    // What was added since the backup is never deleted by a restore: a
+    // trashed folder holding a newer document is refused.
+    let newer = doc(&owner, &top, "Uudempi").await;
+    assert_eq!(
+        owner.delete(&format!("/api/v1/folders/{top}")).await.status,
+        204
+    );
+    let err = turva(&t, &["backup", "restore", &id, "--object", &top], "")
+        .await
+        .unwrap_err();
+    assert!(err.contains("made after backup"), "{err}");
+    let trash = owner
+        .get(&format!("/api/v1/companies/{}/trash", s.cid))
+        .await;
+    assert!(
+        trash.body.to_string().contains(&top),
+        "still in the trash: {}",
+        trash.body
+    );
+    assert!(t.count("documents").await >= 1);
+    let _ = newer;
 
     let restores = t.audit_rows_where("action = 'backup.restore'").await;
     assert_eq!(restores.len(), 3);

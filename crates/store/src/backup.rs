@@ -757,33 +757,33 @@ pub async fn folder_is_live(tx: &mut Tx, company_id: &str, id: &str) -> Result<b
     Ok(row.is_some_and(|(t,)| !t))
 }
 
+/// Which of `ids` exist in `users` or `shares` (`table`): one statement,
+/// the ids bound as one JSON array.
+async fn existing(tx: &mut Tx, table: &str, ids: &[String]) -> Result<Vec<String>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list = serde_json::to_string(ids).map_err(|e| StoreError::Corrupt(format!("ids: {e}")))?;
+    let sql = match tx.backend() {
+        Backend::Sqlite => {
+            format!("SELECT id FROM {table} WHERE id IN (SELECT value FROM json_each($1))")
+        }
+        Backend::Postgres => format!(
+            "SELECT id FROM {table} WHERE id IN (SELECT json_array_elements_text($1::json))"
+        ),
+    };
+    let rows: Vec<(String,)> = on_tx!(tx, |c| sqlx::query_as(&sql).bind(&list).fetch_all(c).await)?;
+    Ok(rows.into_iter().map(|(id,)| id).collect())
+}
+
 /// Which of `ids` are users that exist.
 pub async fn existing_users(tx: &mut Tx, ids: &[String]) -> Result<Vec<String>> {
-    let mut out = Vec::new();
-    for id in ids {
-        let row: Option<(String,)> =
-            on_tx!(tx, |c| sqlx::query_as("SELECT id FROM users WHERE id = $1")
-                .bind(id)
-                .fetch_optional(c)
-                .await)?;
-        out.extend(row.map(|(id,)| id));
-    }
-    Ok(out)
+    existing(tx, "users", ids).await
 }
 
 /// Which of `ids` are shares that exist.
 pub async fn existing_shares(tx: &mut Tx, ids: &[String]) -> Result<Vec<String>> {
-    let mut out = Vec::new();
-    for id in ids {
-        let row: Option<(String,)> = on_tx!(tx, |c| sqlx::query_as(
-            "SELECT id FROM shares WHERE id = $1"
-        )
-        .bind(id)
-        .fetch_optional(c)
-        .await)?;
-        out.extend(row.map(|(id,)| id));
-    }
-    Ok(out)
+    existing(tx, "shares", ids).await
 }
 
 /// The folders, documents and attachments' blob keys of a live folder's

@@ -63,8 +63,15 @@ async fn turva_at(dir: &Path, config: &Config, args: &[&str]) -> Result<String, 
     if let Some(url) = &config.database.url {
         toml.push_str(&format!("[database]\nurl = \"{}\"\n", url.expose()));
     }
+    let mut backup = String::new();
     if let Some(target) = &config.backup.target {
-        toml.push_str(&format!("[backup]\ntarget = \"{target}\"\n"));
+        backup.push_str(&format!("target = \"{target}\"\n"));
+    }
+    if let Some(ring) = &config.backup.keyring_target {
+        backup.push_str(&format!("keyring_target = \"{ring}\"\n"));
+    }
+    if !backup.is_empty() {
+        toml.push_str(&format!("[backup]\n{backup}"));
     }
     if !toml.is_empty() {
         let path = dir.with_extension("toml");
@@ -277,24 +284,9 @@ async fn damage_is_named_and_a_damaged_backup_is_not_restored(t: TestApp) {
     let mut config = t.app.config().clone();
     config.backup.target = Some(t.data_dir().join("b").to_string_lossy().into_owned());
     config.backup.keyring_target = Some(t.data_dir().join("b/ring").to_string_lossy().into_owned());
-    let toml = t.dir.path().join("overlap.toml");
-    let mut text = format!(
-        "[backup]\ntarget = \"{}\"\nkeyring_target = \"{}\"\n",
-        config.backup.target.as_deref().unwrap(),
-        config.backup.keyring_target.as_deref().unwrap()
-    );
-    if let Some(url) = &config.database.url {
-        text.push_str(&format!("[database]\nurl = \"{}\"\n", url.expose()));
-    }
-    std::fs::write(&toml, text).unwrap();
-    let data = t.data_dir().to_string_lossy().into_owned();
-    let toml_s = toml.to_string_lossy().into_owned();
-    let err = turva::run_args(
-        &["--data", &data, "--config", &toml_s, "backup", "run"],
-        b"",
-    )
-    .await
-    .unwrap_err();
+    let err = turva_at(&t.data_dir(), &config, &["backup", "run"])
+        .await
+        .unwrap_err();
     assert!(err.contains("must not contain each other"), "{err}");
     // Unknown and malformed ids are refused.
     let err = turva(&t, &["backup", "verify", "20200101T000000Z-000000"], "")
@@ -939,25 +931,9 @@ async fn a_new_machine_restores_from_the_master_key_and_the_newest_key_ring_copy
     config.backup.target = Some(old.join("backups").to_string_lossy().into_owned());
     config.backup.keyring_target = Some(old.join("keyring-copies").to_string_lossy().into_owned());
     let (dir, restored, args) = restore_target(&t, "rebuilt").await;
-    let toml = format!(
-        "[backup]\ntarget = \"{}\"\nkeyring_target = \"{}\"\n",
-        config.backup.target.as_deref().unwrap(),
-        config.backup.keyring_target.as_deref().unwrap()
-    );
-    let conf = t.dir.path().join("new-machine.toml");
-    std::fs::write(&conf, toml).unwrap();
-    let mut all = vec![
-        "--data".to_string(),
-        new_machine.to_string_lossy().into_owned(),
-        "--config".to_string(),
-        conf.to_string_lossy().into_owned(),
-        "backup".into(),
-        "restore".into(),
-        id.clone(),
-    ];
-    all.extend(args);
-    let refs: Vec<&str> = all.iter().map(String::as_str).collect();
-    let out = turva::run_args(&refs, b"").await.unwrap();
+    let mut restore = vec!["backup", "restore", id.as_str()];
+    restore.extend(args.iter().map(String::as_str));
+    let out = turva_at(&new_machine, &config, &restore).await.unwrap();
     assert!(out.contains("keys from key-ring copy"), "{out}");
     let served = Served::open(restored, &dir).await;
     let c = served.client();

@@ -103,6 +103,23 @@ pub struct ChunkRef {
     pub pack: Option<String>,
     #[serde(default, skip_serializing_if = "is_zero")]
     pub offset: u64,
+    /// For a chunk of an append-only segment of the log: which rows it
+    /// holds, so that a later backup can name it instead of reading them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub span: Option<Span>,
+}
+
+/// The rows of one segment of an append-only table that a chunk holds:
+/// every row with key in `first ..= last` (and no other row).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Span {
+    pub table: String,
+    /// The tree level, for `audit_nodes`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level: Option<i64>,
+    pub first: i64,
+    pub last: i64,
+    pub rows: u64,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -116,6 +133,9 @@ pub struct OwnerPart {
     pub owner: String,
     pub chunks: Vec<ChunkRef>,
     pub rows: BTreeMap<String, u64>,
+    /// The id of the data key the chunks are sealed under.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<String>,
 }
 
 /// An attachment as the manifest names it.
@@ -498,6 +518,38 @@ fn valid_id(id: &str) -> bool {
 
 // ---------------------------------------------------------------- writing
 
+/// What reaches the chunk writer from the reader of the snapshot.
+enum Feed {
+    /// Rows as JSON lines; a line `#name` starts the rows of table `name`.
+    Lines(Vec<String>),
+    /// A segment of an append-only table starts, in a chunk of its own.
+    Segment {
+        table: &'static str,
+        level: Option<i64>,
+    },
+    /// Rows of the segment, with their keys.
+    Keyed(Vec<(i64, String)>),
+    /// An earlier backup's chunks holding the segment's next rows.
+    Reuse(Vec<ChunkRef>),
+    /// The segment ends (its last chunk ends with it).
+    EndSegment,
+}
+
+impl From<Vec<String>> for Feed {
+    fn from(lines: Vec<String>) -> Feed {
+        Feed::Lines(lines)
+    }
+}
+
+/// The segment being written and the keys of its rows in the open chunk.
+struct Segment {
+    table: &'static str,
+    level: Option<i64>,
+    first: Option<i64>,
+    last: i64,
+    rows: u64,
+}
+
 /// Seals and stores one owner's chunks as rows arrive.
 struct ChunkWriter {
     owner: String,
@@ -506,6 +558,7 @@ struct ChunkWriter {
     known: HashMap<String, ChunkRef>,
     buf: Vec<u8>,
     table: String,
+    segment: Option<Segment>,
     part: OwnerPart,
     new_bytes: u64,
     progress: Progress,
@@ -513,6 +566,52 @@ struct ChunkWriter {
 }
 
 impl ChunkWriter {
+    async fn feed(&mut self, feed: Feed) -> Result<(), BackupError> {
+        match feed {
+            Feed::Lines(lines) => {
+                for line in lines {
+                    self.line(line).await?;
+                }
+            }
+            Feed::Segment { table, level } => {
+                self.flush().await?;
+                self.table = table.to_string();
+                self.part.rows.entry(self.table.clone()).or_default();
+                self.segment = Some(Segment {
+                    table,
+                    level,
+                    first: None,
+                    last: 0,
+                    rows: 0,
+                });
+            }
+            Feed::Keyed(rows) => {
+                for (key, line) in rows {
+                    if let Some(s) = &mut self.segment {
+                        s.first.get_or_insert(key);
+                        s.last = key;
+                        s.rows += 1;
+                    }
+                    self.row(&line).await?;
+                }
+            }
+            Feed::Reuse(chunks) => {
+                self.flush().await?;
+                for c in chunks {
+                    if let Some(span) = &c.span {
+                        *self.part.rows.entry(span.table.clone()).or_default() += span.rows;
+                    }
+                    self.part.chunks.push(c);
+                }
+            }
+            Feed::EndSegment => {
+                self.flush().await?;
+                self.segment = None;
+            }
+        }
+        Ok(())
+    }
+
     async fn line(&mut self, line: String) -> Result<(), BackupError> {
         if let Some(table) = line.strip_prefix('#') {
             self.table = table.to_string();
@@ -523,6 +622,10 @@ impl ChunkWriter {
             }
             return Ok(());
         }
+        self.row(&line).await
+    }
+
+    async fn row(&mut self, line: &str) -> Result<(), BackupError> {
         if self.buf.is_empty() {
             // Every chunk says which table its first rows belong to.
             self.buf.push(b'#');
@@ -555,9 +658,21 @@ impl ChunkWriter {
         if self.buf.is_empty() {
             return Ok(());
         }
+        let span = self.segment.as_mut().and_then(|s| {
+            let first = s.first.take()?;
+            let span = Span {
+                table: s.table.to_string(),
+                level: s.level,
+                first,
+                last: s.last,
+                rows: s.rows,
+            };
+            s.rows = 0;
+            Some(span)
+        });
         let plain = std::mem::take(&mut self.buf);
         let id = self.keys.chunk_id(&plain);
-        let chunk = match self.known.get(&id) {
+        let mut chunk = match self.known.get(&id) {
             Some(c) => c.clone(),
             None => {
                 let sealed = crypt::seal(&self.keys.seal, &chunk_aad(&self.owner, &id), &plain);
@@ -568,29 +683,154 @@ impl ChunkWriter {
                     sha256: sha256_hex(&sealed),
                     pack: Some(pack),
                     offset,
+                    span: None,
                 };
                 self.new_bytes += c.size;
                 self.known.insert(id, c.clone());
                 c
             }
         };
+        chunk.span = span;
         self.part.chunks.push(chunk);
         Ok(())
     }
 }
 
+/// What of the previous backup's log a new one may name again: the
+/// chunks of its platform part, every event above `pruned_through` up to
+/// `size` (the tree size the previous backup recorded, whose root the
+/// live tree still has), and every tree node within that size.
+struct LogReuse {
+    chunks: Vec<ChunkRef>,
+    pruned_through: i64,
+    size: u64,
+}
+
+impl LogReuse {
+    /// The keys of segment (`table`, `level`) the previous backup's rows
+    /// are still the live ones for: `(above, through]`.
+    fn window(&self, table: &str, level: Option<i64>) -> (i64, i64) {
+        let size = i64::try_from(self.size).unwrap_or(0);
+        match level {
+            None if table == "audit_events" => (self.pruned_through, size),
+            // A node (level, idx) of a tree of `size` leaves is complete
+            // once idx < size >> level, and never changes afterwards.
+            Some(level) if (0..63).contains(&level) => (-1, (size >> level) - 1),
+            _ => (0, 0),
+        }
+    }
+
+    /// The previous chunks of the segment that hold only rows inside its
+    /// window: a run of consecutive keys, from the first chunk above it.
+    fn chunks(&self, table: &str, level: Option<i64>) -> Vec<ChunkRef> {
+        let (above, through) = self.window(table, level);
+        let mut out: Vec<ChunkRef> = Vec::new();
+        let mut next = None;
+        for c in &self.chunks {
+            let Some(s) = &c.span else { continue };
+            if s.table != table || s.level != level {
+                continue;
+            }
+            if next.is_none() && s.first <= above {
+                continue;
+            }
+            if next.is_some_and(|n| s.first != n) || s.first > s.last || s.last > through {
+                break;
+            }
+            next = Some(s.last + 1);
+            out.push(c.clone());
+        }
+        out
+    }
+}
+
+/// Whether an opened chunk holds as many rows as its span says (a chunk
+/// without a span says nothing).
+fn span_holds(c: &ChunkRef, plain: &[u8]) -> bool {
+    let Some(span) = &c.span else {
+        return true;
+    };
+    let rows = plain
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty() && !l.starts_with(b"#"))
+        .count();
+    rows as u64 == span.rows && span.first <= span.last
+}
+
+/// Sends the rows of one segment of an append-only table with keys in
+/// `(after, through]`.
+async fn send_range(
+    tx: &mut Tx,
+    table: &Table,
+    level: Option<i64>,
+    mut after: i64,
+    through: i64,
+    send: &mpsc::Sender<Feed>,
+) -> Result<(), BackupError> {
+    loop {
+        let page = sql::segment_page(tx, table, level, after, through).await?;
+        let Some((last, _)) = page.last() else {
+            return Ok(());
+        };
+        after = *last;
+        if send.send(Feed::Keyed(page)).await.is_err() {
+            return Ok(());
+        }
+    }
+}
+
+/// Sends one segment: its rows, or the previous backup's chunks of them
+/// where `reuse` allows, and the rows around those.
+async fn send_segment(
+    tx: &mut Tx,
+    table: &'static Table,
+    level: Option<i64>,
+    reuse: Option<&LogReuse>,
+    send: &mpsc::Sender<Feed>,
+) -> Result<(), BackupError> {
+    let start = Feed::Segment {
+        table: table.name,
+        level,
+    };
+    if send.send(start).await.is_err() {
+        return Ok(());
+    }
+    let reused = reuse
+        .map(|r| r.chunks(table.name, level))
+        .unwrap_or_default();
+    let bounds = reused
+        .first()
+        .and_then(|c| c.span.as_ref())
+        .zip(reused.last().and_then(|c| c.span.as_ref()))
+        .map(|(a, b)| (a.first, b.last));
+    let mut after = i64::MIN;
+    if let Some((first, last)) = bounds {
+        // Rows before the reused run (where retention cut a chunk).
+        send_range(tx, table, level, i64::MIN, first - 1, send).await?;
+        if send.send(Feed::Reuse(reused)).await.is_err() {
+            return Ok(());
+        }
+        after = last;
+    }
+    send_range(tx, table, level, after, i64::MAX, send).await?;
+    let _ = send.send(Feed::EndSegment).await;
+    Ok(())
+}
+
 /// Streams one owner's tables from the snapshot into a [`ChunkWriter`]
 /// running beside it; returns the owner's part and the bytes written.
+#[allow(clippy::too_many_arguments)]
 async fn write_owner(
     tx: &mut Tx,
     group: Group,
     owner: &str,
     owner_id: Option<&str>,
-    data_key: &DataKey,
+    (key_id, data_key): (&str, &DataKey),
     packer: Packer,
     known: HashMap<String, ChunkRef>,
+    reuse: Option<&LogReuse>,
 ) -> Result<(OwnerPart, u64, Packer), BackupError> {
-    let (send, mut recv) = mpsc::channel::<Vec<String>>(8);
+    let (send, mut recv) = mpsc::channel::<Feed>(8);
     let mut writer = ChunkWriter {
         owner: owner.to_string(),
         keys: OwnerKeys::of(data_key),
@@ -598,19 +838,19 @@ async fn write_owner(
         known,
         buf: Vec::with_capacity(CHUNK_MAX + 4096),
         table: String::new(),
+        segment: None,
         part: OwnerPart {
             owner: owner.to_string(),
             chunks: Vec::new(),
             rows: BTreeMap::new(),
+            key_id: Some(key_id.to_string()),
         },
         new_bytes: 0,
         progress: Progress::new("backup"),
     };
     let consume = tokio::spawn(async move {
-        while let Some(lines) = recv.recv().await {
-            for line in lines {
-                writer.line(line).await?;
-            }
+        while let Some(feed) = recv.recv().await {
+            writer.feed(feed).await?;
         }
         writer.flush().await?;
         writer.part.rows.retain(|_, n| *n > 0);
@@ -623,11 +863,34 @@ async fn write_owner(
         .filter(|t| t.group == group && t.on(backend))
         .collect();
     for table in tables {
-        if send.send(vec![format!("#{}", table.name)]).await.is_err() {
+        let sent = if sql::append_only(table) {
+            match sql::segments(tx, table).await {
+                Ok(levels) => {
+                    let mut r = Ok(());
+                    for level in levels {
+                        r = send_segment(tx, table, level, reuse, &send).await;
+                        if r.is_err() {
+                            break;
+                        }
+                    }
+                    r
+                }
+                Err(e) => Err(e.into()),
+            }
+        } else if send
+            .send(Feed::Lines(vec![format!("#{}", table.name)]))
+            .await
+            .is_err()
+        {
             break;
-        }
-        if let Err(e) = sql::dump(tx, table, owner_id, &send).await {
-            produced = Err(e.into());
+        } else {
+            sql::dump(tx, table, owner_id, &send)
+                .await
+                .map(|_| ())
+                .map_err(BackupError::from)
+        };
+        if let Err(e) = sent {
+            produced = Err(e);
             break;
         }
     }
@@ -720,21 +983,30 @@ pub async fn run(app: &App, ctx: &Ctx, credential: &str) -> Result<Ran, BackupEr
     let users = sql::user_ids(&mut tx).await?;
     let companies = sql::company_ids(&mut tx).await?;
     for user in &users {
-        let Some((_, key)) = keyring::get_key(app, &mut tx, KeyKind::User, user).await? else {
+        let Some((key_id, key)) = keyring::get_key(app, &mut tx, KeyKind::User, user).await? else {
             erased += 1;
             continue;
         };
         let owner = format!("user:{user}");
         let k = known.remove(&owner).unwrap_or_default();
-        let (part, n, p) =
-            write_owner(&mut tx, Group::User, &owner, Some(user), &key, packer, k).await?;
+        let (part, n, p) = write_owner(
+            &mut tx,
+            Group::User,
+            &owner,
+            Some(user),
+            (&key_id, &key),
+            packer,
+            k,
+            None,
+        )
+        .await?;
         packer = p;
         new_bytes += n;
         owners.push(part);
     }
     let mut files = Vec::new();
     for company in &companies {
-        let Some((_, key)) = keyring::get_key(app, &mut tx, KeyKind::Company, company).await?
+        let Some((key_id, key)) = keyring::get_key(app, &mut tx, KeyKind::Company, company).await?
         else {
             erased += 1;
             continue;
@@ -746,9 +1018,10 @@ pub async fn run(app: &App, ctx: &Ctx, credential: &str) -> Result<Ran, BackupEr
             Group::Company,
             &owner,
             Some(company),
-            &key,
+            (&key_id, &key),
             packer,
             k,
+            None,
         )
         .await?;
         packer = p;
@@ -773,19 +1046,32 @@ pub async fn run(app: &App, ctx: &Ctx, credential: &str) -> Result<Ran, BackupEr
             files.push(f);
         }
     }
-    let platform_key = keyring::get_key(app, &mut tx, KeyKind::Platform, "backup")
-        .await?
-        .map(|(_, k)| k)
-        .ok_or_else(|| AppError::Internal("the platform backup key is missing".into()))?;
+    let (platform_key_id, platform_key) =
+        keyring::get_key(app, &mut tx, KeyKind::Platform, "backup")
+            .await?
+            .ok_or_else(|| AppError::Internal("the platform backup key is missing".into()))?;
+    let reuse = match &previous {
+        Some(prev) => {
+            log_reuse(
+                &mut tx,
+                prev,
+                (backend, schema_version, audit_size),
+                &platform_key_id,
+            )
+            .await?
+        }
+        None => None,
+    };
     let k = known.remove("platform").unwrap_or_default();
     let (part, n, mut packer) = write_owner(
         &mut tx,
         Group::Platform,
         "platform",
         None,
-        &platform_key,
+        (&platform_key_id, &platform_key),
         packer,
         k,
+        reuse.as_ref(),
     )
     .await?;
     new_bytes += n;
@@ -798,11 +1084,7 @@ pub async fn run(app: &App, ctx: &Ctx, credential: &str) -> Result<Ran, BackupEr
         id: id.clone(),
         created_at: now,
         turva_version: env!("CARGO_PKG_VERSION").to_string(),
-        backend: match backend {
-            Backend::Sqlite => "sqlite",
-            Backend::Postgres => "postgres",
-        }
-        .to_string(),
+        backend: backend_name(backend).to_string(),
         schema_version,
         audit_size,
         audit_root,
@@ -857,6 +1139,51 @@ pub async fn run(app: &App, ctx: &Ctx, credential: &str) -> Result<Ran, BackupEr
         summary,
         erased_skipped: erased,
     })
+}
+
+/// Whether the previous backup's log is a prefix of the live one, so its
+/// chunks of append-only segments may be named again: same backend, schema
+/// version and platform key, and the live tree's root at the previous
+/// backup's size is the root it recorded (the log is append-only, so the
+/// events and nodes under that root are the ones it holds; a log rolled
+/// back or replaced since has another root there).
+async fn log_reuse(
+    tx: &mut Tx,
+    prev: &Manifest,
+    (backend, schema_version, audit_size): (Backend, i64, u64),
+    platform_key_id: &str,
+) -> Result<Option<LogReuse>, BackupError> {
+    let Some(part) = prev.owners.iter().find(|o| o.owner == "platform") else {
+        return Ok(None);
+    };
+    if prev.backend != backend_name(backend)
+        || prev.schema_version != schema_version
+        || part.key_id.as_deref() != Some(platform_key_id)
+        || prev.audit_size == 0
+        || prev.audit_size > audit_size
+    {
+        return Ok(None);
+    }
+    let root = hex::encode(turva_store::audit::root_at(tx, prev.audit_size).await?);
+    if root != prev.audit_root {
+        tracing::warn!(
+            backup = %prev.id,
+            "the audit log is not the one the previous backup holds; reading all of it"
+        );
+        return Ok(None);
+    }
+    Ok(Some(LogReuse {
+        chunks: part.chunks.clone(),
+        pruned_through: turva_store::audit::pruned_through(tx).await?,
+        size: prev.audit_size,
+    }))
+}
+
+fn backend_name(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => "sqlite",
+        Backend::Postgres => "postgres",
+    }
 }
 
 async fn record(
@@ -1234,6 +1561,10 @@ async fn verify_in(
         let ok = OwnerKeys::of(&key);
         for c in &part.chunks {
             match open_chunk(&mut reader, &part.owner, &ok, c).await {
+                Ok(plain) if !span_holds(c, &plain) => faults.push(format!(
+                    "chunk {} of {} does not hold the rows its span names",
+                    c.id, part.owner
+                )),
                 Ok(_) => {
                     v.chunks += 1;
                     v.bytes += c.size;
@@ -2558,4 +2889,104 @@ pub async fn restore_object(
         }
     }
     Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunk(table: &str, level: Option<i64>, first: i64, last: i64) -> ChunkRef {
+        ChunkRef {
+            id: format!("{table}-{level:?}-{first}"),
+            size: 1,
+            sha256: String::new(),
+            pack: Some("p".into()),
+            offset: 0,
+            span: Some(Span {
+                table: table.into(),
+                level,
+                first,
+                last,
+                rows: u64::try_from(last - first + 1).unwrap_or(0),
+            }),
+        }
+    }
+
+    fn firsts(chunks: &[ChunkRef]) -> Vec<i64> {
+        chunks
+            .iter()
+            .filter_map(|c| c.span.as_ref().map(|s| s.first))
+            .collect()
+    }
+
+    /// Reused: the run of chunks above what retention removed and within
+    /// the previous tree; nothing of another segment, nothing past it.
+    #[test]
+    fn a_backup_names_again_only_chunks_inside_the_unchanged_log() {
+        let chunks = vec![
+            chunk("audit_events", None, 1, 10),
+            chunk("audit_events", None, 11, 20),
+            chunk("audit_events", None, 21, 30),
+            chunk("audit_events", None, 31, 36),
+            chunk("audit_nodes", Some(0), 0, 19),
+            chunk("audit_nodes", Some(0), 20, 35),
+            chunk("audit_nodes", Some(1), 0, 17),
+            chunk("audit_nodes", Some(5), 0, 0),
+        ];
+        let reuse = |pruned_through, size| LogReuse {
+            chunks: chunks.clone(),
+            pruned_through,
+            size,
+        };
+        // All of it while the log only grew.
+        assert_eq!(
+            firsts(&reuse(0, 36).chunks("audit_events", None)),
+            [1, 11, 21, 31]
+        );
+        // Events up to 15 pruned since: the chunk that held 11..=20 is
+        // read again (its rows from 16 on), the rest reused.
+        assert_eq!(
+            firsts(&reuse(15, 36).chunks("audit_events", None)),
+            [21, 31]
+        );
+        assert_eq!(
+            firsts(&reuse(10, 36).chunks("audit_events", None)),
+            [11, 21, 31]
+        );
+        // The previous backup's last chunk held events beyond its tree.
+        assert_eq!(
+            firsts(&reuse(0, 33).chunks("audit_events", None)),
+            [1, 11, 21]
+        );
+        // Level 0 has 36 complete nodes, level 1 has 18, level 5 has 1.
+        assert_eq!(
+            firsts(&reuse(0, 36).chunks("audit_nodes", Some(0))),
+            [0, 20]
+        );
+        assert_eq!(firsts(&reuse(0, 36).chunks("audit_nodes", Some(1))), [0]);
+        assert_eq!(firsts(&reuse(0, 36).chunks("audit_nodes", Some(5))), [0]);
+        assert!(reuse(0, 31).chunks("audit_nodes", Some(5)).is_empty());
+        assert!(reuse(0, 34).chunks("audit_nodes", Some(1)).is_empty());
+        assert!(reuse(0, 36).chunks("audit_nodes", Some(2)).is_empty());
+        // A gap in the keys ends the run.
+        let gap = LogReuse {
+            chunks: vec![
+                chunk("audit_events", None, 1, 10),
+                chunk("audit_events", None, 12, 20),
+            ],
+            pruned_through: 0,
+            size: 20,
+        };
+        assert_eq!(firsts(&gap.chunks("audit_events", None)), [1]);
+    }
+
+    #[test]
+    fn a_chunk_must_hold_the_rows_its_span_names() {
+        let c = chunk("audit_events", None, 1, 2);
+        assert!(span_holds(&c, b"#audit_events\n{\"seq\":1}\n{\"seq\":2}\n"));
+        assert!(!span_holds(&c, b"#audit_events\n{\"seq\":1}\n"));
+        let mut plain = c.clone();
+        plain.span = None;
+        assert!(span_holds(&plain, b"anything"));
+    }
 }

@@ -319,6 +319,16 @@ async fn pg_columns(tx: &mut Tx, table: &Table) -> Result<Vec<String>> {
     Ok(rows.into_iter().map(|(n,)| n).collect())
 }
 
+/// The writable columns of a PostgreSQL table, quoted and comma-separated.
+async fn pg_column_list(tx: &mut Tx, table: &Table) -> Result<String> {
+    let cols: Vec<String> = pg_columns(tx, table)
+        .await?
+        .iter()
+        .map(|c| ident(c))
+        .collect();
+    Ok(cols.join(", "))
+}
+
 /// A column name as an SQL identifier (names come from the schema itself).
 fn ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
@@ -400,17 +410,10 @@ async fn select_sql(tx: &mut Tx, table: &Table) -> Result<String> {
             ))
         }
         Backend::Postgres => {
-            let cols: Vec<String> = pg_columns(tx, table)
-                .await?
-                .iter()
-                .map(|c| ident(c))
-                .collect();
+            let cols = pg_column_list(tx, table).await?;
             Ok(format!(
                 "SELECT row_to_json(x)::text FROM (SELECT {} FROM {} WHERE {} ORDER BY {}) x",
-                cols.join(", "),
-                table.name,
-                table.filter,
-                table.order
+                cols, table.name, table.filter, table.order
             ))
         }
     }
@@ -425,11 +428,11 @@ const PAGE: i64 = 2000;
 /// Sends every row of `table` that belongs to `owner` (none for the
 /// platform's tables), as JSON text, in restore order; returns how many.
 /// Rows stream from the snapshot: memory stays bounded by the channel.
-pub async fn dump(
+pub async fn dump<T: From<Vec<String>> + Send>(
     tx: &mut Tx,
     table: &Table,
     owner: Option<&str>,
-    out: &mpsc::Sender<Vec<String>>,
+    out: &mpsc::Sender<T>,
 ) -> Result<u64> {
     if tx.backend() == Backend::Sqlite {
         let src = sqlite_source(tx, table).await?;
@@ -452,12 +455,12 @@ pub async fn dump(
             n += 1;
             if batch.len() == BATCH {
                 let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-                out.send(full).await.map_err(|_| closed())?;
+                out.send(T::from(full)).await.map_err(|_| closed())?;
             }
         }
     });
     if !batch.is_empty() {
-        out.send(batch).await.map_err(|_| closed())?;
+        out.send(T::from(batch)).await.map_err(|_| closed())?;
     }
     Ok(n)
 }
@@ -465,11 +468,11 @@ pub async fn dump(
 /// SQLite: `PAGE` rows at a time, each page one result row (the rows'
 /// JSON joined by newlines, which JSON text never holds raw), paged on the
 /// source's unique integer key within the one read transaction.
-async fn dump_paged(
+async fn dump_paged<T: From<Vec<String>> + Send>(
     tx: &mut Tx,
     src: &SqliteSource,
     owner: Option<&str>,
-    out: &mpsc::Sender<Vec<String>>,
+    out: &mpsc::Sender<T>,
 ) -> Result<u64> {
     let first = if owner.is_some() { 2 } else { 1 };
     let params: Vec<String> = (0..src.keys.len())
@@ -521,7 +524,7 @@ async fn dump_paged(
             .map(str::to_string)
             .collect();
         n += rows.len() as u64;
-        out.send(rows)
+        out.send(T::from(rows))
             .await
             .map_err(|_| StoreError::Corrupt("the backup writer stopped".into()))?;
         after = serde_json::from_str(last.as_deref().unwrap_or("[]"))
@@ -531,6 +534,112 @@ async fn dump_paged(
         }
     }
     Ok(n)
+}
+
+/// Whether `table` only ever grows at the end of its key order: nothing
+/// updates or deletes its rows, except retention, which removes a prefix
+/// of `audit_events` (the tree's nodes are kept). A backup reads such a
+/// table in segments (`audit_events` as one, keyed by `seq`; `audit_nodes`
+/// one tree level at a time, keyed by `idx`) and may name an earlier
+/// backup's chunks of a segment instead of reading those rows again.
+pub fn append_only(table: &Table) -> bool {
+    matches!(table.name, "audit_events" | "audit_nodes")
+}
+
+/// The segments of an append-only table: `None` for `audit_events`, each
+/// stored level of the tree for `audit_nodes` (0 to the highest).
+pub async fn segments(tx: &mut Tx, table: &Table) -> Result<Vec<Option<i64>>> {
+    if table.name != "audit_nodes" {
+        return Ok(vec![None]);
+    }
+    let (top,): (Option<i64>,) = on_tx!(tx, |c| sqlx::query_as(
+        "SELECT CAST(max(level) AS BIGINT) FROM audit_nodes"
+    )
+    .fetch_one(c)
+    .await)?;
+    Ok(top.map_or_else(Vec::new, |top| (0..=top).map(Some).collect()))
+}
+
+/// One page of a segment of an append-only table: its rows with key in
+/// `(after, through]`, in key order, as (key, JSON text) pairs; fewer than
+/// a page only at the end of the range.
+pub async fn segment_page(
+    tx: &mut Tx,
+    table: &Table,
+    level: Option<i64>,
+    after: i64,
+    through: i64,
+) -> Result<Vec<(i64, String)>> {
+    let (key, level_cond) = match (table.name, level) {
+        ("audit_events", None) => ("seq", ""),
+        ("audit_nodes", Some(_)) => ("idx", "level = $3 AND "),
+        _ => {
+            return Err(StoreError::Corrupt(format!(
+                "{} is not read in segments",
+                table.name
+            )))
+        }
+    };
+    let bind_level = i32::try_from(level.unwrap_or(0)).unwrap_or(i32::MAX);
+    match tx.backend() {
+        Backend::Sqlite => {
+            let src = sqlite_source(tx, table).await?;
+            let sql = format!(
+                "WITH page AS MATERIALIZED (
+                   SELECT {json} AS j, {key} AS k FROM {from}
+                   WHERE {level_cond}{key} > $1 AND {key} <= $2 ORDER BY {key} LIMIT {PAGE})
+                 SELECT group_concat(j, char(10) ORDER BY k), group_concat(k, ',' ORDER BY k)
+                 FROM page",
+                json = src.json,
+                from = src.from,
+            );
+            let (text, keys): (Option<String>, Option<String>) = on_tx!(tx, |c| {
+                let mut q = sqlx::query_as(&sql).bind(after).bind(through);
+                if level.is_some() {
+                    q = q.bind(bind_level);
+                }
+                q.fetch_one(c).await
+            })?;
+            let (Some(text), Some(keys)) = (text, keys) else {
+                return Ok(Vec::new());
+            };
+            let keys = keys
+                .split(',')
+                .map(|k| {
+                    k.parse::<i64>()
+                        .map_err(|_| StoreError::Corrupt(format!("{} has a key {k}", table.name)))
+                })
+                .collect::<Result<Vec<i64>>>()?;
+            let rows: Vec<String> = text.split('\n').map(str::to_string).collect();
+            if rows.len() != keys.len() {
+                return Err(StoreError::Corrupt(format!(
+                    "a page of {} has {} rows and {} keys",
+                    table.name,
+                    rows.len(),
+                    keys.len()
+                )));
+            }
+            Ok(keys.into_iter().zip(rows).collect())
+        }
+        Backend::Postgres => {
+            let cols = pg_column_list(tx, table).await?;
+            let sql = format!(
+                "SELECT CAST(x.{key} AS BIGINT), row_to_json(x)::text FROM (
+                   SELECT {cols} FROM {name}
+                   WHERE {level_cond}{key} > $1 AND {key} <= $2 ORDER BY {key} LIMIT {PAGE}) x
+                 ORDER BY 1",
+                name = table.name,
+            );
+            let rows: Vec<(i64, String)> = on_tx!(tx, |c| {
+                let mut q = sqlx::query_as(&sql).bind(after).bind(through);
+                if level.is_some() {
+                    q = q.bind(bind_level);
+                }
+                q.fetch_all(c).await
+            })?;
+            Ok(rows)
+        }
+    }
 }
 
 /// The statement that inserts a JSON array of rows (bound as `$1`) into
@@ -570,12 +679,7 @@ pub async fn insert_sql(tx: &mut Tx, table: &Table) -> Result<Vec<String>> {
             )]
         }
         Backend::Postgres => {
-            let cols: Vec<String> = pg_columns(tx, table)
-                .await?
-                .iter()
-                .map(|c| ident(c))
-                .collect();
-            let cols = cols.join(", ");
+            let cols = pg_column_list(tx, table).await?;
             vec![format!(
                 "INSERT INTO {0} ({1}) SELECT {1} FROM json_populate_recordset(NULL::{0}, $1::json)",
                 table.name, cols
@@ -858,7 +962,7 @@ mod tests {
         tx.commit().await.unwrap();
         let nodes = TABLES.iter().find(|t| t.name == "audit_nodes").unwrap();
         let mut tx = snapshot(&db).await.unwrap();
-        let (send, mut recv) = mpsc::channel(1024);
+        let (send, mut recv) = mpsc::channel::<Vec<String>>(1024);
         let reader = tokio::spawn(async move {
             let mut rows = Vec::new();
             while let Some(batch) = recv.recv().await {

@@ -58,6 +58,8 @@ pub const FORMAT: u32 = 1;
 const CUT_MASK: u64 = 7;
 const CHUNK_MIN: usize = 8 << 10;
 const CHUNK_MAX: usize = 1 << 20;
+/// Chunks a restore opens ahead of the one it inserts.
+const OPEN_AHEAD: usize = 4;
 /// Rows inserted by one statement at restore (bytes of JSON).
 const INSERT_BATCH: usize = 1 << 20;
 /// The summary line of a manifest is read from its first bytes.
@@ -304,6 +306,7 @@ async fn keyring_copies(
 }
 
 /// The keys a chunk of one owner is named and sealed with.
+#[derive(Clone)]
 struct OwnerKeys {
     seal: DataKey,
     name: DataKey,
@@ -1496,10 +1499,21 @@ async fn open_chunk(
     c: &ChunkRef,
 ) -> Result<Vec<u8>, String> {
     let (sealed, path) = reader.sealed(owner, c).await?;
-    if sha256_hex(&sealed) != c.sha256 {
+    check_chunk(owner, keys, c, &sealed, &path)
+}
+
+/// Checks a chunk's stored bytes (hash, seal, name) and opens them.
+fn check_chunk(
+    owner: &str,
+    keys: &OwnerKeys,
+    c: &ChunkRef,
+    sealed: &[u8],
+    path: &str,
+) -> Result<Vec<u8>, String> {
+    if sha256_hex(sealed) != c.sha256 {
         return Err(format!("{path} is damaged: its hash differs"));
     }
-    let plain = crypt::open(&keys.seal, &chunk_aad(owner, &c.id), &sealed)
+    let plain = crypt::open(&keys.seal, &chunk_aad(owner, &c.id), sealed)
         .map_err(|_| format!("{path} does not open"))?;
     if keys.chunk_id(&plain) != c.id {
         return Err(format!("{path} holds other content than its name"));
@@ -1783,7 +1797,9 @@ async fn build(
             let (db_key, _) =
                 KeyRingFile::load_or_create(&work.join("keyring.json"), &keys.master)?;
             write("turva.db", b"")?;
-            Db::open_sqlite(&work.join("turva.db"), &db_key).await?
+            // Built apart and renamed into place only when complete: a
+            // crash half-way leaves nothing to recover.
+            Db::open_sqlite_bulk(&work.join("turva.db"), &db_key).await?
         }
     };
     let result = fill(&db, target, keys, manifest, work).await;
@@ -1877,6 +1893,8 @@ async fn fill(
         ));
     }
     sql::clear_seeded(&mut tx).await?;
+    // Secondary indexes are built once after the load, not row by row.
+    let indexes = sql::drop_secondary_indexes(&mut tx).await?;
     for row in &keys.rows {
         turva_store::data_keys::insert_row(&mut tx, row).await?;
     }
@@ -1893,11 +1911,31 @@ async fn fill(
             erased.push(part.owner.clone());
             continue;
         };
-        let ok = OwnerKeys::of(&key);
+        let ok = Arc::new(OwnerKeys::of(&key));
+        let owner: Arc<str> = part.owner.as_str().into();
         let mut batch = RowBatch::default();
-        for c in &part.chunks {
-            let plain = open_chunk(&mut reader, &part.owner, &ok, c)
+        // Chunks are checked and opened on other threads, a few ahead of
+        // the one being inserted.
+        let mut opening = std::collections::VecDeque::new();
+        let mut next = part.chunks.iter();
+        loop {
+            while opening.len() < OPEN_AHEAD {
+                let Some(c) = next.next() else { break };
+                let (sealed, path) = reader
+                    .sealed(&part.owner, c)
+                    .await
+                    .map_err(|why| BackupError::Damaged(vec![why]))?;
+                let (ok, owner, c) = (ok.clone(), owner.clone(), c.clone());
+                opening.push_back(tokio::task::spawn_blocking(move || {
+                    check_chunk(&owner, &ok, &c, &sealed, &path)
+                }));
+            }
+            let Some(opened) = opening.pop_front() else {
+                break;
+            };
+            let plain = opened
                 .await
+                .map_err(|e| AppError::Internal(format!("opening a chunk failed: {e}")))?
                 .map_err(|why| BackupError::Damaged(vec![why]))?;
             chunks_done += 1;
             progress.tick(|| format!("{chunks_done} of {total_chunks} chunks, {rows} rows"));
@@ -1928,6 +1966,7 @@ async fn fill(
             restored_companies.insert(id.to_string());
         }
     }
+    sql::create_indexes(&mut tx, &indexes).await?;
     sql::check_references(&mut tx).await?;
     let blobs = turva_store::blobs::BlobStore::local(&work.join("files"))?;
     let mut files = 0;

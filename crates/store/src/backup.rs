@@ -719,6 +719,61 @@ pub async fn clear_seeded(tx: &mut Tx) -> Result<()> {
     Ok(())
 }
 
+/// Drops the non-unique secondary indexes of an empty database about to be
+/// bulk-loaded; returns the statements that create them again (run by
+/// [`create_indexes`] after the load: one sort per index instead of a
+/// B-tree insertion per row). Unique indexes stay: they may be the parent
+/// key of a foreign key.
+pub async fn drop_secondary_indexes(tx: &mut Tx) -> Result<Vec<String>> {
+    let found: Vec<(String, String, String)> = match tx.backend() {
+        Backend::Sqlite => on_tx!(tx, |c| sqlx::query_as(
+            "SELECT 'main', name, sql FROM main.sqlite_master
+             WHERE type = 'index' AND sql IS NOT NULL AND sql NOT LIKE 'CREATE UNIQUE%'
+             UNION ALL
+             SELECT 'audit', name, sql FROM audit.sqlite_master
+             WHERE type = 'index' AND sql IS NOT NULL AND sql NOT LIKE 'CREATE UNIQUE%'"
+        )
+        .fetch_all(c)
+        .await)?,
+        Backend::Postgres => on_tx!(tx, |c| sqlx::query_as(
+            "SELECT i.schemaname::text, i.indexname::text, i.indexdef FROM pg_indexes i
+             JOIN pg_class x ON x.relname = i.indexname
+             JOIN pg_namespace n ON n.oid = x.relnamespace AND n.nspname = i.schemaname
+             JOIN pg_index p ON p.indexrelid = x.oid
+             WHERE i.schemaname = current_schema() AND NOT p.indisunique AND NOT p.indisprimary"
+        )
+        .fetch_all(c)
+        .await)?,
+    };
+    let mut creates = Vec::new();
+    for (schema, name, sql) in found {
+        let create = match tx.backend() {
+            // SQLite keeps the statement without the schema: the index
+            // name gets it back (it names where the index goes).
+            Backend::Sqlite => {
+                let bare = format!(" {name} ");
+                if !sql.contains(&bare) {
+                    continue;
+                }
+                sql.replacen(&bare, &format!(" {schema}.{} ", ident(&name)), 1)
+            }
+            Backend::Postgres => sql,
+        };
+        let drop = format!("DROP INDEX {}.{}", ident(&schema), ident(&name));
+        exec_tx!(tx, |c| sqlx::query(&drop).execute(c).await)?;
+        creates.push(create);
+    }
+    Ok(creates)
+}
+
+/// Creates the indexes [`drop_secondary_indexes`] dropped.
+pub async fn create_indexes(tx: &mut Tx, creates: &[String]) -> Result<()> {
+    for sql in creates {
+        exec_tx!(tx, |c| sqlx::query(sql).execute(c).await)?;
+    }
+    Ok(())
+}
+
 /// Checks the foreign keys of every restored row (SQLite defers nothing,
 /// so this is a final safety net; PostgreSQL checked each insert).
 pub async fn check_references(tx: &mut Tx) -> Result<()> {
@@ -935,6 +990,52 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::keys::DataKey;
+
+    async fn index_list(tx: &mut Tx) -> Vec<(String, String)> {
+        on_tx!(tx, |c| sqlx::query_as(
+            "SELECT name, sql FROM main.sqlite_master WHERE type = 'index' AND sql IS NOT NULL
+             UNION ALL
+             SELECT 'audit.' || name, sql FROM audit.sqlite_master
+             WHERE type = 'index' AND sql IS NOT NULL ORDER BY 1"
+        )
+        .fetch_all(c)
+        .await)
+        .unwrap()
+    }
+
+    /// A restore drops the secondary indexes before its load and creates
+    /// the same ones, in the same files, afterwards.
+    #[tokio::test]
+    async fn secondary_indexes_come_back_as_they_were() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open_sqlite_bulk(&dir.path().join("turva.db"), &DataKey::random())
+            .await
+            .unwrap();
+        crate::migrate::run(&db).await.unwrap();
+        let mut tx = db.write().await.unwrap();
+        let before = index_list(&mut tx).await;
+        assert!(before
+            .iter()
+            .any(|(n, _)| n == "audit.audit_events_company"));
+        let creates = drop_secondary_indexes(&mut tx).await.unwrap();
+        assert!(!creates.is_empty());
+        let during = index_list(&mut tx).await;
+        assert!(
+            during
+                .iter()
+                .all(|(_, sql)| sql.starts_with("CREATE UNIQUE")),
+            "{during:?}"
+        );
+        create_indexes(&mut tx, &creates).await.unwrap();
+        let after = index_list(&mut tx).await;
+        let normal = |v: &[(String, String)]| -> Vec<(String, String)> {
+            v.iter()
+                .map(|(n, s)| (n.clone(), s.replace('"', "")))
+                .collect()
+        };
+        assert_eq!(normal(&after), normal(&before));
+        tx.commit().await.unwrap();
+    }
 
     /// SQLite reads big tables a page of rows at a time, on their key:
     /// every row comes once, in key order, across page boundaries (a

@@ -135,16 +135,35 @@ impl Db {
     /// Opens the SQLCipher database at `path` with `key`, creating it when
     /// missing. Fails when the key is wrong or the cipher is not compiled in.
     pub async fn open_sqlite(path: &Path, key: &DataKey) -> Result<Self> {
+        Self::open_sqlite_as(path, key, false).await
+    }
+
+    /// Opens a new SQLCipher database for a bulk load that is thrown away
+    /// if it does not finish (a restore builds it in a directory renamed
+    /// into place only when complete): no syncs and a large cache. Open it
+    /// with [`Db::open_sqlite`] afterwards to serve.
+    pub async fn open_sqlite_bulk(path: &Path, key: &DataKey) -> Result<Self> {
+        Self::open_sqlite_as(path, key, true).await
+    }
+
+    async fn open_sqlite_as(path: &Path, key: &DataKey, bulk: bool) -> Result<Self> {
+        // WAL either way: a file changed into WAL mode after it was
+        // filled was found to hang the next open.
+        let (sync, cache) = if bulk {
+            (SqliteSynchronous::Off, "-256000")
+        } else {
+            (SqliteSynchronous::Normal, "-32000")
+        };
         let opts = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
             // SQLCipher: a raw key as a blob literal (no PBKDF2 per connection).
             .pragma("key", format!("\"x'{}'\"", key.to_hex().as_str()))
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
+            .synchronous(sync)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10))
-            .pragma("cache_size", "-32000");
+            .pragma("cache_size", cache);
         let audit = audit_path(path);
         for file in [&audit, &stage_path(path)] {
             if !file.exists() {
@@ -161,7 +180,11 @@ impl Db {
             // A connection to a local file does not go stale: no ping (a
             // round trip to its thread) before each use.
             .test_before_acquire(false)
-            .after_connect(attach_audit(audit.clone(), 16_000))
+            .after_connect(attach_audit(
+                audit.clone(),
+                if bulk { 256_000 } else { 16_000 },
+                bulk,
+            ))
             .connect_with(opts.clone())
             .await
             .map_err(open_error)?;
@@ -169,7 +192,7 @@ impl Db {
             .max_connections(4)
             .acquire_timeout(Duration::from_secs(30))
             .test_before_acquire(false)
-            .after_connect(attach_audit(audit, 2_000))
+            .after_connect(attach_audit(audit, 2_000, bulk))
             // Readers keep a larger cache: commits to this file are rare
             // (the audit log is a file of its own), so it stays warm.
             .connect_with(opts.clone().pragma("cache_size", "-64000"))
@@ -302,6 +325,7 @@ impl Tx {
 fn attach_audit(
     path: String,
     cache_kib: u32,
+    bulk: bool,
 ) -> impl for<'c> Fn(
     &'c mut sqlx::SqliteConnection,
     sqlx::pool::PoolConnectionMetadata,
@@ -317,12 +341,13 @@ fn attach_audit(
                 .bind(path)
                 .execute(&mut *conn)
                 .await?;
+            let sync = if bulk { "OFF" } else { "FULL" };
             for pragma in [
                 "PRAGMA audit.journal_mode = WAL".to_string(),
                 // FULL: a move is durable before the moved rows are
                 // deleted from turva.db and the stage (NORMAL, synced on
                 // their own schedules); a few commits every few seconds.
-                "PRAGMA audit.synchronous = FULL".to_string(),
+                format!("PRAGMA audit.synchronous = {sync}"),
                 format!("PRAGMA audit.cache_size = -{cache_kib}"),
             ] {
                 sqlx::query(&pragma).execute(&mut *conn).await?;

@@ -27,7 +27,7 @@
 //! Layout of the target: `manifests/<id>` (a signature line, a summary
 //! line, the manifest), `chunks/<owner>/<name>`, `files/<object name>`.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -138,6 +138,18 @@ pub struct OwnerPart {
     /// The id of the data key the chunks are sealed under.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_id: Option<String>,
+    /// A chunk (sealed like the others) saying which objects each chunk's
+    /// rows concern, so that one object is restored without reading the
+    /// whole part ([`Locator`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locator: Option<ChunkRef>,
+}
+
+impl OwnerPart {
+    /// Every chunk the part names: its rows' and its locator.
+    fn stored(&self) -> impl Iterator<Item = &ChunkRef> {
+        self.chunks.iter().chain(self.locator.iter())
+    }
 }
 
 /// An attachment as the manifest names it.
@@ -400,10 +412,12 @@ fn random_name() -> String {
     hex::encode(b)
 }
 
-/// Reads chunks, keeping the last pack read (chunks are read in order).
+/// Reads chunks, keeping the last pack read (chunks are read in order),
+/// or, for a few chunks here and there, each chunk's bytes alone.
 struct PackReader {
     target: Target,
     cached: Option<(String, Bytes)>,
+    ranged: bool,
 }
 
 impl PackReader {
@@ -411,6 +425,14 @@ impl PackReader {
         PackReader {
             target: target.clone(),
             cached: None,
+            ranged: false,
+        }
+    }
+
+    fn ranged(target: &Target) -> PackReader {
+        PackReader {
+            ranged: true,
+            ..PackReader::new(target)
         }
     }
 
@@ -425,6 +447,22 @@ impl PackReader {
             };
         };
         let path = pack_path(pack);
+        if self.ranged {
+            let where_ = format!("{path} at {} (chunk {} of {owner})", c.offset, c.id);
+            return match self
+                .target
+                .get_range(&path, c.offset, c.offset.saturating_add(c.size))
+                .await
+            {
+                Ok(b) if b.len() as u64 == c.size => Ok((b, where_)),
+                Ok(_) => Err(format!("{where_} is missing: the pack is too short")),
+                Err(TargetError::Missing(_)) => Err(format!(
+                    "{path} (with chunk {} of {owner}) is missing",
+                    c.id
+                )),
+                Err(e) => Err(format!("{where_}: {e}")),
+            };
+        }
         if self.cached.as_ref().is_none_or(|(n, _)| n != pack) {
             let bytes = match self.target.get(&path).await {
                 Ok(b) => b,
@@ -562,6 +600,10 @@ struct ChunkWriter {
     buf: Vec<u8>,
     table: String,
     segment: Option<Segment>,
+    /// Tags of the objects the open chunk's rows concern, and those of
+    /// every chunk before it (the locator).
+    tags: Vec<u32>,
+    locator: Vec<Vec<u32>>,
     part: OwnerPart,
     new_bytes: u64,
     progress: Progress,
@@ -605,6 +647,7 @@ impl ChunkWriter {
                         *self.part.rows.entry(span.table.clone()).or_default() += span.rows;
                     }
                     self.part.chunks.push(c);
+                    self.locator.push(Vec::new());
                 }
             }
             Feed::EndSegment => {
@@ -640,6 +683,7 @@ impl ChunkWriter {
         if let Some(n) = self.part.rows.get_mut(&self.table) {
             *n += 1;
         }
+        object_tags(&self.table, line, &mut self.tags);
         let (owner, part, new_bytes) = (&self.owner, &self.part, self.new_bytes);
         self.progress.tick(|| {
             format!(
@@ -674,28 +718,146 @@ impl ChunkWriter {
             Some(span)
         });
         let plain = std::mem::take(&mut self.buf);
-        let id = self.keys.chunk_id(&plain);
-        let mut chunk = match self.known.get(&id) {
-            Some(c) => c.clone(),
-            None => {
-                let sealed = crypt::seal(&self.keys.seal, &chunk_aad(&self.owner, &id), &plain);
-                let (pack, offset) = self.packer.add(&sealed).await?;
-                let c = ChunkRef {
-                    id: id.clone(),
-                    size: sealed.len() as u64,
-                    sha256: sha256_hex(&sealed),
-                    pack: Some(pack),
-                    offset,
-                    span: None,
-                };
-                self.new_bytes += c.size;
-                self.known.insert(id, c.clone());
-                c
-            }
-        };
+        let mut chunk = self.store(&plain).await?;
         chunk.span = span;
         self.part.chunks.push(chunk);
+        let mut tags = std::mem::take(&mut self.tags);
+        tags.sort_unstable();
+        tags.dedup();
+        self.locator.push(tags);
         Ok(())
+    }
+
+    /// Names, seals and stores a chunk, unless an earlier backup has it.
+    async fn store(&mut self, plain: &[u8]) -> Result<ChunkRef, BackupError> {
+        let id = self.keys.chunk_id(plain);
+        if let Some(c) = self.known.get(&id) {
+            return Ok(c.clone());
+        }
+        let sealed = crypt::seal(&self.keys.seal, &chunk_aad(&self.owner, &id), plain);
+        let (pack, offset) = self.packer.add(&sealed).await?;
+        let c = ChunkRef {
+            id: id.clone(),
+            size: sealed.len() as u64,
+            sha256: sha256_hex(&sealed),
+            pack: Some(pack),
+            offset,
+            span: None,
+        };
+        self.new_bytes += c.size;
+        self.known.insert(id, c.clone());
+        Ok(c)
+    }
+
+    /// Stores the locator of the part, when its rows concern any object.
+    async fn finish_locator(&mut self) -> Result<(), BackupError> {
+        if self.locator.iter().all(Vec::is_empty) {
+            return Ok(());
+        }
+        let plain = Locator::encode(&self.locator);
+        self.part.locator = Some(self.store(&plain).await?);
+        Ok(())
+    }
+}
+
+/// The columns of a row that name the folders and documents it concerns.
+#[derive(Deserialize)]
+struct ObjectIds<'a> {
+    #[serde(borrow, default)]
+    id: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    folder_id: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    ancestor_id: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    document_id: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    object_id: Option<std::borrow::Cow<'a, str>>,
+}
+
+/// Adds the tags of the objects a row of `table` concerns: what a restore
+/// of one folder sub-tree or document looks them up by.
+fn object_tags(table: &str, line: &str, out: &mut Vec<u32>) {
+    let wanted = matches!(
+        table,
+        "folders"
+            | "folder_paths"
+            | "documents"
+            | "document_versions"
+            | "files"
+            | "shares"
+            | "search_entries"
+    );
+    if !wanted {
+        return;
+    }
+    let Ok(ids) = serde_json::from_str::<ObjectIds>(line) else {
+        return;
+    };
+    let cols = match table {
+        "folders" => [ids.id, None],
+        "folder_paths" => [ids.folder_id, ids.ancestor_id],
+        "documents" => [ids.id, ids.folder_id],
+        "document_versions" | "files" => [ids.document_id, None],
+        _ => [ids.object_id, None],
+    };
+    out.extend(cols.iter().flatten().map(|id| object_tag(id)));
+}
+
+/// A short hash of an object id (the locator is sealed: not keyed).
+fn object_tag(id: &str) -> u32 {
+    let h = cut_hash(id.as_bytes());
+    (h ^ (h >> 32)) as u32
+}
+
+/// Which of a part's chunks hold rows concerning which objects: for each
+/// chunk, the sorted tags of those objects. Stored as a chunk of the part:
+/// for each chunk a little-endian u32 count, then its tags.
+struct Locator {
+    tags: Vec<Vec<u32>>,
+}
+
+impl Locator {
+    fn encode(tags: &[Vec<u32>]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(tags.iter().map(|t| 4 + 4 * t.len()).sum());
+        for t in tags {
+            out.extend_from_slice(&u32::try_from(t.len()).unwrap_or(0).to_le_bytes());
+            for tag in t {
+                out.extend_from_slice(&tag.to_le_bytes());
+            }
+        }
+        out
+    }
+
+    fn decode(bytes: &[u8], chunks: usize) -> Option<Locator> {
+        let mut words = bytes
+            .chunks_exact(4)
+            .map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]));
+        if !bytes.len().is_multiple_of(4) {
+            return None;
+        }
+        let mut tags = Vec::with_capacity(chunks);
+        for _ in 0..chunks {
+            let n = usize::try_from(words.next()?).ok()?;
+            let t: Vec<u32> = words.by_ref().take(n).collect();
+            if t.len() != n {
+                return None;
+            }
+            tags.push(t);
+        }
+        words.next().is_none().then_some(Locator { tags })
+    }
+
+    /// The chunks holding rows that concern any of `ids` (and a few that
+    /// only share a tag with one).
+    fn chunks_for<'a>(&self, ids: impl IntoIterator<Item = &'a str>) -> BTreeSet<usize> {
+        let wanted: Vec<u32> = ids.into_iter().map(object_tag).collect();
+        self.tags
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| wanted.iter().any(|w| t.binary_search(w).is_ok()))
+            .map(|(i, _)| i)
+            .collect()
     }
 }
 
@@ -842,11 +1004,14 @@ async fn write_owner(
         buf: Vec::with_capacity(CHUNK_MAX + 4096),
         table: String::new(),
         segment: None,
+        tags: Vec::new(),
+        locator: Vec::new(),
         part: OwnerPart {
             owner: owner.to_string(),
             chunks: Vec::new(),
             rows: BTreeMap::new(),
             key_id: Some(key_id.to_string()),
+            locator: None,
         },
         new_bytes: 0,
         progress: Progress::new("backup"),
@@ -856,6 +1021,7 @@ async fn write_owner(
             writer.feed(feed).await?;
         }
         writer.flush().await?;
+        writer.finish_locator().await?;
         writer.part.rows.retain(|_, n| *n > 0);
         Ok::<_, BackupError>((writer.part, writer.new_bytes, writer.packer))
     });
@@ -935,7 +1101,7 @@ pub async fn run(app: &App, ctx: &Ctx, credential: &str) -> Result<Ran, BackupEr
     if let Some(prev) = &previous {
         for part in &prev.owners {
             let map = known.entry(part.owner.clone()).or_default();
-            for c in &part.chunks {
+            for c in part.stored() {
                 map.insert(c.id.clone(), c.clone());
             }
         }
@@ -1348,7 +1514,7 @@ async fn prune(app: &App, target: &Target, ring_target: &Target) -> Result<(), B
     for id in &kept {
         let m = read_manifest(app.signer(), target, id).await?;
         for o in &m.owners {
-            for c in &o.chunks {
+            for c in o.stored() {
                 named.insert(match &c.pack {
                     Some(p) => pack_path(p),
                     None => chunk_path(&o.owner, &c.id),
@@ -1584,6 +1750,21 @@ async fn verify_in(
                     v.bytes += c.size;
                     let (n, b) = (v.chunks, v.bytes);
                     progress.tick(|| format!("{n} chunks, {:.1} MB", b as f64 / 1e6));
+                }
+                Err(why) => faults.push(why),
+            }
+        }
+        if let Some(c) = &part.locator {
+            match open_chunk(&mut reader, &part.owner, &ok, c).await {
+                Ok(plain) if Locator::decode(&plain, part.chunks.len()).is_none() => {
+                    faults.push(format!(
+                        "the locator {} of {} does not fit its chunks",
+                        c.id, part.owner
+                    ))
+                }
+                Ok(_) => {
+                    v.chunks += 1;
+                    v.bytes += c.size;
                 }
                 Err(why) => faults.push(why),
             }
@@ -2543,15 +2724,26 @@ pub struct ObjectRestored {
     pub replaced_trashed: bool,
 }
 
-/// Calls `each(table, row)` for every row of an owner's part, in order.
+/// Calls `each(table, row)` for every row of an owner's part, in order;
+/// only in the chunks `only` when given.
 async fn each_row(
     target: &Target,
     keys: &OwnerKeys,
     part: &OwnerPart,
+    only: Option<&BTreeSet<usize>>,
     mut each: impl FnMut(&str, &str) -> Result<(), BackupError>,
 ) -> Result<(), BackupError> {
-    let mut reader = PackReader::new(target);
-    for c in &part.chunks {
+    let mut reader = match only {
+        Some(_) => PackReader::ranged(target),
+        None => PackReader::new(target),
+    };
+    let chosen = part
+        .chunks
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| only.is_none_or(|o| o.contains(i)))
+        .map(|(_, c)| c);
+    for c in chosen {
         let plain = open_chunk(&mut reader, &part.owner, keys, c)
             .await
             .map_err(|why| BackupError::Damaged(vec![why]))?;
@@ -2568,6 +2760,37 @@ async fn each_row(
         }
     }
     Ok(())
+}
+
+/// The locator of a part, if it has one (backups before it had none).
+async fn load_locator(
+    target: &Target,
+    keys: &OwnerKeys,
+    part: &OwnerPart,
+) -> Result<Option<Locator>, BackupError> {
+    let Some(c) = &part.locator else {
+        return Ok(None);
+    };
+    let plain = open_chunk(&mut PackReader::ranged(target), &part.owner, keys, c)
+        .await
+        .map_err(|why| BackupError::Damaged(vec![why]))?;
+    Locator::decode(&plain, part.chunks.len())
+        .map(Some)
+        .ok_or_else(|| {
+            BackupError::Damaged(vec![format!(
+                "the locator of {} does not fit its chunks",
+                part.owner
+            )])
+        })
+}
+
+/// The chunks of a part to read for rows concerning `ids`: those the
+/// locator names, or all of them without one.
+fn chunks_for<'a>(
+    locator: Option<&Locator>,
+    ids: impl IntoIterator<Item = &'a str>,
+) -> Option<BTreeSet<usize>> {
+    locator.map(|l| l.chunks_for(ids))
 }
 
 fn parse_row(line: &str) -> Result<serde_json::Value, BackupError> {
@@ -2625,8 +2848,14 @@ pub async fn restore_object(
         let Some(key) = keys.owner_key(&part.owner)? else {
             continue;
         };
+        let ok = OwnerKeys::of(&key);
+        let locator = load_locator(&target, &ok, part).await?;
+        let only = chunks_for(locator.as_ref(), [oid.as_str()]);
+        if only.as_ref().is_some_and(BTreeSet::is_empty) {
+            continue;
+        }
         let mut here = false;
-        each_row(&target, &OwnerKeys::of(&key), part, |table, line| {
+        each_row(&target, &ok, part, only.as_ref(), |table, line| {
             if (table == "folders" || table == "documents") && line.contains(oid.as_str()) {
                 here |= text_of(&parse_row(line)?, "id") == oid;
             }
@@ -2656,11 +2885,14 @@ pub async fn restore_object(
         .owner_key(&part.owner)?
         .ok_or_else(|| BackupError::Refused(format!("the company of {oid} was erased")))?;
     let ok = OwnerKeys::of(&key);
+    // With a locator only the chunks of rows about the object are read.
+    let locator = load_locator(&target, &ok, part).await?;
 
     // First pass: the sub-tree's folders (their closure rows name it).
     let mut folders: HashSet<String> = HashSet::new();
     let mut is_doc = false;
-    each_row(&target, &ok, part, |table, line| {
+    let only = chunks_for(locator.as_ref(), [oid.as_str()]);
+    each_row(&target, &ok, part, only.as_ref(), |table, line| {
         if table == "folder_paths" && line.contains(oid.as_str()) {
             let row = parse_row(line)?;
             if text_of(&row, "ancestor_id") == oid {
@@ -2678,13 +2910,37 @@ pub async fn restore_object(
         )));
     }
     let is_folder = !folders.is_empty();
+    // The documents in the sub-tree's folders, whose own rows (versions,
+    // files, shares) the locator finds by their ids.
+    let mut in_folders: HashSet<String> = HashSet::new();
+    if is_folder && locator.is_some() {
+        let only = chunks_for(locator.as_ref(), folders.iter().map(String::as_str));
+        each_row(&target, &ok, part, only.as_ref(), |table, line| {
+            if table == "documents" {
+                let row = parse_row(line)?;
+                if folders.contains(text_of(&row, "folder_id")) {
+                    in_folders.insert(text_of(&row, "id").to_string());
+                }
+            }
+            Ok(())
+        })
+        .await?;
+    }
+    let only = chunks_for(
+        locator.as_ref(),
+        folders
+            .iter()
+            .chain(in_folders.iter())
+            .map(String::as_str)
+            .chain([oid.as_str()]),
+    );
 
     // Second pass: the rows.
     let mut docs: HashSet<String> = HashSet::new();
     let mut rows: BTreeMap<usize, Vec<serde_json::Value>> = BTreeMap::new();
     let mut search: Vec<(String, String, String)> = Vec::new();
     let order = |name: &str| TABLES.iter().position(|t| t.name == name);
-    each_row(&target, &ok, part, |table, line| {
+    each_row(&target, &ok, part, only.as_ref(), |table, line| {
         let keep = match table {
             "folders" | "folder_paths" | "documents" | "document_versions" | "files" | "shares"
             | "search_entries" => parse_row(line)?,
@@ -3017,6 +3273,43 @@ mod tests {
             size: 20,
         };
         assert_eq!(firsts(&gap.chunks("audit_events", None)), [1]);
+    }
+
+    /// The locator names the chunks whose rows concern an object, through
+    /// every column that names one, and fits only its own chunks.
+    #[test]
+    fn the_locator_finds_the_chunks_of_an_object() {
+        let mut tags = vec![Vec::new(); 4];
+        object_tags(
+            "documents",
+            r#"{"id":"d1","folder_id":"f1","title":"x"}"#,
+            &mut tags[0],
+        );
+        object_tags(
+            "document_versions",
+            r#"{"document_id":"d2","version":1}"#,
+            &mut tags[1],
+        );
+        object_tags(
+            "folder_paths",
+            r#"{"folder_id":"f2","ancestor_id":"f1"}"#,
+            &mut tags[2],
+        );
+        object_tags("memberships", r#"{"user_id":"d1"}"#, &mut tags[3]);
+        object_tags("documents", "not json", &mut tags[3]);
+        for t in &mut tags {
+            t.sort_unstable();
+            t.dedup();
+        }
+        let plain = Locator::encode(&tags);
+        let l = Locator::decode(&plain, 4).unwrap();
+        assert_eq!(l.chunks_for(["d1"]), BTreeSet::from([0]));
+        assert_eq!(l.chunks_for(["f1"]), BTreeSet::from([0, 2]));
+        assert_eq!(l.chunks_for(["d2", "f2"]), BTreeSet::from([1, 2]));
+        assert!(l.chunks_for(["nothing"]).is_empty());
+        assert!(Locator::decode(&plain, 3).is_none(), "one chunk too few");
+        assert!(Locator::decode(&plain, 5).is_none(), "one chunk too many");
+        assert!(Locator::decode(&plain[..plain.len() - 1], 4).is_none());
     }
 
     #[test]

@@ -137,6 +137,14 @@ impl Target {
         got.bytes().await.map_err(|e| fail(name, e))
     }
 
+    /// Reads bytes `start .. end` of `name`.
+    pub async fn get_range(&self, name: &str, start: u64, end: u64) -> Result<Bytes, TargetError> {
+        self.store
+            .get_range(&path(name)?, start..end)
+            .await
+            .map_err(|e| fail(name, e))
+    }
+
     /// Reads at most the first `n` bytes of `name`.
     pub async fn get_head(&self, name: &str, n: u64) -> Result<Bytes, TargetError> {
         let p = path(name)?;

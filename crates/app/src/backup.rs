@@ -989,7 +989,7 @@ async fn write_owner(
     tx: &mut Tx,
     group: Group,
     owner: &str,
-    owner_id: Option<&str>,
+    (owner_id, large): (Option<&str>, bool),
     (key_id, data_key): (&str, &DataKey),
     packer: Packer,
     known: HashMap<String, ChunkRef>,
@@ -1053,7 +1053,7 @@ async fn write_owner(
         {
             break;
         } else {
-            sql::dump(tx, table, owner_id, &send)
+            sql::dump(tx, table, owner_id, large, &send)
                 .await
                 .map(|_| ())
                 .map_err(BackupError::from)
@@ -1151,6 +1151,7 @@ pub async fn run(app: &App, ctx: &Ctx, credential: &str) -> Result<Ran, BackupEr
     let mut erased = 0usize;
     let users = sql::user_ids(&mut tx).await?;
     let companies = sql::company_ids(&mut tx).await?;
+    let (doc_counts, doc_total) = sql::document_counts(&mut tx).await?;
     for user in &users {
         let Some((key_id, key)) = keyring::get_key(app, &mut tx, KeyKind::User, user).await? else {
             erased += 1;
@@ -1162,7 +1163,7 @@ pub async fn run(app: &App, ctx: &Ctx, credential: &str) -> Result<Ran, BackupEr
             &mut tx,
             Group::User,
             &owner,
-            Some(user),
+            (Some(user), false),
             (&key_id, &key),
             packer,
             k,
@@ -1182,11 +1183,14 @@ pub async fn run(app: &App, ctx: &Ctx, credential: &str) -> Result<Ran, BackupEr
         };
         let owner = format!("company:{company}");
         let k = known.remove(&owner).unwrap_or_default();
+        // A company with a quarter of all documents or more is read in
+        // passes over whole tables.
+        let large = doc_counts.get(company).is_some_and(|n| n * 4 >= doc_total);
         let (part, n, p) = write_owner(
             &mut tx,
             Group::Company,
             &owner,
-            Some(company),
+            (Some(company), large),
             (&key_id, &key),
             packer,
             k,
@@ -1236,7 +1240,7 @@ pub async fn run(app: &App, ctx: &Ctx, credential: &str) -> Result<Ran, BackupEr
         &mut tx,
         Group::Platform,
         "platform",
-        None,
+        (None, false),
         (&platform_key_id, &platform_key),
         packer,
         k,

@@ -101,6 +101,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0014_audit_file.sql"),
         postgres: include_str!("../migrations/postgres/0014_audit_file.sql"),
     },
+    Migration {
+        version: 15,
+        name: "0015_search_company",
+        sqlite: include_str!("../migrations/sqlite/0015_search_company.sql"),
+        postgres: include_str!("../migrations/postgres/0015_search_company.sql"),
+    },
 ];
 
 /// The migration that moves SQLite's audit tables into their own file.
@@ -307,7 +313,7 @@ mod tests {
         ] {
             sqlx::query(sql).execute(write).await.unwrap();
         }
-        assert_eq!(run(&db).await.unwrap(), 1);
+        assert_eq!(run_until(&db, AUDIT_FILE).await.unwrap(), 1);
         for (table, n) in [
             ("audit_events", 2),
             ("audit_nodes", 3),
@@ -339,7 +345,7 @@ mod tests {
             320
         );
         assert_eq!(count(&db, "SELECT staged_through FROM audit_head").await, 7);
-        assert_eq!(run(&db).await.unwrap(), 0);
+        assert_eq!(run_until(&db, AUDIT_FILE).await.unwrap(), 0);
         db.close().await;
 
         // The audit file is encrypted with the database key and private.
@@ -380,7 +386,7 @@ mod tests {
         let mut tx = db.write().await.unwrap();
         assert!(adopt_audit_file(&mut tx).await.unwrap());
         tx.commit().await.unwrap();
-        assert_eq!(run(&db).await.unwrap(), 1);
+        assert_eq!(run_until(&db, AUDIT_FILE).await.unwrap(), 1);
         assert_eq!(count(&db, "SELECT count(*) FROM audit_events").await, 1);
         assert_eq!(
             count(

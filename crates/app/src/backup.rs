@@ -2726,6 +2726,10 @@ pub struct ObjectRestored {
     pub shares_skipped: usize,
     /// It was in the trash: the backup's version took its place.
     pub replaced_trashed: bool,
+    /// It is live (or its trashed version holds what the backup lacks): the
+    /// backup's version came back as a copy with this id, named as
+    /// restored, beside it.
+    pub copy: Option<String>,
 }
 
 /// Calls `each(table, row)` for every row of an owner's part, in order;
@@ -2808,12 +2812,13 @@ fn text_of<'a>(row: &'a serde_json::Value, column: &str) -> &'a str {
 
 /// `turva backup restore ID --object OID`: one folder (with its sub-tree)
 /// or one document, with their versions, files and shares (those whose
-/// grantee still exists), back into the live system, in its company, with
-/// its ids: where it was when it is gone or in the trash (the trashed
-/// version is replaced; its parent, if gone or in the trash, gives way to
-/// the top level). An object that is live is refused (restore a copy
-/// `--into` a new directory instead). Audited as `backup.restore` in the
-/// object's company.
+/// grantee still exists), back into the live system, in its company. In
+/// place, with its ids, when it is gone, or in the trash holding nothing
+/// the backup lacks (the trashed version is replaced); otherwise — it is
+/// live, or its trashed version holds newer content — as a copy with new
+/// ids, named as restored from the backup, so nothing live is lost. Either
+/// goes where it was (a folder whose parent is gone or in the trash goes
+/// to the top level). Audited as `backup.restore` in the object's company.
 pub async fn restore_object(
     app: &App,
     ctx: &Ctx,
@@ -2830,11 +2835,6 @@ pub async fn restore_object(
         let mut tx = app.db().read().await.map_err(AppError::from)?;
         sql::live_object(&mut tx, &oid).await?
     };
-    if live.as_ref().is_some_and(|l| !l.in_trash) {
-        return Err(BackupError::Refused(format!(
-            "{oid} exists in the live system: move it to the trash first to have the backup's version take its place, or restore the backup --into a new directory"
-        )));
-    }
     // Its company: the live one's, else the part of the backup holding it.
     let mut found = None;
     for part in manifest
@@ -3057,9 +3057,11 @@ pub async fn restore_object(
         });
         shares_skipped = before - list.len();
     }
-    // The trashed version gives way, only when the backup holds all of it:
-    // what was added since the backup is not deleted by a restore.
+    // In place when it is gone, or in the trash with nothing the backup
+    // lacks; else as a copy with new ids beside it: what is live, and what
+    // was added since the backup, is never deleted by a restore.
     let mut replaced_blobs = Vec::new();
+    let mut copy = None;
     if let Some(l) = &live {
         let (live_folders, live_docs, live_blobs) =
             sql::live_subtree(&mut tx, &oid, l.is_folder).await?;
@@ -3071,27 +3073,19 @@ pub async fn restore_object(
                     .collect()
             })
             .unwrap_or_default();
-        let newer = live_folders
-            .iter()
-            .filter(|f| !folders.contains(*f))
-            .count()
-            + live_docs.iter().filter(|d| !docs.contains(*d)).count()
-            + live_blobs
-                .iter()
-                .filter(|b| !restored_files.contains(*b))
-                .count();
-        if newer > 0 {
-            return Err(BackupError::Refused(format!(
-                "the trashed {oid} holds {newer} folders, documents or files made after backup {id}: restore it from the trash, or restore the backup --into a new directory"
-            )));
-        }
-        replaced_blobs = if l.is_folder {
-            turva_store::purge::folder_subtree(&mut tx, &oid).await?
+        let newer = live_folders.iter().any(|f| !folders.contains(f))
+            || live_docs.iter().any(|d| !docs.contains(d))
+            || live_blobs.iter().any(|b| !restored_files.contains(b));
+        if !l.in_trash || newer {
+            copy = Some(crate::secret::new_id());
         } else {
-            turva_store::purge::document(&mut tx, &oid).await?
-        };
+            replaced_blobs = if l.is_folder {
+                turva_store::purge::folder_subtree(&mut tx, &oid).await?
+            } else {
+                turva_store::purge::document(&mut tx, &oid).await?
+            };
+        }
     }
-    // The files' bytes first: a failure leaves only unnamed objects.
     let blob_keys: HashSet<String> = order("files")
         .and_then(|i| rows.get(&i))
         .map(|l| {
@@ -3100,24 +3094,32 @@ pub async fn restore_object(
                 .collect()
         })
         .unwrap_or_default();
-    let wanted_files: Vec<&FileRef> = manifest
-        .files
-        .iter()
-        .filter(|f| blob_keys.contains(&f.key))
-        .collect();
-    for f in &wanted_files {
-        let bytes = target.get(&file_path(&f.key)).await?;
-        if sha256_hex(&bytes) != f.sha256 {
-            return Err(BackupError::Damaged(vec![format!(
-                "{} is damaged: its hash differs",
-                file_path(&f.key)
-            )]));
+    if let Some(new_top) = &copy {
+        let copying = Copying {
+            target: &target,
+            manifest: &manifest,
+            backup: id,
+            company: &company,
+            top: &oid,
+            new_top,
+        };
+        copying
+            .prepare(app, &mut tx, &mut rows, &mut search)
+            .await?;
+    } else {
+        // The files' bytes first: a failure leaves only unnamed objects.
+        for f in manifest.files.iter().filter(|f| blob_keys.contains(&f.key)) {
+            let bytes = target.get(&file_path(&f.key)).await?;
+            if sha256_hex(&bytes) != f.sha256 {
+                return Err(damaged_file(&f.key));
+            }
+            app.blobs()
+                .put_raw(&f.key, bytes)
+                .await
+                .map_err(|e| AppError::Unavailable(e.to_string()))?;
         }
-        app.blobs()
-            .put_raw(&f.key, bytes)
-            .await
-            .map_err(|e| AppError::Unavailable(e.to_string()))?;
     }
+    let top = copy.clone().unwrap_or_else(|| oid.clone());
     let mut statements: HashMap<&'static str, Vec<String>> = HashMap::new();
     for (i, list) in &rows {
         let Some(table) = TABLES.get(*i) else {
@@ -3138,9 +3140,9 @@ pub async fn restore_object(
     }
     if is_folder {
         if let Some(p) = &parent {
-            turva_store::folders::attach_subtree(&mut tx, &oid, p).await?;
+            turva_store::folders::attach_subtree(&mut tx, &top, p).await?;
         }
-        turva_store::folders::refresh_subtree(&mut tx, &company, &oid).await?;
+        turva_store::folders::refresh_subtree(&mut tx, &company, &top).await?;
     }
     for (doc, title, body) in &search {
         turva_store::search::index_document(&mut tx, &company, doc, title, body).await?;
@@ -3155,7 +3157,8 @@ pub async fn restore_object(
         files: count("files"),
         shares: count("shares"),
         shares_skipped,
-        replaced_trashed: live.is_some(),
+        replaced_trashed: live.is_some() && copy.is_none(),
+        copy: copy.clone(),
     };
     let why = format!(
         "from backup {id}: {} folders, {} documents, {} files, {} shares ({} left out: grantee gone){}",
@@ -3165,9 +3168,11 @@ pub async fn restore_object(
         done.shares,
         done.shares_skipped,
         if done.replaced_trashed {
-            "; the trashed version replaced"
+            "; the trashed version replaced".to_string()
+        } else if copy.is_some() {
+            format!("; a copy of {oid}, which is live or holds newer content")
         } else {
-            ""
+            String::new()
         }
     );
     let kind = if is_folder {
@@ -3177,7 +3182,7 @@ pub async fn restore_object(
     };
     let mut ev = Event::new(AuditAction::BackupRestore, Outcome::Allowed)
         .company(&company)
-        .object(kind, &oid)
+        .object(kind, &top)
         .reason(&why);
     ev.credential = Some("cli");
     audit::record(app, &mut tx, ctx, ev).await?;
@@ -3188,6 +3193,230 @@ pub async fn restore_object(
         }
     }
     Ok(done)
+}
+
+fn damaged_file(key: &str) -> BackupError {
+    BackupError::Damaged(vec![format!(
+        "{} is damaged: its hash differs",
+        file_path(key)
+    )])
+}
+
+/// An object restored beside its live self: every id in its rows is new,
+/// its attachments are sealed again under keys bound to the new ids, and
+/// its top folder or document is named as restored from the backup.
+struct Copying<'a> {
+    target: &'a Target,
+    manifest: &'a Manifest,
+    backup: &'a str,
+    company: &'a str,
+    top: &'a str,
+    new_top: &'a str,
+}
+
+impl Copying<'_> {
+    async fn prepare(
+        &self,
+        app: &App,
+        tx: &mut Tx,
+        rows: &mut BTreeMap<usize, Vec<serde_json::Value>>,
+        search: &mut [(String, String, String)],
+    ) -> Result<(), BackupError> {
+        let order = |name: &str| TABLES.iter().position(|t| t.name == name);
+        let mut ids: HashMap<String, String> = HashMap::new();
+        ids.insert(self.top.to_string(), self.new_top.to_string());
+        for table in ["folders", "documents", "files", "shares"] {
+            for row in order(table)
+                .and_then(|i| rows.get(&i))
+                .into_iter()
+                .flatten()
+            {
+                ids.entry(text_of(row, "id").to_string())
+                    .or_insert_with(crate::secret::new_id);
+            }
+        }
+        if let Some(files) = order("files").and_then(|i| rows.get_mut(&i)) {
+            self.reseal(app, tx, files, &ids).await?;
+        }
+        for row in rows.values_mut().flatten() {
+            remap_value(row, &ids);
+        }
+        for (object, _, _) in search.iter_mut() {
+            if let Some(new) = ids.get(object.as_str()) {
+                object.clone_from(new);
+            }
+        }
+        // Named as restored, so the two are told apart.
+        let named = |name: &str| restored_name(name, self.backup);
+        if let Some(top) = order("folders")
+            .and_then(|i| rows.get_mut(&i))
+            .and_then(|l| l.iter_mut().find(|r| text_of(r, "id") == self.new_top))
+        {
+            top["name"] = named(text_of(top, "name")).into();
+        }
+        let mut newest = None;
+        if let Some(top) = order("documents")
+            .and_then(|i| rows.get_mut(&i))
+            .and_then(|l| l.iter_mut().find(|r| text_of(r, "id") == self.new_top))
+        {
+            top["title"] = named(text_of(top, "title")).into();
+            newest = top["version"].as_i64();
+        }
+        if let Some(v) = order("document_versions")
+            .and_then(|i| rows.get_mut(&i))
+            .and_then(|l| {
+                l.iter_mut().find(|r| {
+                    text_of(r, "document_id") == self.new_top && r["version"].as_i64() == newest
+                })
+            })
+        {
+            v["title"] = named(text_of(v, "title")).into();
+        }
+        for (object, title, _) in search.iter_mut() {
+            if object == self.new_top {
+                *title = named(title);
+            }
+        }
+        Ok(())
+    }
+
+    /// Each attachment's bytes from the backup, opened with its old key and
+    /// sealed under a new one; its row then names the new blob and key.
+    async fn reseal(
+        &self,
+        app: &App,
+        tx: &mut Tx,
+        files: &mut [serde_json::Value],
+        ids: &HashMap<String, String>,
+    ) -> Result<(), BackupError> {
+        let size: i64 = files.iter().filter_map(|r| r["size"].as_i64()).sum();
+        let used = turva_store::files::company_usage(tx, self.company).await?;
+        let quota = i64::try_from(app.config().storage.company_quota_bytes).unwrap_or(i64::MAX);
+        if used.saturating_add(size) > quota {
+            return Err(BackupError::Refused(format!(
+                "a copy needs {size} bytes and the company's storage quota has {} left",
+                quota.saturating_sub(used).max(0)
+            )));
+        }
+        let new = |old: &str| ids.get(old).map_or("", String::as_str).to_string();
+        let backend = tx.backend();
+        for row in files.iter_mut() {
+            let key = text_of(row, "blob_key").to_string();
+            let stored = self
+                .manifest
+                .files
+                .iter()
+                .find(|f| f.key == key)
+                .ok_or_else(|| {
+                    BackupError::Damaged(vec![format!("{} is missing", file_path(&key))])
+                })?;
+            let sealed = self.target.get(&file_path(&key)).await?;
+            if sha256_hex(&sealed) != stored.sha256 {
+                return Err(damaged_file(&key));
+            }
+            let wrapped = column_bytes(text_of(row, "wrapped_key")).ok_or_else(|| {
+                BackupError::Damaged(vec![format!("the key of {key} does not parse")])
+            })?;
+            let (file_id, document_id) = (text_of(row, "id"), text_of(row, "document_id"));
+            let (new_file, new_doc) = (new(file_id), new(document_id));
+            let from = crate::files::FilePlace {
+                company_id: self.company,
+                document_id,
+                file_id,
+            };
+            let to = crate::files::FilePlace {
+                company_id: self.company,
+                document_id: &new_doc,
+                file_id: &new_file,
+            };
+            let (blob, kek_id, wrapped) = crate::files::reseal_copy(
+                app,
+                tx,
+                &from,
+                text_of(row, "kek_id"),
+                &wrapped,
+                sealed,
+                &to,
+            )
+            .await?;
+            row["blob_key"] = blob.into();
+            row["kek_id"] = kek_id.into();
+            row["wrapped_key"] = column_text(backend, &wrapped).into();
+        }
+        Ok(())
+    }
+}
+
+/// A BLOB column's value as a backup row holds it: hex text on SQLite,
+/// `\x`-prefixed hex on PostgreSQL.
+fn column_bytes(text: &str) -> Option<Vec<u8>> {
+    hex::decode(text.strip_prefix("\\x").unwrap_or(text)).ok()
+}
+
+fn column_text(backend: Backend, bytes: &[u8]) -> String {
+    match backend {
+        Backend::Sqlite => hex::encode_upper(bytes),
+        Backend::Postgres => format!("\\x{}", hex::encode(bytes)),
+    }
+}
+
+/// `name (restored from backup ID)`, the name shortened to fit.
+fn restored_name(name: &str, backup: &str) -> String {
+    let tail = format!(" (restored from backup {backup})");
+    let room = turva_model::validate::NAME_MAX.saturating_sub(tail.chars().count());
+    let base: String = name.chars().take(room).collect();
+    format!("{}{tail}", base.trim_end())
+}
+
+/// Every id in the strings of `value` (also inside JSON held as text, such
+/// as a document's fields) that `ids` maps, replaced by its new id.
+fn remap_value(value: &mut serde_json::Value, ids: &HashMap<String, String>) {
+    match value {
+        serde_json::Value::String(s) => {
+            if let Some(new) = remap_ids(s, ids) {
+                *s = new;
+            }
+        }
+        serde_json::Value::Array(list) => list.iter_mut().for_each(|v| remap_value(v, ids)),
+        serde_json::Value::Object(map) => map.values_mut().for_each(|v| remap_value(v, ids)),
+        _ => {}
+    }
+}
+
+/// `text` with each id (canonical 36-character form) that `ids` maps
+/// replaced; `None` when nothing changed.
+fn remap_ids(text: &str, ids: &HashMap<String, String>) -> Option<String> {
+    const LEN: usize = 36;
+    let bytes = text.as_bytes();
+    let looks_like_id = |w: &[u8]| {
+        w.iter().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => *b == b'-',
+            _ => b.is_ascii_digit() || (b'a'..=b'f').contains(b),
+        })
+    };
+    let mut out = String::new();
+    let (mut last, mut i) = (0, 0);
+    let mut changed = false;
+    while i + LEN <= bytes.len() {
+        let new = bytes
+            .get(i..i + LEN)
+            .filter(|w| looks_like_id(w))
+            .and_then(|_| text.get(i..i + LEN))
+            .and_then(|w| ids.get(w));
+        if let Some(new) = new {
+            out.push_str(text.get(last..i).unwrap_or_default());
+            out.push_str(new);
+            i += LEN;
+            last = i;
+            changed = true;
+        } else {
+            i += 1;
+        }
+    }
+    changed.then(|| {
+        out.push_str(text.get(last..).unwrap_or_default());
+        out
+    })
 }
 
 #[cfg(test)]
@@ -3314,6 +3543,68 @@ mod tests {
         assert!(Locator::decode(&plain, 3).is_none(), "one chunk too few");
         assert!(Locator::decode(&plain, 5).is_none(), "one chunk too many");
         assert!(Locator::decode(&plain[..plain.len() - 1], 4).is_none());
+    }
+
+    /// A copy's rows: every mapped id is replaced wherever it stands, also
+    /// inside JSON held as text; other ids and look-alikes stay.
+    #[test]
+    fn a_copy_gets_new_ids_everywhere_its_rows_name_them() {
+        let old = "0b6f1e5a-9c1d-4c3e-8a7b-2d4f6e8a0c1e";
+        let new = "7f3e2d1c-0b9a-4876-9543-210fedcba987";
+        let other = "11111111-2222-4333-8444-555555555555";
+        let ids = HashMap::from([(old.to_string(), new.to_string())]);
+        let mut row = serde_json::json!({
+            "id": old,
+            "folder_id": other,
+            "fields": format!(r#"{{"photo":["{old}"],"note":"see {old}."}}"#),
+            "blob_key": format!("c/{other}/{old}"),
+            "version": 3,
+            "upper": old.to_uppercase(),
+            "cut": &old[1..],
+        });
+        remap_value(&mut row, &ids);
+        assert_eq!(row["id"], new);
+        assert_eq!(row["folder_id"], other);
+        assert_eq!(
+            row["fields"],
+            format!(r#"{{"photo":["{new}"],"note":"see {new}."}}"#)
+        );
+        assert_eq!(row["blob_key"], format!("c/{other}/{new}"));
+        assert_eq!(row["version"], 3);
+        assert_eq!(row["upper"], old.to_uppercase(), "not the canonical form");
+        assert_eq!(row["cut"], &old[1..]);
+        assert_eq!(remap_ids("ä€ no ids here, and more text", &ids), None);
+        assert_eq!(
+            remap_ids(&format!("ä{old}€"), &ids),
+            Some(format!("ä{new}€"))
+        );
+    }
+
+    #[test]
+    fn a_copy_is_named_as_restored_and_fits() {
+        let id = "20261203T174900Z-a1b2c3";
+        assert_eq!(
+            restored_name("Projekti", id),
+            format!("Projekti (restored from backup {id})")
+        );
+        let long = "ö".repeat(300);
+        let named = restored_name(&long, id);
+        assert_eq!(
+            named.chars().count(),
+            turva_model::validate::NAME_MAX,
+            "{named}"
+        );
+        assert!(named.ends_with(&format!("(restored from backup {id})")));
+    }
+
+    #[test]
+    fn a_blob_column_reads_and_writes_in_each_backends_form() {
+        let bytes = [0u8, 0xab, 0x10];
+        assert_eq!(column_text(Backend::Sqlite, &bytes), "00AB10");
+        assert_eq!(column_text(Backend::Postgres, &bytes), "\\x00ab10");
+        assert_eq!(column_bytes("00AB10").as_deref(), Some(&bytes[..]));
+        assert_eq!(column_bytes("\\x00ab10").as_deref(), Some(&bytes[..]));
+        assert_eq!(column_bytes("zz"), None);
     }
 
     #[test]

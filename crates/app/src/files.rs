@@ -371,6 +371,80 @@ pub async fn download(app: &App, ctx: &Ctx, actor: &Actor, id: &str) -> Result<D
 }
 
 /// Opens a stored file with its keys and checks its plaintext against the
+/// Where an attachment belongs: its key and bytes are bound to these ids.
+pub(crate) struct FilePlace<'a> {
+    pub company_id: &'a str,
+    pub document_id: &'a str,
+    pub file_id: &'a str,
+}
+
+/// The attachment a copy restored from a backup gets: `sealed` (the stored
+/// bytes of `from`, whose key is `wrapped` under the company key `kek_id`)
+/// opened and sealed again under a new key of its own for `to`, and
+/// stored. Returns the copy's blob key, company key id and wrapped key.
+/// Nothing is named in the database here; a failure leaves at most an
+/// unnamed object.
+pub(crate) async fn reseal_copy(
+    app: &App,
+    tx: &mut Tx,
+    from: &FilePlace<'_>,
+    kek_id: &str,
+    wrapped: &[u8],
+    sealed: Bytes,
+    to: &FilePlace<'_>,
+) -> Result<(String, String, Vec<u8>), AppError> {
+    let kek = keyring::key_by_id(app, tx, kek_id)
+        .await?
+        .ok_or_else(|| AppError::Internal(format!("the key of file {} is gone", from.file_id)))?;
+    let plain = crypt::open(&kek, &key_aad(from.company_id, from.file_id), wrapped)?;
+    let old_key = DataKey::from_bytes(&plain).ok_or_else(|| {
+        AppError::Internal(format!("the key of file {} is malformed", from.file_id))
+    })?;
+    let (new_kek_id, company_key) =
+        keyring::ensure_key(app, tx, KeyKind::Company, to.company_id).await?;
+    let new_key = DataKey::random();
+    let key = blob_key(to.company_id, to.file_id);
+    let staged = format!("{key}.restoring");
+    let blob_err = |e: BlobError| match e {
+        BlobError::Unavailable(e) => AppError::Unavailable(e),
+        other => AppError::Internal(other.to_string()),
+    };
+    app.blobs()
+        .put_raw(&staged, sealed)
+        .await
+        .map_err(blob_err)?;
+    let copied = async {
+        let plaintext = app
+            .blobs()
+            .get_decrypted(
+                &staged,
+                &old_key,
+                &file_aad(from.company_id, from.document_id, from.file_id),
+            )
+            .await?;
+        app.blobs()
+            .put_encrypted(
+                &key,
+                &new_key,
+                &file_aad(to.company_id, to.document_id, to.file_id),
+                u64::MAX,
+                Box::pin(plaintext),
+            )
+            .await
+    }
+    .await;
+    if let Err(e) = app.blobs().delete(&staged).await {
+        tracing::warn!(error = %e, "a staged copy of an attachment was not deleted");
+    }
+    copied.map_err(blob_err)?;
+    let wrapped = crypt::seal(
+        &company_key,
+        &key_aad(to.company_id, to.file_id),
+        new_key.as_bytes(),
+    );
+    Ok((key, new_kek_id, wrapped))
+}
+
 /// SHA-256 recorded at upload (a restore drill's sample). No caller's
 /// rights are involved: only the operator's drill uses it, on a scratch
 /// copy.

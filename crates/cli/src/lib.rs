@@ -352,8 +352,12 @@ async fn backup_command(
             let what = if r.is_folder { "folder" } else { "document" };
             writeln!(
                 out,
-                "restored {what} {} from backup {id}: {} folders, {} documents, {} files, {} shares{}{}",
+                "restored {what} {} from backup {id}{}: {} folders, {} documents, {} files, {} shares{}{}",
                 r.object,
+                r.copy
+                    .as_ref()
+                    .map(|c| format!(" as a copy, {c}"))
+                    .unwrap_or_default(),
                 r.folders,
                 r.documents,
                 r.files,
@@ -365,6 +369,8 @@ async fn backup_command(
                 },
                 if r.replaced_trashed {
                     "; it replaced the version in the trash"
+                } else if r.copy.is_some() {
+                    "; the live one (or the one in the trash, which holds newer content) is unchanged"
                 } else {
                     ""
                 }

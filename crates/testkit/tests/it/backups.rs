@@ -647,11 +647,75 @@ async fn one_deleted_folder_comes_back_with_its_files_byte_identical(t: TestApp)
     let other = doc(&s.owner, &elsewhere, "Muualla").await;
     let id = backup_id(&t).await;
 
-    // A live object is not overwritten.
-    let err = turva(&t, &["backup", "restore", &id, "--object", &top], "")
+    // A live object comes back as a copy beside it, with new ids, its
+    // files sealed again and byte-identical, its shares kept; the live one
+    // is untouched.
+    let out = turva(&t, &["backup", "restore", &id, "--object", &top], "")
         .await
-        .unwrap_err();
-    assert!(err.contains("exists in the live system"), "{err}");
+        .unwrap();
+    let head = format!("restored folder {top} from backup {id} as a copy, ");
+    assert!(out.starts_with(&head), "{out}");
+    let copy = out[head.len()..head.len() + 36].to_string();
+    assert!(
+        out.contains(": 2 folders, 2 documents, 1 files, 1 shares"),
+        "{out}"
+    );
+    let r = s.owner.get(&format!("/api/v1/folders/{copy}")).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.body["name"],
+        format!("Projekti (restored from backup {id})")
+    );
+    assert_eq!(r.body["parent_id"], serde_json::Value::Null);
+    let kids = s
+        .owner
+        .get(&format!("/api/v1/folders/{copy}/children"))
+        .await;
+    let kids = kids.body["items"].as_array().cloned().unwrap_or_default();
+    assert_eq!(kids.len(), 2, "{kids:?}");
+    let sub_copy = kids
+        .iter()
+        .find(|k| k["type"] == "folder")
+        .map(|k| text(&k["id"]))
+        .unwrap();
+    assert_ne!(sub_copy, sub);
+    let kids = s
+        .owner
+        .get(&format!("/api/v1/folders/{sub_copy}/children"))
+        .await;
+    let d2_copy = text(&kids.body["items"][0]["id"]);
+    assert_ne!(d2_copy, d2);
+    let r = s.owner.get(&format!("/api/v1/documents/{d2_copy}")).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["title"], "Mittaukset");
+    let copied_file = r.body["files"][0]["id"]
+        .as_str()
+        .map(str::to_string)
+        .or_else(|| r.body["files"][0].as_str().map(str::to_string))
+        .unwrap_or_default();
+    assert!(
+        !copied_file.is_empty() && copied_file != file_id,
+        "{}",
+        r.body
+    );
+    let (status, _, got) = download(&s.owner, &copied_file).await;
+    assert_eq!(status, 200);
+    assert!(got == photo, "the copy's file is byte-identical");
+    let (status, _, got) = download(&s.owner, &file_id).await;
+    assert_eq!(status, 200);
+    assert!(got == photo, "the live file is untouched");
+    assert_eq!(
+        guest.get(&format!("/api/v1/folders/{copy}")).await.status,
+        200,
+        "the copy keeps the share"
+    );
+    assert_eq!(
+        s.owner
+            .delete(&format!("/api/v1/folders/{copy}"))
+            .await
+            .status,
+        204
+    );
     let err = turva(&t, &["backup", "restore", &id, "--object", "nonsense"], "")
         .await
         .unwrap_err();
@@ -755,16 +819,17 @@ async fn one_deleted_folder_comes_back_with_its_files_byte_identical(t: TestApp)
     );
 
     // What was added since the backup is never deleted by a restore: a
-    // trashed folder holding a newer document is refused.
+    // trashed folder holding a newer document stays in the trash, and the
+    // backup's version comes back as a copy.
     let newer = doc(&owner, &top, "Uudempi").await;
     assert_eq!(
         owner.delete(&format!("/api/v1/folders/{top}")).await.status,
         204
     );
-    let err = turva(&t, &["backup", "restore", &id, "--object", &top], "")
+    let out = turva(&t, &["backup", "restore", &id, "--object", &top], "")
         .await
-        .unwrap_err();
-    assert!(err.contains("made after backup"), "{err}");
+        .unwrap();
+    assert!(out.contains("as a copy"), "{out}");
     let trash = owner
         .get(&format!("/api/v1/companies/{}/trash", s.cid))
         .await;
@@ -773,11 +838,56 @@ async fn one_deleted_folder_comes_back_with_its_files_byte_identical(t: TestApp)
         "still in the trash: {}",
         trash.body
     );
-    assert!(t.count("documents").await >= 1);
+    let r = owner
+        .get(&format!("/api/v1/companies/{}/folders", s.cid))
+        .await;
+    let copies: Vec<_> = r.body["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|f| f["name"] == format!("Projekti (restored from backup {id})"))
+        .collect();
+    assert_eq!(copies.len(), 1, "{}", r.body);
+    let kids = owner
+        .get(&format!(
+            "/api/v1/folders/{}/children",
+            text(&copies[0]["id"])
+        ))
+        .await;
+    assert!(!kids.body.to_string().contains("Uudempi"), "{}", kids.body);
+    assert!(
+        kids.body.to_string().contains("Pöytäkirja"),
+        "{}",
+        kids.body
+    );
     let _ = newer;
 
+    // A live document comes back as a copy in its folder, its newest
+    // version named like it.
+    let out = turva(&t, &["backup", "restore", &id, "--object", &other], "")
+        .await
+        .unwrap();
+    let head = format!("restored document {other} from backup {id} as a copy, ");
+    assert!(out.starts_with(&head), "{out}");
+    let other_copy = out[head.len()..head.len() + 36].to_string();
+    let named = format!("Muualla (restored from backup {id})");
+    let r = owner.get(&format!("/api/v1/documents/{other_copy}")).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["title"], named.as_str());
+    assert_eq!(r.body["folder_id"], elsewhere.as_str());
+    let r = owner
+        .get(&format!("/api/v1/documents/{other_copy}/versions"))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.to_string().contains(&named), "{}", r.body);
+    let r = owner.get(&format!("/api/v1/documents/{other}")).await;
+    assert_eq!(r.body["title"], "Muualla", "the live one is untouched");
+
     let restores = t.audit_rows_where("action = 'backup.restore'").await;
-    assert_eq!(restores.len(), 3);
+    assert_eq!(restores.len(), 6);
+    assert!(restores
+        .iter()
+        .any(|e| e.object_id.as_deref() == Some(copy.as_str())));
     assert!(restores
         .iter()
         .all(|e| e.company_id.as_deref() == Some(s.cid.as_str())));

@@ -17,6 +17,14 @@ use crate::middleware::RequestId;
 /// path /.
 pub const SESSION_COOKIE: &str = "__Host-turva_session";
 
+/// The `Set-Cookie` value that carries a new session: `__Host-`, secure,
+/// not readable by scripts, sent on top-level navigation from elsewhere
+/// (`Lax`) so that a link into Turva finds the user signed in.
+pub fn session_cookie(app: &App, token: &str) -> String {
+    let max_age = app.config().auth.session_absolute_seconds;
+    format!("{SESSION_COOKIE}={token}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age={max_age}")
+}
+
 /// Where the request comes from.
 pub struct ClientCtx(pub Ctx);
 

@@ -12,6 +12,7 @@ pub mod api;
 pub mod error;
 pub mod extract;
 pub mod middleware;
+pub mod pages;
 pub mod routes;
 pub mod server;
 pub mod tls;

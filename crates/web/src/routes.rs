@@ -218,12 +218,23 @@ pub fn router(app: App) -> Router {
             "/api/v1/openapi.json",
             get(move || async move { Json(doc.clone()) }),
         )
-        .fallback(middleware::no_route)
+        .merge(crate::pages::routes())
+        .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(JSON_LIMIT))
         .layer(axum::middleware::from_fn(middleware::security_headers))
         .layer(axum::middleware::from_fn(middleware::request_context))
         .with_state(app)
+}
+
+/// Unknown paths: a problem document under the API, the designed 404
+/// page elsewhere.
+async fn no_route(uri: axum::http::Uri, headers: axum::http::HeaderMap) -> Response {
+    if uri.path().starts_with("/api/") {
+        middleware::no_route().await
+    } else {
+        crate::pages::not_found(headers).await
+    }
 }
 
 async fn method_not_allowed() -> Response {

@@ -20,6 +20,7 @@ mod input;
 mod keys;
 mod mail;
 mod mfa;
+mod pages;
 mod passkeys;
 mod rights;
 mod rights_props;

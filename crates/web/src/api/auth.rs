@@ -79,11 +79,7 @@ pub struct MfaRequired {
 }
 
 fn session_answer(app: &App, ok: auth::LoginOk) -> Response {
-    let max_age = app.config().auth.session_absolute_seconds;
-    let cookie = format!(
-        "{SESSION_COOKIE}={}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age={max_age}",
-        ok.token
-    );
+    let cookie = crate::extract::session_cookie(app, &ok.token);
     let body = LoginResponse {
         user: UserJson::from(&ok),
         mfa_enrolment_required: ok.mfa_enrolment_required,

@@ -1,0 +1,214 @@
+//! The HTML pages over HTTPS, as a browser without JavaScript uses them:
+//! sign-in (password, then code), the folder pages, sign-out, the designed
+//! error pages, and what protects them (escaping, CSP, CSRF, origin).
+
+use crate::both;
+use serde_json::json;
+use turva_testkit::{Answer, Client, TestApp, PASSWORD};
+
+async fn page(c: &Client, path: &str) -> Answer {
+    c.send(c.raw().get(c.url(path))).await
+}
+
+async fn form(c: &Client, path: &str, fields: &[(&str, &str)]) -> Answer {
+    c.send(c.raw().post(c.url(path)).form(fields)).await
+}
+
+/// A value the page must hold for a hidden form field.
+fn hidden(html: &str, name: &str) -> String {
+    let at = format!("name=\"{name}\" value=\"");
+    html.split(&at)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_default()
+        .to_string()
+}
+
+both!(a_browser_signs_in_sees_its_folders_and_signs_out);
+async fn a_browser_signs_in_sees_its_folders_and_signs_out(t: TestApp) {
+    let (cid, owner) = t
+        .company_with_owner("Rakennus & Co", "pages.owner@example.test")
+        .await;
+    let payload = "<img src=x onerror=alert(1)>";
+    let r = owner
+        .post(
+            &format!("/api/v1/companies/{cid}/folders"),
+            json!({ "name": payload }),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let fid = r.body["id"].as_str().unwrap().to_string();
+    let r = owner
+        .post(
+            &format!("/api/v1/folders/{fid}/documents"),
+            json!({ "title": "Pöytäkirja \"1\"" }),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+
+    // Not signed in: the sign-in page, which remembers where to go.
+    let browser = t.client();
+    let r = page(&browser, &format!("/folders/{fid}")).await;
+    assert_eq!(r.status, 200);
+    assert!(
+        r.header("content-type").unwrap().starts_with("text/html"),
+        "{:?}",
+        r.headers
+    );
+    assert!(r.text.contains("action=\"/sign-in\""), "{}", r.text);
+    assert_eq!(hidden(&r.text, "next"), format!("/folders/{fid}"));
+    let csp = r.header("content-security-policy").unwrap();
+    assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"));
+    assert!(!r.text.contains("<script"), "no script at all on the page");
+    assert!(!r.text.contains("style=\""), "no inline style");
+
+    // A wrong password: the message on the page, the address kept.
+    let next = format!("/folders/{fid}");
+    let r = form(
+        &browser,
+        "/sign-in",
+        &[
+            ("email", "pages.owner@example.test"),
+            ("password", "wrong password here"),
+            ("next", &next),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 401);
+    assert!(r.text.contains("role=\"alert\""), "{}", r.text);
+    assert!(r.text.contains("value=\"pages.owner@example.test\""));
+
+    // A sign-in form posted from another site is refused.
+    let r = browser
+        .send(
+            browser
+                .raw()
+                .post(browser.url("/sign-in"))
+                .header("origin", "https://evil.example")
+                .form(&[
+                    ("email", "pages.owner@example.test"),
+                    ("password", PASSWORD),
+                ]),
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    assert!(r.header("set-cookie").is_none());
+
+    // The right one: on to the folder, every value escaped.
+    let r = form(
+        &browser,
+        "/sign-in",
+        &[
+            ("email", "pages.owner@example.test"),
+            ("password", PASSWORD),
+            ("next", &next),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(
+        r.text.contains("&#60;img src=x onerror=alert(1)&#62;"),
+        "{}",
+        r.text
+    );
+    assert!(!r.text.contains(payload));
+    assert!(r.text.contains("Pöytäkirja &#34;1&#34;"), "{}", r.text);
+    assert!(r.text.contains("Rakennus &#38; Co"));
+    let views = t
+        .audit_rows_where(&format!("action = 'folder.view' AND object_id = '{fid}'"))
+        .await;
+    assert!(!views.is_empty(), "a page view is audited like the API's");
+
+    // The front page goes to the one company; its folders are listed.
+    let r = page(&browser, "/").await;
+    assert_eq!(r.status, 200);
+    assert!(
+        r.text.contains(&format!("href=\"/folders/{fid}\"")),
+        "{}",
+        r.text
+    );
+
+    // Language: the browser's, until the profile says otherwise.
+    let r = browser
+        .send(
+            browser
+                .raw()
+                .get(browser.url("/sign-in"))
+                .header("accept-language", "fi-FI, en;q=0.5"),
+        )
+        .await;
+    assert!(r.text.contains("lang=\"fi\""), "{}", r.text);
+    assert!(r.text.contains("Kirjaudu sisään"));
+
+    // Designed error pages, in HTML; the API keeps its problem documents.
+    let r = page(&browser, "/folders/00000000-0000-4000-8000-000000000000").await;
+    assert_eq!(r.status, 404);
+    assert!(r.text.contains("<h1>Not found</h1>"), "{}", r.text);
+    let r = page(&browser, "/no/such/page").await;
+    assert_eq!(r.status, 404);
+    assert!(r.text.contains("<h1>Not found</h1>"));
+    let r = page(&browser, "/api/v1/no-such-route").await;
+    assert_eq!(r.status, 404);
+    assert_eq!(r.header("content-type"), Some("application/problem+json"));
+
+    // Sign-out needs the page's CSRF token.
+    let r = form(&browser, "/sign-out", &[("csrf", "forged")]).await;
+    assert_eq!(r.status, 403);
+    let r = page(&browser, &format!("/folders/{fid}")).await;
+    assert!(r.text.contains("<h1>"), "still signed in");
+    let csrf = hidden(&r.text, "csrf");
+    assert!(!csrf.is_empty(), "{}", r.text);
+    let r = form(&browser, "/sign-out", &[("csrf", &csrf)]).await;
+    assert_eq!(r.status, 200);
+    assert!(r.text.contains("action=\"/sign-in\""));
+    let r = page(&browser, &format!("/folders/{fid}")).await;
+    assert!(r.text.contains("action=\"/sign-in\""), "signed out");
+}
+
+both!(a_second_factor_is_asked_for_on_its_own_page);
+async fn a_second_factor_is_asked_for_on_its_own_page(t: TestApp) {
+    let (_, owner) = t
+        .company_with_owner("Kaksi", "pages.mfa@example.test")
+        .await;
+    let r = owner.enrol_totp(&t).await;
+    assert!(r.status < 300, "{}", r.body);
+    let secret = owner.totp_secret();
+
+    let browser = t.client();
+    let r = form(
+        &browser,
+        "/sign-in",
+        &[("email", "pages.mfa@example.test"), ("password", PASSWORD)],
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    assert!(r.text.contains("action=\"/sign-in/code\""), "{}", r.text);
+    let token = hidden(&r.text, "mfa_token");
+    assert!(!token.is_empty());
+    assert!(
+        r.header("set-cookie").is_none(),
+        "no session before the code"
+    );
+
+    let r = form(
+        &browser,
+        "/sign-in/code",
+        &[("mfa_token", &token), ("code", "000000")],
+    )
+    .await;
+    assert_eq!(r.status, 401);
+    assert!(r.text.contains("role=\"alert\""));
+    assert_eq!(hidden(&r.text, "mfa_token"), token, "the step goes on");
+
+    t.clock.advance_secs(30);
+    let code = t.totp_now(&secret);
+    let r = form(
+        &browser,
+        "/sign-in/code",
+        &[("mfa_token", &token), ("code", &code)],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.text.contains("Kaksi"), "{}", r.text);
+    assert!(r.text.contains("action=\"/sign-out\""));
+}

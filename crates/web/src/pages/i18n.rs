@@ -1,0 +1,357 @@
+//! The pages' words in English, Finnish and German, and dates and numbers
+//! written the way each language writes them.
+//!
+//! Each language is one `Texts` value: a missing word is a compile error,
+//! not an English word on a Finnish page.
+
+use axum::http::HeaderMap;
+
+/// Every word a page shows.
+pub struct Texts {
+    /// The `lang` attribute.
+    pub lang: &'static str,
+    pub product: &'static str,
+    pub skip_to_content: &'static str,
+    pub main_menu: &'static str,
+    pub sign_in: &'static str,
+    pub sign_in_lead: &'static str,
+    pub email: &'static str,
+    pub password: &'static str,
+    pub forgot_password: &'static str,
+    pub second_factor: &'static str,
+    pub second_factor_lead: &'static str,
+    pub code: &'static str,
+    pub code_hint: &'static str,
+    pub verify: &'static str,
+    pub start_over: &'static str,
+    pub sign_out: &'static str,
+    pub signed_in_as: &'static str,
+    pub wrong_credentials: &'static str,
+    pub wrong_code: &'static str,
+    pub code_expired: &'static str,
+    pub too_many_attempts: &'static str,
+    pub stale_form: &'static str,
+    pub companies: &'static str,
+    pub company: &'static str,
+    pub switch_company: &'static str,
+    pub no_companies: &'static str,
+    pub folders: &'static str,
+    pub top_level: &'static str,
+    pub contents: &'static str,
+    pub name: &'static str,
+    pub kind: &'static str,
+    pub updated: &'static str,
+    pub status: &'static str,
+    pub kind_folder: &'static str,
+    pub kind_document: &'static str,
+    pub status_draft: &'static str,
+    pub status_completed: &'static str,
+    pub restricted: &'static str,
+    pub empty_folder: &'static str,
+    pub no_folders: &'static str,
+    pub next_page: &'static str,
+    pub first_page: &'static str,
+    pub breadcrumbs: &'static str,
+    pub not_found_title: &'static str,
+    pub not_found_body: &'static str,
+    pub forbidden_title: &'static str,
+    pub forbidden_body: &'static str,
+    pub error_title: &'static str,
+    pub error_body: &'static str,
+    pub unavailable_body: &'static str,
+    pub back_home: &'static str,
+    pub months: [&'static str; 12],
+}
+
+pub static EN: Texts = Texts {
+    lang: "en",
+    product: "Turva",
+    skip_to_content: "Skip to content",
+    main_menu: "Main menu",
+    sign_in: "Sign in",
+    sign_in_lead: "Sign in with your email address and password.",
+    email: "Email address",
+    password: "Password",
+    forgot_password: "Forgot your password?",
+    second_factor: "Second step",
+    second_factor_lead:
+        "Enter the code from your authenticator app, or one of your recovery codes.",
+    code: "Code",
+    code_hint: "6 digits, or a recovery code",
+    verify: "Verify",
+    start_over: "Start over",
+    sign_out: "Sign out",
+    signed_in_as: "Signed in as",
+    wrong_credentials: "The email address or password is wrong.",
+    wrong_code: "The code is wrong or already used. Try again.",
+    code_expired: "The sign-in took too long. Enter your password again.",
+    too_many_attempts: "Too many attempts. Wait a while and try again.",
+    stale_form: "The page was open too long. Try again.",
+    companies: "Companies",
+    company: "Company",
+    switch_company: "Switch company",
+    no_companies: "You do not belong to any company yet. Ask for an invitation.",
+    folders: "Folders",
+    top_level: "All folders",
+    contents: "Contents",
+    name: "Name",
+    kind: "Type",
+    updated: "Updated",
+    status: "Status",
+    kind_folder: "Folder",
+    kind_document: "Document",
+    status_draft: "Draft",
+    status_completed: "Completed",
+    restricted: "Restricted",
+    empty_folder: "This folder is empty.",
+    no_folders: "There are no folders you can see yet.",
+    next_page: "Next page",
+    first_page: "First page",
+    breadcrumbs: "Where you are",
+    not_found_title: "Not found",
+    not_found_body: "This page does not exist, or you do not have access to it.",
+    forbidden_title: "Not allowed",
+    forbidden_body: "You do not have the right to do this.",
+    error_title: "Something went wrong",
+    error_body: "The request could not be completed. Nothing was changed. Try again in a moment.",
+    unavailable_body:
+        "The service is busy or a part of it cannot be reached. Try again in a moment.",
+    back_home: "Back to the front page",
+    months: [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ],
+};
+
+pub static FI: Texts = Texts {
+    lang: "fi",
+    product: "Turva",
+    skip_to_content: "Siirry sisältöön",
+    main_menu: "Päävalikko",
+    sign_in: "Kirjaudu sisään",
+    sign_in_lead: "Kirjaudu sähköpostiosoitteellasi ja salasanallasi.",
+    email: "Sähköpostiosoite",
+    password: "Salasana",
+    forgot_password: "Unohditko salasanasi?",
+    second_factor: "Toinen vaihe",
+    second_factor_lead: "Anna todennussovelluksesi koodi tai jokin varakoodeistasi.",
+    code: "Koodi",
+    code_hint: "6 numeroa tai varakoodi",
+    verify: "Vahvista",
+    start_over: "Aloita alusta",
+    sign_out: "Kirjaudu ulos",
+    signed_in_as: "Kirjautuneena",
+    wrong_credentials: "Sähköpostiosoite tai salasana on väärin.",
+    wrong_code: "Koodi on väärä tai jo käytetty. Yritä uudelleen.",
+    code_expired: "Kirjautuminen kesti liian kauan. Anna salasanasi uudelleen.",
+    too_many_attempts: "Liian monta yritystä. Odota hetki ja yritä uudelleen.",
+    stale_form: "Sivu oli auki liian kauan. Yritä uudelleen.",
+    companies: "Yritykset",
+    company: "Yritys",
+    switch_company: "Vaihda yritystä",
+    no_companies: "Et kuulu vielä mihinkään yritykseen. Pyydä kutsu.",
+    folders: "Kansiot",
+    top_level: "Kaikki kansiot",
+    contents: "Sisältö",
+    name: "Nimi",
+    kind: "Tyyppi",
+    updated: "Muokattu",
+    status: "Tila",
+    kind_folder: "Kansio",
+    kind_document: "Asiakirja",
+    status_draft: "Luonnos",
+    status_completed: "Valmis",
+    restricted: "Rajattu",
+    empty_folder: "Kansio on tyhjä.",
+    no_folders: "Näkyvissäsi ei ole vielä kansioita.",
+    next_page: "Seuraava sivu",
+    first_page: "Ensimmäinen sivu",
+    breadcrumbs: "Sijaintisi",
+    not_found_title: "Ei löytynyt",
+    not_found_body: "Sivua ei ole, tai sinulla ei ole siihen pääsyä.",
+    forbidden_title: "Ei sallittu",
+    forbidden_body: "Sinulla ei ole oikeutta tähän.",
+    error_title: "Jokin meni vikaan",
+    error_body: "Pyyntöä ei voitu suorittaa. Mitään ei muutettu. Yritä hetken kuluttua uudelleen.",
+    unavailable_body:
+        "Palvelu on kiireinen tai osa siitä ei vastaa. Yritä hetken kuluttua uudelleen.",
+    back_home: "Takaisin etusivulle",
+    months: [
+        "tammi", "helmi", "maalis", "huhti", "touko", "kesä", "heinä", "elo", "syys", "loka",
+        "marras", "joulu",
+    ],
+};
+
+pub static DE: Texts = Texts {
+    lang: "de",
+    product: "Turva",
+    skip_to_content: "Zum Inhalt springen",
+    main_menu: "Hauptmenü",
+    sign_in: "Anmelden",
+    sign_in_lead: "Melden Sie sich mit Ihrer E-Mail-Adresse und Ihrem Passwort an.",
+    email: "E-Mail-Adresse",
+    password: "Passwort",
+    forgot_password: "Passwort vergessen?",
+    second_factor: "Zweiter Schritt",
+    second_factor_lead: "Geben Sie den Code Ihrer Authenticator-App oder einen Ihrer Wiederherstellungscodes ein.",
+    code: "Code",
+    code_hint: "6 Ziffern oder ein Wiederherstellungscode",
+    verify: "Bestätigen",
+    start_over: "Von vorn beginnen",
+    sign_out: "Abmelden",
+    signed_in_as: "Angemeldet als",
+    wrong_credentials: "E-Mail-Adresse oder Passwort ist falsch.",
+    wrong_code: "Der Code ist falsch oder wurde schon verwendet. Bitte erneut versuchen.",
+    code_expired: "Die Anmeldung hat zu lange gedauert. Geben Sie Ihr Passwort erneut ein.",
+    too_many_attempts: "Zu viele Versuche. Bitte warten Sie eine Weile.",
+    stale_form: "Die Seite war zu lange geöffnet. Bitte erneut versuchen.",
+    companies: "Unternehmen",
+    company: "Unternehmen",
+    switch_company: "Unternehmen wechseln",
+    no_companies: "Sie gehören noch zu keinem Unternehmen. Bitten Sie um eine Einladung.",
+    folders: "Ordner",
+    top_level: "Alle Ordner",
+    contents: "Inhalt",
+    name: "Name",
+    kind: "Art",
+    updated: "Geändert",
+    status: "Status",
+    kind_folder: "Ordner",
+    kind_document: "Dokument",
+    status_draft: "Entwurf",
+    status_completed: "Abgeschlossen",
+    restricted: "Eingeschränkt",
+    empty_folder: "Dieser Ordner ist leer.",
+    no_folders: "Es gibt noch keine Ordner, die Sie sehen können.",
+    next_page: "Nächste Seite",
+    first_page: "Erste Seite",
+    breadcrumbs: "Sie sind hier",
+    not_found_title: "Nicht gefunden",
+    not_found_body: "Diese Seite gibt es nicht, oder Sie haben keinen Zugriff darauf.",
+    forbidden_title: "Nicht erlaubt",
+    forbidden_body: "Dazu haben Sie keine Berechtigung.",
+    error_title: "Etwas ist schiefgelaufen",
+    error_body: "Die Anfrage konnte nicht ausgeführt werden. Es wurde nichts geändert. Bitte versuchen Sie es gleich noch einmal.",
+    unavailable_body: "Der Dienst ist ausgelastet oder teilweise nicht erreichbar. Bitte versuchen Sie es gleich noch einmal.",
+    back_home: "Zur Startseite",
+    months: [
+        "Jan.", "Feb.", "März", "Apr.", "Mai", "Juni", "Juli", "Aug.", "Sep.", "Okt.", "Nov.",
+        "Dez.",
+    ],
+};
+
+/// The texts of a language code (`en`, `fi`, `de`), if Turva speaks it.
+pub fn texts(code: &str) -> Option<&'static Texts> {
+    match code.get(..2).map(str::to_ascii_lowercase).as_deref() {
+        Some("en") => Some(&EN),
+        Some("fi") => Some(&FI),
+        Some("de") => Some(&DE),
+        _ => None,
+    }
+}
+
+/// The user's language from their profile; else the browser's first
+/// `Accept-Language` choice that Turva speaks (by its `q` weight); else
+/// English.
+pub fn choose(profile: Option<&str>, headers: &HeaderMap) -> &'static Texts {
+    if let Some(t) = profile.and_then(texts) {
+        return t;
+    }
+    let header = headers
+        .get(axum::http::header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let mut best: Option<(f32, &'static Texts)> = None;
+    for part in header.split(',') {
+        let mut bits = part.split(';');
+        let tag = bits.next().unwrap_or("").trim();
+        let q = bits
+            .find_map(|b| b.trim().strip_prefix("q="))
+            .and_then(|q| q.parse::<f32>().ok())
+            .unwrap_or(1.0);
+        if let Some(t) = texts(tag) {
+            if q > 0.0 && best.is_none_or(|(bq, _)| q > bq) {
+                best = Some((q, t));
+            }
+        }
+    }
+    best.map_or(&EN, |(_, t)| t)
+}
+
+impl Texts {
+    /// A moment (Unix milliseconds, shown in UTC) as the language writes
+    /// it: `3 Dec 2026, 17:49`, `3.12.2026 klo 17.49`, `03.12.2026, 17:49`.
+    pub fn moment(&self, unix_ms: i64) -> String {
+        let Ok(t) =
+            time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(unix_ms) * 1_000_000)
+        else {
+            return String::new();
+        };
+        let (d, m, y, h, min) = (t.day(), u8::from(t.month()), t.year(), t.hour(), t.minute());
+        match self.lang {
+            "fi" => format!("{d}.{m}.{y} klo {h}.{min:02}"),
+            "de" => format!("{d:02}.{m:02}.{y}, {h:02}:{min:02}"),
+            _ => format!(
+                "{d} {} {y}, {h:02}:{min:02}",
+                self.months.get(usize::from(m) - 1).copied().unwrap_or("")
+            ),
+        }
+    }
+
+    /// A count with the language's thousands separator.
+    pub fn number(&self, n: u64) -> String {
+        let sep = match self.lang {
+            "fi" => '\u{a0}',
+            "de" => '.',
+            _ => ',',
+        };
+        let digits = n.to_string();
+        let mut out = String::new();
+        for (i, c) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i).is_multiple_of(3) {
+                out.push(sep);
+            }
+            out.push(c);
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn accept(v: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(
+            axum::http::header::ACCEPT_LANGUAGE,
+            HeaderValue::from_str(v).unwrap(),
+        );
+        h
+    }
+
+    #[test]
+    fn the_profile_wins_then_the_browsers_best_choice_then_english() {
+        assert_eq!(choose(Some("fi"), &accept("de")).lang, "fi");
+        assert_eq!(
+            choose(None, &accept("sv-SE, de;q=0.5, fi;q=0.8")).lang,
+            "fi"
+        );
+        assert_eq!(choose(Some("xx"), &accept("de-AT")).lang, "de");
+        assert_eq!(choose(None, &accept("sv, fr;q=0.9")).lang, "en");
+        assert_eq!(choose(None, &accept("fi;q=0, de;q=0.1")).lang, "de");
+        assert_eq!(choose(None, &HeaderMap::new()).lang, "en");
+    }
+
+    #[test]
+    fn dates_and_numbers_are_written_as_each_language_writes_them() {
+        let ms = 1_764_784_140_000; // 2025-12-03 17:49 UTC
+        assert_eq!(EN.moment(ms), "3 Dec 2025, 17:49");
+        assert_eq!(FI.moment(ms), "3.12.2025 klo 17.49");
+        assert_eq!(DE.moment(ms), "03.12.2025, 17:49");
+        assert_eq!(EN.number(1_234_567), "1,234,567");
+        assert_eq!(FI.number(1_234_567), "1\u{a0}234\u{a0}567");
+        assert_eq!(DE.number(999), "999");
+        assert_eq!(DE.number(1000), "1.000");
+    }
+}

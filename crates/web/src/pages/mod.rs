@@ -1,0 +1,558 @@
+//! HTML pages: server-rendered from the same `turva_app` operations the
+//! API calls, with askama templates (`crates/web/templates/`, checked at
+//! compile time, HTML auto-escaped) and one embedded style sheet.
+//!
+//! Invariants:
+//! - The session cookie is a page's only credential; every form that
+//!   changes something carries the session's CSRF token, and the sign-in
+//!   form (before any session) is accepted only from this origin.
+//! - No inline script or style: the default CSP applies to every page.
+//! - A failure shows a page in the user's language (never JSON, never a
+//!   blank page); the 404, 403 and 500 pages are designed.
+
+pub mod i18n;
+mod sign_in;
+
+use std::sync::LazyLock;
+
+use askama::Template;
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use serde::Deserialize;
+use turva_app::folders::{self, Child};
+use turva_app::{companies, Actor, App, AppError, Ctx};
+
+use crate::extract::{client_ctx, SESSION_COOKIE};
+use i18n::Texts;
+
+/// The pages' routes (the API's are under `/api/v1`).
+pub fn routes() -> Router<App> {
+    Router::new()
+        .route("/", get(home))
+        .route("/sign-in", get(sign_in::page).post(sign_in::password))
+        .route("/sign-in/code", post(sign_in::code))
+        .route("/sign-out", post(sign_in::sign_out))
+        .route("/c/{cid}", get(company_page))
+        .route("/folders/{fid}", get(folder_page))
+        .route("/static/turva.css", get(css))
+}
+
+const CSS: &str = include_str!("../../static/turva.css");
+
+/// Changes whenever the style sheet does, so it can be cached for good.
+static ASSET_VERSION: LazyLock<String> = LazyLock::new(|| {
+    // FNV-1a: a cache key, not a security property.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in CSS.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{:08x}", h >> 32)
+});
+
+async fn css() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
+        ],
+        CSS,
+    )
+        .into_response()
+}
+
+/// The signed-in user's bar at the top of every page.
+pub struct Bar {
+    pub name: String,
+    pub csrf: String,
+    pub companies: Vec<CompanyLink>,
+}
+
+pub struct CompanyLink {
+    pub id: String,
+    pub name: String,
+    pub current: bool,
+}
+
+/// A page's language and (when signed in) its bar.
+pub struct Frame {
+    pub t: &'static Texts,
+    pub bar: Option<Bar>,
+}
+
+fn render(status: StatusCode, page: &impl Template) -> Response {
+    match page.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "a page did not render");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Html("<!DOCTYPE html><title>Error</title><p>Something went wrong.</p>"),
+            )
+                .into_response()
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    t: &'static Texts,
+    bar: Option<&'a Bar>,
+    asset_version: &'a str,
+    title: &'a str,
+    body: &'a str,
+}
+
+/// The designed page for a failure, in the user's language.
+pub fn error_page(frame: &Frame, e: &AppError) -> Response {
+    let t = frame.t;
+    let (status, title, body) = match e {
+        AppError::NotFound => (StatusCode::NOT_FOUND, t.not_found_title, t.not_found_body),
+        AppError::Forbidden(_) | AppError::ReauthRequired | AppError::MfaEnrolmentRequired => {
+            (StatusCode::FORBIDDEN, t.forbidden_title, t.forbidden_body)
+        }
+        AppError::RateLimited { .. } => (
+            StatusCode::TOO_MANY_REQUESTS,
+            t.error_title,
+            t.too_many_attempts,
+        ),
+        AppError::Unavailable(why) => {
+            tracing::warn!(error = %why, "a page's operation was unavailable");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                t.error_title,
+                t.unavailable_body,
+            )
+        }
+        AppError::Internal(why) => {
+            tracing::error!(error = %why, "a page's operation failed");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                t.error_title,
+                t.error_body,
+            )
+        }
+        AppError::Unauthenticated => return Redirect::to("/sign-in").into_response(),
+        _ => (StatusCode::BAD_REQUEST, t.error_title, t.error_body),
+    };
+    render(
+        status,
+        &ErrorPage {
+            t,
+            bar: frame.bar.as_ref(),
+            asset_version: &ASSET_VERSION,
+            title,
+            body,
+        },
+    )
+}
+
+/// Unknown paths outside the API: the designed 404 page.
+pub async fn not_found(headers: HeaderMap) -> Response {
+    let frame = Frame {
+        t: i18n::choose(None, &headers),
+        bar: None,
+    };
+    error_page(&frame, &AppError::NotFound)
+}
+
+/// The session token from the cookie (pages take no other credential).
+fn session_token(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == SESSION_COOKIE)
+        .map(|(_, v)| v.to_string())
+}
+
+/// A signed-in visitor of a page: else the page answers with a redirect
+/// to the sign-in page, which returns here afterwards.
+pub struct Viewer {
+    pub actor: Actor,
+    pub ctx: Ctx,
+    pub t: &'static Texts,
+}
+
+impl FromRequestParts<App> for Viewer {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
+        let ctx = client_ctx(app, parts);
+        let actor = match session_token(&parts.headers) {
+            Some(token) => turva_app::auth::authenticate(app, &token).await,
+            None => Err(AppError::Unauthenticated),
+        };
+        let t = i18n::choose(
+            actor.as_ref().ok().map(|a| a.language.as_str()),
+            &parts.headers,
+        );
+        match actor {
+            Ok(actor) if actor.must_enrol => {
+                // The enrolment pages come with the profile pages; until
+                // then the API's enrolment is the way through.
+                let frame = Frame { t, bar: None };
+                Err(error_page(&frame, &AppError::MfaEnrolmentRequired))
+            }
+            Ok(actor) => Ok(Viewer { actor, ctx, t }),
+            Err(AppError::Unauthenticated) => {
+                app.count_unauthenticated();
+                let here = parts
+                    .uri
+                    .path_and_query()
+                    .map_or("/", |p| p.as_str())
+                    .to_string();
+                Err(Redirect::to(&format!("/sign-in?next={}", encode(&here))).into_response())
+            }
+            Err(e) => Err(error_page(&Frame { t, bar: None }, &e)),
+        }
+    }
+}
+
+impl Viewer {
+    /// The frame of a page, with the companies for the switcher.
+    async fn frame(&self, app: &App, current: Option<&str>) -> Result<Frame, Response> {
+        let bare = Frame {
+            t: self.t,
+            bar: None,
+        };
+        let mine = companies::list_mine(app, &self.actor)
+            .await
+            .map_err(|e| error_page(&bare, &e))?;
+        Ok(Frame {
+            t: self.t,
+            bar: Some(Bar {
+                name: self.actor.name.clone(),
+                csrf: self.actor.csrf_token.clone(),
+                companies: mine
+                    .into_iter()
+                    .map(|c| CompanyLink {
+                        current: current == Some(c.id.as_str()),
+                        id: c.id,
+                        name: c.name,
+                    })
+                    .collect(),
+            }),
+        })
+    }
+}
+
+/// Percent-encodes a value for a query string.
+fn encode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Where to go after signing in: a path on this site, never elsewhere.
+fn safe_next(next: &str) -> &str {
+    let ok = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.contains('\\')
+        && !next.bytes().any(|b| b.is_ascii_control());
+    if ok {
+        next
+    } else {
+        "/"
+    }
+}
+
+#[derive(Template)]
+#[template(path = "companies.html")]
+struct CompaniesPage<'a> {
+    t: &'static Texts,
+    bar: Option<&'a Bar>,
+    asset_version: &'a str,
+    companies: &'a [CompanyLink],
+}
+
+/// The front page: the user's one company, or the list to choose from.
+async fn home(State(app): State<App>, viewer: Viewer) -> Response {
+    let frame = match viewer.frame(&app, None).await {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let companies = frame.bar.as_ref().map_or(&[][..], |b| &b.companies[..]);
+    if let [only] = companies {
+        return Redirect::to(&format!("/c/{}", only.id)).into_response();
+    }
+    render(
+        StatusCode::OK,
+        &CompaniesPage {
+            t: frame.t,
+            bar: frame.bar.as_ref(),
+            asset_version: &ASSET_VERSION,
+            companies,
+        },
+    )
+}
+
+/// One line of a folder listing.
+struct Row {
+    href: String,
+    name: String,
+    kind: &'static str,
+    status: &'static str,
+    updated: String,
+    restricted: bool,
+}
+
+#[derive(Template)]
+#[template(path = "folder.html")]
+struct FolderPage<'a> {
+    t: &'static Texts,
+    bar: Option<&'a Bar>,
+    asset_version: &'a str,
+    company: CompanyLink,
+    heading: String,
+    in_folder: bool,
+    restricted: bool,
+    up: Option<String>,
+    rows: Vec<Row>,
+    paged: bool,
+    next: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Paging {
+    after: Option<String>,
+}
+
+const PAGE_SIZE: i64 = 50;
+
+fn folder_row(t: &Texts, f: &turva_app::rows::FolderRow) -> Row {
+    Row {
+        href: format!("/folders/{}", f.id),
+        name: f.name.clone(),
+        kind: t.kind_folder,
+        status: "",
+        updated: t.moment(f.updated_at),
+        restricted: f.member_access == "none",
+    }
+}
+
+/// A company's top-level folders that the user may see.
+async fn company_page(
+    State(app): State<App>,
+    viewer: Viewer,
+    Path(cid): Path<String>,
+    Query(paging): Query<Paging>,
+) -> Response {
+    let frame = match viewer.frame(&app, Some(&cid)).await {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let Some(company) = frame
+        .bar
+        .as_ref()
+        .and_then(|b| b.companies.iter().find(|c| c.id == cid))
+        .map(|c| CompanyLink {
+            id: c.id.clone(),
+            name: c.name.clone(),
+            current: true,
+        })
+    else {
+        return error_page(&frame, &AppError::NotFound);
+    };
+    let t = frame.t;
+    let page = match folders::list_top(
+        &app,
+        &viewer.ctx,
+        &viewer.actor,
+        &cid,
+        paging.after.as_deref(),
+        PAGE_SIZE,
+    )
+    .await
+    {
+        Ok(p) => p,
+        Err(e) => return error_page(&frame, &e),
+    };
+    render(
+        StatusCode::OK,
+        &FolderPage {
+            t,
+            bar: frame.bar.as_ref(),
+            asset_version: &ASSET_VERSION,
+            heading: company.name.clone(),
+            company,
+            in_folder: false,
+            restricted: false,
+            up: None,
+            rows: page.items.iter().map(|f| folder_row(t, f)).collect(),
+            paged: paging.after.is_some(),
+            next: page.next_cursor,
+        },
+    )
+}
+
+/// A folder and what is in it that the user may see (each audited as a
+/// view, as through the API).
+async fn folder_page(
+    State(app): State<App>,
+    viewer: Viewer,
+    Path(fid): Path<String>,
+    Query(paging): Query<Paging>,
+) -> Response {
+    let bare = Frame {
+        t: viewer.t,
+        bar: None,
+    };
+    if turva_model::Id::<()>::parse("fid", &fid).is_err() {
+        return error_page(&bare, &AppError::NotFound);
+    }
+    let view = match folders::get(&app, &viewer.ctx, &viewer.actor, &fid).await {
+        Ok(v) => v,
+        Err(e) => return error_page(&bare, &e),
+    };
+    let folder = view.folder;
+    let frame = match viewer.frame(&app, Some(&folder.company_id)).await {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let t = frame.t;
+    let page = match folders::children(
+        &app,
+        &viewer.ctx,
+        &viewer.actor,
+        &fid,
+        paging.after.as_deref(),
+        PAGE_SIZE,
+    )
+    .await
+    {
+        Ok(p) => p,
+        Err(e) => return error_page(&frame, &e),
+    };
+    let company = frame
+        .bar
+        .as_ref()
+        .and_then(|b| b.companies.iter().find(|c| c.id == folder.company_id))
+        .map_or_else(
+            || CompanyLink {
+                id: folder.company_id.clone(),
+                name: t.company.to_string(),
+                current: true,
+            },
+            |c| CompanyLink {
+                id: c.id.clone(),
+                name: c.name.clone(),
+                current: true,
+            },
+        );
+    let rows = page
+        .items
+        .iter()
+        .map(|c| match c {
+            Child::Folder(f) => folder_row(t, f),
+            Child::Document(d) => Row {
+                href: format!("/documents/{}", d.id),
+                name: d.title.clone(),
+                kind: t.kind_document,
+                status: if d.status == "completed" {
+                    t.status_completed
+                } else {
+                    t.status_draft
+                },
+                updated: t.moment(d.updated_at),
+                restricted: false,
+            },
+        })
+        .collect();
+    render(
+        StatusCode::OK,
+        &FolderPage {
+            t,
+            bar: frame.bar.as_ref(),
+            asset_version: &ASSET_VERSION,
+            company,
+            heading: folder.name.clone(),
+            in_folder: true,
+            restricted: folder.member_access == "none",
+            up: folder.parent_id.clone(),
+            rows,
+            paged: paging.after.is_some(),
+            next: page.next_cursor,
+        },
+    )
+}
+
+/// Whether a form post comes from this site's own pages: browsers say so
+/// in `Sec-Fetch-Site` or `Origin`; a post that names another site is
+/// refused (a sign-in form has no session to carry a CSRF token yet).
+fn same_origin(headers: &HeaderMap) -> bool {
+    let site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
+    if let Some(site) = site {
+        return matches!(site, "same-origin" | "none");
+    }
+    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    match (origin, host) {
+        (Some(o), Some(h)) => o
+            .split_once("://")
+            .is_some_and(|(_, rest)| rest.eq_ignore_ascii_case(h)),
+        // Neither header: not a browser's cross-site form post.
+        (None, _) => true,
+        (Some(_), None) => false,
+    }
+}
+
+fn with_cookie(mut res: Response, cookie: &str) -> Response {
+    if let Ok(v) = HeaderValue::from_str(cookie) {
+        res.headers_mut().append(header::SET_COOKIE, v);
+    }
+    res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn after_sign_in_only_a_path_on_this_site() {
+        assert_eq!(safe_next("/folders/x?after=1"), "/folders/x?after=1");
+        assert_eq!(safe_next("//evil.example/"), "/");
+        assert_eq!(safe_next("https://evil.example/"), "/");
+        assert_eq!(safe_next("/\\evil.example"), "/");
+        assert_eq!(safe_next("/a\nb"), "/");
+        assert_eq!(safe_next(""), "/");
+    }
+
+    #[test]
+    fn a_form_from_another_site_is_told_apart() {
+        let mut h = HeaderMap::new();
+        assert!(same_origin(&h), "no browser headers");
+        h.insert(header::HOST, HeaderValue::from_static("127.0.0.1:8443"));
+        h.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("https://127.0.0.1:8443"),
+        );
+        assert!(same_origin(&h));
+        h.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("https://evil.example"),
+        );
+        assert!(!same_origin(&h));
+        h.insert("sec-fetch-site", HeaderValue::from_static("same-origin"));
+        assert!(same_origin(&h), "Sec-Fetch-Site is the browser's word");
+        h.insert("sec-fetch-site", HeaderValue::from_static("cross-site"));
+        assert!(!same_origin(&h));
+    }
+
+    #[test]
+    fn a_return_path_is_percent_encoded() {
+        assert_eq!(encode("/folders/a b?x=1&y"), "/folders/a%20b%3Fx%3D1%26y");
+    }
+}

@@ -1,0 +1,215 @@
+//! Signing in (password, then a TOTP or recovery code when the account
+//! has a second factor) and out, through the same operations as
+//! `/api/v1/auth/…`.
+
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use serde::Deserialize;
+use turva_app::{auth, mfa, App, AppError};
+
+use super::i18n::{self, Texts};
+use super::ASSET_VERSION;
+use super::{error_page, render, safe_next, same_origin, with_cookie, Bar, Frame, Viewer};
+use crate::extract::{session_cookie, ClientCtx, SESSION_COOKIE};
+
+#[derive(Template)]
+#[template(path = "sign_in.html")]
+struct SignInPage<'a> {
+    t: &'static Texts,
+    bar: Option<&'a Bar>,
+    asset_version: &'a str,
+    error: Option<&'static str>,
+    email: &'a str,
+    next: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "sign_in_code.html")]
+struct CodePage<'a> {
+    t: &'static Texts,
+    bar: Option<&'a Bar>,
+    asset_version: &'a str,
+    error: Option<&'static str>,
+    mfa_token: &'a str,
+    next: &'a str,
+}
+
+#[derive(Deserialize)]
+pub struct Next {
+    next: Option<String>,
+}
+
+fn sign_in_page(
+    status: StatusCode,
+    t: &'static Texts,
+    error: Option<&'static str>,
+    email: &str,
+    next: &str,
+) -> Response {
+    render(
+        status,
+        &SignInPage {
+            t,
+            bar: None,
+            asset_version: &ASSET_VERSION,
+            error,
+            email,
+            next: safe_next(next),
+        },
+    )
+}
+
+/// `GET /sign-in`.
+pub async fn page(headers: HeaderMap, Query(q): Query<Next>) -> Response {
+    let t = i18n::choose(None, &headers);
+    sign_in_page(
+        StatusCode::OK,
+        t,
+        None,
+        "",
+        q.next.as_deref().unwrap_or("/"),
+    )
+}
+
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    email: String,
+    password: String,
+    #[serde(default)]
+    next: String,
+}
+
+/// Signed in: the session cookie, and on to where the user was going.
+fn signed_in(app: &App, token: &str, next: &str) -> Response {
+    with_cookie(
+        Redirect::to(safe_next(next)).into_response(),
+        &session_cookie(app, token),
+    )
+}
+
+/// The message for a failed step, and its status.
+fn failure(t: &'static Texts, e: &AppError) -> Option<(StatusCode, &'static str)> {
+    match e {
+        AppError::InvalidCredentials
+        | AppError::Malformed { .. }
+        | AppError::Invalid { .. }
+        | AppError::InvalidValue { .. } => Some((StatusCode::UNAUTHORIZED, t.wrong_credentials)),
+        AppError::RateLimited { .. } => Some((StatusCode::TOO_MANY_REQUESTS, t.too_many_attempts)),
+        _ => None,
+    }
+}
+
+/// `POST /sign-in`: the password step.
+pub async fn password(
+    State(app): State<App>,
+    ClientCtx(ctx): ClientCtx,
+    headers: HeaderMap,
+    Form(form): Form<PasswordForm>,
+) -> Response {
+    let t = i18n::choose(None, &headers);
+    if !same_origin(&headers) {
+        return sign_in_page(StatusCode::FORBIDDEN, t, Some(t.stale_form), "", &form.next);
+    }
+    match auth::login(&app, &ctx, &form.email, &form.password).await {
+        Ok(auth::Login::Session(ok)) => signed_in(&app, &ok.token, &form.next),
+        Ok(auth::Login::SecondFactor { mfa_token, .. }) => render(
+            StatusCode::OK,
+            &CodePage {
+                t,
+                bar: None,
+                asset_version: &ASSET_VERSION,
+                error: None,
+                mfa_token: &mfa_token,
+                next: safe_next(&form.next),
+            },
+        ),
+        Err(e) => match failure(t, &e) {
+            Some((status, message)) => {
+                sign_in_page(status, t, Some(message), form.email.trim(), &form.next)
+            }
+            None => error_page(&Frame { t, bar: None }, &e),
+        },
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CodeForm {
+    mfa_token: String,
+    code: String,
+    #[serde(default)]
+    next: String,
+}
+
+/// `POST /sign-in/code`: the second step, with a TOTP or recovery code.
+pub async fn code(
+    State(app): State<App>,
+    ClientCtx(ctx): ClientCtx,
+    headers: HeaderMap,
+    Form(form): Form<CodeForm>,
+) -> Response {
+    let t = i18n::choose(None, &headers);
+    if !same_origin(&headers) {
+        return sign_in_page(StatusCode::FORBIDDEN, t, Some(t.stale_form), "", &form.next);
+    }
+    let step = mfa::SecondStep::Code(&form.code);
+    match mfa::complete_login(&app, &ctx, &form.mfa_token, step).await {
+        Ok(ok) => signed_in(&app, &ok.token, &form.next),
+        // The step's token died (too old, or too many wrong codes).
+        Err(AppError::Unauthenticated) => sign_in_page(
+            StatusCode::UNAUTHORIZED,
+            t,
+            Some(t.code_expired),
+            "",
+            &form.next,
+        ),
+        Err(e) => match failure(t, &e) {
+            Some((status, message)) => render(
+                status,
+                &CodePage {
+                    t,
+                    bar: None,
+                    asset_version: &ASSET_VERSION,
+                    error: Some(if status == StatusCode::UNAUTHORIZED {
+                        t.wrong_code
+                    } else {
+                        message
+                    }),
+                    mfa_token: &form.mfa_token,
+                    next: safe_next(&form.next),
+                },
+            ),
+            None => error_page(&Frame { t, bar: None }, &e),
+        },
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    csrf: String,
+}
+
+/// `POST /sign-out`: ends the session (with the page's CSRF token).
+pub async fn sign_out(
+    State(app): State<App>,
+    viewer: Viewer,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let frame = Frame {
+        t: viewer.t,
+        bar: None,
+    };
+    if !auth::csrf_ok(&viewer.actor, Some(&form.csrf)) {
+        let e = auth::csrf_denied(&app, &viewer.ctx, &viewer.actor).await;
+        return error_page(&frame, &e);
+    }
+    if let Err(e) = auth::logout(&app, &viewer.ctx, &viewer.actor).await {
+        return error_page(&frame, &e);
+    }
+    with_cookie(
+        Redirect::to("/sign-in").into_response(),
+        &format!("{SESSION_COOKIE}=; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=0"),
+    )
+}

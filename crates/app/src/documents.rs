@@ -252,6 +252,25 @@ pub async fn get(app: &App, ctx: &Ctx, actor: &Actor, id: &str) -> Result<Docume
     })
 }
 
+/// The fields of the template version a document was made from, in
+/// order (empty for a document without a template): what a page needs to
+/// show its values with their labels. Taking the view is the proof that
+/// the caller may see the document; nothing more is audited.
+pub async fn form(app: &App, view: &DocumentView) -> Result<Vec<Field>, AppError> {
+    let (Some(id), Some(version)) = (&view.doc.template_id, view.doc.template_version) else {
+        return Ok(Vec::new());
+    };
+    let mut tx = app.db().read().await?;
+    let row =
+        turva_store::templates::template(&mut tx, &view.doc.company_id, id, Some(version)).await?;
+    tx.commit().await?;
+    match row {
+        Some(r) => serde_json::from_str(&r.fields)
+            .map_err(|e| AppError::Internal(format!("template {id} fields: {e}"))),
+        None => Ok(Vec::new()),
+    }
+}
+
 /// Changes to a document, made against `version`.
 #[derive(Debug, Clone, Default)]
 pub struct DocumentChanges<'a> {

@@ -10,6 +10,7 @@ mod attachments;
 mod audit;
 mod audit_api;
 mod backups;
+mod browser;
 mod cli;
 mod companies;
 mod company_deletion;

@@ -212,3 +212,77 @@ async fn a_second_factor_is_asked_for_on_its_own_page(t: TestApp) {
     assert!(r.text.contains("Kaksi"), "{}", r.text);
     assert!(r.text.contains("action=\"/sign-out\""));
 }
+
+both!(a_document_page_shows_its_values_under_their_labels);
+async fn a_document_page_shows_its_values_under_their_labels(t: TestApp) {
+    let (cid, owner) = t
+        .company_with_owner("Dokumentti Oy", "pages.doc@example.test")
+        .await;
+    let r = owner
+        .post(
+            &format!("/api/v1/companies/{cid}/templates"),
+            json!({
+                "name": "Tarkastus",
+                "fields": [
+                    {"key": "kohde", "type": "text", "label": "Kohde", "required": true},
+                    {"key": "ala", "type": "number", "label": "Pinta-ala", "unit": "m²"},
+                    {"key": "ok", "type": "checkbox", "label": "Hyväksytty"},
+                    {"key": "kuvat", "type": "file", "label": "Kuvat"},
+                    {"key": "huom", "type": "long_text", "label": "Huomiot"}
+                ]
+            }),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let tid = r.body["id"].as_str().unwrap().to_string();
+    let r = owner
+        .post(
+            &format!("/api/v1/companies/{cid}/folders"),
+            json!({ "name": "Kohteet" }),
+        )
+        .await;
+    let fid = r.body["id"].as_str().unwrap().to_string();
+    let r = owner
+        .post(
+            &format!("/api/v1/folders/{fid}/documents"),
+            json!({
+                "title": "Tarkastus 1",
+                "template_id": tid,
+                "fields": {"kohde": "<b>Talo</b>", "ala": 120.5, "ok": true}
+            }),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let did = r.body["id"].as_str().unwrap().to_string();
+    let up = crate::content::upload(&owner, &did, "kuva<1>.png", "image/png", b"not a png").await;
+    assert_eq!(up.status, 201, "{}", up.body);
+    let file = up.body["id"].as_str().unwrap().to_string();
+
+    let r = page(&owner, &format!("/documents/{did}")).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    for want in [
+        "<dt>Kohde",
+        "&#60;b&#62;Talo&#60;/b&#62;",
+        "120.5\u{a0}m²",
+        "<dt>Hyväksytty</dt>",
+        "Yes",
+        &format!("href=\"/api/v1/files/{file}\""),
+        "kuva&#60;1&#62;.png",
+        "Draft",
+    ] {
+        assert!(r.text.contains(want), "{want} missing: {}", r.text);
+    }
+    assert!(!r.text.contains("<b>Talo"));
+    let views = t
+        .audit_rows_where(&format!("action = 'document.view' AND object_id = '{did}'"))
+        .await;
+    assert_eq!(views.len(), 1, "one view, as through the API");
+
+    // Someone of another company gets the designed 404, not the document.
+    let (_, stranger) = t
+        .company_with_owner("Muu Oy", "pages.stranger@example.test")
+        .await;
+    let r = page(&stranger, &format!("/documents/{did}")).await;
+    assert_eq!(r.status, 404);
+    assert!(!r.text.contains("Talo"));
+}

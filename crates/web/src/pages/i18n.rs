@@ -37,6 +37,7 @@ pub struct Texts {
     pub no_companies: &'static str,
     pub folders: &'static str,
     pub top_level: &'static str,
+    pub up_folder: &'static str,
     pub contents: &'static str,
     pub name: &'static str,
     pub kind: &'static str,
@@ -60,6 +61,14 @@ pub struct Texts {
     pub error_body: &'static str,
     pub unavailable_body: &'static str,
     pub back_home: &'static str,
+    pub version: &'static str,
+    pub no_fields: &'static str,
+    pub required: &'static str,
+    pub signature_of: &'static str,
+    pub attachments: &'static str,
+    pub no_attachments: &'static str,
+    pub yes: &'static str,
+    pub no: &'static str,
     pub months: [&'static str; 12],
 }
 
@@ -93,6 +102,7 @@ pub static EN: Texts = Texts {
     no_companies: "You do not belong to any company yet. Ask for an invitation.",
     folders: "Folders",
     top_level: "All folders",
+    up_folder: "Folder above",
     contents: "Contents",
     name: "Name",
     kind: "Type",
@@ -117,6 +127,14 @@ pub static EN: Texts = Texts {
     unavailable_body:
         "The service is busy or a part of it cannot be reached. Try again in a moment.",
     back_home: "Back to the front page",
+    version: "Version",
+    no_fields: "This document has no fields.",
+    required: "required",
+    signature_of: "Signature of",
+    attachments: "Attachments",
+    no_attachments: "No attachments.",
+    yes: "Yes",
+    no: "No",
     months: [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ],
@@ -151,6 +169,7 @@ pub static FI: Texts = Texts {
     no_companies: "Et kuulu vielä mihinkään yritykseen. Pyydä kutsu.",
     folders: "Kansiot",
     top_level: "Kaikki kansiot",
+    up_folder: "Yläkansio",
     contents: "Sisältö",
     name: "Nimi",
     kind: "Tyyppi",
@@ -175,6 +194,14 @@ pub static FI: Texts = Texts {
     unavailable_body:
         "Palvelu on kiireinen tai osa siitä ei vastaa. Yritä hetken kuluttua uudelleen.",
     back_home: "Takaisin etusivulle",
+    version: "Versio",
+    no_fields: "Asiakirjassa ei ole kenttiä.",
+    required: "pakollinen",
+    signature_of: "Allekirjoitus:",
+    attachments: "Liitteet",
+    no_attachments: "Ei liitteitä.",
+    yes: "Kyllä",
+    no: "Ei",
     months: [
         "tammi", "helmi", "maalis", "huhti", "touko", "kesä", "heinä", "elo", "syys", "loka",
         "marras", "joulu",
@@ -210,6 +237,7 @@ pub static DE: Texts = Texts {
     no_companies: "Sie gehören noch zu keinem Unternehmen. Bitten Sie um eine Einladung.",
     folders: "Ordner",
     top_level: "Alle Ordner",
+    up_folder: "Übergeordneter Ordner",
     contents: "Inhalt",
     name: "Name",
     kind: "Art",
@@ -233,6 +261,14 @@ pub static DE: Texts = Texts {
     error_body: "Die Anfrage konnte nicht ausgeführt werden. Es wurde nichts geändert. Bitte versuchen Sie es gleich noch einmal.",
     unavailable_body: "Der Dienst ist ausgelastet oder teilweise nicht erreichbar. Bitte versuchen Sie es gleich noch einmal.",
     back_home: "Zur Startseite",
+    version: "Version",
+    no_fields: "Dieses Dokument hat keine Felder.",
+    required: "Pflichtfeld",
+    signature_of: "Unterschrift von",
+    attachments: "Anhänge",
+    no_attachments: "Keine Anhänge.",
+    yes: "Ja",
+    no: "Nein",
     months: [
         "Jan.", "Feb.", "März", "Apr.", "Mai", "Juni", "Juli", "Aug.", "Sep.", "Okt.", "Nov.",
         "Dez.",
@@ -297,6 +333,23 @@ impl Texts {
         }
     }
 
+    /// A file size: bytes, kB or MB (powers of 1,000), one decimal in the
+    /// language's own decimal mark.
+    pub fn size(&self, bytes: u64) -> String {
+        let (value, unit) = match bytes {
+            0..1_000 => return format!("{bytes} B"),
+            1_000..1_000_000 => (bytes as f64 / 1e3, "kB"),
+            _ => (bytes as f64 / 1e6, "MB"),
+        };
+        let text = format!("{value:.1}");
+        let text = if self.lang == "en" {
+            text
+        } else {
+            text.replace('.', ",")
+        };
+        format!("{text}\u{a0}{unit}")
+    }
+
     /// A count with the language's thousands separator.
     pub fn number(&self, n: u64) -> String {
         let sep = match self.lang {
@@ -353,5 +406,8 @@ mod tests {
         assert_eq!(FI.number(1_234_567), "1\u{a0}234\u{a0}567");
         assert_eq!(DE.number(999), "999");
         assert_eq!(DE.number(1000), "1.000");
+        assert_eq!(EN.size(999), "999 B");
+        assert_eq!(EN.size(1_048_576), "1.0\u{a0}MB");
+        assert_eq!(FI.size(15_300), "15,3\u{a0}kB");
     }
 }

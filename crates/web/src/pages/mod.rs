@@ -10,6 +10,7 @@
 //! - A failure shows a page in the user's language (never JSON, never a
 //!   blank page); the 404, 403 and 500 pages are designed.
 
+mod documents;
 pub mod i18n;
 mod sign_in;
 
@@ -38,6 +39,7 @@ pub fn routes() -> Router<App> {
         .route("/sign-out", post(sign_in::sign_out))
         .route("/c/{cid}", get(company_page))
         .route("/folders/{fid}", get(folder_page))
+        .route("/documents/{did}", get(documents::page))
         .route("/static/turva.css", get(css))
 }
 
@@ -81,6 +83,23 @@ pub struct CompanyLink {
 pub struct Frame {
     pub t: &'static Texts,
     pub bar: Option<Bar>,
+}
+
+impl Frame {
+    /// The company for the breadcrumbs: named from the switcher, or
+    /// plainly "Company" for a guest's.
+    fn company_link(&self, id: &str) -> CompanyLink {
+        let name = self
+            .bar
+            .as_ref()
+            .and_then(|b| b.companies.iter().find(|c| c.id == id))
+            .map_or_else(|| self.t.company.to_string(), |c| c.name.clone());
+        CompanyLink {
+            id: id.to_string(),
+            name,
+            current: true,
+        }
+    }
 }
 
 fn render(status: StatusCode, page: &impl Template) -> Response {
@@ -436,22 +455,7 @@ async fn folder_page(
         Ok(p) => p,
         Err(e) => return error_page(&frame, &e),
     };
-    let company = frame
-        .bar
-        .as_ref()
-        .and_then(|b| b.companies.iter().find(|c| c.id == folder.company_id))
-        .map_or_else(
-            || CompanyLink {
-                id: folder.company_id.clone(),
-                name: t.company.to_string(),
-                current: true,
-            },
-            |c| CompanyLink {
-                id: c.id.clone(),
-                name: c.name.clone(),
-                current: true,
-            },
-        );
+    let company = frame.company_link(&folder.company_id);
     let rows = page
         .items
         .iter()

@@ -1,0 +1,119 @@
+//! The pages in headless Chromium: this test starts the server and fills
+//! it, then runs `e2e/pages.mjs` (playwright-core) against it, which signs
+//! in through the page, walks to a document, checks that a script payload
+//! never runs and runs axe-core at phone and desktop width.
+//!
+//! Needs `node`, Debian's `/usr/bin/chromium` (or `CHROMIUM`) and
+//! `npm ci --prefix e2e`; without them it is skipped with a notice, and
+//! `TURVA_REQUIRE_BROWSER=1` (set by `.ci/run`) makes a skip a failure.
+//! `TURVA_SCREENSHOTS=DIR` saves the screenshots there.
+
+use std::path::PathBuf;
+
+use serde_json::json;
+use turva_testkit::{Backend, TestApp, PASSWORD};
+
+fn e2e_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../e2e")
+}
+
+/// What is missing for a browser run, if anything.
+fn missing() -> Option<String> {
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    if !std::path::Path::new(&chromium).exists() {
+        return Some(format!("{chromium} (apt-get install chromium)"));
+    }
+    let node = std::process::Command::new("node").arg("--version").output();
+    if !node.is_ok_and(|o| o.status.success()) {
+        return Some("node".into());
+    }
+    if !e2e_dir().join("node_modules/playwright-core").exists() {
+        return Some("e2e/node_modules (npm ci --prefix e2e)".into());
+    }
+    None
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pages_work_in_a_real_browser() {
+    if let Some(what) = missing() {
+        assert!(
+            std::env::var("TURVA_REQUIRE_BROWSER").as_deref() != Ok("1"),
+            "TURVA_REQUIRE_BROWSER=1 but {what} is missing"
+        );
+        eprintln!("NOTICE: browser test skipped: {what} is missing");
+        return;
+    }
+    let Some(t) = TestApp::start(Backend::Sqlite).await else {
+        panic!("the test app did not start");
+    };
+    let email = "browser.owner@example.test";
+    let (cid, owner) = t.company_with_owner("Rakennus Oy", email).await;
+    let payload = "<img src=x onerror=alert(1)>";
+    let r = owner
+        .post(
+            &format!("/api/v1/companies/{cid}/folders"),
+            json!({ "name": payload }),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let folder = r.body["id"].as_str().unwrap_or_default().to_string();
+    let r = owner
+        .post(
+            &format!("/api/v1/companies/{cid}/templates"),
+            json!({
+                "name": "Tarkastus",
+                "fields": [
+                    {"key": "kohde", "type": "text", "label": "Kohde", "required": true},
+                    {"key": "ala", "type": "number", "label": "Pinta-ala", "unit": "m²"},
+                    {"key": "huom", "type": "long_text", "label": "Huomiot"}
+                ]
+            }),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let template = r.body["id"].as_str().unwrap_or_default().to_string();
+    let r = owner
+        .post(
+            &format!("/api/v1/folders/{folder}/documents"),
+            json!({
+                "title": "Tarkastus 1",
+                "template_id": template,
+                "fields": {"kohde": payload, "ala": 120.5, "huom": "Katto kunnossa.\nRäystäät puhdistettava."}
+            }),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let document = r.body["id"].as_str().unwrap_or_default().to_string();
+
+    let mut cmd = tokio::process::Command::new("node");
+    cmd.arg(e2e_dir().join("pages.mjs"))
+        .env("TURVA_URL", &t.base)
+        .env("TURVA_EMAIL", email)
+        .env("TURVA_PASSWORD", PASSWORD)
+        .env("TURVA_FOLDER", &folder)
+        .env("TURVA_DOCUMENT", &document)
+        .env("TURVA_PAYLOAD", payload)
+        .kill_on_drop(true);
+    // A relative screenshot directory is the repository's.
+    if let Ok(dir) = std::env::var("TURVA_SCREENSHOTS") {
+        cmd.env("TURVA_SCREENSHOTS", e2e_dir().join("..").join(dir));
+    }
+    let out = tokio::time::timeout(std::time::Duration::from_secs(180), cmd.output())
+        .await
+        .expect("the browser run took over 3 minutes")
+        .expect("node did not start");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("browser checks passed"), "{text}");
+    // The views the browser made are on record, like the API's.
+    let views = t
+        .audit_rows_where(&format!(
+            "action = 'document.view' AND object_id = '{document}'"
+        ))
+        .await;
+    assert!(!views.is_empty(), "the document's page view is audited");
+}

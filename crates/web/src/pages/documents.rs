@@ -1,0 +1,191 @@
+//! A document's page: its values under their template's labels, in the
+//! template's order, and its attachments (downloaded through the API's
+//! streamed, audited `GET /api/v1/files/{id}`).
+
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde_json::Value;
+use turva_app::documents;
+use turva_app::App;
+use turva_model::template::{Field, FieldType};
+
+use super::i18n::Texts;
+use super::{error_page, render, Bar, CompanyLink, Frame, Viewer, ASSET_VERSION};
+
+/// A value as the page shows it.
+pub enum Shown {
+    Empty,
+    Text(String),
+    /// (file id, name)
+    Files(Vec<(String, String)>),
+    /// (signer, PNG data URL)
+    Signature(String, String),
+}
+
+pub struct FieldLine {
+    label: String,
+    required: bool,
+    long: bool,
+    value: Shown,
+}
+
+pub struct FileLine {
+    id: String,
+    name: String,
+    size: String,
+}
+
+#[derive(Template)]
+#[template(path = "document.html")]
+struct DocumentPage<'a> {
+    t: &'static Texts,
+    bar: Option<&'a Bar>,
+    asset_version: &'a str,
+    company: CompanyLink,
+    folder_id: String,
+    title: String,
+    status: &'static str,
+    version: i64,
+    updated: String,
+    fields: Vec<FieldLine>,
+    files: Vec<FileLine>,
+}
+
+/// One value shown as its field's type says; anything that does not fit
+/// the type (an older template version's value) is shown as text.
+fn shown(t: &Texts, field: &Field, value: Option<&Value>, names: &HashMap<&str, &str>) -> Shown {
+    let Some(value) = value.filter(|v| !v.is_null()) else {
+        return Shown::Empty;
+    };
+    match (field.kind, value) {
+        (_, Value::String(s)) if s.is_empty() => Shown::Empty,
+        (FieldType::Checkbox, Value::Bool(b)) => Shown::Text(if *b { t.yes } else { t.no }.into()),
+        (FieldType::Number, Value::Number(n)) => Shown::Text(match &field.unit {
+            Some(unit) => format!("{n}\u{a0}{unit}"),
+            None => n.to_string(),
+        }),
+        (FieldType::MultiChoice, Value::Array(items)) if items.is_empty() => Shown::Empty,
+        (FieldType::MultiChoice, Value::Array(items)) => Shown::Text(
+            items
+                .iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join(", "),
+        ),
+        (FieldType::File, Value::Array(ids)) if ids.is_empty() => Shown::Empty,
+        (FieldType::File, Value::Array(ids)) => Shown::Files(
+            ids.iter()
+                .filter_map(Value::as_str)
+                .map(|id| {
+                    let name = names.get(id).copied().unwrap_or(id);
+                    (id.to_string(), name.to_string())
+                })
+                .collect(),
+        ),
+        (FieldType::Signature, Value::Object(o)) => {
+            let signer = o.get("signer").and_then(Value::as_str).unwrap_or_default();
+            match o.get("image").and_then(Value::as_str) {
+                // Only a PNG data URL is ever shown as an image.
+                Some(img) if img.starts_with("data:image/png;base64,") => {
+                    Shown::Signature(signer.to_string(), img.to_string())
+                }
+                _ => Shown::Text(signer.to_string()),
+            }
+        }
+        (_, Value::String(s)) => Shown::Text(s.clone()),
+        (_, other) => Shown::Text(other.to_string()),
+    }
+}
+
+/// `GET /documents/{did}`: audited as a view of its version, as the API's.
+pub async fn page(State(app): State<App>, viewer: Viewer, Path(did): Path<String>) -> Response {
+    let bare = Frame {
+        t: viewer.t,
+        bar: None,
+    };
+    if turva_model::Id::<()>::parse("did", &did).is_err() {
+        return error_page(&bare, &turva_app::AppError::NotFound);
+    }
+    let view = match documents::get(&app, &viewer.ctx, &viewer.actor, &did).await {
+        Ok(v) => v,
+        Err(e) => return error_page(&bare, &e),
+    };
+    let form = match documents::form(&app, &view).await {
+        Ok(f) => f,
+        Err(e) => return error_page(&bare, &e),
+    };
+    let frame = match viewer.frame(&app, Some(&view.doc.company_id)).await {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let t = frame.t;
+    let names: HashMap<&str, &str> = view
+        .files
+        .iter()
+        .map(|f| (f.id.as_str(), f.name.as_str()))
+        .collect();
+    let mut fields: Vec<FieldLine> = form
+        .iter()
+        .map(|f| FieldLine {
+            label: f.label.clone(),
+            required: f.required,
+            long: f.kind == FieldType::LongText,
+            value: shown(t, f, view.fields.get(&f.key), &names),
+        })
+        .collect();
+    // Values whose field the template no longer has (or no template).
+    for (key, value) in view
+        .fields
+        .iter()
+        .filter(|(k, _)| !form.iter().any(|f| &f.key == *k))
+    {
+        let loose = Field {
+            key: key.clone(),
+            kind: FieldType::Text,
+            label: key.clone(),
+            help: String::new(),
+            required: false,
+            unit: None,
+            options: Vec::new(),
+        };
+        fields.push(FieldLine {
+            label: key.clone(),
+            required: false,
+            long: false,
+            value: shown(t, &loose, Some(value), &names),
+        });
+    }
+    let company = frame.company_link(&view.doc.company_id);
+    render(
+        StatusCode::OK,
+        &DocumentPage {
+            t,
+            bar: frame.bar.as_ref(),
+            asset_version: &ASSET_VERSION,
+            company,
+            folder_id: view.doc.folder_id.clone(),
+            title: view.doc.title.clone(),
+            status: if view.doc.status == "completed" {
+                t.status_completed
+            } else {
+                t.status_draft
+            },
+            version: view.doc.version,
+            updated: t.moment(view.doc.updated_at),
+            fields,
+            files: view
+                .files
+                .iter()
+                .map(|f| FileLine {
+                    id: f.id.clone(),
+                    name: f.name.clone(),
+                    size: t.size(u64::try_from(f.size).unwrap_or(0)),
+                })
+                .collect(),
+        },
+    )
+}

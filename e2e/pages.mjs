@@ -1,0 +1,134 @@
+// Turva's pages in headless Chromium, driven by playwright-core against the
+// real server that crates/testkit/tests/it/browser.rs started and filled.
+// It signs in through the page, walks company → folder → document, checks
+// that a script payload in a name is shown as text and never runs, runs
+// axe-core on each page at phone and desktop width (no serious or critical
+// violation), and saves screenshots.
+//
+// Input (environment): TURVA_URL, TURVA_EMAIL, TURVA_PASSWORD,
+// TURVA_FOLDER, TURVA_DOCUMENT, TURVA_PAYLOAD, TURVA_SCREENSHOTS (a
+// directory, optional). Exit status 0 when every check passed.
+import { chromium } from 'playwright-core';
+import { mkdtempSync, rmSync, mkdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const env = (name) => {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is not set`);
+  return v;
+};
+const base = env('TURVA_URL');
+const shots = process.env.TURVA_SCREENSHOTS || '';
+const here = dirname(fileURLToPath(import.meta.url));
+const axeSource = readFileSync(join(here, 'node_modules/axe-core/axe.min.js'), 'utf8');
+const widths = [
+  { name: 'phone', width: 375, height: 740 },
+  { name: 'desktop', width: 1440, height: 900 },
+];
+
+const failures = [];
+const check = (ok, what) => {
+  if (!ok) failures.push(what);
+};
+
+const profile = mkdtempSync(join(tmpdir(), 'turva-chromium-'));
+const context = await chromium.launchPersistentContext(profile, {
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  headless: true,
+  ignoreHTTPSErrors: true,
+  // axe-core is injected as a script: Turva's CSP would (rightly) refuse it.
+  bypassCSP: true,
+  viewport: widths[1],
+  args: [
+    '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  ],
+});
+try {
+  const page = context.pages()[0] ?? (await context.newPage());
+  let dialogs = 0;
+  page.on('dialog', async (d) => {
+    dialogs += 1;
+    await d.dismiss();
+  });
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+
+  // axe on the page as it is, at both widths; a screenshot of each.
+  const audit = async (name) => {
+    for (const w of widths) {
+      await page.setViewportSize({ width: w.width, height: w.height });
+      await page.addScriptTag({ content: axeSource });
+      const result = await page.evaluate(async () => {
+        // eslint-disable-next-line no-undef
+        const r = await axe.run(document, { resultTypes: ['violations'] });
+        return r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.length }));
+      });
+      const bad = result.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+      check(bad.length === 0, `axe on ${name} at ${w.width}px: ${JSON.stringify(bad)}`);
+      const scroll = await page.evaluate(() => document.documentElement.scrollWidth);
+      check(scroll <= w.width, `${name} at ${w.width}px scrolls sideways (${scroll}px)`);
+      if (shots) {
+        mkdirSync(shots, { recursive: true });
+        await page.screenshot({ path: join(shots, `${name}-${w.name}.png`), fullPage: true });
+      }
+    }
+  };
+
+  // Not signed in: the folder's address leads to the sign-in page.
+  await page.goto(`${base}/folders/${env('TURVA_FOLDER')}`);
+  check(await page.locator('form[action="/sign-in"]').count() === 1, 'sign-in page shown');
+  await audit('sign-in');
+
+  // A wrong password: a message on the page, next to the form.
+  await page.getByLabel('Email address').fill(env('TURVA_EMAIL'));
+  await page.getByLabel('Password').fill('not the password');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  check(await page.getByRole('alert').count() === 1, 'wrong password shows an alert');
+
+  // Signed in with the keyboard: back to the folder.
+  await page.getByLabel('Password').fill(env('TURVA_PASSWORD'));
+  await page.getByLabel('Password').press('Enter');
+  await page.waitForURL(`**/folders/${env('TURVA_FOLDER')}`);
+  const payload = env('TURVA_PAYLOAD');
+  check((await page.locator('h1').innerText()).includes(payload), 'the payload is shown as text');
+  check(await page.locator('main img').count() === 0, 'the payload made no element');
+  await audit('folder');
+
+  // The document.
+  await page.getByRole('link', { name: /Tarkastus/ }).click();
+  await page.waitForURL(`**/documents/${env('TURVA_DOCUMENT')}`);
+  check(await page.getByText('Pinta-ala').count() === 1, 'a field label is shown');
+  await audit('document');
+
+  // The company's folders, then a page that does not exist.
+  await page.goto(`${base}/`);
+  await audit('company');
+  await page.goto(`${base}/no-such-page`);
+  check((await page.locator('h1').innerText()) === 'Not found', 'the 404 page');
+  await audit('not-found');
+
+  // Keyboard: the skip link is the first stop and shows when focused.
+  await page.keyboard.press('Tab');
+  const focused = await page.evaluate(() => document.activeElement?.className);
+  check(focused === 'skip', `the first Tab stop is the skip link (got ${focused})`);
+
+  // Sign out.
+  await page.goto(`${base}/`);
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.waitForURL('**/sign-in');
+
+  check(dialogs === 0, `a script ran: ${dialogs} dialogs`);
+  check(errors.length === 0, `page errors: ${errors.join('; ')}`);
+} finally {
+  await context.close();
+  rmSync(profile, { recursive: true, force: true });
+}
+
+if (failures.length > 0) {
+  console.error(failures.map((f) => `FAILED: ${f}`).join('\n'));
+  process.exit(1);
+}
+console.log('browser checks passed');

@@ -788,6 +788,38 @@ pub struct Accepted {
     pub created_account: bool,
 }
 
+/// What an invitation is for, shown to whoever holds its link before they
+/// accept: the address it was sent to, the company, and whether accepting
+/// creates the account (so a name is needed) or proves an existing one.
+/// Reads only; the token stays as it is.
+pub struct Invitation {
+    pub email: String,
+    pub company_name: String,
+    pub new_account: bool,
+    pub is_share: bool,
+}
+
+/// The invitation behind a live token (a used, expired or unknown one is
+/// the same `invalid` answer that accepting gives).
+pub async fn invitation(app: &App, token: &str) -> Result<Invitation, AppError> {
+    let mut tx = app.db().read().await?;
+    let t = live_token(app, &mut tx, "invite", &hash_token(token)).await?;
+    let company_id = t.company_id.clone().ok_or_else(bad_token)?;
+    let user = users::user_by_id(&mut tx, &t.user_id)
+        .await?
+        .ok_or_else(bad_token)?;
+    let company = turva_store::companies::company_by_id(&mut tx, &company_id)
+        .await?
+        .ok_or_else(bad_token)?;
+    tx.commit().await?;
+    Ok(Invitation {
+        email: user.email,
+        company_name: company.name,
+        new_account: user.password_hash.is_none(),
+        is_share: t.share_id.is_some(),
+    })
+}
+
 /// Accepts an invitation. An invited address with no account gets one with
 /// `password` and `name`; an existing account proves itself with its own
 /// password. The token is consumed only when everything succeeds.

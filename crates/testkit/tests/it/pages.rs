@@ -286,3 +286,163 @@ async fn a_document_page_shows_its_values_under_their_labels(t: TestApp) {
     assert_eq!(r.status, 404);
     assert!(!r.text.contains("Talo"));
 }
+
+both!(the_pages_that_emails_link_to_accept_an_invitation_and_reset_a_password);
+async fn the_pages_that_emails_link_to_accept_an_invitation_and_reset_a_password(t: TestApp) {
+    let email = "pages.invited@example.test";
+    let company = turva_app::companies::create(
+        &t.app,
+        &turva_app::Ctx::cli(),
+        turva_app::companies::Creator::Cli,
+        "Kutsu & Oy",
+        email,
+    )
+    .await
+    .unwrap();
+    let token = t.token_arriving(email, "accept-invite").await.unwrap();
+    let browser = t.client();
+
+    // The link shows what the invitation is for, and asks for a name.
+    let r = page(&browser, &format!("/accept-invite?token={token}")).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.text.contains("Kutsu &#38; Oy"), "{}", r.text);
+    assert!(r.text.contains(&format!("value=\"{email}\"")));
+    assert!(
+        r.text.contains("name=\"name\""),
+        "a new account needs a name"
+    );
+
+    // Two different passwords, then a weak one: said on the page, nothing
+    // consumed.
+    let r = form(
+        &browser,
+        "/accept-invite",
+        &[
+            ("token", &token),
+            ("name", "Uusi Ihminen"),
+            ("password", PASSWORD),
+            ("repeat", "something else entirely"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 422);
+    assert!(r.text.contains("The two passwords differ."), "{}", r.text);
+    assert!(
+        r.text.contains("value=\"Uusi Ihminen\""),
+        "the name is kept"
+    );
+    let r = form(
+        &browser,
+        "/accept-invite",
+        &[
+            ("token", &token),
+            ("name", "Uusi Ihminen"),
+            ("password", "short"),
+            ("repeat", "short"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 422);
+    assert!(
+        r.text.contains("The password was not accepted:"),
+        "{}",
+        r.text
+    );
+
+    // Accepted: signed in, on the company's page.
+    let r = form(
+        &browser,
+        "/accept-invite",
+        &[
+            ("token", &token),
+            ("name", "Uusi Ihminen"),
+            ("password", PASSWORD),
+            ("repeat", PASSWORD),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.text.contains("action=\"/sign-out\""), "{}", r.text);
+    assert!(r.text.contains(&format!("/c/{}", company.id)));
+    let accepted = t
+        .audit_rows_where("action = 'member.accept' AND outcome = 'allowed'")
+        .await;
+    assert_eq!(accepted.len(), 1);
+
+    // The link works once.
+    let r = page(&t.client(), &format!("/accept-invite?token={token}")).await;
+    assert_eq!(r.status, 400);
+    assert!(
+        r.text.contains("invalid, already used or expired"),
+        "{}",
+        r.text
+    );
+
+    // A forgotten password: the same answer for any address; the link
+    // sets a new one, and sign-in says so.
+    let stranger = t.client();
+    let r = form(
+        &stranger,
+        "/forgot-password",
+        &[("email", "nobody@example.test")],
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let r = form(&stranger, "/forgot-password", &[("email", email)]).await;
+    assert_eq!(r.status, 200);
+    assert!(r.text.contains("is on its way"), "{}", r.text);
+    let reset = t.token_arriving(email, "reset-password").await.unwrap();
+    let r = page(&stranger, &format!("/reset-password?token={reset}")).await;
+    assert_eq!(r.status, 200);
+    let fresh = "Uusi salasana keväälle 2027 on tämä!";
+    let r = form(
+        &stranger,
+        "/reset-password",
+        &[("token", &reset), ("password", fresh), ("repeat", fresh)],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.text.contains("Your password is set."), "{}", r.text);
+    let r = form(
+        &stranger,
+        "/sign-in",
+        &[("email", email), ("password", fresh)],
+    )
+    .await;
+    assert!(r.text.contains("action=\"/sign-out\""), "{}", r.text);
+    // The old session ended with the reset.
+    let r = page(&browser, "/").await;
+    assert!(r.text.contains("action=\"/sign-in\""), "{}", r.text);
+}
+
+both!(a_new_email_address_is_confirmed_by_a_button_not_by_the_link);
+async fn a_new_email_address_is_confirmed_by_a_button_not_by_the_link(t: TestApp) {
+    let (_, owner) = t
+        .company_with_owner("Osoite Oy", "pages.old@example.test")
+        .await;
+    let r = owner
+        .patch("/api/v1/me", json!({"email": "pages.new@example.test"}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let token = t
+        .token_arriving("pages.new@example.test", "confirm-email")
+        .await
+        .unwrap();
+    let browser = t.client();
+    // Following the link (a mail scanner would) changes nothing.
+    let r = page(&browser, &format!("/confirm-email?token={token}")).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(hidden(&r.text, "token"), token);
+    let me = owner.get("/api/v1/me").await;
+    assert_eq!(me.body["email"], "pages.old@example.test");
+    // The button does.
+    let r = form(&browser, "/confirm-email", &[("token", &token)]).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(
+        r.text.contains("Your email address is changed."),
+        "{}",
+        r.text
+    );
+    let r = form(&browser, "/confirm-email", &[("token", &token)]).await;
+    assert_eq!(r.status, 400, "once only");
+}

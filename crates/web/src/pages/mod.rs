@@ -10,6 +10,7 @@
 //! - A failure shows a page in the user's language (never JSON, never a
 //!   blank page); the 404, 403 and 500 pages are designed.
 
+mod account;
 mod documents;
 pub mod i18n;
 mod sign_in;
@@ -37,6 +38,22 @@ pub fn routes() -> Router<App> {
         .route("/sign-in", get(sign_in::page).post(sign_in::password))
         .route("/sign-in/code", post(sign_in::code))
         .route("/sign-out", post(sign_in::sign_out))
+        .route(
+            "/accept-invite",
+            get(account::accept_page).post(account::accept),
+        )
+        .route(
+            "/forgot-password",
+            get(account::forgot_page).post(account::forgot),
+        )
+        .route(
+            "/reset-password",
+            get(account::reset_page).post(account::reset),
+        )
+        .route(
+            "/confirm-email",
+            get(account::confirm_page).post(account::confirm),
+        )
         .route("/c/{cid}", get(company_page))
         .route("/folders/{fid}", get(folder_page))
         .route("/documents/{did}", get(documents::page))

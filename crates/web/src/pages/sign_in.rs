@@ -21,6 +21,7 @@ struct SignInPage<'a> {
     t: &'static Texts,
     bar: Option<&'a Bar>,
     asset_version: &'a str,
+    notice: Option<&'static str>,
     error: Option<&'static str>,
     email: &'a str,
     next: &'a str,
@@ -40,6 +41,8 @@ struct CodePage<'a> {
 #[derive(Deserialize)]
 pub struct Next {
     next: Option<String>,
+    /// Which notice to show (never text from the address itself).
+    notice: Option<String>,
 }
 
 fn sign_in_page(
@@ -55,6 +58,7 @@ fn sign_in_page(
             t,
             bar: None,
             asset_version: &ASSET_VERSION,
+            notice: None,
             error,
             email,
             next: safe_next(next),
@@ -65,12 +69,21 @@ fn sign_in_page(
 /// `GET /sign-in`.
 pub async fn page(headers: HeaderMap, Query(q): Query<Next>) -> Response {
     let t = i18n::choose(None, &headers);
-    sign_in_page(
+    let notice = match q.notice.as_deref() {
+        Some("password-set") => Some(t.password_set),
+        _ => None,
+    };
+    render(
         StatusCode::OK,
-        t,
-        None,
-        "",
-        q.next.as_deref().unwrap_or("/"),
+        &SignInPage {
+            t,
+            bar: None,
+            asset_version: &ASSET_VERSION,
+            notice,
+            error: None,
+            email: "",
+            next: safe_next(q.next.as_deref().unwrap_or("/")),
+        },
     )
 }
 
@@ -91,7 +104,7 @@ fn signed_in(app: &App, token: &str, next: &str) -> Response {
 }
 
 /// The message for a failed step, and its status.
-fn failure(t: &'static Texts, e: &AppError) -> Option<(StatusCode, &'static str)> {
+pub(super) fn failure(t: &'static Texts, e: &AppError) -> Option<(StatusCode, &'static str)> {
     match e {
         AppError::InvalidCredentials
         | AppError::Malformed { .. }
@@ -113,8 +126,21 @@ pub async fn password(
     if !same_origin(&headers) {
         return sign_in_page(StatusCode::FORBIDDEN, t, Some(t.stale_form), "", &form.next);
     }
-    match auth::login(&app, &ctx, &form.email, &form.password).await {
-        Ok(auth::Login::Session(ok)) => signed_in(&app, &ok.token, &form.next),
+    after_password(&app, &ctx, t, &form.email, &form.password, &form.next).await
+}
+
+/// The password step (of the sign-in form, or right after accepting an
+/// invitation): the session and on to `next`, or the code page.
+pub(super) async fn after_password(
+    app: &App,
+    ctx: &turva_app::Ctx,
+    t: &'static Texts,
+    email: &str,
+    password: &str,
+    next: &str,
+) -> Response {
+    match auth::login(app, ctx, email, password).await {
+        Ok(auth::Login::Session(ok)) => signed_in(app, &ok.token, next),
         Ok(auth::Login::SecondFactor { mfa_token, .. }) => render(
             StatusCode::OK,
             &CodePage {
@@ -123,13 +149,11 @@ pub async fn password(
                 asset_version: &ASSET_VERSION,
                 error: None,
                 mfa_token: &mfa_token,
-                next: safe_next(&form.next),
+                next: safe_next(next),
             },
         ),
         Err(e) => match failure(t, &e) {
-            Some((status, message)) => {
-                sign_in_page(status, t, Some(message), form.email.trim(), &form.next)
-            }
+            Some((status, message)) => sign_in_page(status, t, Some(message), email.trim(), next),
             None => error_page(&Frame { t, bar: None }, &e),
         },
     }

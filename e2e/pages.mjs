@@ -103,6 +103,15 @@ try {
   check(await page.getByText('Pinta-ala').count() === 1, 'a field label is shown');
   await audit('document');
 
+  // Its form: a value typed, saved as a new version.
+  await page.getByRole('link', { name: 'Edit' }).click();
+  await page.waitForURL(`**/documents/${env('TURVA_DOCUMENT')}/edit`);
+  await audit('document-edit');
+  await page.getByLabel('Pinta-ala').fill('99,5');
+  await page.getByRole('button', { name: 'Save' }).click();
+  await page.waitForURL(`**/documents/${env('TURVA_DOCUMENT')}`);
+  check(await page.getByText('99.5').count() === 1, 'the saved value is shown');
+
   // The company's folders, then a page that does not exist.
   await page.goto(`${base}/`);
   await audit('company');

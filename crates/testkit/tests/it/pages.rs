@@ -446,3 +446,188 @@ async fn a_new_email_address_is_confirmed_by_a_button_not_by_the_link(t: TestApp
     let r = form(&browser, "/confirm-email", &[("token", &token)]).await;
     assert_eq!(r.status, 400, "once only");
 }
+
+both!(forms_make_folders_and_documents_and_an_edit_loses_nothing);
+async fn forms_make_folders_and_documents_and_an_edit_loses_nothing(t: TestApp) {
+    let (cid, owner) = t
+        .company_with_owner("Lomake Oy", "pages.forms@example.test")
+        .await;
+    let r = owner
+        .post(
+            &format!("/api/v1/companies/{cid}/templates"),
+            json!({
+                "name": "Mittaus",
+                "fields": [
+                    {"key": "kohde", "type": "text", "label": "Kohde", "required": true},
+                    {"key": "ala", "type": "number", "label": "Pinta-ala", "unit": "m²"},
+                    {"key": "ok", "type": "checkbox", "label": "Hyväksytty"},
+                    {"key": "laji", "type": "choice", "label": "Laji", "options": ["Katto", "Seinä"]},
+                    {"key": "huom", "type": "long_text", "label": "Huomiot"}
+                ]
+            }),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let tid = r.body["id"].as_str().unwrap().to_string();
+
+    // A folder from the company page's form, then one inside it.
+    let r = page(&owner, &format!("/c/{cid}")).await;
+    let csrf = hidden(&r.text, "csrf");
+    let r = form(
+        &owner,
+        &format!("/c/{cid}/folders"),
+        &[("csrf", &csrf), ("name", "Työmaa")],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.text.contains("<h1>Työmaa"), "{}", r.text);
+    let fid = r
+        .text
+        .split("action=\"/folders/")
+        .nth(1)
+        .and_then(|s| s.split('/').next())
+        .unwrap()
+        .to_string();
+    let r = form(
+        &owner,
+        &format!("/folders/{fid}/folders"),
+        &[("csrf", &csrf), ("name", "bad/name")],
+    )
+    .await;
+    assert!(
+        r.text.contains("role=\"alert\""),
+        "a refused name is said: {}",
+        r.text
+    );
+    let r = form(
+        &owner,
+        &format!("/folders/{fid}/folders"),
+        &[("csrf", "forged"), ("name", "Ei")],
+    )
+    .await;
+    assert_eq!(r.status, 403, "no CSRF token, no folder");
+
+    // A document from a template: straight to its form.
+    let r = page(&owner, &format!("/folders/{fid}/new-document")).await;
+    assert!(r.text.contains(&format!("value=\"{tid}\"")), "{}", r.text);
+    let r = form(
+        &owner,
+        &format!("/folders/{fid}/new-document"),
+        &[
+            ("csrf", &csrf),
+            ("title", "Mittaus 1"),
+            ("template_id", &tid),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.text.contains("name=\"f.ala\""), "{}", r.text);
+    let did = r
+        .text
+        .split("action=\"/documents/")
+        .nth(1)
+        .and_then(|s| s.split('/').next())
+        .unwrap()
+        .to_string();
+    let edit = format!("/documents/{did}/edit");
+
+    // Not a number: said next to the field, the rest kept as typed.
+    let r = form(
+        &owner,
+        &edit,
+        &[
+            ("csrf", &csrf),
+            ("version", "1"),
+            ("title", "Mittaus 1"),
+            ("f.kohde", "Talo <A>"),
+            ("f.ala", "paljon"),
+            ("f.ok", "false"),
+            ("f.ok", "true"),
+            ("f.laji", "Katto"),
+            ("f.huom", "Rivi 1\nRivi 2"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert!(
+        r.text.contains("id=\"f-ala-error\">Give a number."),
+        "{}",
+        r.text
+    );
+    assert!(r.text.contains("value=\"Talo &#60;A&#62;\""), "{}", r.text);
+    assert!(r.text.contains("value=\"paljon\""));
+    assert!(r.text.contains("Rivi 1\nRivi 2</textarea>"));
+
+    // Completed with a required field empty: refused at that field.
+    let r = form(
+        &owner,
+        &edit,
+        &[
+            ("csrf", &csrf),
+            ("version", "1"),
+            ("title", "Mittaus 1"),
+            ("f.kohde", ""),
+            ("completed", "true"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert!(
+        r.text
+            .contains("id=\"f-kohde-error\">This field is required."),
+        "{}",
+        r.text
+    );
+
+    // Saved: a new version, the values on the document's page.
+    let r = form(
+        &owner,
+        &edit,
+        &[
+            ("csrf", &csrf),
+            ("version", "1"),
+            ("title", "Mittaus 1"),
+            ("f.kohde", "Talo A"),
+            ("f.ala", "120,5"),
+            ("f.ok", "false"),
+            ("f.ok", "true"),
+            ("f.laji", "Katto"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let doc = owner.get(&format!("/api/v1/documents/{did}")).await;
+    assert_eq!(doc.body["version"], 2);
+    assert_eq!(doc.body["fields"]["ala"], 120.5);
+    assert_eq!(doc.body["fields"]["ok"], true);
+    assert_eq!(doc.body["fields"]["laji"], "Katto");
+
+    // Someone saves meanwhile: the edit made against version 2 meets 3.
+    let r = owner
+        .patch(
+            &format!("/api/v1/documents/{did}"),
+            json!({"version": 2, "fields": {"kohde": "Talo B"}}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = form(
+        &owner,
+        &edit,
+        &[
+            ("csrf", &csrf),
+            ("version", "2"),
+            ("title", "Mittaus 1"),
+            ("f.kohde", "Talo C"),
+            ("f.ala", "120.5"),
+            ("f.ok", "true"),
+            ("f.laji", "Seinä"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 409, "{}", r.text);
+    assert!(r.text.contains("value=\"Talo C\""), "mine kept: {}", r.text);
+    assert!(r.text.contains("Newest saved: Talo B"), "{}", r.text);
+    assert_eq!(hidden(&r.text, "version"), "3");
+    let doc = owner.get(&format!("/api/v1/documents/{did}")).await;
+    assert_eq!(doc.body["fields"]["kohde"], "Talo B", "nothing overwritten");
+}

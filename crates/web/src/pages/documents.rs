@@ -9,7 +9,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::Value;
-use turva_app::documents;
+use turva_app::documents::{self, DocumentView};
 use turva_app::App;
 use turva_model::template::{Field, FieldType};
 
@@ -46,6 +46,8 @@ struct DocumentPage<'a> {
     bar: Option<&'a Bar>,
     asset_version: &'a str,
     company: CompanyLink,
+    id: String,
+    can_edit: bool,
     folder_id: String,
     title: String,
     status: &'static str,
@@ -101,25 +103,34 @@ fn shown(t: &Texts, field: &Field, value: Option<&Value>, names: &HashMap<&str, 
     }
 }
 
-/// `GET /documents/{did}`: audited as a view of its version, as the API's.
-pub async fn page(State(app): State<App>, viewer: Viewer, Path(did): Path<String>) -> Response {
+/// A document the viewer may see (audited as a view of its version, as
+/// the API's), its template version's fields, and the page's frame.
+pub(super) async fn load(
+    app: &App,
+    viewer: &Viewer,
+    did: &str,
+) -> Result<(DocumentView, Vec<Field>, Frame), Response> {
     let bare = Frame {
         t: viewer.t,
         bar: None,
     };
-    if turva_model::Id::<()>::parse("did", &did).is_err() {
-        return error_page(&bare, &turva_app::AppError::NotFound);
+    if turva_model::Id::<()>::parse("did", did).is_err() {
+        return Err(error_page(&bare, &turva_app::AppError::NotFound));
     }
-    let view = match documents::get(&app, &viewer.ctx, &viewer.actor, &did).await {
-        Ok(v) => v,
-        Err(e) => return error_page(&bare, &e),
-    };
-    let form = match documents::form(&app, &view).await {
-        Ok(f) => f,
-        Err(e) => return error_page(&bare, &e),
-    };
-    let frame = match viewer.frame(&app, Some(&view.doc.company_id)).await {
-        Ok(f) => f,
+    let view = documents::get(app, &viewer.ctx, &viewer.actor, did)
+        .await
+        .map_err(|e| error_page(&bare, &e))?;
+    let form = documents::form(app, &view)
+        .await
+        .map_err(|e| error_page(&bare, &e))?;
+    let frame = viewer.frame(app, Some(&view.doc.company_id)).await?;
+    Ok((view, form, frame))
+}
+
+/// `GET /documents/{did}`.
+pub async fn page(State(app): State<App>, viewer: Viewer, Path(did): Path<String>) -> Response {
+    let (view, form, frame) = match load(&app, &viewer, &did).await {
+        Ok(loaded) => loaded,
         Err(r) => return r,
     };
     let t = frame.t;
@@ -167,6 +178,8 @@ pub async fn page(State(app): State<App>, viewer: Viewer, Path(did): Path<String
             bar: frame.bar.as_ref(),
             asset_version: &ASSET_VERSION,
             company,
+            id: view.doc.id.clone(),
+            can_edit: view.right >= turva_model::access::Right::Edit,
             folder_id: view.doc.folder_id.clone(),
             title: view.doc.title.clone(),
             status: if view.doc.status == "completed" {

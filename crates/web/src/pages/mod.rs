@@ -12,6 +12,7 @@
 
 mod account;
 mod documents;
+mod edit;
 pub mod i18n;
 mod sign_in;
 
@@ -55,8 +56,18 @@ pub fn routes() -> Router<App> {
             get(account::confirm_page).post(account::confirm),
         )
         .route("/c/{cid}", get(company_page))
+        .route("/c/{cid}/folders", post(edit::new_top_folder))
         .route("/folders/{fid}", get(folder_page))
+        .route("/folders/{fid}/folders", post(edit::new_sub_folder))
+        .route(
+            "/folders/{fid}/new-document",
+            get(edit::new_document_page).post(edit::new_document),
+        )
         .route("/documents/{did}", get(documents::page))
+        .route(
+            "/documents/{did}/edit",
+            get(edit::edit_page).post(edit::edit),
+        )
         .route("/static/turva.css", get(css))
 }
 
@@ -359,11 +370,17 @@ struct FolderPage<'a> {
     rows: Vec<Row>,
     paged: bool,
     next: Option<String>,
+    can_edit: bool,
+    new_folder_action: String,
+    new_document_href: Option<String>,
+    name_error: bool,
 }
 
 #[derive(Deserialize)]
 struct Paging {
     after: Option<String>,
+    /// `name`: the new folder's name was refused.
+    error: Option<String>,
 }
 
 const PAGE_SIZE: i64 = 50;
@@ -430,6 +447,10 @@ async fn company_page(
             rows: page.items.iter().map(|f| folder_row(t, f)).collect(),
             paged: paging.after.is_some(),
             next: page.next_cursor,
+            can_edit: true,
+            new_folder_action: format!("/c/{cid}/folders"),
+            new_document_href: None,
+            name_error: paging.error.as_deref() == Some("name"),
         },
     )
 }
@@ -454,6 +475,7 @@ async fn folder_page(
         Err(e) => return error_page(&bare, &e),
     };
     let folder = view.folder;
+    let can_edit = view.right >= turva_model::access::Right::Edit;
     let frame = match viewer.frame(&app, Some(&folder.company_id)).await {
         Ok(f) => f,
         Err(r) => return r,
@@ -506,6 +528,10 @@ async fn folder_page(
             rows,
             paged: paging.after.is_some(),
             next: page.next_cursor,
+            can_edit,
+            new_folder_action: format!("/folders/{fid}/folders"),
+            new_document_href: can_edit.then(|| format!("/folders/{fid}/new-document")),
+            name_error: paging.error.as_deref() == Some("name"),
         },
     )
 }

@@ -631,3 +631,99 @@ async fn forms_make_folders_and_documents_and_an_edit_loses_nothing(t: TestApp) 
     let doc = owner.get(&format!("/api/v1/documents/{did}")).await;
     assert_eq!(doc.body["fields"]["kohde"], "Talo B", "nothing overwritten");
 }
+
+/// A multipart form as a browser sends it: text parts, then the file.
+async fn multipart(c: &Client, path: &str, texts: &[(&str, &str)], file: (&str, &[u8])) -> Answer {
+    let boundary = "turva-page-form-5b1c";
+    let mut body = Vec::new();
+    for (name, value) in texts {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
+                .as_bytes(),
+        );
+    }
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{}\"\r\nContent-Type: image/png\r\n\r\n",
+            file.0
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(file.1);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    c.send(
+        c.raw()
+            .post(c.url(path))
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(body),
+    )
+    .await
+}
+
+both!(a_photo_taken_on_the_page_lands_in_its_field, |c| {
+    c.storage.max_file_bytes = 1024 * 1024;
+});
+async fn a_photo_taken_on_the_page_lands_in_its_field(t: TestApp) {
+    let (cid, owner) = t
+        .company_with_owner("Kuva Oy", "pages.photo@example.test")
+        .await;
+    let r = owner
+        .post(
+            &format!("/api/v1/companies/{cid}/templates"),
+            json!({"name": "Kuvaus", "fields": [{"key": "kuvat", "type": "file", "label": "Kuvat"}]}),
+        )
+        .await;
+    let tid = r.body["id"].as_str().unwrap().to_string();
+    let r = owner
+        .post(
+            &format!("/api/v1/companies/{cid}/folders"),
+            json!({ "name": "Kuvat" }),
+        )
+        .await;
+    let fid = r.body["id"].as_str().unwrap().to_string();
+    let r = owner
+        .post(
+            &format!("/api/v1/folders/{fid}/documents"),
+            json!({"title": "Julkisivu", "template_id": tid}),
+        )
+        .await;
+    let did = r.body["id"].as_str().unwrap().to_string();
+
+    let r = page(&owner, &format!("/documents/{did}")).await;
+    assert!(r.text.contains("capture=\"environment\""), "{}", r.text);
+    assert!(r.text.contains("accept=\"image/*\""));
+    let csrf = hidden(&r.text, "csrf");
+    let photo = b"\x89PNG\r\n\x1a\n a photo from the site".to_vec();
+    let path = format!("/documents/{did}/files");
+
+    // Without the CSRF token nothing is stored.
+    let r = multipart(&owner, &path, &[("csrf", "forged")], ("kuva.png", &photo)).await;
+    assert_eq!(r.status, 403);
+    assert_eq!(t.count("files").await, 0);
+
+    let r = multipart(
+        &owner,
+        &path,
+        &[("csrf", &csrf), ("field", "kuvat")],
+        ("kuva.png", &photo),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.text.contains("kuva.png"), "{}", r.text);
+    let doc = owner.get(&format!("/api/v1/documents/{did}")).await;
+    let file = doc.body["files"][0]["id"].as_str().unwrap().to_string();
+    assert_eq!(doc.body["fields"]["kuvat"], json!([file]), "{}", doc.body);
+    let (status, _, got) = crate::content::download(&owner, &file).await;
+    assert_eq!(status, 200);
+    assert!(got == photo, "byte-identical");
+
+    // A file past the size limit: said on the page, nothing kept.
+    let big = vec![7u8; 2 * 1024 * 1024];
+    let r = multipart(&owner, &path, &[("csrf", &csrf)], ("iso.bin", &big)).await;
+    assert_eq!(r.status, 200);
+    assert!(r.text.contains("role=\"alert\""), "{}", r.text);
+    assert_eq!(t.count("files").await, 1);
+}

@@ -5,12 +5,15 @@
 use std::collections::HashMap;
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::multipart::{Multipart, MultipartRejection};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Redirect, Response};
+use futures_util::StreamExt;
 use serde_json::Value;
 use turva_app::documents::{self, DocumentView};
 use turva_app::App;
+use turva_app::{auth, files, AppError};
 use turva_model::template::{Field, FieldType};
 
 use super::i18n::Texts;
@@ -37,6 +40,8 @@ pub struct FileLine {
     id: String,
     name: String,
     size: String,
+    /// Shown as a picture, through the sandboxed inline path.
+    image: bool,
 }
 
 #[derive(Template)]
@@ -55,6 +60,15 @@ struct DocumentPage<'a> {
     updated: String,
     fields: Vec<FieldLine>,
     files: Vec<FileLine>,
+    /// File fields: (key, label), each with a photo form.
+    photo_fields: Vec<(String, String)>,
+    upload_error: Option<&'static str>,
+}
+
+#[derive(serde::Deserialize)]
+pub struct PageQuery {
+    /// `failed` or `too-large`: what became of an upload.
+    upload: Option<String>,
 }
 
 /// One value shown as its field's type says; anything that does not fit
@@ -128,7 +142,12 @@ pub(super) async fn load(
 }
 
 /// `GET /documents/{did}`.
-pub async fn page(State(app): State<App>, viewer: Viewer, Path(did): Path<String>) -> Response {
+pub async fn page(
+    State(app): State<App>,
+    viewer: Viewer,
+    Path(did): Path<String>,
+    Query(q): Query<PageQuery>,
+) -> Response {
     let (view, form, frame) = match load(&app, &viewer, &did).await {
         Ok(loaded) => loaded,
         Err(r) => return r,
@@ -171,6 +190,16 @@ pub async fn page(State(app): State<App>, viewer: Viewer, Path(did): Path<String
         });
     }
     let company = frame.company_link(&view.doc.company_id);
+    let photo_fields = form
+        .iter()
+        .filter(|f| f.kind == FieldType::File)
+        .map(|f| (f.key.clone(), f.label.clone()))
+        .collect();
+    let upload_error = match q.upload.as_deref() {
+        Some("too-large") => Some(t.too_large),
+        Some(_) => Some(t.upload_failed),
+        None => None,
+    };
     render(
         StatusCode::OK,
         &DocumentPage {
@@ -197,8 +226,107 @@ pub async fn page(State(app): State<App>, viewer: Viewer, Path(did): Path<String
                     id: f.id.clone(),
                     name: f.name.clone(),
                     size: t.size(u64::try_from(f.size).unwrap_or(0)),
+                    image: files::is_inline_image(&f.content_type),
                 })
                 .collect(),
+            photo_fields,
+            upload_error,
         },
     )
+}
+
+/// `POST /documents/{did}/files` (multipart: `csrf`, optionally `field`,
+/// then `file`): the attachment streamed in, as through the API; with
+/// `field`, also added to that file field (a photo taken for it).
+pub async fn upload(
+    State(app): State<App>,
+    viewer: Viewer,
+    Path(did): Path<String>,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Response {
+    let bare = Frame {
+        t: viewer.t,
+        bar: None,
+    };
+    let back = |outcome: &str| {
+        let q = if outcome.is_empty() {
+            String::new()
+        } else {
+            format!("?upload={outcome}")
+        };
+        Redirect::to(&format!("/documents/{did}{q}")).into_response()
+    };
+    let Ok(mut parts) = multipart else {
+        return back("failed");
+    };
+    let (mut csrf, mut field) = (None, None);
+    loop {
+        let part = match parts.next_field().await {
+            Ok(Some(p)) => p,
+            Ok(None) | Err(_) => return back("failed"),
+        };
+        match part.name() {
+            Some("csrf") => csrf = part.text().await.ok(),
+            Some("field") => field = part.text().await.ok().filter(|f| !f.is_empty()),
+            Some("file") => {
+                if !auth::csrf_ok(&viewer.actor, csrf.as_deref()) {
+                    let e = auth::csrf_denied(&app, &viewer.ctx, &viewer.actor).await;
+                    return error_page(&bare, &e);
+                }
+                let name = part.file_name().unwrap_or_default().to_string();
+                if name.is_empty() {
+                    return back("failed");
+                }
+                let stream = Box::pin(part.map(|c| c.map_err(|e| e.body_text())));
+                return match files::upload(&app, &viewer.ctx, &viewer.actor, &did, &name, stream)
+                    .await
+                {
+                    Ok(file) => match field {
+                        Some(key) => attach(&app, &viewer, &did, &key, &file.id).await,
+                        None => back(""),
+                    },
+                    Err(AppError::TooLarge(_)) => back("too-large"),
+                    Err(AppError::NotFound) => error_page(&bare, &AppError::NotFound),
+                    Err(AppError::Forbidden(w)) => error_page(&bare, &AppError::Forbidden(w)),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "a page upload failed");
+                        back("failed")
+                    }
+                };
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Adds an uploaded file to a file field of the document's newest version.
+async fn attach(app: &App, viewer: &Viewer, did: &str, key: &str, file_id: &str) -> Response {
+    let bare = Frame {
+        t: viewer.t,
+        bar: None,
+    };
+    let view = match documents::get(app, &viewer.ctx, &viewer.actor, did).await {
+        Ok(v) => v,
+        Err(e) => return error_page(&bare, &e),
+    };
+    let mut ids = match view.fields.get(key) {
+        Some(Value::Array(a)) => a.clone(),
+        _ => Vec::new(),
+    };
+    ids.push(Value::String(file_id.to_string()));
+    let mut fields = serde_json::Map::new();
+    fields.insert(key.to_string(), Value::Array(ids));
+    let changes = documents::DocumentChanges {
+        version: view.doc.version,
+        fields: Some(&fields),
+        ..documents::DocumentChanges::default()
+    };
+    match documents::update(app, &viewer.ctx, &viewer.actor, did, changes).await {
+        Ok(_) => Redirect::to(&format!("/documents/{did}")).into_response(),
+        // The file is attached; only the field was not set.
+        Err(e) => {
+            tracing::warn!(error = %e, "an uploaded photo was not set in its field");
+            Redirect::to(&format!("/documents/{did}?upload=failed")).into_response()
+        }
+    }
 }

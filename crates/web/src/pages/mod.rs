@@ -64,6 +64,12 @@ pub fn routes() -> Router<App> {
             get(edit::new_document_page).post(edit::new_document),
         )
         .route("/documents/{did}", get(documents::page))
+        // Attachments stream past the form limit; the file size limit and
+        // the company quota are enforced while the bytes arrive.
+        .route(
+            "/documents/{did}/files",
+            post(documents::upload).layer(axum::extract::DefaultBodyLimit::disable()),
+        )
         .route(
             "/documents/{did}/edit",
             get(edit::edit_page).post(edit::edit),

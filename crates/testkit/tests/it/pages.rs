@@ -727,3 +727,130 @@ async fn a_photo_taken_on_the_page_lands_in_its_field(t: TestApp) {
     assert!(r.text.contains("role=\"alert\""), "{}", r.text);
     assert_eq!(t.count("files").await, 1);
 }
+
+both!(a_document_shared_on_the_page_is_all_the_guest_sees_until_revoked);
+async fn a_document_shared_on_the_page_is_all_the_guest_sees_until_revoked(t: TestApp) {
+    let (cid, owner) = t
+        .company_with_owner("Jako Oy", "pages.sharer@example.test")
+        .await;
+    let r = owner
+        .post(
+            &format!("/api/v1/companies/{cid}/folders"),
+            json!({ "name": "Piha" }),
+        )
+        .await;
+    let fid = r.body["id"].as_str().unwrap().to_string();
+    let mut docs = Vec::new();
+    for title in ["Jaettu", "Salainen"] {
+        let r = owner
+            .post(
+                &format!("/api/v1/folders/{fid}/documents"),
+                json!({ "title": title }),
+            )
+            .await;
+        docs.push(r.body["id"].as_str().unwrap().to_string());
+    }
+    let (shared, secret) = (&docs[0], &docs[1]);
+
+    // The dialog: a refused address is said; then shared with an expiry.
+    let sharing = format!("/documents/{shared}/sharing");
+    let r = page(&owner, &sharing).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let csrf = hidden(&r.text, "csrf");
+    let r = form(
+        &owner,
+        &sharing,
+        &[
+            ("csrf", &csrf),
+            ("email", "not an address"),
+            ("right", "view"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 422);
+    assert!(r.text.contains("role=\"alert\""), "{}", r.text);
+    let guest_email = "pages.guest@example.test";
+    let r = form(
+        &owner,
+        &sharing,
+        &[
+            ("csrf", &csrf),
+            ("email", guest_email),
+            ("right", "view"),
+            ("expires", "2099-12-31"),
+            ("language", "de"),
+            ("notify", "false"),
+            ("notify", "true"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.text.contains(guest_email), "listed: {}", r.text);
+    assert!(r.text.contains("value=\"2099-12-31\""), "{}", r.text);
+
+    // The guest accepts on the page and sees that one document, in German:
+    // the invitation's language became their profile's.
+    let token = t
+        .token_arriving(guest_email, "accept-invite")
+        .await
+        .unwrap();
+    let guest = t.client();
+    let r = form(
+        &guest,
+        "/accept-invite",
+        &[
+            ("token", &token),
+            ("name", "Vieras"),
+            ("password", PASSWORD),
+            ("repeat", PASSWORD),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.text.contains("lang=\"de\""), "{}", r.text);
+    assert!(r.text.contains("Mit Ihnen geteilt"), "{}", r.text);
+    assert!(r.text.contains(&format!("href=\"/documents/{shared}\"")));
+    assert!(!r.text.contains(secret.as_str()));
+    assert_eq!(
+        page(&guest, &format!("/documents/{shared}")).await.status,
+        200
+    );
+    assert_eq!(
+        page(&guest, &format!("/documents/{secret}")).await.status,
+        404
+    );
+    assert_eq!(page(&guest, &format!("/folders/{fid}")).await.status, 404);
+    assert_eq!(
+        page(&guest, &sharing).await.status,
+        403,
+        "no manage, no dialog"
+    );
+
+    // Revoked on the page: gone at once.
+    let r = page(&owner, &sharing).await;
+    let sid = r
+        .text
+        .split("action=\"/shares/")
+        .nth(1)
+        .and_then(|s| s.split('/').next())
+        .unwrap()
+        .to_string();
+    let r = form(
+        &owner,
+        &format!("/shares/{sid}/revoke"),
+        &[("csrf", &csrf), ("back", &sharing)],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.text.contains("The share is revoked."), "{}", r.text);
+    assert_eq!(
+        page(&guest, &format!("/documents/{shared}")).await.status,
+        404
+    );
+    let r = page(&guest, "/").await;
+    assert!(!r.text.contains(shared.as_str()), "{}", r.text);
+    let events = t
+        .audit_rows_where("action IN ('share.create', 'share.revoke')")
+        .await;
+    assert_eq!(events.len(), 2, "{events:?}");
+}

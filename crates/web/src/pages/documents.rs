@@ -53,6 +53,7 @@ struct DocumentPage<'a> {
     company: CompanyLink,
     id: String,
     can_edit: bool,
+    can_manage: bool,
     folder_id: String,
     title: String,
     status: &'static str,
@@ -209,6 +210,7 @@ pub async fn page(
             company,
             id: view.doc.id.clone(),
             can_edit: view.right >= turva_model::access::Right::Edit,
+            can_manage: view.right >= turva_model::access::Right::Manage,
             folder_id: view.doc.folder_id.clone(),
             title: view.doc.title.clone(),
             status: if view.doc.status == "completed" {

@@ -14,42 +14,13 @@ use axum::Form;
 use serde_json::{Map, Value};
 use turva_app::documents::{self, DocumentChanges, DocumentView, NewDocument};
 use turva_app::folders::{self, NewFolder};
-use turva_app::{auth, templates, App, AppError};
+use turva_app::{templates, App, AppError};
 use turva_model::template::{Field, FieldType};
 
 use super::i18n::Texts;
-use super::{error_page, render, Bar, Frame, Viewer, ASSET_VERSION};
-
-/// A form post's fields as sent, in order (a list can repeat a name).
-type Fields = Vec<(String, String)>;
-
-fn value<'a>(form: &'a Fields, name: &str) -> Option<&'a str> {
-    form.iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-}
-
-fn values<'a>(form: &'a Fields, name: &str) -> Vec<&'a str> {
-    form.iter()
-        .filter(|(k, v)| k == name && !v.is_empty())
-        .map(|(_, v)| v.as_str())
-        .collect()
-}
-
-/// The CSRF token of a form, checked against the session's.
-async fn csrf_checked(app: &App, viewer: &Viewer, form: &Fields) -> Result<(), Response> {
-    if auth::csrf_ok(&viewer.actor, value(form, "csrf")) {
-        return Ok(());
-    }
-    let e = auth::csrf_denied(app, &viewer.ctx, &viewer.actor).await;
-    Err(error_page(
-        &Frame {
-            t: viewer.t,
-            bar: None,
-        },
-        &e,
-    ))
-}
+use super::{
+    csrf_checked, error_page, render, value, values, Bar, Fields, Frame, Viewer, ASSET_VERSION,
+};
 
 /// `POST /c/{cid}/folders` (top level) and `POST /folders/{fid}/folders`.
 async fn new_folder(

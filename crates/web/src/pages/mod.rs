@@ -14,6 +14,7 @@ mod account;
 mod documents;
 mod edit;
 pub mod i18n;
+mod sharing;
 mod sign_in;
 
 use std::sync::LazyLock;
@@ -63,6 +64,16 @@ pub fn routes() -> Router<App> {
             "/folders/{fid}/new-document",
             get(edit::new_document_page).post(edit::new_document),
         )
+        .route(
+            "/folders/{fid}/sharing",
+            get(sharing::folder_page).post(sharing::share_folder),
+        )
+        .route(
+            "/documents/{did}/sharing",
+            get(sharing::document_page).post(sharing::share_document),
+        )
+        .route("/shares/{sid}/change", post(sharing::change))
+        .route("/shares/{sid}/revoke", post(sharing::revoke))
         .route("/documents/{did}", get(documents::page))
         // Attachments stream past the form limit; the file size limit and
         // the company quota are enforced while the bytes arrive.
@@ -296,6 +307,46 @@ impl Viewer {
     }
 }
 
+/// A form post's fields as sent, in order (a list can repeat a name).
+pub(crate) type Fields = Vec<(String, String)>;
+
+/// A form field's value: the last one sent, so that a checkbox after the
+/// hidden default of the same name wins.
+pub(crate) fn value<'a>(form: &'a Fields, name: &str) -> Option<&'a str> {
+    form.iter()
+        .rev()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// Every non-empty value sent under `name` (a multiple choice).
+pub(crate) fn values<'a>(form: &'a Fields, name: &str) -> Vec<&'a str> {
+    form.iter()
+        .filter(|(k, v)| k == name && !v.is_empty())
+        .map(|(_, v)| v.as_str())
+        .collect()
+}
+
+/// A form's CSRF token checked against the session's; a wrong one is
+/// audited and answered with the 403 page.
+pub(crate) async fn csrf_checked(
+    app: &App,
+    viewer: &Viewer,
+    form: &Fields,
+) -> Result<(), Response> {
+    if turva_app::auth::csrf_ok(&viewer.actor, value(form, "csrf")) {
+        return Ok(());
+    }
+    let e = turva_app::auth::csrf_denied(app, &viewer.ctx, &viewer.actor).await;
+    Err(error_page(
+        &Frame {
+            t: viewer.t,
+            bar: None,
+        },
+        &e,
+    ))
+}
+
 /// Percent-encodes a value for a query string.
 fn encode(s: &str) -> String {
     let mut out = String::new();
@@ -329,25 +380,70 @@ struct CompaniesPage<'a> {
     bar: Option<&'a Bar>,
     asset_version: &'a str,
     companies: &'a [CompanyLink],
+    shared: Vec<Row>,
 }
 
-/// The front page: the user's one company, or the list to choose from.
+/// The front page: the user's one company, or the companies to choose
+/// from and what is shared with them (a guest's home).
 async fn home(State(app): State<App>, viewer: Viewer) -> Response {
     let frame = match viewer.frame(&app, None).await {
         Ok(f) => f,
         Err(r) => return r,
     };
+    let t = frame.t;
+    let shared = match turva_app::shares::shared_with_me(
+        &app,
+        &viewer.ctx,
+        &viewer.actor,
+        None,
+        100,
+    )
+    .await
+    {
+        Ok(p) => p.items,
+        Err(e) => return error_page(&frame, &e),
+    };
     let companies = frame.bar.as_ref().map_or(&[][..], |b| &b.companies[..]);
-    if let [only] = companies {
+    if let ([only], true) = (companies, shared.is_empty()) {
         return Redirect::to(&format!("/c/{}", only.id)).into_response();
     }
+    let shared = shared
+        .into_iter()
+        .map(|item| {
+            let s = item.share;
+            let folder = s.object_type == "folder";
+            Row {
+                href: format!(
+                    "/{}/{}",
+                    if folder { "folders" } else { "documents" },
+                    s.object_id
+                ),
+                name: item.name,
+                kind: if folder {
+                    t.kind_folder
+                } else {
+                    t.kind_document
+                },
+                status: match s.right.as_str() {
+                    "manage" => t.right_manage,
+                    "edit" => t.right_edit,
+                    _ => t.right_view,
+                },
+                updated: s
+                    .expires_at
+                    .map_or_else(|| t.no_expiry.to_string(), |e| t.moment(e)),
+                restricted: false,
+            }
+        })
+        .collect();
     render(
         StatusCode::OK,
         &CompaniesPage {
-            t: frame.t,
+            t,
             bar: frame.bar.as_ref(),
             asset_version: &ASSET_VERSION,
             companies,
+            shared,
         },
     )
 }
@@ -377,6 +473,8 @@ struct FolderPage<'a> {
     paged: bool,
     next: Option<String>,
     can_edit: bool,
+    /// The sharing dialog's address, for those who manage the folder.
+    sharing_href: Option<String>,
     new_folder_action: String,
     new_document_href: Option<String>,
     name_error: bool,
@@ -454,6 +552,7 @@ async fn company_page(
             paged: paging.after.is_some(),
             next: page.next_cursor,
             can_edit: true,
+            sharing_href: None,
             new_folder_action: format!("/c/{cid}/folders"),
             new_document_href: None,
             name_error: paging.error.as_deref() == Some("name"),
@@ -480,8 +579,8 @@ async fn folder_page(
         Ok(v) => v,
         Err(e) => return error_page(&bare, &e),
     };
-    let folder = view.folder;
     let can_edit = view.right >= turva_model::access::Right::Edit;
+    let folder = view.folder.clone();
     let frame = match viewer.frame(&app, Some(&folder.company_id)).await {
         Ok(f) => f,
         Err(r) => return r,
@@ -535,6 +634,8 @@ async fn folder_page(
             paged: paging.after.is_some(),
             next: page.next_cursor,
             can_edit,
+            sharing_href: (view.right >= turva_model::access::Right::Manage)
+                .then(|| format!("/folders/{fid}/sharing")),
             new_folder_action: format!("/folders/{fid}/folders"),
             new_document_href: can_edit.then(|| format!("/folders/{fid}/new-document")),
             name_error: paging.error.as_deref() == Some("name"),

@@ -6,7 +6,7 @@
 // violation), and saves screenshots.
 //
 // Input (environment): TURVA_URL, TURVA_EMAIL, TURVA_PASSWORD,
-// TURVA_FOLDER, TURVA_DOCUMENT, TURVA_PAYLOAD, TURVA_SCREENSHOTS (a
+// TURVA_COMPANY, TURVA_FOLDER, TURVA_DOCUMENT, TURVA_PAYLOAD, TURVA_SCREENSHOTS (a
 // directory, optional). Exit status 0 when every check passed.
 import { chromium } from 'playwright-core';
 import { mkdtempSync, rmSync, mkdirSync, readFileSync } from 'node:fs';
@@ -112,9 +112,14 @@ try {
   await page.waitForURL(`**/documents/${env('TURVA_DOCUMENT')}`);
   check(await page.getByText('99.5').count() === 1, 'the saved value is shown');
 
-  // The company's folders, then a page that does not exist.
+  // The company's folders and its audit log, where the views just made
+  // are on record; then a page that does not exist.
   await page.goto(`${base}/`);
   await audit('company');
+  await page.getByRole('link', { name: 'Audit log' }).click();
+  await page.waitForURL(`**/c/${env('TURVA_COMPANY')}/audit`);
+  check(await page.locator('code', { hasText: 'document.view' }).count() > 0, 'the document views are in the log');
+  await audit('audit-log');
   await page.goto(`${base}/no-such-page`);
   check((await page.locator('h1').innerText()) === 'Not found', 'the 404 page');
   await audit('not-found');

@@ -205,6 +205,35 @@ pub async fn list_mine(app: &App, actor: &Actor) -> Result<Vec<CompanyRow>, AppE
     Ok(out)
 }
 
+/// A company of the caller's with their role in it.
+pub struct MyCompany {
+    pub id: String,
+    pub name: String,
+    /// `owner`, `admin`, `member` or `reader`.
+    pub role: String,
+    /// An owner or an admin (the audit log, members, templates, settings).
+    pub is_admin: bool,
+}
+
+/// The companies the caller is an active member of, with their role: what
+/// a page needs to offer only what the role allows (the operations still
+/// decide).
+pub async fn mine_with_roles(app: &App, actor: &Actor) -> Result<Vec<MyCompany>, AppError> {
+    let mut tx = app.db().read().await?;
+    let rows = members::memberships_of_user(&mut tx, &actor.user_id).await?;
+    tx.commit().await?;
+    Ok(rows
+        .into_iter()
+        .filter(|m| m.status == "active" && actor.reaches(&m.company_id))
+        .map(|m| MyCompany {
+            is_admin: turva_model::Role::parse("role", &m.role).is_ok_and(|r| r.is_admin()),
+            id: m.company_id,
+            name: m.company_name,
+            role: m.role,
+        })
+        .collect())
+}
+
 /// One company, for its members (audited as a view).
 pub async fn get(
     app: &App,

@@ -90,6 +90,7 @@ async fn the_pages_work_in_a_real_browser() {
         .env("TURVA_URL", &t.base)
         .env("TURVA_EMAIL", email)
         .env("TURVA_PASSWORD", PASSWORD)
+        .env("TURVA_COMPANY", &cid)
         .env("TURVA_FOLDER", &folder)
         .env("TURVA_DOCUMENT", &document)
         .env("TURVA_PAYLOAD", payload)

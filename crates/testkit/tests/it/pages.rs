@@ -854,3 +854,80 @@ async fn a_document_shared_on_the_page_is_all_the_guest_sees_until_revoked(t: Te
         .await;
     assert_eq!(events.len(), 2, "{events:?}");
 }
+
+both!(admins_read_and_export_the_audit_log_on_its_page);
+async fn admins_read_and_export_the_audit_log_on_its_page(t: TestApp) {
+    let (cid, owner) = t
+        .company_with_owner("Loki Oy", "pages.auditor@example.test")
+        .await;
+    let (member, _) = t
+        .member(&owner, &cid, "pages.worker@example.test", "member")
+        .await;
+    let r = member
+        .post(
+            &format!("/api/v1/companies/{cid}/folders"),
+            json!({ "name": "Työt" }),
+        )
+        .await;
+    let fid = r.body["id"].as_str().unwrap().to_string();
+    assert_eq!(page(&member, &format!("/folders/{fid}")).await.status, 200);
+
+    // The company page offers the log to its owner only.
+    let r = page(&owner, &format!("/c/{cid}")).await;
+    assert!(
+        r.text.contains(&format!("href=\"/c/{cid}/audit\"")),
+        "{}",
+        r.text
+    );
+    let r = page(&member, &format!("/c/{cid}")).await;
+    assert!(!r.text.contains("/audit\""), "{}", r.text);
+    assert_eq!(page(&member, &format!("/c/{cid}/audit")).await.status, 403);
+
+    // The member's view of the folder, found by a filter.
+    let r = page(
+        &owner,
+        &format!("/c/{cid}/audit?action=folder.view&actor=pages.worker%40example.test"),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.text.contains("<code>folder.view</code>"), "{}", r.text);
+    assert!(r.text.contains("pages.worker@example.test"));
+    assert!(r.text.contains(&format!("folder {fid}")));
+    assert!(!r.text.contains("<code>member.accept</code>"), "filtered");
+    let r = page(&owner, &format!("/c/{cid}/audit?since=yesterday")).await;
+    assert_eq!(r.status, 422);
+    assert!(r.text.contains("role=\"alert\""));
+
+    // The export: CSV while the sign-in is recent; later, the password
+    // first, then the file.
+    let r = page(&owner, &format!("/c/{cid}/audit/export?action=folder.view")).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.header("content-type").unwrap().starts_with("text/csv"));
+    assert!(r.text.starts_with("seq,time,"), "{}", r.text);
+    assert!(r.text.contains("folder.view"));
+    t.clock.advance_secs(3600);
+    let r = page(&owner, &format!("/c/{cid}/audit/export")).await;
+    assert!(r.text.contains("action=\"/reauth\""), "{}", r.text);
+    let csrf = hidden(&r.text, "csrf");
+    let next = hidden(&r.text, "next");
+    assert_eq!(next, format!("/c/{cid}/audit/export?"));
+    let r = form(
+        &owner,
+        "/reauth",
+        &[
+            ("csrf", &csrf),
+            ("next", &next),
+            ("password", "wrong one, surely"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 401);
+    let r = form(
+        &owner,
+        "/reauth",
+        &[("csrf", &csrf), ("next", &next), ("password", PASSWORD)],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.text.starts_with("seq,time,"), "{}", r.text);
+}

@@ -145,7 +145,7 @@ impl AuditQuery {
 }
 
 #[derive(Clone, Copy)]
-enum Format {
+pub(crate) enum Format {
     Jsonl,
     Csv,
 }
@@ -201,7 +201,12 @@ async fn read_log(
 }
 
 /// Streams an export, batch by batch.
-fn export_response(app: App, export: audit_export::Export, format: Format, name: &str) -> Response {
+pub(crate) fn export_response(
+    app: App,
+    export: audit_export::Export,
+    format: Format,
+    name: &str,
+) -> Response {
     let head = match format {
         Format::Csv => Some(format!("{}\n", audit_export::CSV_HEADER)),
         Format::Jsonl => None,

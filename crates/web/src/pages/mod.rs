@@ -11,6 +11,7 @@
 //!   blank page); the 404, 403 and 500 pages are designed.
 
 mod account;
+mod audit;
 mod documents;
 mod edit;
 pub mod i18n;
@@ -58,6 +59,9 @@ pub fn routes() -> Router<App> {
         )
         .route("/c/{cid}", get(company_page))
         .route("/c/{cid}/folders", post(edit::new_top_folder))
+        .route("/c/{cid}/audit", get(audit::page))
+        .route("/c/{cid}/audit/export", get(audit::export))
+        .route("/reauth", get(audit::reauth_page).post(audit::reauth))
         .route("/folders/{fid}", get(folder_page))
         .route("/folders/{fid}/folders", post(edit::new_sub_folder))
         .route(
@@ -122,6 +126,8 @@ pub struct CompanyLink {
     pub id: String,
     pub name: String,
     pub current: bool,
+    /// The user is an owner or admin there.
+    pub admin: bool,
 }
 
 /// A page's language and (when signed in) its bar.
@@ -134,15 +140,15 @@ impl Frame {
     /// The company for the breadcrumbs: named from the switcher, or
     /// plainly "Company" for a guest's.
     fn company_link(&self, id: &str) -> CompanyLink {
-        let name = self
+        let known = self
             .bar
             .as_ref()
-            .and_then(|b| b.companies.iter().find(|c| c.id == id))
-            .map_or_else(|| self.t.company.to_string(), |c| c.name.clone());
+            .and_then(|b| b.companies.iter().find(|c| c.id == id));
         CompanyLink {
             id: id.to_string(),
-            name,
+            name: known.map_or_else(|| self.t.company.to_string(), |c| c.name.clone()),
             current: true,
+            admin: known.is_some_and(|c| c.admin),
         }
     }
 }
@@ -286,7 +292,7 @@ impl Viewer {
             t: self.t,
             bar: None,
         };
-        let mine = companies::list_mine(app, &self.actor)
+        let mine = companies::mine_with_roles(app, &self.actor)
             .await
             .map_err(|e| error_page(&bare, &e))?;
         Ok(Frame {
@@ -298,6 +304,7 @@ impl Viewer {
                     .into_iter()
                     .map(|c| CompanyLink {
                         current: current == Some(c.id.as_str()),
+                        admin: c.is_admin,
                         id: c.id,
                         name: c.name,
                     })
@@ -519,6 +526,7 @@ async fn company_page(
             id: c.id.clone(),
             name: c.name.clone(),
             current: true,
+            admin: c.admin,
         })
     else {
         return error_page(&frame, &AppError::NotFound);

@@ -931,3 +931,65 @@ async fn admins_read_and_export_the_audit_log_on_its_page(t: TestApp) {
     assert_eq!(r.status, 200, "{}", r.text);
     assert!(r.text.starts_with("seq,time,"), "{}", r.text);
 }
+
+both!(an_operator_sees_the_platform_and_creates_a_company_on_its_page);
+async fn an_operator_sees_the_platform_and_creates_a_company_on_its_page(t: TestApp) {
+    let op = t.operator("pages.operator@example.test").await;
+    let r = page(&op, "/admin").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.text.contains("Master-key versions"), "{}", r.text);
+    assert!(r.text.contains("v1"), "{}", r.text);
+    assert!(r.text.contains("href=\"/admin\""), "the header offers it");
+    let csrf = hidden(&r.text, "csrf");
+
+    let r = form(
+        &op,
+        "/admin/companies",
+        &[
+            ("csrf", &csrf),
+            ("name", "Uusi Oy"),
+            ("owner_email", "nope"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert!(r.text.contains("value=\"Uusi Oy\""), "kept: {}", r.text);
+    let r = form(
+        &op,
+        "/admin/companies",
+        &[
+            ("csrf", &csrf),
+            ("name", "Uusi Oy"),
+            ("owner_email", "pages.newowner@example.test"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.text.contains("The company is created"), "{}", r.text);
+    assert!(t
+        .token_arriving("pages.newowner@example.test", "accept-invite")
+        .await
+        .is_some());
+
+    // Anyone else: the designed 403, and no company.
+    let (_, owner) = t
+        .company_with_owner("Tavallinen Oy", "pages.plain@example.test")
+        .await;
+    let r = page(&owner, "/admin").await;
+    assert_eq!(r.status, 403);
+    assert!(!r.text.contains("href=\"/admin\""));
+    let r = form(
+        &owner,
+        "/admin/companies",
+        &[
+            ("csrf", &hidden(&page(&owner, "/").await.text, "csrf")),
+            ("name", "Luvaton Oy"),
+            ("owner_email", "pages.sneaky@example.test"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 403);
+    assert!(t
+        .token_for("pages.sneaky@example.test", "accept-invite")
+        .is_none());
+}

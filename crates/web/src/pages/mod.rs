@@ -15,6 +15,7 @@ mod audit;
 mod documents;
 mod edit;
 pub mod i18n;
+mod platform;
 mod sharing;
 mod sign_in;
 
@@ -62,6 +63,8 @@ pub fn routes() -> Router<App> {
         .route("/c/{cid}/audit", get(audit::page))
         .route("/c/{cid}/audit/export", get(audit::export))
         .route("/reauth", get(audit::reauth_page).post(audit::reauth))
+        .route("/admin", get(platform::page))
+        .route("/admin/companies", post(platform::create_company))
         .route("/folders/{fid}", get(folder_page))
         .route("/folders/{fid}/folders", post(edit::new_sub_folder))
         .route(
@@ -119,6 +122,8 @@ async fn css() -> Response {
 pub struct Bar {
     pub name: String,
     pub csrf: String,
+    /// A platform operator: the platform page is offered.
+    pub operator: bool,
     pub companies: Vec<CompanyLink>,
 }
 
@@ -300,6 +305,7 @@ impl Viewer {
             bar: Some(Bar {
                 name: self.actor.name.clone(),
                 csrf: self.actor.csrf_token.clone(),
+                operator: self.actor.is_operator,
                 companies: mine
                     .into_iter()
                     .map(|c| CompanyLink {

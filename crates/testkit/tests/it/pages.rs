@@ -993,3 +993,75 @@ async fn an_operator_sees_the_platform_and_creates_a_company_on_its_page(t: Test
         .token_for("pages.sneaky@example.test", "accept-invite")
         .is_none());
 }
+
+both!(a_folder_from_a_folder_template_asks_for_its_identifiers);
+async fn a_folder_from_a_folder_template_asks_for_its_identifiers(t: TestApp) {
+    let (cid, owner) = t
+        .company_with_owner("Pohja Oy", "pages.templates@example.test")
+        .await;
+    let r = owner
+        .post(
+            &format!("/api/v1/companies/{cid}/folder-templates"),
+            json!({
+                "name": "Työmaa",
+                "identifiers": [
+                    {"key": "numero", "label": "Työmaan numero", "required": true, "names_folder": true},
+                    {"key": "osoite", "label": "Osoite"}
+                ],
+                "folders": [{"name": "Kuvat"}, {"name": "Raportit"}]
+            }),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let tid = r.body["id"].as_str().unwrap().to_string();
+
+    let here = format!("/c/{cid}/new-folder");
+    let r = page(&owner, &here).await;
+    assert!(r.text.contains(&format!("value=\"{tid}\"")), "{}", r.text);
+    assert!(!r.text.contains("name=\"i.numero\""));
+    let r = page(&owner, &format!("{here}?template={tid}")).await;
+    assert!(r.text.contains("name=\"i.numero\""), "{}", r.text);
+    assert!(r.text.contains("Työmaan numero"));
+    let csrf = hidden(&r.text, "csrf");
+
+    // A required identifier left out: said, and what was typed is kept.
+    let r = form(
+        &owner,
+        &here,
+        &[
+            ("csrf", &csrf),
+            ("template_id", &tid),
+            ("name", ""),
+            ("i.numero", ""),
+            ("i.osoite", "Rantatie 5"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert!(r.text.contains("identifiers.numero"), "{}", r.text);
+    assert!(r.text.contains("value=\"Rantatie 5\""));
+
+    let r = form(
+        &owner,
+        &here,
+        &[
+            ("csrf", &csrf),
+            ("template_id", &tid),
+            ("name", ""),
+            ("i.numero", "T-42"),
+            ("i.osoite", "Rantatie 5"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(
+        r.text.contains("<h1>T-42"),
+        "named by its identifier: {}",
+        r.text
+    );
+    assert!(
+        r.text.contains(">Kuvat</a>") && r.text.contains(">Raportit</a>"),
+        "{}",
+        r.text
+    );
+}

@@ -15,6 +15,7 @@ mod audit;
 mod documents;
 mod edit;
 pub mod i18n;
+mod new_folder;
 mod platform;
 mod sharing;
 mod sign_in;
@@ -60,6 +61,14 @@ pub fn routes() -> Router<App> {
         )
         .route("/c/{cid}", get(company_page))
         .route("/c/{cid}/folders", post(edit::new_top_folder))
+        .route(
+            "/c/{cid}/new-folder",
+            get(new_folder::top_page).post(new_folder::create_top),
+        )
+        .route(
+            "/folders/{fid}/new-folder",
+            get(new_folder::sub_page).post(new_folder::create_sub),
+        )
         .route("/c/{cid}/audit", get(audit::page))
         .route("/c/{cid}/audit/export", get(audit::export))
         .route("/reauth", get(audit::reauth_page).post(audit::reauth))
@@ -486,6 +495,8 @@ struct FolderPage<'a> {
     paged: bool,
     next: Option<String>,
     can_edit: bool,
+    /// The page for a new folder from a template (or with more choices).
+    new_folder_page: String,
     /// The sharing dialog's address, for those who manage the folder.
     sharing_href: Option<String>,
     new_folder_action: String,
@@ -566,6 +577,7 @@ async fn company_page(
             paged: paging.after.is_some(),
             next: page.next_cursor,
             can_edit: true,
+            new_folder_page: format!("/c/{cid}/new-folder"),
             sharing_href: None,
             new_folder_action: format!("/c/{cid}/folders"),
             new_document_href: None,
@@ -648,6 +660,7 @@ async fn folder_page(
             paged: paging.after.is_some(),
             next: page.next_cursor,
             can_edit,
+            new_folder_page: format!("/folders/{fid}/new-folder"),
             sharing_href: (view.right >= turva_model::access::Right::Manage)
                 .then(|| format!("/folders/{fid}/sharing")),
             new_folder_action: format!("/folders/{fid}/folders"),

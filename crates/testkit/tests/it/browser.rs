@@ -118,3 +118,110 @@ async fn the_pages_work_in_a_real_browser() {
         .await;
     assert!(!views.is_empty(), "the document's page view is audited");
 }
+
+/// Issue 8's journey through the pages alone (`e2e/journey.mjs`), with
+/// this test answering what only the server's side knows: the TOTP code
+/// of the moment, the emailed invitation links, and the owner's templates.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_whole_journey_through_the_pages() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+    if let Some(what) = missing() {
+        assert!(
+            std::env::var("TURVA_REQUIRE_BROWSER").as_deref() != Ok("1"),
+            "TURVA_REQUIRE_BROWSER=1 but {what} is missing"
+        );
+        eprintln!("NOTICE: browser test skipped: {what} is missing");
+        return;
+    }
+    let Some(t) = TestApp::start(Backend::Sqlite).await else {
+        panic!("the test app did not start");
+    };
+    let operator_email = "journey.operator@example.test";
+    let operator = t.operator(operator_email).await;
+    let secret = operator.totp_secret();
+
+    let mut child = tokio::process::Command::new("node")
+        .arg(e2e_dir().join("journey.mjs"))
+        .env("TURVA_URL", &t.base)
+        .env("TURVA_PASSWORD", PASSWORD)
+        .env("TURVA_OPERATOR", operator_email)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node did not start");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut said = String::new();
+    let talk = async {
+        while let Some(line) = lines.next_line().await.expect("read node's output") {
+            said.push_str(&line);
+            said.push('\n');
+            let Some(rest) = line.strip_prefix("NEED ") else {
+                continue;
+            };
+            let (what, arg) = rest.split_once(' ').unwrap_or((rest, ""));
+            let answer = match what {
+                "totp" => {
+                    // A code not used before: the next 30-second step.
+                    t.clock.advance_secs(30);
+                    t.totp_now(&secret)
+                }
+                "invite" => t
+                    .token_arriving(arg, "accept-invite")
+                    .await
+                    .unwrap_or_else(|| panic!("no invitation to {arg}")),
+                "templates" => {
+                    owners_templates(&t, arg).await;
+                    "ok".to_string()
+                }
+                other => panic!("the journey asked for {other}"),
+            };
+            stdin
+                .write_all(format!("{answer}\n").as_bytes())
+                .await
+                .expect("answer node");
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(240), talk)
+        .await
+        .expect("the journey took over 4 minutes");
+    let out = child.wait_with_output().await.expect("node ended");
+    let text = format!("{said}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("journey passed"), "{text}");
+}
+
+/// The templates the journey's owner uses, made through the API.
+async fn owners_templates(t: &TestApp, cid: &str) {
+    let owner = t.client();
+    owner.login("journey.owner@example.test", PASSWORD).await;
+    let r = owner
+        .post(
+            &format!("/api/v1/companies/{cid}/templates"),
+            json!({
+                "name": "Kuvaus",
+                "fields": [
+                    {"key": "kohde", "type": "text", "label": "Kohde", "required": true},
+                    {"key": "kuvat", "type": "file", "label": "Kuvat"}
+                ]
+            }),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let r = owner
+        .post(
+            &format!("/api/v1/companies/{cid}/folder-templates"),
+            json!({
+                "name": "Työmaa",
+                "identifiers": [
+                    {"key": "numero", "label": "Site number", "required": true, "names_folder": true}
+                ],
+                "folders": [{"name": "Kuvat"}, {"name": "Raportit"}]
+            }),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+}

@@ -1,0 +1,179 @@
+// The whole journey of issue 8 in headless Chromium, through the pages
+// only: an operator signs in with a TOTP code and creates a company; its
+// owner accepts the invitation; a folder from a folder template; a
+// document with a photo; shared with a guest until a day; the guest signs
+// in and sees only that document; the owner revokes; the guest loses it;
+// the owner finds the guest's views in the audit log.
+//
+// What only the server's side knows (emailed links, TOTP codes) is asked
+// of crates/testkit/tests/it/browser.rs over stdout/stdin: a line
+// `NEED <what> <arg>` is answered with one line.
+//
+// Input (environment): TURVA_URL, TURVA_PASSWORD, TURVA_OPERATOR.
+import { chromium } from 'playwright-core';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+
+const base = process.env.TURVA_URL;
+const password = process.env.TURVA_PASSWORD;
+const operator = process.env.TURVA_OPERATOR;
+const owner = 'journey.owner@example.test';
+const guest = 'journey.guest@example.test';
+
+const answers = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+const need = async (what, arg) => {
+  console.log(`NEED ${what} ${arg}`);
+  const { value, done } = await answers.next();
+  if (done || !value) throw new Error(`no answer for ${what}`);
+  return value.trim();
+};
+
+const failures = [];
+const check = (ok, what) => {
+  if (!ok) failures.push(what);
+};
+
+const profile = mkdtempSync(join(tmpdir(), 'turva-journey-'));
+const context = await chromium.launchPersistentContext(profile, {
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  headless: true,
+  ignoreHTTPSErrors: true,
+  viewport: { width: 1280, height: 900 },
+  args: [
+    '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  ],
+});
+try {
+  const page = context.pages()[0] ?? (await context.newPage());
+  let dialogs = 0;
+  page.on('dialog', async (d) => {
+    dialogs += 1;
+    await d.dismiss();
+  });
+
+  const signIn = async (email) => {
+    await page.goto(`${base}/sign-in`);
+    await page.getByLabel('Email address').fill(email);
+    await page.getByLabel('Password').fill(password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForLoadState();
+  };
+  const signOut = async () => {
+    await page.goto(`${base}/`);
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.waitForURL('**/sign-in');
+  };
+
+  // 1. The operator: password, then the TOTP code; a company.
+  await signIn(operator);
+  check(await page.locator('form[action="/sign-in/code"]').count() === 1, 'the operator is asked for a code');
+  await page.getByLabel('Code').fill(await need('totp', operator));
+  await page.getByRole('button', { name: 'Verify' }).click();
+  await page.waitForLoadState();
+  await page.getByRole('link', { name: 'Platform' }).click();
+  await page.getByLabel('Company name').fill('Rakennus Oy');
+  await page.getByLabel("Owner's email address").fill(owner);
+  await page.getByRole('button', { name: 'Create' }).click();
+  await page.waitForURL('**/admin?done=company');
+  check(await page.getByText('The company is created').count() === 1, 'the company is created');
+  await signOut();
+
+  // 2. The owner accepts the invitation and is signed in.
+  await page.goto(`${base}/accept-invite?token=${await need('invite', owner)}`);
+  check(await page.getByText('Rakennus Oy').count() > 0, 'the invitation names the company');
+  await page.getByLabel('Your name').fill('Olli Omistaja');
+  await page.getByLabel('New password').fill(password);
+  await page.getByLabel('Repeat the password').fill(password);
+  await page.getByRole('button', { name: 'Accept' }).click();
+  await page.waitForURL('**/c/*');
+  const company = page.url().split('/c/')[1];
+  // The owner's templates, made through the API by the test.
+  await need('templates', company);
+
+  // 3. A folder from the folder template.
+  await page.goto(`${base}/c/${company}/new-folder`);
+  await page.getByLabel('Folder template').selectOption({ label: 'Työmaa' });
+  await page.getByRole('button', { name: 'Use this template' }).click();
+  await page.getByLabel('Site number').fill('T-100');
+  await page.getByRole('button', { name: 'Create' }).click();
+  await page.waitForURL('**/folders/*');
+  check((await page.locator('h1').innerText()).includes('T-100'), 'the folder is named by its identifier');
+  await page.getByRole('link', { name: 'Kuvat' }).click();
+  await page.waitForURL('**/folders/*');
+
+  // 4. A document with a photo.
+  await page.getByRole('link', { name: 'New document' }).click();
+  await page.getByLabel('Title').fill('Julkisivu');
+  await page.getByLabel('Template').selectOption({ label: 'Kuvaus' });
+  await page.getByRole('button', { name: 'Create' }).click();
+  await page.waitForURL('**/edit');
+  const documentUrl = page.url().replace(/\/edit$/, '');
+  const document = documentUrl.split('/documents/')[1];
+  await page.getByLabel('Kohde').fill('Itäjulkisivu');
+  await page.getByRole('button', { name: 'Save' }).click();
+  await page.waitForURL(documentUrl);
+  const photo = join(profile, 'julkisivu.png');
+  // A 1×1 PNG.
+  writeFileSync(photo, Buffer.from(
+    'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==', 'base64'));
+  await page.getByLabel('Kuvat: Take or choose a photo').setInputFiles(photo);
+  await page.getByRole('button', { name: 'Upload' }).nth(1).click();
+  await page.waitForURL(documentUrl);
+  check(await page.locator('img.thumb').count() === 1, 'the photo is shown');
+
+  // 5. Shared with a guest until a day.
+  await page.getByRole('link', { name: 'Sharing' }).click();
+  await page.getByLabel('Share with (email address)').fill(guest);
+  await page.getByLabel('Expires').fill('2099-06-30');
+  await page.getByRole('button', { name: 'Share' }).click();
+  await page.waitForURL('**/sharing?done=shared');
+  check(await page.getByRole('cell', { name: guest, exact: true }).count() === 1, 'the share is listed');
+  await signOut();
+
+  // 6. The guest accepts, signs in, sees only that document.
+  await page.goto(`${base}/accept-invite?token=${await need('invite', guest)}`);
+  await page.getByLabel('Your name').fill('Vera Vieras');
+  await page.getByLabel('New password').fill(password);
+  await page.getByLabel('Repeat the password').fill(password);
+  await page.getByRole('button', { name: 'Accept' }).click();
+  await page.waitForLoadState();
+  check(await page.getByRole('link', { name: 'Julkisivu' }).count() === 1, 'the guest sees the document');
+  check(await page.locator('main a[href^="/folders/"]').count() === 0, 'and no folder');
+  await page.getByRole('link', { name: 'Julkisivu' }).click();
+  await page.waitForURL(documentUrl);
+  check(await page.getByText('Itäjulkisivu').count() === 1, 'the guest reads it');
+  await signOut();
+
+  // 7. The owner revokes; the guest loses it.
+  await signIn(owner);
+  await page.goto(`${documentUrl}/sharing`);
+  await page.getByRole('button', { name: `Revoke: ${guest}` }).click();
+  await page.waitForURL('**/sharing?done=revoked');
+  check(await page.getByText('The share is revoked.').count() === 1, 'revoked');
+  await signOut();
+  await signIn(guest);
+  check(await page.getByRole('link', { name: 'Julkisivu' }).count() === 0, 'the guest lost it');
+  const gone = await page.goto(documentUrl);
+  check(gone.status() === 404, `the document answers 404 to the guest (${gone.status()})`);
+  await signOut();
+
+  // 8. The owner finds the guest's views in the audit log.
+  await signIn(owner);
+  await page.goto(`${base}/c/${company}/audit?action=document.view&actor=${encodeURIComponent(guest)}`);
+  check(await page.locator('tbody tr').count() >= 1, 'the guest\'s views are in the log');
+  check(await page.getByText(`document ${document}`).count() >= 1, 'naming the document');
+  check(dialogs === 0, `a script ran: ${dialogs} dialogs`);
+} finally {
+  await context.close();
+  rmSync(profile, { recursive: true, force: true });
+}
+
+if (failures.length > 0) {
+  console.error(failures.map((f) => `FAILED: ${f}`).join('\n'));
+  process.exit(1);
+}
+console.log('journey passed');
+process.exit(0);

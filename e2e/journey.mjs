@@ -3,7 +3,8 @@
 // owner accepts the invitation; a folder from a folder template; a
 // document with a photo; shared with a guest until a day; the guest signs
 // in and sees only that document; the owner revokes; the guest loses it;
-// the owner finds the guest's views in the audit log.
+// the owner finds the guest's views in the audit log; the owner adds an
+// authenticator app on the profile page and signs in with its code.
 //
 // What only the server's side knows (emailed links, TOTP codes) is asked
 // of crates/testkit/tests/it/browser.rs over stdout/stdin: a line
@@ -165,6 +166,21 @@ try {
   await page.goto(`${base}/c/${company}/audit?action=document.view&actor=${encodeURIComponent(guest)}`);
   check(await page.locator('tbody tr').count() >= 1, 'the guest\'s views are in the log');
   check(await page.getByText(`document ${document}`).count() >= 1, 'naming the document');
+
+  // 9. The owner adds an authenticator app on the profile page, and the
+  // next sign-in asks for its code.
+  await page.getByRole('link', { name: 'Olli Omistaja' }).click();
+  await page.getByRole('button', { name: 'Add an authenticator app' }).click();
+  check(await page.locator('img.qr').count() === 1, 'the QR code is shown');
+  const secret = (await page.locator('code.secret').innerText()).trim();
+  await page.getByLabel('Code').fill(await need('code', secret));
+  await page.getByRole('button', { name: 'Verify' }).click();
+  check(await page.locator('ul.codes li').count() === 10, 'ten recovery codes, shown once');
+  await signOut();
+  await signIn(owner);
+  await page.getByLabel('Code').fill(await need('code', secret));
+  await page.getByRole('button', { name: 'Verify' }).click();
+  await page.waitForURL(`**/c/${company}`);
   check(dialogs === 0, `a script ran: ${dialogs} dialogs`);
 } finally {
   await context.close();

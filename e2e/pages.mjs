@@ -120,6 +120,8 @@ try {
   await page.waitForURL(`**/c/${env('TURVA_COMPANY')}/audit`);
   check(await page.locator('code', { hasText: 'document.view' }).count() > 0, 'the document views are in the log');
   await audit('audit-log');
+  await page.goto(`${base}/profile`);
+  await audit('profile');
   await page.goto(`${base}/no-such-page`);
   check((await page.locator('h1').innerText()) === 'Not found', 'the 404 page');
   await audit('not-found');

@@ -169,6 +169,10 @@ async fn the_whole_journey_through_the_pages() {
                     t.clock.advance_secs(30);
                     t.totp_now(&secret)
                 }
+                "code" => {
+                    t.clock.advance_secs(30);
+                    t.totp_now(arg)
+                }
                 "invite" => t
                     .token_arriving(arg, "accept-invite")
                     .await

@@ -1065,3 +1065,200 @@ async fn a_folder_from_a_folder_template_asks_for_its_identifiers(t: TestApp) {
         r.text
     );
 }
+
+both!(a_second_factor_is_enrolled_and_used_through_the_pages);
+async fn a_second_factor_is_enrolled_and_used_through_the_pages(t: TestApp) {
+    let (cid, owner) = t
+        .company_with_owner("Vahva Oy", "pages.strict@example.test")
+        .await;
+    owner.enrol_totp(&t).await;
+    let r = owner
+        .patch(
+            &format!("/api/v1/companies/{cid}"),
+            json!({"settings": {"require_mfa": true}}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let email = "pages.enrolling@example.test";
+    t.member(&owner, &cid, email, "member").await;
+
+    // Signed in, the member reaches only the enrolment part.
+    let browser = t.client();
+    let r = form(
+        &browser,
+        "/sign-in",
+        &[("email", email), ("password", PASSWORD)],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.text.contains("requires a second factor"), "{}", r.text);
+    let r = page(&browser, &format!("/c/{cid}")).await;
+    assert!(
+        r.text.contains("requires a second factor"),
+        "held back: {}",
+        r.text
+    );
+    let csrf = hidden(&r.text, "csrf");
+
+    // The QR code and the key; a wrong code, then the right one.
+    let r = form(&browser, "/profile/totp", &[("csrf", &csrf)]).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(
+        r.text.contains("src=\"data:image/svg+xml;base64,"),
+        "{}",
+        r.text
+    );
+    let secret = r
+        .text
+        .split("<code class=\"secret\">")
+        .nth(1)
+        .and_then(|s| s.split('<').next())
+        .unwrap()
+        .to_string();
+    let id = hidden(&r.text, "id");
+    let qr = hidden(&r.text, "qr");
+    let r = form(
+        &browser,
+        "/profile/totp/confirm",
+        &[
+            ("csrf", &csrf),
+            ("id", &id),
+            ("secret", &secret),
+            ("qr", &qr),
+            ("code", "000000"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 422);
+    assert!(r.text.contains("role=\"alert\""));
+    let r = form(
+        &browser,
+        "/profile/totp/confirm",
+        &[("csrf", &csrf), ("id", &id), ("code", &t.totp_now(&secret))],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let codes: Vec<String> = r
+        .text
+        .split("<li><code>")
+        .skip(1)
+        .filter_map(|s| s.split('<').next())
+        .map(str::to_string)
+        .collect();
+    assert_eq!(codes.len(), 10, "{}", r.text);
+    // Enrolled: the company opens at once.
+    let r = page(&browser, &format!("/c/{cid}")).await;
+    assert!(r.text.contains("<h1>Vahva Oy"), "{}", r.text);
+
+    // Signing in again asks for the code; a recovery code works once.
+    let again = t.client();
+    let r = form(
+        &again,
+        "/sign-in",
+        &[("email", email), ("password", PASSWORD)],
+    )
+    .await;
+    let token = hidden(&r.text, "mfa_token");
+    t.clock.advance_secs(30);
+    let r = form(
+        &again,
+        "/sign-in/code",
+        &[("mfa_token", &token), ("code", &t.totp_now(&secret))],
+    )
+    .await;
+    assert!(r.text.contains("<h1>Vahva Oy"), "{}", r.text);
+    let third = t.client();
+    let r = form(
+        &third,
+        "/sign-in",
+        &[("email", email), ("password", PASSWORD)],
+    )
+    .await;
+    let token = hidden(&r.text, "mfa_token");
+    let r = form(
+        &third,
+        "/sign-in/code",
+        &[("mfa_token", &token), ("code", &codes[0])],
+    )
+    .await;
+    assert!(r.text.contains("<h1>Vahva Oy"), "{}", r.text);
+}
+
+both!(the_profile_changes_name_language_and_password);
+async fn the_profile_changes_name_language_and_password(t: TestApp) {
+    let email = "pages.profile@example.test";
+    let (_, owner) = t.company_with_owner("Profiili Oy", email).await;
+    let r = page(&owner, "/profile").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let csrf = hidden(&r.text, "csrf");
+    let r = form(
+        &owner,
+        "/profile",
+        &[
+            ("csrf", &csrf),
+            ("name", "Pia Profiili"),
+            ("language", "fi"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(
+        r.text.contains("lang=\"fi\""),
+        "the profile's language: {}",
+        r.text
+    );
+    assert!(r.text.contains("Pia Profiili"));
+
+    // The password: both typed the same, the current one right.
+    let fresh = "Uusi ja pitkä salasana 2027!";
+    let r = form(
+        &owner,
+        "/profile/password",
+        &[
+            ("csrf", &csrf),
+            ("current", PASSWORD),
+            ("new", fresh),
+            ("repeat", "eri"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 422);
+    let r = form(
+        &owner,
+        "/profile/password",
+        &[
+            ("csrf", &csrf),
+            ("current", "väärä salasana"),
+            ("new", fresh),
+            ("repeat", fresh),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    let other = t.client();
+    other.login(email, PASSWORD).await;
+    let r = form(
+        &owner,
+        "/profile/password",
+        &[
+            ("csrf", &csrf),
+            ("current", PASSWORD),
+            ("new", fresh),
+            ("repeat", fresh),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        other.get("/api/v1/me").await.status,
+        401,
+        "other sessions end"
+    );
+    let r = form(
+        &t.client(),
+        "/sign-in",
+        &[("email", email), ("password", fresh)],
+    )
+    .await;
+    assert!(r.text.contains("action=\"/sign-out\""), "{}", r.text);
+}

@@ -17,6 +17,7 @@ mod edit;
 pub mod i18n;
 mod new_folder;
 mod platform;
+mod profile;
 mod sharing;
 mod sign_in;
 
@@ -72,6 +73,13 @@ pub fn routes() -> Router<App> {
         .route("/c/{cid}/audit", get(audit::page))
         .route("/c/{cid}/audit/export", get(audit::export))
         .route("/reauth", get(audit::reauth_page).post(audit::reauth))
+        .route("/profile", get(profile::page).post(profile::save))
+        .route("/profile/password", post(profile::password))
+        .route("/profile/totp", post(profile::start_totp))
+        .route("/profile/totp/confirm", post(profile::confirm_totp))
+        .route("/profile/recovery-codes", post(profile::renew_codes))
+        .route("/profile/factors/{id}/remove", post(profile::remove_factor))
+        .route("/profile/sessions/{id}/end", post(profile::end_session))
         .route("/admin", get(platform::page))
         .route("/admin/companies", post(platform::create_company))
         .route("/folders/{fid}", get(folder_page))
@@ -278,11 +286,10 @@ impl FromRequestParts<App> for Viewer {
             &parts.headers,
         );
         match actor {
-            Ok(actor) if actor.must_enrol => {
-                // The enrolment pages come with the profile pages; until
-                // then the API's enrolment is the way through.
-                let frame = Frame { t, bar: None };
-                Err(error_page(&frame, &AppError::MfaEnrolmentRequired))
+            // A second factor is required and there is none: only the
+            // enrolment part of the profile (and signing out) is open.
+            Ok(actor) if actor.must_enrol && !open_before_enrolment(parts.uri.path()) => {
+                Err(Redirect::to("/profile").into_response())
             }
             Ok(actor) => Ok(Viewer { actor, ctx, t }),
             Err(AppError::Unauthenticated) => {
@@ -367,6 +374,19 @@ pub(crate) async fn csrf_checked(
         },
         &e,
     ))
+}
+
+/// The pages a user who must enrol a second factor may still use.
+fn open_before_enrolment(path: &str) -> bool {
+    matches!(
+        path,
+        "/profile"
+            | "/profile/totp"
+            | "/profile/totp/confirm"
+            | "/profile/recovery-codes"
+            | "/reauth"
+            | "/sign-out"
+    )
 }
 
 /// Percent-encodes a value for a query string.

@@ -122,6 +122,9 @@ try {
   await audit('audit-log');
   await page.goto(`${base}/profile`);
   await audit('profile');
+  await page.goto(`${base}/search?q=Tarkastus`);
+  check(await page.locator('mark').count() > 0, 'search marks the words found');
+  await audit('search');
   await page.goto(`${base}/no-such-page`);
   check((await page.locator('h1').innerText()) === 'Not found', 'the 404 page');
   await audit('not-found');

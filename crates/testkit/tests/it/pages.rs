@@ -1262,3 +1262,65 @@ async fn the_profile_changes_name_language_and_password(t: TestApp) {
     .await;
     assert!(r.text.contains("action=\"/sign-out\""), "{}", r.text);
 }
+
+both!(search_marks_the_words_and_the_trash_gives_back);
+async fn search_marks_the_words_and_the_trash_gives_back(t: TestApp) {
+    let (cid, owner) = t
+        .company_with_owner("Haku Oy", "pages.search@example.test")
+        .await;
+    let r = owner
+        .post(
+            &format!("/api/v1/companies/{cid}/folders"),
+            json!({ "name": "Arkisto" }),
+        )
+        .await;
+    let fid = r.body["id"].as_str().unwrap().to_string();
+    let r = owner
+        .post(
+            &format!("/api/v1/folders/{fid}/documents"),
+            json!({ "title": "Kattotarkastus <2026>" }),
+        )
+        .await;
+    let did = r.body["id"].as_str().unwrap().to_string();
+
+    let r = page(&owner, "/search?q=kattotarkastus").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(
+        r.text.contains(&format!("href=\"/documents/{did}\"")),
+        "{}",
+        r.text
+    );
+    assert!(r.text.contains("<mark>"), "{}", r.text);
+    assert!(!r.text.contains("<2026>"), "escaped: {}", r.text);
+    let r = page(&owner, "/search?q=olematon").await;
+    assert!(r.text.contains("Nothing found."));
+
+    // To the trash from the document's page, and back from the trash.
+    let r = page(&owner, &format!("/documents/{did}")).await;
+    let csrf = hidden(&r.text, "csrf");
+    let r = form(
+        &owner,
+        &format!("/documents/{did}/trash"),
+        &[("csrf", &csrf)],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.text.contains("Moved to the trash"), "{}", r.text);
+    assert_eq!(page(&owner, &format!("/documents/{did}")).await.status, 404);
+    let r = page(&owner, &format!("/c/{cid}/trash")).await;
+    assert!(
+        r.text.contains("Kattotarkastus &#60;2026&#62;"),
+        "{}",
+        r.text
+    );
+    let r = form(&owner, &format!("/trash/{did}/restore"), &[("csrf", &csrf)]).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.text.contains("<h1>Kattotarkastus"), "{}", r.text);
+    let r = form(
+        &owner,
+        &format!("/trash/{did}/restore"),
+        &[("csrf", "forged")],
+    )
+    .await;
+    assert_eq!(r.status, 403);
+}

@@ -20,6 +20,7 @@ mod platform;
 mod profile;
 mod sharing;
 mod sign_in;
+mod trash;
 
 use std::sync::LazyLock;
 
@@ -80,6 +81,11 @@ pub fn routes() -> Router<App> {
         .route("/profile/recovery-codes", post(profile::renew_codes))
         .route("/profile/factors/{id}/remove", post(profile::remove_factor))
         .route("/profile/sessions/{id}/end", post(profile::end_session))
+        .route("/search", get(trash::search_page))
+        .route("/c/{cid}/trash", get(trash::trash_page))
+        .route("/trash/{id}/restore", post(trash::restore))
+        .route("/folders/{fid}/trash", post(trash::trash_folder))
+        .route("/documents/{did}/trash", post(trash::trash_document))
         .route("/admin", get(platform::page))
         .route("/admin/companies", post(platform::create_company))
         .route("/folders/{fid}", get(folder_page))
@@ -522,6 +528,10 @@ struct FolderPage<'a> {
     new_folder_action: String,
     new_document_href: Option<String>,
     name_error: bool,
+    notice: Option<&'static str>,
+    /// Moving this folder to the trash (manage on it).
+    can_trash: bool,
+    trash_action: String,
 }
 
 #[derive(Deserialize)]
@@ -529,6 +539,8 @@ struct Paging {
     after: Option<String>,
     /// `name`: the new folder's name was refused.
     error: Option<String>,
+    /// `trashed`: something here went to the trash.
+    done: Option<String>,
 }
 
 const PAGE_SIZE: i64 = 50;
@@ -602,6 +614,9 @@ async fn company_page(
             new_folder_action: format!("/c/{cid}/folders"),
             new_document_href: None,
             name_error: paging.error.as_deref() == Some("name"),
+            notice: (paging.done.as_deref() == Some("trashed")).then_some(t.moved_to_trash),
+            can_trash: false,
+            trash_action: String::new(),
         },
     )
 }
@@ -686,6 +701,9 @@ async fn folder_page(
             new_folder_action: format!("/folders/{fid}/folders"),
             new_document_href: can_edit.then(|| format!("/folders/{fid}/new-document")),
             name_error: paging.error.as_deref() == Some("name"),
+            notice: (paging.done.as_deref() == Some("trashed")).then_some(t.moved_to_trash),
+            can_trash: view.right >= turva_model::access::Right::Manage,
+            trash_action: format!("/folders/{fid}/trash"),
         },
     )
 }

@@ -111,6 +111,11 @@ try {
   await page.getByRole('button', { name: 'Save' }).click();
   await page.waitForURL(`**/documents/${env('TURVA_DOCUMENT')}`);
   check(await page.getByText('99.5').count() === 1, 'the saved value is shown');
+  await page.getByRole('link', { name: 'Version history' }).click();
+  await page.getByRole('button', { name: 'Compare the two chosen' }).click();
+  check(await page.locator('td.after', { hasText: '99.5' }).count() === 1, 'the comparison shows the change');
+  check(await page.locator('td.after').count() === 1, 'and only it (a textarea\'s line breaks are no change)');
+  await audit('history');
 
   // The company's folders and its audit log, where the views just made
   // are on record; then a page that does not exist.

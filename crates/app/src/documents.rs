@@ -271,6 +271,27 @@ pub async fn form(app: &App, view: &DocumentView) -> Result<Vec<Field>, AppError
     }
 }
 
+/// The names of the authors of a page of a document's history (taking the
+/// page is the proof that the caller may read that history); an author
+/// whose account is gone has no name.
+pub async fn authors(
+    app: &App,
+    history: &Page<VersionRow>,
+) -> Result<std::collections::HashMap<String, String>, AppError> {
+    let mut names = std::collections::HashMap::new();
+    let mut tx = app.db().read().await?;
+    for v in &history.items {
+        if names.contains_key(&v.author_id) {
+            continue;
+        }
+        if let Some(u) = turva_store::users::user_by_id(&mut tx, &v.author_id).await? {
+            names.insert(v.author_id.clone(), u.name);
+        }
+    }
+    tx.commit().await?;
+    Ok(names)
+}
+
 /// Changes to a document, made against `version`.
 #[derive(Debug, Clone, Default)]
 pub struct DocumentChanges<'a> {

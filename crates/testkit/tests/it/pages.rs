@@ -1324,3 +1324,64 @@ async fn search_marks_the_words_and_the_trash_gives_back(t: TestApp) {
     .await;
     assert_eq!(r.status, 403);
 }
+
+both!(the_history_shows_who_compares_and_restores);
+async fn the_history_shows_who_compares_and_restores(t: TestApp) {
+    let (cid, owner) = t
+        .company_with_owner("Historia Oy", "pages.history@example.test")
+        .await;
+    let r = owner
+        .post(
+            &format!("/api/v1/companies/{cid}/folders"),
+            json!({ "name": "Kansio" }),
+        )
+        .await;
+    let fid = r.body["id"].as_str().unwrap().to_string();
+    let r = owner
+        .post(
+            &format!("/api/v1/folders/{fid}/documents"),
+            json!({ "title": "Ensimmäinen" }),
+        )
+        .await;
+    let did = r.body["id"].as_str().unwrap().to_string();
+    let r = owner
+        .patch(
+            &format!("/api/v1/documents/{did}"),
+            json!({"version": 1, "title": "Toinen <b>"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    let history = format!("/documents/{did}/history");
+    let r = page(&owner, &history).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.text.contains("<td>Test Person</td>"), "who: {}", r.text);
+    let r = page(&owner, &format!("{history}?a=1&b=2")).await;
+    assert!(
+        r.text.contains("class=\"before\">Ensimmäinen"),
+        "{}",
+        r.text
+    );
+    assert!(
+        r.text.contains("class=\"after\">Toinen &#60;b&#62;"),
+        "{}",
+        r.text
+    );
+
+    let csrf = hidden(&page(&owner, &history).await.text, "csrf");
+    let r = form(
+        &owner,
+        &format!("/documents/{did}/versions/1/restore"),
+        &[("csrf", &csrf)],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(
+        r.text.contains("Version restored as the newest."),
+        "{}",
+        r.text
+    );
+    let doc = owner.get(&format!("/api/v1/documents/{did}")).await;
+    assert_eq!(doc.body["title"], "Ensimmäinen");
+    assert_eq!(doc.body["version"], 3);
+}

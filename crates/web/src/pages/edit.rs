@@ -317,8 +317,9 @@ fn typed(t: &Texts, f: &Field, form: &Fields) -> Option<Result<Value, String>> {
         _ => match one {
             None | Some("") => Value::Null,
             Some(_) => {
-                // Text keeps its own spacing; only blank is empty.
-                Value::String(value(form, &name).unwrap_or_default().to_string())
+                // Text keeps its own spacing (only blank is empty), with
+                // the line breaks a browser sends (CRLF) as stored (LF).
+                Value::String(value(form, &name).unwrap_or_default().replace("\r\n", "\n"))
             }
         },
     }))

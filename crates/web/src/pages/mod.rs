@@ -14,6 +14,7 @@ mod account;
 mod audit;
 mod documents;
 mod edit;
+mod history;
 pub mod i18n;
 mod new_folder;
 mod platform;
@@ -81,6 +82,11 @@ pub fn routes() -> Router<App> {
         .route("/profile/recovery-codes", post(profile::renew_codes))
         .route("/profile/factors/{id}/remove", post(profile::remove_factor))
         .route("/profile/sessions/{id}/end", post(profile::end_session))
+        .route("/documents/{did}/history", get(history::page))
+        .route(
+            "/documents/{did}/versions/{n}/restore",
+            post(history::restore),
+        )
         .route("/search", get(trash::search_page))
         .route("/c/{cid}/trash", get(trash::trash_page))
         .route("/trash/{id}/restore", post(trash::restore))

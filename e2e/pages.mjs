@@ -127,6 +127,8 @@ try {
   await audit('audit-log');
   await page.goto(`${base}/profile`);
   await audit('profile');
+  await page.goto(`${base}/c/${env('TURVA_COMPANY')}/members`);
+  await audit('members');
   await page.goto(`${base}/search?q=Tarkastus`);
   check(await page.locator('mark').count() > 0, 'search marks the words found');
   await audit('search');

@@ -1385,3 +1385,103 @@ async fn the_history_shows_who_compares_and_restores(t: TestApp) {
     assert_eq!(doc.body["title"], "Ensimmäinen");
     assert_eq!(doc.body["version"], 3);
 }
+
+both!(admins_manage_members_and_settings_on_the_page);
+async fn admins_manage_members_and_settings_on_the_page(t: TestApp) {
+    let (cid, owner) = t
+        .company_with_owner("Jäsen Oy", "pages.admin@example.test")
+        .await;
+    let (_, uid) = t
+        .member(&owner, &cid, "pages.staff@example.test", "member")
+        .await;
+    let here = format!("/c/{cid}/members");
+    let r = page(&owner, &here).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.text.contains("pages.staff@example.test"), "{}", r.text);
+    let csrf = hidden(&r.text, "csrf");
+
+    // Invite: a bad address is said; a good one is on the list, invited.
+    let r = form(
+        &owner,
+        &here,
+        &[("csrf", &csrf), ("email", "nope"), ("role", "member")],
+    )
+    .await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    let r = form(
+        &owner,
+        &here,
+        &[
+            ("csrf", &csrf),
+            ("email", "pages.new@example.test"),
+            ("role", "reader"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.text.contains("The invitation is sent."), "{}", r.text);
+    assert!(r.text.contains("pages.new@example.test"));
+
+    // A role, then the member removed.
+    let r = form(
+        &owner,
+        &format!("{here}/{uid}/role"),
+        &[("csrf", &csrf), ("role", "reader")],
+    )
+    .await;
+    assert!(r.text.contains("The role is changed."), "{}", r.text);
+    let role = t
+        .audit_rows_where("action = 'member.role_change' AND outcome = 'allowed'")
+        .await;
+    assert_eq!(role.len(), 1, "{role:?}");
+    let r = form(&owner, &format!("{here}/{uid}/remove"), &[("csrf", &csrf)]).await;
+    assert!(r.text.contains("The member is removed."), "{}", r.text);
+    assert!(!r.text.contains("pages.staff@example.test"));
+
+    // A reader of the company may not manage it.
+    let (reader, _) = t
+        .member(&owner, &cid, "pages.reader@example.test", "reader")
+        .await;
+    assert_eq!(page(&reader, &here).await.status, 403);
+
+    // Settings: requiring a second factor needs the owner to have one.
+    let r = form(
+        &owner,
+        &format!("/c/{cid}/settings"),
+        &[
+            ("csrf", &csrf),
+            ("require_mfa", "false"),
+            ("require_mfa", "true"),
+            ("default_member_access", "view"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    assert!(
+        r.text.contains("role=\"alert\""),
+        "said on the page: {}",
+        r.text
+    );
+    assert!(r.text.contains("<h1>Members</h1>"));
+    owner.enrol_totp(&t).await;
+    let r = form(
+        &owner,
+        &format!("/c/{cid}/settings"),
+        &[
+            ("csrf", &csrf),
+            ("require_mfa", "false"),
+            ("require_mfa", "true"),
+            ("default_member_access", "view"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.text.contains("The settings are saved."), "{}", r.text);
+    let c = owner.get(&format!("/api/v1/companies/{cid}")).await;
+    assert_eq!(c.body["settings"]["require_mfa"], true, "{}", c.body);
+    assert_eq!(c.body["settings"]["default_member_access"], "view");
+
+    // A member held back by the new rule reaches only the enrolment.
+    let r = page(&reader, &here).await;
+    assert!(r.text.contains("requires a second factor"), "{}", r.text);
+}

@@ -16,6 +16,7 @@ mod documents;
 mod edit;
 mod history;
 pub mod i18n;
+mod members;
 mod new_folder;
 mod platform;
 mod profile;
@@ -72,6 +73,11 @@ pub fn routes() -> Router<App> {
             "/folders/{fid}/new-folder",
             get(new_folder::sub_page).post(new_folder::create_sub),
         )
+        .route("/c/{cid}/members", get(members::page).post(members::invite))
+        .route("/c/{cid}/members/{uid}/role", post(members::change_role))
+        .route("/c/{cid}/members/{uid}/remove", post(members::remove))
+        .route("/c/{cid}/members/{uid}/reset-mfa", post(members::reset_mfa))
+        .route("/c/{cid}/settings", post(members::settings))
         .route("/c/{cid}/audit", get(audit::page))
         .route("/c/{cid}/audit/export", get(audit::export))
         .route("/reauth", get(audit::reauth_page).post(audit::reauth))

@@ -129,6 +129,9 @@ try {
   await audit('profile');
   await page.goto(`${base}/c/${env('TURVA_COMPANY')}/members`);
   await audit('members');
+  await page.goto(`${base}/c/${env('TURVA_COMPANY')}/usage`);
+  check(await page.locator('svg.bars rect.bar').count() >= 90, 'three charts of 30 days');
+  await audit('usage');
   await page.goto(`${base}/search?q=Tarkastus`);
   check(await page.locator('mark').count() > 0, 'search marks the words found');
   await audit('search');

@@ -1485,3 +1485,38 @@ async fn admins_manage_members_and_settings_on_the_page(t: TestApp) {
     let r = page(&reader, &here).await;
     assert!(r.text.contains("requires a second factor"), "{}", r.text);
 }
+
+both!(the_usage_page_charts_the_company_s_days);
+async fn the_usage_page_charts_the_company_s_days(t: TestApp) {
+    let (cid, owner) = t
+        .company_with_owner("Käyttö Oy", "pages.usage@example.test")
+        .await;
+    let r = owner
+        .post(
+            &format!("/api/v1/companies/{cid}/folders"),
+            json!({ "name": "Yksi" }),
+        )
+        .await;
+    assert_eq!(r.status, 201);
+    let r = page(&owner, &format!("/c/{cid}/usage")).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        r.text.matches("class=\"bar\"").count(),
+        3 * 30,
+        "{}",
+        r.text
+    );
+    // Today: one active user, one edit.
+    let today = r
+        .text
+        .split("<tbody><tr><td>")
+        .nth(1)
+        .and_then(|s| s.split("</tr>").next())
+        .unwrap()
+        .to_string();
+    assert!(today.contains("</td><td>1</td>"), "{today}");
+    let (reader, _) = t
+        .member(&owner, &cid, "pages.usage.reader@example.test", "reader")
+        .await;
+    assert_eq!(page(&reader, &format!("/c/{cid}/usage")).await.status, 403);
+}

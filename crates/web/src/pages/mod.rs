@@ -23,6 +23,7 @@ mod profile;
 mod sharing;
 mod sign_in;
 mod trash;
+mod usage;
 
 use std::sync::LazyLock;
 
@@ -79,6 +80,7 @@ pub fn routes() -> Router<App> {
         .route("/c/{cid}/members/{uid}/reset-mfa", post(members::reset_mfa))
         .route("/c/{cid}/settings", post(members::settings))
         .route("/c/{cid}/audit", get(audit::page))
+        .route("/c/{cid}/usage", get(usage::page))
         .route("/c/{cid}/audit/export", get(audit::export))
         .route("/reauth", get(audit::reauth_page).post(audit::reauth))
         .route("/profile", get(profile::page).post(profile::save))

@@ -59,7 +59,7 @@ try {
     await page.goto(`${base}/sign-in`);
     await page.getByLabel('Email address').fill(email);
     await page.getByLabel('Password').fill(password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.waitForLoadState();
   };
   const signOut = async () => {

@@ -85,7 +85,7 @@ try {
   // A wrong password: a message on the page, next to the form.
   await page.getByLabel('Email address').fill(env('TURVA_EMAIL'));
   await page.getByLabel('Password').fill('not the password');
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   check(await page.getByRole('alert').count() === 1, 'wrong password shows an alert');
 
   // Signed in with the keyboard: back to the folder.

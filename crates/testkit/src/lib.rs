@@ -54,13 +54,21 @@ impl TestApp {
             config.database.url = Some(turva_app::config::Secret::new(url));
         }
         adjust(&mut config);
+        // Any free port, unless the test asked for one (so that the
+        // default public URL, https://localhost:<port>, is where it listens).
+        let listen: Option<std::net::SocketAddr> =
+            if config.server.listen == Config::default().server.listen {
+                "127.0.0.1:0".parse().ok()
+            } else {
+                config.listen_addr().ok()
+            };
         let dir = tempfile::tempdir().ok()?;
         let data = dir.path().join("data");
         let start = turva_app::Clock::now_millis(&turva_app::SystemClock);
         let clock = Arc::new(ManualClock::new(start));
         let (app, _) = App::open(config, &data, clock.clone()).await.ok()?;
         let (files, _) = turva_web::tls::files(None, None, &data).ok()?;
-        let listen = "127.0.0.1:0".parse().ok()?;
+        let listen = listen?;
         let running = turva_web::serve(app.clone(), listen, files).await.ok()?;
         let base = format!("https://127.0.0.1:{}", running.addr.port());
         Some(TestApp {

@@ -229,3 +229,56 @@ async fn owners_templates(t: &TestApp, cid: &str) {
         .await;
     assert_eq!(r.status, 201, "{}", r.body);
 }
+
+/// A passkey added on the profile page, then used to sign in, with
+/// Chromium's virtual authenticator (`e2e/passkeys.mjs`) at
+/// `https://localhost:PORT`, the server's relying party.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_passkey_is_added_and_signs_in_through_the_pages() {
+    if let Some(what) = missing() {
+        assert!(
+            std::env::var("TURVA_REQUIRE_BROWSER").as_deref() != Ok("1"),
+            "TURVA_REQUIRE_BROWSER=1 but {what} is missing"
+        );
+        eprintln!("NOTICE: browser test skipped: {what} is missing");
+        return;
+    }
+    // Listening where the relying party (the public URL) says it is.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port");
+    let Some(t) = TestApp::start_with(Backend::Sqlite, |c| {
+        c.server.listen = format!("127.0.0.1:{port}");
+    })
+    .await
+    else {
+        panic!("the test app did not start");
+    };
+    let email = "passkey.owner@example.test";
+    t.company_with_owner("Avain Oy", email).await;
+    let url = t.app.config().public_url();
+    assert_eq!(url, format!("https://localhost:{port}"));
+    let mut cmd = tokio::process::Command::new("node");
+    cmd.arg(e2e_dir().join("passkeys.mjs"))
+        .env("TURVA_URL", &url)
+        .env("TURVA_EMAIL", email)
+        .env("TURVA_PASSWORD", PASSWORD)
+        .kill_on_drop(true);
+    let out = tokio::time::timeout(std::time::Duration::from_secs(180), cmd.output())
+        .await
+        .expect("the browser run took over 3 minutes")
+        .expect("node did not start");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("passkeys passed"), "{text}");
+    // Two sign-ins on record: the password's, then the passkey's.
+    let signed_in = t
+        .audit_rows_where("action = 'auth.login' AND outcome = 'allowed'")
+        .await;
+    assert!(signed_in.len() >= 2, "{signed_in:?}");
+}

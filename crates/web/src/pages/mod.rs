@@ -130,15 +130,19 @@ pub fn routes() -> Router<App> {
             get(edit::edit_page).post(edit::edit),
         )
         .route("/static/turva.css", get(css))
+        .route("/static/turva.js", get(js))
+        .route("/sign-in/passkey", post(sign_in::passkey))
+        .route("/profile/passkey", post(profile::add_passkey))
 }
 
 const CSS: &str = include_str!("../../static/turva.css");
+const JS: &str = include_str!("../../static/turva.js");
 
 /// Changes whenever the style sheet does, so it can be cached for good.
 static ASSET_VERSION: LazyLock<String> = LazyLock::new(|| {
     // FNV-1a: a cache key, not a security property.
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in CSS.bytes() {
+    for b in CSS.bytes().chain(JS.bytes()) {
         h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
     }
     format!("{:08x}", h >> 32)
@@ -151,6 +155,17 @@ async fn css() -> Response {
             (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
         ],
         CSS,
+    )
+        .into_response()
+}
+
+async fn js() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
+        ],
+        JS,
     )
         .into_response()
 }

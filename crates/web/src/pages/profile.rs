@@ -144,6 +144,7 @@ pub async fn page(State(app): State<App>, viewer: Viewer, Query(q): Query<Done>)
         Some("totp") => Some(t.enrolled),
         Some("removed") => Some(t.factor_removed),
         Some("password") => Some(t.password_changed),
+        Some("passkey") => Some(t.passkey_added),
         _ => None,
     };
     profile_page(&app, &viewer, notice, None).await
@@ -297,6 +298,51 @@ pub async fn confirm_totp(
             )
         }
         Err(e) => or_reauth(&frame, &e),
+    }
+}
+
+/// `POST /profile/passkey`: the browser's answer to the registration
+/// options (posted by the page's script); for a first factor, the
+/// recovery codes are shown once.
+pub async fn add_passkey(
+    State(app): State<App>,
+    viewer: Viewer,
+    Form(form): Form<Fields>,
+) -> Response {
+    if let Err(r) = csrf_checked(&app, &viewer, &form).await {
+        return r;
+    }
+    let frame = match viewer.frame(&app, None).await {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let t = frame.t;
+    let Ok(answer) =
+        serde_json::from_str::<serde_json::Value>(value(&form, "answer").unwrap_or(""))
+    else {
+        return profile_page(&app, &viewer, None, Some(t.passkey_failed.to_string())).await;
+    };
+    match turva_app::passkeys::finish_registration(&app, &viewer.ctx, &viewer.actor, &answer).await
+    {
+        Ok(r) => match r.recovery_codes {
+            Some(codes) => render(
+                StatusCode::OK,
+                &CodesPage {
+                    t,
+                    bar: frame.bar.as_ref(),
+                    asset_version: &ASSET_VERSION,
+                    codes: &codes,
+                    notice: Some(t.passkey_added),
+                },
+            ),
+            None => Redirect::to("/profile?done=passkey").into_response(),
+        },
+        Err(AppError::ReauthRequired) => or_reauth(&frame, &AppError::ReauthRequired),
+        Err(AppError::Internal(why)) => error_page(&frame, &AppError::Internal(why)),
+        Err(e) => {
+            tracing::info!(error = %e, "a passkey was not added");
+            profile_page(&app, &viewer, None, Some(t.passkey_failed.to_string())).await
+        }
     }
 }
 

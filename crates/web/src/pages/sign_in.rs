@@ -211,6 +211,60 @@ pub async fn code(
 }
 
 #[derive(Deserialize)]
+pub struct PasskeyForm {
+    answer: String,
+    #[serde(default)]
+    next: String,
+}
+
+/// `POST /sign-in/passkey`: the browser's WebAuthn answer (posted by the
+/// page's script) signs in without a password; it counts as a second
+/// factor, as through the API.
+pub async fn passkey(
+    State(app): State<App>,
+    ClientCtx(ctx): ClientCtx,
+    headers: HeaderMap,
+    Form(form): Form<PasskeyForm>,
+) -> Response {
+    let t = i18n::choose(None, &headers);
+    if !same_origin(&headers) {
+        return sign_in_page(StatusCode::FORBIDDEN, t, Some(t.stale_form), "", &form.next);
+    }
+    let answer: serde_json::Value = match serde_json::from_str(&form.answer) {
+        Ok(v) => v,
+        Err(_) => {
+            return sign_in_page(
+                StatusCode::BAD_REQUEST,
+                t,
+                Some(t.passkey_failed),
+                "",
+                &form.next,
+            )
+        }
+    };
+    match turva_app::passkeys::finish_login(&app, &ctx, &answer).await {
+        Ok(ok) => signed_in(&app, &ok.token, &form.next),
+        Err(AppError::RateLimited { .. }) => sign_in_page(
+            StatusCode::TOO_MANY_REQUESTS,
+            t,
+            Some(t.too_many_attempts),
+            "",
+            &form.next,
+        ),
+        Err(e @ (AppError::Internal(_) | AppError::Unavailable(_))) => {
+            error_page(&Frame { t, bar: None }, &e)
+        }
+        Err(_) => sign_in_page(
+            StatusCode::UNAUTHORIZED,
+            t,
+            Some(t.passkey_failed),
+            "",
+            &form.next,
+        ),
+    }
+}
+
+#[derive(Deserialize)]
 pub struct CsrfForm {
     csrf: String,
 }

@@ -1,0 +1,58 @@
+// Turva's one script, loaded from this origin (the CSP allows no other and
+// no inline script). Progressive enhancement only: every page works
+// without it. It adds passkeys: registering one on the profile page and
+// signing in with one. The browser's WebAuthn answer is posted by a plain
+// form to a page route, which decides like the API does; the session
+// cookie stays HttpOnly and no token is kept where scripts can read it
+// (the CSRF token read here is in the page already).
+(() => {
+  'use strict';
+  const canPasskeys = typeof window.PublicKeyCredential === 'function'
+    && typeof PublicKeyCredential.parseCreationOptionsFromJSON === 'function';
+  const csrf = document.querySelector('meta[name="turva-csrf"]')?.getAttribute('content') || '';
+
+  for (const el of document.querySelectorAll('[data-needs-passkeys]')) {
+    if (canPasskeys) el.hidden = false;
+  }
+
+  const fail = (form, error) => {
+    const out = form.querySelector('[data-passkey-error]');
+    if (out) {
+      out.textContent = out.dataset.message || String(error);
+      out.hidden = false;
+    }
+  };
+
+  const options = async (url) => {
+    const headers = { 'Content-Type': 'application/json' };
+    if (csrf) headers['X-CSRF-Token'] = csrf;
+    const r = await fetch(url, { method: 'POST', headers, body: '{}', credentials: 'same-origin' });
+    if (!r.ok) throw new Error(`${r.status}`);
+    return r.json();
+  };
+
+  document.addEventListener('submit', async (event) => {
+    const form = event.target;
+    const kind = form.dataset.passkey;
+    if (!kind || !canPasskeys) return;
+    event.preventDefault();
+    try {
+      let credential;
+      if (kind === 'register') {
+        const o = await options('/api/v1/me/mfa/passkeys/start');
+        credential = await navigator.credentials.create({
+          publicKey: PublicKeyCredential.parseCreationOptionsFromJSON(o.publicKey),
+        });
+      } else {
+        const o = await options('/api/v1/auth/passkey/start');
+        credential = await navigator.credentials.get({
+          publicKey: PublicKeyCredential.parseRequestOptionsFromJSON(o.publicKey),
+        });
+      }
+      form.querySelector('input[name="answer"]').value = JSON.stringify(credential.toJSON());
+      form.submit();
+    } catch (error) {
+      fail(form, error);
+    }
+  });
+})();

@@ -1530,3 +1530,79 @@ async fn the_usage_page_charts_the_company_s_days(t: TestApp) {
         .await;
     assert_eq!(page(&reader, &format!("/c/{cid}/usage")).await.status, 403);
 }
+
+both!(an_api_token_is_made_shown_once_and_revoked_on_the_profile);
+async fn an_api_token_is_made_shown_once_and_revoked_on_the_profile(t: TestApp) {
+    let (cid, owner) = t
+        .company_with_owner("Tunniste Oy", "pages.tokens@example.test")
+        .await;
+    let r = page(&owner, "/profile").await;
+    assert!(r.text.contains("No API tokens."), "{}", r.text);
+    let csrf = hidden(&r.text, "csrf");
+    // A day within [auth] token_max_days (365): 30 days from the test's now.
+    let expires = {
+        let days = i64::try_from(t.now_secs() / 86_400).unwrap() + 30;
+        // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+        let z = days + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z - era * 146_097;
+        let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let d = doy - (153 * mp + 2) / 5 + 1;
+        let m = if mp < 10 { mp + 3 } else { mp - 9 };
+        let y = yoe + era * 400 + i64::from(m <= 2);
+        format!("{y:04}-{m:02}-{d:02}")
+    };
+    let r = form(
+        &owner,
+        "/profile/tokens",
+        &[
+            ("csrf", &csrf),
+            ("name", "Raportit"),
+            ("company_id", &cid),
+            ("expires", &expires),
+            ("read_only", "true"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let token = r
+        .text
+        .split("<code class=\"secret\" id=\"token\">")
+        .nth(1)
+        .and_then(|s| s.split('<').next())
+        .unwrap()
+        .to_string();
+    let api = t.client();
+    api.use_bearer(&token);
+    assert_eq!(
+        api.get(&format!("/api/v1/companies/{cid}/folders"))
+            .await
+            .status,
+        200
+    );
+    let r = page(&owner, "/profile").await;
+    assert!(r.text.contains("Raportit"), "listed: {}", r.text);
+    assert!(!r.text.contains(&token), "never shown again");
+    let id = r
+        .text
+        .split("action=\"/profile/tokens/")
+        .nth(1)
+        .and_then(|s| s.split('/').next())
+        .unwrap()
+        .to_string();
+    let r = form(
+        &owner,
+        &format!("/profile/tokens/{id}/revoke"),
+        &[("csrf", &csrf)],
+    )
+    .await;
+    assert!(r.text.contains("The token is revoked."), "{}", r.text);
+    assert_eq!(
+        api.get(&format!("/api/v1/companies/{cid}/folders"))
+            .await
+            .status,
+        401
+    );
+}

@@ -90,6 +90,8 @@ pub fn routes() -> Router<App> {
         .route("/profile/recovery-codes", post(profile::renew_codes))
         .route("/profile/factors/{id}/remove", post(profile::remove_factor))
         .route("/profile/sessions/{id}/end", post(profile::end_session))
+        .route("/profile/tokens", post(profile::create_token))
+        .route("/profile/tokens/{id}/revoke", post(profile::revoke_token))
         .route("/documents/{did}/history", get(history::page))
         .route(
             "/documents/{did}/versions/{n}/restore",

@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use serde::Deserialize;
-use turva_app::{auth, mfa, App, AppError};
+use turva_app::{api_tokens, auth, mfa, App, AppError};
 
 use super::i18n::Texts;
 use super::{csrf_checked, error_page, render, value, Bar, Fields, Frame, Viewer, ASSET_VERSION};
@@ -33,6 +33,10 @@ struct ProfilePage<'a> {
     recovery_left: i64,
     /// (id, address, browser, last seen, this one)
     sessions: Vec<(String, String, String, String, bool)>,
+    /// (id, name, company, read only, expires, last used)
+    tokens: Vec<(String, String, String, bool, String, String)>,
+    /// The companies a token can be for: (id, name).
+    companies: Vec<(String, String)>,
     notice: Option<&'static str>,
     error: Option<String>,
 }
@@ -88,13 +92,39 @@ async fn profile_page(
         Ok(o) => o,
         Err(e) => return error_page(&frame, &e),
     };
-    let sessions = if viewer.actor.must_enrol {
-        Vec::new()
+    let (sessions, tokens) = if viewer.actor.must_enrol {
+        (Vec::new(), Vec::new())
     } else {
-        match auth::list_sessions(app, &viewer.actor).await {
+        let sessions = match auth::list_sessions(app, &viewer.actor).await {
             Ok(s) => s,
             Err(e) => return error_page(&frame, &e),
-        }
+        };
+        // A token cannot list or make tokens: its own page is empty here.
+        let tokens = if viewer.actor.token.is_some() {
+            Vec::new()
+        } else {
+            match api_tokens::list(app, &viewer.actor, None, 200).await {
+                Ok(p) => p.items,
+                Err(e) => return error_page(&frame, &e),
+            }
+        };
+        (sessions, tokens)
+    };
+    let companies: Vec<(String, String)> = frame
+        .bar
+        .as_ref()
+        .map(|b| {
+            b.companies
+                .iter()
+                .map(|c| (c.id.clone(), c.name.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let company_name = |id: &str| {
+        companies
+            .iter()
+            .find(|(c, _)| c == id)
+            .map_or_else(|| id.to_string(), |(_, n)| n.clone())
     };
     render(
         if error.is_some() {
@@ -130,10 +160,100 @@ async fn profile_page(
                     )
                 })
                 .collect(),
+            tokens: tokens
+                .iter()
+                .map(|k| {
+                    (
+                        k.id.clone(),
+                        k.name.clone(),
+                        company_name(&k.company_id),
+                        k.read_only,
+                        t.moment(k.expires_at),
+                        k.last_used_at
+                            .map_or_else(|| t.never.to_string(), |u| t.moment(u)),
+                    )
+                })
+                .collect(),
+            companies: companies.clone(),
             notice,
             error,
         },
     )
+}
+
+#[derive(Template)]
+#[template(path = "token_created.html")]
+struct TokenPage<'a> {
+    t: &'static Texts,
+    bar: Option<&'a Bar>,
+    asset_version: &'a str,
+    name: &'a str,
+    token: &'a str,
+}
+
+/// `POST /profile/tokens`: a new API token, shown once.
+pub async fn create_token(
+    State(app): State<App>,
+    viewer: Viewer,
+    Form(form): Form<Fields>,
+) -> Response {
+    if let Err(r) = csrf_checked(&app, &viewer, &form).await {
+        return r;
+    }
+    let frame = match viewer.frame(&app, None).await {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let t = frame.t;
+    let date = value(&form, "expires").unwrap_or_default();
+    let expires = format!("{date}T23:59:59Z");
+    let new = api_tokens::NewToken {
+        name: value(&form, "name").unwrap_or_default(),
+        company_id: value(&form, "company_id").unwrap_or_default(),
+        expires_at: &expires,
+        read_only: value(&form, "read_only") == Some("true"),
+    };
+    match api_tokens::create(&app, &viewer.ctx, &viewer.actor, &new).await {
+        Ok(created) => render(
+            StatusCode::OK,
+            &TokenPage {
+                t,
+                bar: frame.bar.as_ref(),
+                asset_version: &ASSET_VERSION,
+                name: &created.row.name,
+                token: &created.token,
+            },
+        ),
+        Err(AppError::Invalid { field, reason } | AppError::Malformed { field, reason }) => {
+            profile_page(&app, &viewer, None, Some(format!("{field}: {reason}"))).await
+        }
+        Err(AppError::InvalidValue { field, reason }) => {
+            profile_page(&app, &viewer, None, Some(format!("{field}: {reason}"))).await
+        }
+        Err(e) => or_reauth(&frame, &e),
+    }
+}
+
+/// `POST /profile/tokens/{id}/revoke`.
+pub async fn revoke_token(
+    State(app): State<App>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    Form(form): Form<Fields>,
+) -> Response {
+    if let Err(r) = csrf_checked(&app, &viewer, &form).await {
+        return r;
+    }
+    match api_tokens::revoke(&app, &viewer.ctx, &viewer.actor, &id).await {
+        Ok(()) => Redirect::to("/profile?done=token").into_response(),
+        Err(e) => or_reauth(
+            &Frame {
+                t: viewer.t,
+                bar: None,
+            },
+            &e,
+        ),
+    }
 }
 
 /// `GET /profile`.
@@ -145,6 +265,7 @@ pub async fn page(State(app): State<App>, viewer: Viewer, Query(q): Query<Done>)
         Some("removed") => Some(t.factor_removed),
         Some("password") => Some(t.password_changed),
         Some("passkey") => Some(t.passkey_added),
+        Some("token") => Some(t.token_revoked),
         _ => None,
     };
     profile_page(&app, &viewer, notice, None).await

@@ -129,6 +129,10 @@ try {
   await audit('profile');
   await page.goto(`${base}/c/${env('TURVA_COMPANY')}/members`);
   await audit('members');
+  await page.goto(`${base}/c/${env('TURVA_COMPANY')}/templates`);
+  await page.getByRole('link', { name: 'Tarkastus' }).click();
+  await page.waitForURL('**/templates/*/edit');
+  await audit('template-editor');
   await page.goto(`${base}/c/${env('TURVA_COMPANY')}/usage`);
   check(await page.locator('svg.bars rect.bar').count() >= 90, 'three charts of 30 days');
   await audit('usage');

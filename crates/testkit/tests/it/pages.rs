@@ -1606,3 +1606,116 @@ async fn an_api_token_is_made_shown_once_and_revoked_on_the_profile(t: TestApp) 
         401
     );
 }
+
+both!(admins_edit_document_templates_field_by_field);
+async fn admins_edit_document_templates_field_by_field(t: TestApp) {
+    let (cid, owner) = t
+        .company_with_owner("Pohjat Oy", "pages.fields@example.test")
+        .await;
+    let r = page(&owner, &format!("/c/{cid}/templates")).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let csrf = hidden(&r.text, "csrf");
+    let r = form(
+        &owner,
+        &format!("/c/{cid}/templates"),
+        &[("csrf", &csrf), ("name", "Tarkastus")],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let id = r
+        .text
+        .split("action=\"/templates/")
+        .nth(1)
+        .and_then(|s| s.split('/').next())
+        .unwrap()
+        .to_string();
+    let edit = format!("/templates/{id}/edit");
+
+    // Two fields added one by one; the second placed first.
+    let r = form(
+        &owner,
+        &edit,
+        &[
+            ("csrf", &csrf),
+            ("count", "1"),
+            ("name", "Tarkastus"),
+            ("description", ""),
+            ("f0.pos", "1"),
+            ("f0.key", "kohde"),
+            ("f0.label", "Kohde"),
+            ("f0.type", "text"),
+            ("f0.required", "true"),
+        ],
+    )
+    .await;
+    assert!(r.text.contains("saved as a new version"), "{}", r.text);
+    let r = form(
+        &owner,
+        &edit,
+        &[
+            ("csrf", &csrf),
+            ("count", "2"),
+            ("name", "Tarkastus"),
+            ("description", ""),
+            ("f0.pos", "2"),
+            ("f0.key", "kohde"),
+            ("f0.label", "Kohde"),
+            ("f0.type", "text"),
+            ("f0.required", "true"),
+            ("f1.pos", "1"),
+            ("f1.key", "laji"),
+            ("f1.label", "Laji"),
+            ("f1.type", "choice"),
+            ("f1.options", "Katto, Seinä"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let got = owner.get(&format!("/api/v1/templates/{id}")).await;
+    assert_eq!(got.body["version"], 3, "{}", got.body);
+    assert_eq!(got.body["fields"][0]["key"], "laji");
+    assert_eq!(got.body["fields"][0]["options"], json!(["Katto", "Seinä"]));
+    assert_eq!(got.body["fields"][1]["required"], true);
+
+    // A bad key is said on the editor; nothing changes.
+    let r = form(
+        &owner,
+        &edit,
+        &[
+            ("csrf", &csrf),
+            ("count", "1"),
+            ("name", "Tarkastus"),
+            ("f0.key", "Huono avain"),
+            ("f0.label", "X"),
+            ("f0.type", "text"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert_eq!(
+        owner.get(&format!("/api/v1/templates/{id}")).await.body["version"],
+        3
+    );
+
+    // A member reads the list but may not edit.
+    let (member, _) = t
+        .member(&owner, &cid, "pages.fields.member@example.test", "member")
+        .await;
+    let r = page(&member, &format!("/c/{cid}/templates")).await;
+    assert!(
+        r.text.contains("Tarkastus") && !r.text.contains(&edit),
+        "{}",
+        r.text
+    );
+    let r = form(
+        &member,
+        &edit,
+        &[
+            ("csrf", &hidden(&r.text, "csrf")),
+            ("count", "0"),
+            ("name", "Oma"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 403);
+}

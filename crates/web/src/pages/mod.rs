@@ -22,6 +22,7 @@ mod platform;
 mod profile;
 mod sharing;
 mod sign_in;
+mod templates_admin;
 mod trash;
 mod usage;
 
@@ -81,6 +82,14 @@ pub fn routes() -> Router<App> {
         .route("/c/{cid}/settings", post(members::settings))
         .route("/c/{cid}/audit", get(audit::page))
         .route("/c/{cid}/usage", get(usage::page))
+        .route(
+            "/c/{cid}/templates",
+            get(templates_admin::list_page).post(templates_admin::create),
+        )
+        .route(
+            "/templates/{id}/edit",
+            get(templates_admin::edit_page).post(templates_admin::save),
+        )
         .route("/c/{cid}/audit/export", get(audit::export))
         .route("/reauth", get(audit::reauth_page).post(audit::reauth))
         .route("/profile", get(profile::page).post(profile::save))

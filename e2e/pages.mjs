@@ -136,6 +136,14 @@ try {
   await page.goto(`${base}/c/${env('TURVA_COMPANY')}/usage`);
   check(await page.locator('svg.bars rect.bar').count() >= 90, 'three charts of 30 days');
   await audit('usage');
+  await page.goto(`${base}/documents/${env('TURVA_DOCUMENT')}/sharing`);
+  await audit('sharing');
+  await page.goto(`${base}/c/${env('TURVA_COMPANY')}/trash`);
+  await audit('trash');
+  await page.goto(`${base}/c/${env('TURVA_COMPANY')}/new-folder`);
+  await audit('new-folder');
+  await page.goto(`${base}/folders/${env('TURVA_FOLDER')}/new-document`);
+  await audit('new-document');
   await page.goto(`${base}/search?q=Tarkastus`);
   check(await page.locator('mark').count() > 0, 'search marks the words found');
   await audit('search');

@@ -33,14 +33,23 @@ fn missing() -> Option<String> {
     None
 }
 
+/// Whether the browser tests must be skipped (with a notice); a skip is
+/// a failure under `TURVA_REQUIRE_BROWSER=1`.
+fn skipped() -> bool {
+    let Some(what) = missing() else {
+        return false;
+    };
+    assert!(
+        std::env::var("TURVA_REQUIRE_BROWSER").as_deref() != Ok("1"),
+        "TURVA_REQUIRE_BROWSER=1 but {what} is missing"
+    );
+    eprintln!("NOTICE: browser test skipped: {what} is missing");
+    true
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_pages_work_in_a_real_browser() {
-    if let Some(what) = missing() {
-        assert!(
-            std::env::var("TURVA_REQUIRE_BROWSER").as_deref() != Ok("1"),
-            "TURVA_REQUIRE_BROWSER=1 but {what} is missing"
-        );
-        eprintln!("NOTICE: browser test skipped: {what} is missing");
+    if skipped() {
         return;
     }
     let Some(t) = TestApp::start(Backend::Sqlite).await else {
@@ -126,12 +135,7 @@ async fn the_pages_work_in_a_real_browser() {
 async fn the_whole_journey_through_the_pages() {
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
-    if let Some(what) = missing() {
-        assert!(
-            std::env::var("TURVA_REQUIRE_BROWSER").as_deref() != Ok("1"),
-            "TURVA_REQUIRE_BROWSER=1 but {what} is missing"
-        );
-        eprintln!("NOTICE: browser test skipped: {what} is missing");
+    if skipped() {
         return;
     }
     let Some(t) = TestApp::start(Backend::Sqlite).await else {
@@ -235,12 +239,7 @@ async fn owners_templates(t: &TestApp, cid: &str) {
 /// `https://localhost:PORT`, the server's relying party.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_passkey_is_added_and_signs_in_through_the_pages() {
-    if let Some(what) = missing() {
-        assert!(
-            std::env::var("TURVA_REQUIRE_BROWSER").as_deref() != Ok("1"),
-            "TURVA_REQUIRE_BROWSER=1 but {what} is missing"
-        );
-        eprintln!("NOTICE: browser test skipped: {what} is missing");
+    if skipped() {
         return;
     }
     // Listening where the relying party (the public URL) says it is.

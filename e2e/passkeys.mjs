@@ -64,6 +64,17 @@ try {
     console.error(`not signed in at ${page.url()}: ${(await page.locator('main').innerText()).slice(0, 300)}`);
   });
   check(await page.getByRole('button', { name: 'Sign out' }).count() === 1, 'signed in with the passkey');
+
+  // The passkey as the second step after the password.
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.waitForURL('**/sign-in');
+  await page.getByLabel('Email address').fill(email);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await page.waitForURL('**/sign-in');
+  await page.getByRole('button', { name: 'Use your passkey' }).click();
+  await page.getByRole('button', { name: 'Sign out' }).waitFor({ timeout: 15000 }).catch(() => {});
+  check(await page.getByRole('button', { name: 'Sign out' }).count() === 1, 'signed in with password and passkey');
   check(errors.length === 0, `page errors: ${errors.join('; ')}`);
 } finally {
   await context.close();

@@ -38,6 +38,16 @@
     event.preventDefault();
     try {
       let credential;
+      if (kind === 'second') {
+        // The options came with the page (the password step made them).
+        const o = JSON.parse(form.dataset.options);
+        credential = await navigator.credentials.get({
+          publicKey: PublicKeyCredential.parseRequestOptionsFromJSON(o.publicKey),
+        });
+        form.querySelector('input[name="passkey"]').value = JSON.stringify(credential.toJSON());
+        form.submit();
+        return;
+      }
       if (kind === 'register') {
         const o = await options('/api/v1/me/mfa/passkeys/start');
         credential = await navigator.credentials.create({

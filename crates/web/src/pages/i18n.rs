@@ -295,6 +295,7 @@ pub struct Texts {
     /// The names of the field types, in `FIELD_TYPES` order.
     pub field_types: [&'static str; 9],
     pub required_label: &'static str,
+    pub use_passkey: &'static str,
     pub months: [&'static str; 12],
 }
 
@@ -404,6 +405,7 @@ pub static EN: Texts = Texts {
     choose: "— choose —",
     signed_by: "Signed by",
     saved: "Saved.",
+    use_passkey: "Use your passkey",
     required_label: "Required",
     templates: "Document templates",
     new_template: "New template",
@@ -696,6 +698,7 @@ pub static FI: Texts = Texts {
     choose: "— valitse —",
     signed_by: "Allekirjoittanut",
     saved: "Tallennettu.",
+    use_passkey: "Käytä pääsyavaintasi",
     required_label: "Pakollinen",
     templates: "Asiakirjapohjat",
     new_template: "Uusi pohja",
@@ -988,6 +991,7 @@ pub static DE: Texts = Texts {
     choose: "— auswählen —",
     signed_by: "Unterschrieben von",
     saved: "Gespeichert.",
+    use_passkey: "Ihren Passkey verwenden",
     required_label: "Pflichtfeld",
     templates: "Dokumentvorlagen",
     new_template: "Neue Vorlage",

@@ -36,6 +36,9 @@ struct CodePage<'a> {
     error: Option<&'static str>,
     mfa_token: &'a str,
     next: &'a str,
+    /// The WebAuthn options of the user's passkeys (JSON), when they have
+    /// any: the page's script offers them as the second step.
+    passkey: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -141,7 +144,7 @@ pub(super) async fn after_password(
 ) -> Response {
     match auth::login(app, ctx, email, password).await {
         Ok(auth::Login::Session(ok)) => signed_in(app, &ok.token, next),
-        Ok(auth::Login::SecondFactor { mfa_token, .. }) => render(
+        Ok(auth::Login::SecondFactor { mfa_token, passkey }) => render(
             StatusCode::OK,
             &CodePage {
                 t,
@@ -150,6 +153,7 @@ pub(super) async fn after_password(
                 error: None,
                 mfa_token: &mfa_token,
                 next: safe_next(next),
+                passkey: passkey.map(|p| p.to_string()),
             },
         ),
         Err(e) => match failure(t, &e) {
@@ -162,7 +166,11 @@ pub(super) async fn after_password(
 #[derive(Deserialize)]
 pub struct CodeForm {
     mfa_token: String,
+    #[serde(default)]
     code: String,
+    /// The browser's answer to the passkey options (posted by the script).
+    #[serde(default)]
+    passkey: String,
     #[serde(default)]
     next: String,
 }
@@ -178,7 +186,13 @@ pub async fn code(
     if !same_origin(&headers) {
         return sign_in_page(StatusCode::FORBIDDEN, t, Some(t.stale_form), "", &form.next);
     }
-    let step = mfa::SecondStep::Code(&form.code);
+    let answer: Option<serde_json::Value> = (!form.passkey.is_empty())
+        .then(|| serde_json::from_str(&form.passkey).ok())
+        .flatten();
+    let step = match &answer {
+        Some(a) => mfa::SecondStep::Passkey(a),
+        None => mfa::SecondStep::Code(&form.code),
+    };
     match mfa::complete_login(&app, &ctx, &form.mfa_token, step).await {
         Ok(ok) => signed_in(&app, &ok.token, &form.next),
         // The step's token died (too old, or too many wrong codes).
@@ -203,6 +217,7 @@ pub async fn code(
                     }),
                     mfa_token: &form.mfa_token,
                     next: safe_next(&form.next),
+                    passkey: None,
                 },
             ),
             None => error_page(&Frame { t, bar: None }, &e),

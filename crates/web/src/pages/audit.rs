@@ -15,8 +15,8 @@ use turva_app::{auth, App, AppError};
 
 use super::i18n::Texts;
 use super::{
-    csrf_checked, encode, error_page, render, safe_next, value, Bar, CompanyLink, Fields, Frame,
-    Viewer, ASSET_VERSION,
+    csrf_checked, encode, error_page, render, safe_next, value, Bar, CompanyLink, Fields, Viewer,
+    ASSET_VERSION,
 };
 
 /// The filters as the form sends them (dates as `YYYY-MM-DD`).
@@ -232,13 +232,7 @@ pub async fn export(
             let here = format!("/c/{cid}/audit/export?{}", f.as_query_string());
             Redirect::to(&format!("/reauth?next={}", encode(&here))).into_response()
         }
-        Err(e) => error_page(
-            &Frame {
-                t: viewer.t,
-                bar: None,
-            },
-            &e,
-        ),
+        Err(e) => error_page(&viewer.bare(), &e),
     }
 }
 

@@ -125,10 +125,7 @@ pub(super) async fn load(
     viewer: &Viewer,
     did: &str,
 ) -> Result<(DocumentView, Vec<Field>, Frame), Response> {
-    let bare = Frame {
-        t: viewer.t,
-        bar: None,
-    };
+    let bare = viewer.bare();
     if turva_model::Id::<()>::parse("did", did).is_err() {
         return Err(error_page(&bare, &turva_app::AppError::NotFound));
     }
@@ -246,10 +243,7 @@ pub async fn upload(
     Path(did): Path<String>,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Response {
-    let bare = Frame {
-        t: viewer.t,
-        bar: None,
-    };
+    let bare = viewer.bare();
     let back = |outcome: &str| {
         let q = if outcome.is_empty() {
             String::new()
@@ -303,10 +297,7 @@ pub async fn upload(
 
 /// Adds an uploaded file to a file field of the document's newest version.
 async fn attach(app: &App, viewer: &Viewer, did: &str, key: &str, file_id: &str) -> Response {
-    let bare = Frame {
-        t: viewer.t,
-        bar: None,
-    };
+    let bare = viewer.bare();
     let view = match documents::get(app, &viewer.ctx, &viewer.actor, did).await {
         Ok(v) => v,
         Err(e) => return error_page(&bare, &e),

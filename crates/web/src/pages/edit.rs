@@ -34,10 +34,7 @@ async fn new_folder(
     if let Err(r) = csrf_checked(app, viewer, form).await {
         return r;
     }
-    let frame = Frame {
-        t: viewer.t,
-        bar: None,
-    };
+    let frame = viewer.bare();
     // The parent's company, through a view the caller may have.
     let company = match (company, parent) {
         (Some(c), _) => c.to_string(),
@@ -111,10 +108,7 @@ async fn new_document_form(
     title: &str,
     error: Option<String>,
 ) -> Response {
-    let bare = Frame {
-        t: viewer.t,
-        bar: None,
-    };
+    let bare = viewer.bare();
     let folder = match folders::get(app, &viewer.ctx, &viewer.actor, fid).await {
         Ok(v) => v.folder,
         Err(e) => return error_page(&bare, &e),
@@ -180,13 +174,7 @@ pub async fn new_document(
         Err(e @ (AppError::Invalid { .. } | AppError::Malformed { .. })) => {
             new_document_form(&app, &viewer, &fid, title, Some(e.to_string())).await
         }
-        Err(e) => error_page(
-            &Frame {
-                t: viewer.t,
-                bar: None,
-            },
-            &e,
-        ),
+        Err(e) => error_page(&viewer.bare(), &e),
     }
 }
 

@@ -13,7 +13,7 @@ use turva_app::documents;
 use turva_app::App;
 
 use super::i18n::Texts;
-use super::{csrf_checked, error_page, render, Bar, Fields, Frame, Viewer, ASSET_VERSION};
+use super::{csrf_checked, error_page, render, Bar, Fields, Viewer, ASSET_VERSION};
 
 #[derive(Template)]
 #[template(path = "history.html")]
@@ -148,12 +148,6 @@ pub async fn restore(
     }
     match documents::restore_version(&app, &viewer.ctx, &viewer.actor, &did, n).await {
         Ok(_) => Redirect::to(&format!("/documents/{did}/history?done=restored")).into_response(),
-        Err(e) => error_page(
-            &Frame {
-                t: viewer.t,
-                bar: None,
-            },
-            &e,
-        ),
+        Err(e) => error_page(&viewer.bare(), &e),
     }
 }

@@ -15,7 +15,7 @@ use turva_app::{companies, members, App, AppError};
 
 use super::i18n::Texts;
 use super::{
-    csrf_checked, error_page, render, value, Bar, CompanyLink, Fields, Frame, Viewer, ASSET_VERSION,
+    csrf_checked, error_page, render, value, Bar, CompanyLink, Fields, Viewer, ASSET_VERSION,
 };
 
 pub struct MemberLine {
@@ -184,13 +184,7 @@ async fn outcome(
             *r.status_mut() = StatusCode::FORBIDDEN;
             r
         }
-        Err(e) => error_page(
-            &Frame {
-                t: viewer.t,
-                bar: None,
-            },
-            &e,
-        ),
+        Err(e) => error_page(&viewer.bare(), &e),
     }
 }
 

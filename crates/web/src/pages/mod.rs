@@ -353,6 +353,15 @@ impl FromRequestParts<App> for Viewer {
 }
 
 impl Viewer {
+    /// A page's frame without the bar: for an error page before the
+    /// companies are loaded.
+    fn bare(&self) -> Frame {
+        Frame {
+            t: self.t,
+            bar: None,
+        }
+    }
+
     /// The frame of a page, with the companies for the switcher.
     async fn frame(&self, app: &App, current: Option<&str>) -> Result<Frame, Response> {
         let bare = Frame {
@@ -413,13 +422,7 @@ pub(crate) async fn csrf_checked(
         return Ok(());
     }
     let e = turva_app::auth::csrf_denied(app, &viewer.ctx, &viewer.actor).await;
-    Err(error_page(
-        &Frame {
-            t: viewer.t,
-            bar: None,
-        },
-        &e,
-    ))
+    Err(error_page(&viewer.bare(), &e))
 }
 
 /// The pages a user who must enrol a second factor may still use.
@@ -669,10 +672,7 @@ async fn folder_page(
     Path(fid): Path<String>,
     Query(paging): Query<Paging>,
 ) -> Response {
-    let bare = Frame {
-        t: viewer.t,
-        bar: None,
-    };
+    let bare = viewer.bare();
     if turva_model::Id::<()>::parse("fid", &fid).is_err() {
         return error_page(&bare, &AppError::NotFound);
     }

@@ -15,7 +15,7 @@ use turva_app::templates::{self, FolderTemplateView};
 use turva_app::{App, AppError};
 
 use super::i18n::Texts;
-use super::{csrf_checked, error_page, render, value, Bar, Fields, Frame, Viewer, ASSET_VERSION};
+use super::{csrf_checked, error_page, render, value, Bar, Fields, Viewer, ASSET_VERSION};
 
 #[derive(Template)]
 #[template(path = "new_folder.html")]
@@ -64,10 +64,7 @@ impl Place {
 
 /// The place's company and name (a folder is viewed, as on its page).
 async fn resolve(app: &App, viewer: &Viewer, place: &Place) -> Result<(String, String), Response> {
-    let bare = Frame {
-        t: viewer.t,
-        bar: None,
-    };
+    let bare = viewer.bare();
     match place {
         Place::Top(cid) => Ok((cid.clone(), String::new())),
         Place::In(fid) => folders::get(app, &viewer.ctx, &viewer.actor, fid)
@@ -208,13 +205,7 @@ async fn create(app: &App, viewer: &Viewer, place: Place, form: &Fields) -> Resp
             )
             .await
         }
-        Err(e) => error_page(
-            &Frame {
-                t: viewer.t,
-                bar: None,
-            },
-            &e,
-        ),
+        Err(e) => error_page(&viewer.bare(), &e),
     }
 }
 

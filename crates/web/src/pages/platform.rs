@@ -14,7 +14,7 @@ use turva_app::companies::{self, Creator};
 use turva_app::{admin, App, AppError};
 
 use super::i18n::Texts;
-use super::{csrf_checked, error_page, render, value, Bar, Fields, Frame, Viewer, ASSET_VERSION};
+use super::{csrf_checked, error_page, render, value, Bar, Fields, Viewer, ASSET_VERSION};
 
 #[derive(Template)]
 #[template(path = "platform.html")]
@@ -153,12 +153,6 @@ pub async fn create_company(
             let why = format!("{label}: {reason}");
             platform_page(&app, &viewer, (name, owner), None, Some(why)).await
         }
-        Err(e) => error_page(
-            &Frame {
-                t: viewer.t,
-                bar: None,
-            },
-            &e,
-        ),
+        Err(e) => error_page(&viewer.bare(), &e),
     }
 }

@@ -246,13 +246,7 @@ pub async fn revoke_token(
     }
     match api_tokens::revoke(&app, &viewer.ctx, &viewer.actor, &id).await {
         Ok(()) => Redirect::to("/profile?done=token").into_response(),
-        Err(e) => or_reauth(
-            &Frame {
-                t: viewer.t,
-                bar: None,
-            },
-            &e,
-        ),
+        Err(e) => or_reauth(&viewer.bare(), &e),
     }
 }
 
@@ -286,13 +280,7 @@ pub async fn save(State(app): State<App>, viewer: Viewer, Form(form): Form<Field
         Err(AppError::Invalid { field, reason } | AppError::Malformed { field, reason }) => {
             profile_page(&app, &viewer, None, Some(format!("{field}: {reason}"))).await
         }
-        Err(e) => or_reauth(
-            &Frame {
-                t: viewer.t,
-                bar: None,
-            },
-            &e,
-        ),
+        Err(e) => or_reauth(&viewer.bare(), &e),
     }
 }
 
@@ -507,13 +495,7 @@ pub async fn remove_factor(
     }
     match mfa::remove(&app, &viewer.ctx, &viewer.actor, &id).await {
         Ok(()) => Redirect::to("/profile?done=removed").into_response(),
-        Err(e) => or_reauth(
-            &Frame {
-                t: viewer.t,
-                bar: None,
-            },
-            &e,
-        ),
+        Err(e) => or_reauth(&viewer.bare(), &e),
     }
 }
 
@@ -529,12 +511,6 @@ pub async fn end_session(
     }
     match auth::revoke_session(&app, &viewer.ctx, &viewer.actor, &id).await {
         Ok(()) => Redirect::to("/profile").into_response(),
-        Err(e) => error_page(
-            &Frame {
-                t: viewer.t,
-                bar: None,
-            },
-            &e,
-        ),
+        Err(e) => error_page(&viewer.bare(), &e),
     }
 }

@@ -14,7 +14,7 @@ use turva_app::{folders, App, AppError};
 
 use super::i18n::Texts;
 use super::{
-    csrf_checked, error_page, render, safe_next, value, Bar, Fields, Frame, Viewer, ASSET_VERSION,
+    csrf_checked, error_page, render, safe_next, value, Bar, Fields, Viewer, ASSET_VERSION,
 };
 
 pub struct ShareLine {
@@ -88,10 +88,7 @@ async fn sharing_page(
     notice: Option<&'static str>,
     error: Option<String>,
 ) -> Response {
-    let bare = Frame {
-        t: viewer.t,
-        bar: None,
-    };
+    let bare = viewer.bare();
     let Some(k) = kind_of(kind) else {
         return error_page(&bare, &AppError::NotFound);
     };
@@ -249,13 +246,7 @@ async fn share(
         return r;
     }
     let Some(k) = kind_of(kind) else {
-        return error_page(
-            &Frame {
-                t: viewer.t,
-                bar: None,
-            },
-            &AppError::NotFound,
-        );
+        return error_page(&viewer.bare(), &AppError::NotFound);
     };
     let email = value(&form, "email").unwrap_or_default();
     let date = value(&form, "expires").unwrap_or_default();
@@ -284,13 +275,7 @@ async fn share(
             Some(why) => {
                 sharing_page(&app, &viewer, kind, &id, (email, date), None, Some(why)).await
             }
-            None => error_page(
-                &Frame {
-                    t: viewer.t,
-                    bar: None,
-                },
-                &e,
-            ),
+            None => error_page(&viewer.bare(), &e),
         },
     }
 }
@@ -317,10 +302,7 @@ pub async fn change(
         Some(expires.as_deref()),
     )
     .await;
-    let frame = Frame {
-        t: viewer.t,
-        bar: None,
-    };
+    let frame = viewer.bare();
     match r {
         Ok(_) => Redirect::to(&format!("{back}?done=changed")).into_response(),
         Err(e) => error_page(&frame, &e),
@@ -340,13 +322,7 @@ pub async fn revoke(
     let back = safe_next(value(&form, "back").unwrap_or("/")).to_string();
     match shares::revoke(&app, &viewer.ctx, &viewer.actor, &sid).await {
         Ok(()) => Redirect::to(&format!("{back}?done=revoked")).into_response(),
-        Err(e) => error_page(
-            &Frame {
-                t: viewer.t,
-                bar: None,
-            },
-            &e,
-        ),
+        Err(e) => error_page(&viewer.bare(), &e),
     }
 }
 

@@ -290,10 +290,7 @@ pub async fn sign_out(
     viewer: Viewer,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    let frame = Frame {
-        t: viewer.t,
-        bar: None,
-    };
+    let frame = viewer.bare();
     if !auth::csrf_ok(&viewer.actor, Some(&form.csrf)) {
         let e = auth::csrf_denied(&app, &viewer.ctx, &viewer.actor).await;
         return error_page(&frame, &e);

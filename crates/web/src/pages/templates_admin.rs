@@ -15,7 +15,7 @@ use turva_model::template::{Field, FieldType};
 
 use super::i18n::{Texts, FIELD_TYPES};
 use super::{
-    csrf_checked, error_page, render, value, Bar, CompanyLink, Fields, Frame, Viewer, ASSET_VERSION,
+    csrf_checked, error_page, render, value, Bar, CompanyLink, Fields, Viewer, ASSET_VERSION,
 };
 
 #[derive(Template)]
@@ -88,13 +88,7 @@ pub async fn create(
     .await
     {
         Ok(v) => Redirect::to(&format!("/templates/{}/edit", v.row.id)).into_response(),
-        Err(e) => error_page(
-            &Frame {
-                t: viewer.t,
-                bar: None,
-            },
-            &e,
-        ),
+        Err(e) => error_page(&viewer.bare(), &e),
     }
 }
 
@@ -179,10 +173,7 @@ async fn edit_page_of(
     notice: Option<&'static str>,
     error: Option<String>,
 ) -> Response {
-    let bare = Frame {
-        t: viewer.t,
-        bar: None,
-    };
+    let bare = viewer.bare();
     let view = match templates::get(app, &viewer.ctx, &viewer.actor, id, None).await {
         Ok(v) => v,
         Err(e) => return error_page(&bare, &e),
@@ -312,13 +303,7 @@ pub async fn save(
         Err(AppError::InvalidValue { field, reason }) => {
             edit_page_of(&app, &viewer, &id, None, Some(format!("{field}: {reason}"))).await
         }
-        Err(e) => error_page(
-            &Frame {
-                t: viewer.t,
-                bar: None,
-            },
-            &e,
-        ),
+        Err(e) => error_page(&viewer.bare(), &e),
     }
 }
 

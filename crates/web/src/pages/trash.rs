@@ -13,9 +13,7 @@ use turva_app::trash::{self, Trashed};
 use turva_app::{documents, folders, search, App, AppError};
 
 use super::i18n::Texts;
-use super::{
-    csrf_checked, error_page, render, Bar, CompanyLink, Fields, Frame, Viewer, ASSET_VERSION,
-};
+use super::{csrf_checked, error_page, render, Bar, CompanyLink, Fields, Viewer, ASSET_VERSION};
 
 #[derive(Template)]
 #[template(path = "search.html")]
@@ -168,13 +166,7 @@ pub async fn restore(
     match trash::restore(&app, &viewer.ctx, &viewer.actor, &id).await {
         Ok(Trashed::Folder(f)) => Redirect::to(&format!("/folders/{}", f.id)).into_response(),
         Ok(Trashed::Document(d)) => Redirect::to(&format!("/documents/{}", d.id)).into_response(),
-        Err(e) => error_page(
-            &Frame {
-                t: viewer.t,
-                bar: None,
-            },
-            &e,
-        ),
+        Err(e) => error_page(&viewer.bare(), &e),
     }
 }
 
@@ -188,10 +180,7 @@ pub async fn trash_folder(
     if let Err(r) = csrf_checked(&app, &viewer, &form).await {
         return r;
     }
-    let frame = Frame {
-        t: viewer.t,
-        bar: None,
-    };
+    let frame = viewer.bare();
     // Back to where it was: its parent, or the company's top level.
     let back = match folders::get(&app, &viewer.ctx, &viewer.actor, &fid).await {
         Ok(v) => match v.folder.parent_id {
@@ -216,10 +205,7 @@ pub async fn trash_document(
     if let Err(r) = csrf_checked(&app, &viewer, &form).await {
         return r;
     }
-    let frame = Frame {
-        t: viewer.t,
-        bar: None,
-    };
+    let frame = viewer.bare();
     let folder = match documents::get(&app, &viewer.ctx, &viewer.actor, &did).await {
         Ok(v) => v.doc.folder_id,
         Err(e) => return error_page(&frame, &e),

@@ -9,10 +9,10 @@
 // TURVA_COMPANY, TURVA_FOLDER, TURVA_DOCUMENT, TURVA_PAYLOAD, TURVA_SCREENSHOTS (a
 // directory, optional). Exit status 0 when every check passed.
 import { chromium } from 'playwright-core';
-import { mkdtempSync, rmSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { auditor, widths } from './axe.mjs';
 
 const env = (name) => {
   const v = process.env[name];
@@ -21,13 +21,6 @@ const env = (name) => {
 };
 const base = env('TURVA_URL');
 const shots = process.env.TURVA_SCREENSHOTS || '';
-const here = dirname(fileURLToPath(import.meta.url));
-const axeSource = readFileSync(join(here, 'node_modules/axe-core/axe.min.js'), 'utf8');
-const widths = [
-  { name: 'phone', width: 375, height: 740 },
-  { name: 'desktop', width: 1440, height: 900 },
-];
-
 const failures = [];
 const check = (ok, what) => {
   if (!ok) failures.push(what);
@@ -57,25 +50,12 @@ try {
   page.on('pageerror', (e) => errors.push(String(e)));
 
   // axe on the page as it is, at both widths; a screenshot of each.
-  const audit = async (name) => {
-    for (const w of widths) {
-      await page.setViewportSize({ width: w.width, height: w.height });
-      await page.addScriptTag({ content: axeSource });
-      const result = await page.evaluate(async () => {
-        // eslint-disable-next-line no-undef
-        const r = await axe.run(document, { resultTypes: ['violations'] });
-        return r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.length }));
-      });
-      const bad = result.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-      check(bad.length === 0, `axe on ${name} at ${w.width}px: ${JSON.stringify(bad)}`);
-      const scroll = await page.evaluate(() => document.documentElement.scrollWidth);
-      check(scroll <= w.width, `${name} at ${w.width}px scrolls sideways (${scroll}px)`);
-      if (shots) {
-        mkdirSync(shots, { recursive: true });
-        await page.screenshot({ path: join(shots, `${name}-${w.name}.png`), fullPage: true });
-      }
-    }
-  };
+  const audit = auditor(page, check, shots);
+
+  // Not signed in: the forgotten-password page.
+  await page.goto(`${base}/forgot-password`);
+  check(await page.locator('form[action="/forgot-password"]').count() === 1, 'forgotten password page shown');
+  await audit('forgot-password');
 
   // Not signed in: the folder's address leads to the sign-in page.
   await page.goto(`${base}/folders/${env('TURVA_FOLDER')}`);

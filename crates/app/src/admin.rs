@@ -1,5 +1,6 @@
 //! The platform's status for operators (`GET /admin/status`): the version,
-//! the last backup and drill, the master-key versions. No company content.
+//! the last backup and drill, the master-key versions, and the companies
+//! (names, member counts, scheduled deletions). No company content.
 
 use turva_model::access::{self, Action, ActorFacts, Reason};
 use turva_model::audit::{AuditAction, Outcome};
@@ -19,6 +20,8 @@ pub struct PlatformStatus {
     /// Why the backup figures are missing (the target unreachable).
     pub backup_error: Option<String>,
     pub key_versions: Vec<VersionStatus>,
+    /// Every company, newest first.
+    pub companies: Vec<turva_store::companies::CompanySummary>,
 }
 
 /// The platform's status, for operators (audited as `admin.status`).
@@ -44,6 +47,12 @@ pub async fn status(app: &App, ctx: &Ctx, actor: &Actor) -> Result<PlatformStatu
         Err(e) => (0, None, None, Some(e.to_string())),
     };
     let key_versions = crate::keys::status(app).await?;
+    let companies = {
+        let mut tx = app.db().read().await?;
+        let all = turva_store::companies::all_companies(&mut tx).await?;
+        tx.commit().await?;
+        all
+    };
     audit::record_read(
         app,
         ctx,
@@ -57,5 +66,6 @@ pub async fn status(app: &App, ctx: &Ctx, actor: &Actor) -> Result<PlatformStatu
         last_drill,
         backup_error,
         key_versions,
+        companies,
     })
 }

@@ -448,12 +448,15 @@ fn scheduled(company: CompanyRow, at: i64) -> Scheduled {
 
 /// `DELETE /companies/{cid}`: schedules the company's deletion (an owner
 /// or an operator, recent auth). From now on it is hidden from everyone;
-/// an owner can cancel within the grace period.
+/// an owner can cancel within the grace period. With `confirm_name` (the
+/// pages ask for it), a name that is not the company's changes nothing
+/// (`Invalid` on `confirm`).
 pub async fn schedule_deletion(
     app: &App,
     ctx: &Ctx,
     actor: &Actor,
     company_id: &str,
+    confirm_name: Option<&str>,
 ) -> Result<Scheduled, AppError> {
     let mut tx = app.db().write().await?;
     let (company, facts) = facts(app, &mut tx, actor, company_id).await?;
@@ -471,6 +474,12 @@ pub async fn schedule_deletion(
         }
     };
     let company = company.ok_or(AppError::NotFound)?;
+    if confirm_name.is_some_and(|typed| typed.trim() != company.name.trim()) {
+        return Err(AppError::Invalid {
+            field: "confirm",
+            reason: "is not the company's name".into(),
+        });
+    }
     let now = app.now();
     if !companies::schedule_deletion(&mut tx, &proof, company_id, now).await? {
         return Err(AppError::NotFound);

@@ -121,6 +121,9 @@ struct Inner {
     /// The WebAuthn relying party from `[server] public_url`, or why
     /// passkeys are off.
     webauthn: Result<webauthn_rs::Webauthn, String>,
+    /// The hash of the one-time first-run set-up token, while no operator
+    /// exists and `turva serve` has printed its link.
+    first_run: std::sync::Mutex<Option<String>>,
 }
 
 impl App {
@@ -169,6 +172,13 @@ impl App {
     }
     pub(crate) fn download_counter(&self) -> &alerts::DownloadCounter {
         &self.inner.downloads
+    }
+    /// The first-run set-up token's hash (see `operators::first_run_token`).
+    pub(crate) fn first_run(&self) -> std::sync::MutexGuard<'_, Option<String>> {
+        self.inner
+            .first_run
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
     /// Opened only to inspect: nothing moves, nothing is signed.
     pub(crate) fn inspect_only(&self) -> bool {

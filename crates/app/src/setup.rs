@@ -155,6 +155,7 @@ impl App {
                 downloads: Default::default(),
                 inspect_only,
                 webauthn,
+                first_run: Default::default(),
             }),
         };
         // The platform index key: created once; unwrapping it proves the

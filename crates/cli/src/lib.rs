@@ -717,7 +717,7 @@ async fn serve(config: Config, dir: &Path, out: &mut dyn Write) -> Result<()> {
     if generated {
         tracing::info!("created a self-signed certificate for localhost");
     }
-    let running = turva_web::serve(app, listen, files)
+    let running = turva_web::serve(app.clone(), listen, files)
         .await
         .map_err(|e| anyhow!(e))?;
     if turva_app::UNAUDITED {
@@ -732,12 +732,32 @@ async fn serve(config: Config, dir: &Path, out: &mut dyn Write) -> Result<()> {
         "Turva is listening on https://{} ({public_url})",
         running.addr
     )?;
+    if let Some(line) = first_run_notice(&app).await? {
+        writeln!(out, "{line}")?;
+    }
     out.flush()?;
     shutdown_signal().await;
     tracing::info!("shutting down: finishing requests in flight");
     running.shutdown().await.context("shutting down")?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// What `turva serve` prints at start while no operator exists: a
+/// one-time link to the first-run set-up page (`None` once one exists).
+pub async fn first_run_notice(app: &App) -> Result<Option<String>> {
+    let Some(token) = turva_app::operators::first_run_token(app)
+        .await
+        .map_err(|e| anyhow!(e))?
+    else {
+        return Ok(None);
+    };
+    Ok(Some(format!(
+        "No operator yet: create the first one at {}/setup?token={token} \
+         (this link works once, while this server runs and no operator exists; \
+         or use `turva operator create`)",
+        app.config().public_url().trim_end_matches('/')
+    )))
 }
 
 async fn shutdown_signal() {

@@ -173,3 +173,41 @@ pub async fn due_for_deletion(tx: &mut Tx, before: Millis) -> Result<Vec<String>
     })?;
     Ok(rows.into_iter().map(|r| r.0).collect())
 }
+
+/// A company as operators see it in the platform's list: no content, only
+/// its name, age, size in members and whether its deletion is scheduled.
+#[derive(Debug, Clone)]
+pub struct CompanySummary {
+    pub id: String,
+    pub name: String,
+    pub created_at: Millis,
+    /// Active members (guests are not members).
+    pub members: i64,
+    pub deletion_scheduled_at: Option<Millis>,
+}
+
+/// Every company, newest first.
+pub async fn all_companies(tx: &mut Tx) -> Result<Vec<CompanySummary>> {
+    type Row = (String, String, i64, i64, Option<i64>);
+    let rows: Vec<Row> = on_tx!(tx, |c| {
+        sqlx::query_as(
+        "SELECT c.id, c.name, c.created_at,
+                (SELECT COUNT(*) FROM memberships m WHERE m.company_id = c.id AND m.status = 'active'),
+                c.deletion_scheduled_at
+         FROM companies c
+         ORDER BY c.created_at DESC, c.id"
+    )
+    .fetch_all(c)
+    .await
+    })?;
+    Ok(rows
+        .into_iter()
+        .map(|r| CompanySummary {
+            id: r.0,
+            name: r.1,
+            created_at: r.2,
+            members: r.3,
+            deletion_scheduled_at: r.4,
+        })
+        .collect())
+}

@@ -160,6 +160,17 @@ pub async fn set_email(tx: &mut Tx, id: &str, email: &str) -> Result<()> {
     Ok(())
 }
 
+/// Whether any platform operator exists (the first-run set-up is offered
+/// only while none does).
+pub async fn operator_exists(tx: &mut Tx) -> Result<bool> {
+    let found: Option<(String,)> = on_tx!(tx, |c| sqlx::query_as(
+        "SELECT id FROM users WHERE is_operator LIMIT 1"
+    )
+    .fetch_optional(c)
+    .await)?;
+    Ok(found.is_some())
+}
+
 /// Every operator's address and language (for platform notices such as a
 /// failed restore drill).
 pub async fn operator_addresses(tx: &mut Tx) -> Result<Vec<(String, String)>> {

@@ -129,8 +129,9 @@ async fn the_pages_work_in_a_real_browser() {
 }
 
 /// Issue 8's journey through the pages alone (`e2e/journey.mjs`), with
-/// this test answering what only the server's side knows: the TOTP code
-/// of the moment, the emailed invitation links, and the owner's templates.
+/// this test answering what only the server's side knows: the first-run
+/// set-up link, the TOTP code of the moment, the emailed invitation links,
+/// and the owner's templates.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_whole_journey_through_the_pages() {
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -142,14 +143,23 @@ async fn the_whole_journey_through_the_pages() {
         panic!("the test app did not start");
     };
     let operator_email = "journey.operator@example.test";
-    let operator = t.operator(operator_email).await;
-    let secret = operator.totp_secret();
+    // A fresh installation: the link `turva serve` would print.
+    let setup = turva_app::operators::first_run_token(&t.app)
+        .await
+        .expect("read the users")
+        .expect("no operator yet");
 
     let mut child = tokio::process::Command::new("node")
         .arg(e2e_dir().join("journey.mjs"))
         .env("TURVA_URL", &t.base)
         .env("TURVA_PASSWORD", PASSWORD)
         .env("TURVA_OPERATOR", operator_email)
+        .env("TURVA_SETUP", format!("/setup?token={setup}"))
+        .envs(
+            std::env::var("TURVA_SCREENSHOTS")
+                .map(|dir| ("TURVA_SCREENSHOTS", e2e_dir().join("..").join(dir)))
+                .ok(),
+        )
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -168,12 +178,8 @@ async fn the_whole_journey_through_the_pages() {
             };
             let (what, arg) = rest.split_once(' ').unwrap_or((rest, ""));
             let answer = match what {
-                "totp" => {
-                    // A code not used before: the next 30-second step.
-                    t.clock.advance_secs(30);
-                    t.totp_now(&secret)
-                }
                 "code" => {
+                    // A code not used before: the next 30-second step.
                     t.clock.advance_secs(30);
                     t.totp_now(arg)
                 }

@@ -1719,3 +1719,217 @@ async fn admins_edit_document_templates_field_by_field(t: TestApp) {
     .await;
     assert_eq!(r.status, 403);
 }
+
+both!(the_first_operator_is_made_once_through_the_set_up_link);
+async fn the_first_operator_is_made_once_through_the_set_up_link(t: TestApp) {
+    let browser = t.client();
+    // No link printed yet: nothing to set up, and no hint.
+    let r = page(&browser, "/sign-in").await;
+    assert!(!r.text.contains("no operator yet"), "{}", r.text);
+    // What `turva serve` prints on a fresh installation: a link with 256
+    // random bits, a new one each start.
+    let notice = turva::first_run_notice(&t.app)
+        .await
+        .unwrap()
+        .expect("no operator: a link");
+    let link = notice
+        .split_whitespace()
+        .find(|w| w.contains("/setup?token="))
+        .unwrap_or_default();
+    assert!(link.starts_with("https://"), "{notice}");
+    let token = link.split("token=").nth(1).unwrap_or_default().to_string();
+    assert_eq!(token.len(), 43, "{notice}");
+    let again = turva::first_run_notice(&t.app).await.unwrap().unwrap();
+    assert!(
+        !again.contains(&token),
+        "the newest link replaces the one before"
+    );
+    let token = again
+        .split("token=")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(
+        page(
+            &browser,
+            &format!(
+                "/setup?token={}",
+                link.split("token=").nth(1).unwrap_or_default()
+            )
+        )
+        .await
+        .status,
+        404,
+        "the replaced link is dead"
+    );
+    let r = page(&browser, "/sign-in").await;
+    assert!(
+        r.text.contains("This server has no operator yet"),
+        "{}",
+        r.text
+    );
+
+    // A wrong token: the designed message, no form.
+    let r = page(&browser, "/setup?token=guess").await;
+    assert_eq!(r.status, 404, "{}", r.text);
+    assert!(r.text.contains("set-up link is invalid"), "{}", r.text);
+    assert!(!r.text.contains("action=\"/setup\""));
+    let r = form(
+        &browser,
+        "/setup",
+        &[
+            ("token", "guess"),
+            ("email", "first.op@example.test"),
+            ("password", PASSWORD),
+            ("repeat", PASSWORD),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 404, "{}", r.text);
+
+    // The right one: the form; bad input keeps what was typed and makes
+    // nobody.
+    let r = page(&browser, &format!("/setup?token={token}")).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(hidden(&r.text, "token"), token);
+    let attempt = |email: &'static str, password: &'static str, repeat: &'static str| {
+        let token = token.clone();
+        let browser = &browser;
+        async move {
+            form(
+                browser,
+                "/setup",
+                &[
+                    ("token", token.as_str()),
+                    ("email", email),
+                    ("password", password),
+                    ("repeat", repeat),
+                ],
+            )
+            .await
+        }
+    };
+    let r = attempt("first.op@example.test", PASSWORD, "something else").await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert!(
+        r.text.contains("value=\"first.op@example.test\""),
+        "{}",
+        r.text
+    );
+    let r = attempt("first.op@example.test", "short", "short").await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    let r = attempt("not an address", PASSWORD, PASSWORD).await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert!(r.text.contains("role=\"alert\""), "{}", r.text);
+    assert_eq!(t.count("users").await, 0, "nobody was made");
+
+    let r = attempt("first.op@example.test", PASSWORD, PASSWORD).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(
+        r.text.contains("The operator account is ready"),
+        "{}",
+        r.text
+    );
+    let rows = t.audit_rows_where("action = 'operator.create'").await;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+
+    // Used: the link is dead, the hint gone, a second try makes no one.
+    let r = attempt("second.op@example.test", PASSWORD, PASSWORD).await;
+    assert_eq!(r.status, 404, "{}", r.text);
+    let r = page(&browser, &format!("/setup?token={token}")).await;
+    assert_eq!(r.status, 404, "{}", r.text);
+    assert!(!page(&browser, "/sign-in")
+        .await
+        .text
+        .contains("This server has no operator yet"));
+    assert_eq!(t.count("users").await, 1);
+    assert!(turva::first_run_notice(&t.app).await.unwrap().is_none());
+
+    // The operator signs in and must first enrol a second factor.
+    let r = form(
+        &browser,
+        "/sign-in",
+        &[("email", "first.op@example.test"), ("password", PASSWORD)],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.text.contains("action=\"/profile/totp\""), "{}", r.text);
+    assert!(
+        r.text.contains("Operators must use a second factor"),
+        "{}",
+        r.text
+    );
+    assert!(!r.text.contains("href=\"/admin\""), "held back: {}", r.text);
+}
+
+both!(an_operator_schedules_a_company_s_deletion_by_typing_its_name);
+async fn an_operator_schedules_a_company_s_deletion_by_typing_its_name(t: TestApp) {
+    let (cid, owner) = t
+        .company_with_owner("Poistuva Oy", "pages.leaving@example.test")
+        .await;
+    let op = t.operator("pages.deleter@example.test").await;
+    let r = page(&op, "/admin").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.text.contains("<h3>Poistuva Oy</h3>"), "{}", r.text);
+    assert!(r
+        .text
+        .contains(&format!("action=\"/admin/companies/{cid}/delete\"")));
+    let csrf = hidden(&r.text, "csrf");
+
+    // The wrong name: nothing scheduled, the owner still works.
+    let path = format!("/admin/companies/{cid}/delete");
+    let r = form(&op, &path, &[("csrf", &csrf), ("confirm", "Poistuva")]).await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert!(
+        r.text.contains("is not the company&#39;s name"),
+        "{}",
+        r.text
+    );
+    let r = owner.get(&format!("/api/v1/companies/{cid}")).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    // Without the form's token: refused.
+    let r = form(&op, &path, &[("confirm", "Poistuva Oy")]).await;
+    assert_eq!(r.status, 403, "{}", r.text);
+
+    let r = form(&op, &path, &[("csrf", &csrf), ("confirm", "Poistuva Oy")]).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.text.contains("deletion is scheduled"), "{}", r.text);
+    assert!(
+        r.text.contains("Deletion scheduled; destroyed on"),
+        "{}",
+        r.text
+    );
+    assert!(
+        !r.text.contains(&format!("action=\"{path}\"")),
+        "no second button"
+    );
+    let r = owner.get(&format!("/api/v1/companies/{cid}")).await;
+    assert_eq!(r.status, 404, "hidden from its members now: {}", r.body);
+    let rows = t.audit_rows_where("action = 'company.delete'").await;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0].outcome, "allowed");
+
+    // Someone else's company is out of an owner's reach: nothing scheduled.
+    let (_, plain) = t
+        .company_with_owner("Pysyvä Oy", "pages.staying@example.test")
+        .await;
+    let (third, third_owner) = t
+        .company_with_owner("Kolmas Oy", "pages.third@example.test")
+        .await;
+    let csrf = hidden(&page(&plain, "/").await.text, "csrf");
+    let r = form(
+        &plain,
+        &format!("/admin/companies/{third}/delete"),
+        &[("csrf", &csrf), ("confirm", "Kolmas Oy")],
+    )
+    .await;
+    assert!(
+        r.status == 404 || r.status == 403,
+        "{} {}",
+        r.status,
+        r.text
+    );
+    let r = third_owner.get(&format!("/api/v1/companies/{third}")).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+}

@@ -50,6 +50,20 @@ pub struct KeyVersionJson {
     pub key_ring_copies: usize,
 }
 
+/// A company in the platform's list (no content).
+#[derive(Serialize, ToSchema)]
+pub struct CompanySummaryJson {
+    pub id: String,
+    pub name: String,
+    pub created_at: String,
+    /// Active members.
+    pub members: i64,
+    /// When its deletion was scheduled, if it was.
+    pub deletion_scheduled_at: Option<String>,
+    /// When a scheduled deletion destroys it.
+    pub destroy_at: Option<String>,
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct StatusJson {
     pub version: String,
@@ -59,10 +73,12 @@ pub struct StatusJson {
     /// Why the backup figures are missing, when the target cannot be read.
     pub backup_error: Option<String>,
     pub key_versions: Vec<KeyVersionJson>,
+    /// Every company, newest first (an extension of the contract).
+    pub companies: Vec<CompanySummaryJson>,
 }
 
 /// The platform's status (operators): version, last backup, last drill,
-/// key versions and their ages. No company content.
+/// key versions and their ages, the companies. No company content.
 #[utoipa::path(get, path = "/api/v1/admin/status", tag = "admin", responses(
     (status = 200, description = "the status", body = StatusJson),
     (status = 401, description = "not signed in", body = crate::error::Problem),
@@ -108,6 +124,20 @@ pub async fn status(
                 data_keys: v.data_keys,
                 key_ring: v.key_ring,
                 key_ring_copies: v.key_ring_copies,
+            })
+            .collect(),
+        companies: s
+            .companies
+            .into_iter()
+            .map(|c| CompanySummaryJson {
+                created_at: time(c.created_at),
+                deletion_scheduled_at: c.deletion_scheduled_at.map(time),
+                destroy_at: c
+                    .deletion_scheduled_at
+                    .map(|at| time(at + turva_app::companies::DELETION_GRACE_DAYS * 86_400_000)),
+                id: c.id,
+                name: c.name,
+                members: c.members,
             })
             .collect(),
     }))

@@ -130,7 +130,7 @@ pub async fn delete_company(
     ApiPath(cid): ApiPath<String>,
 ) -> ApiResult<(StatusCode, Json<DeletionJson>)> {
     let cid = id("cid", &cid)?;
-    let s = companies::schedule_deletion(&app, &ctx, &actor, &cid).await?;
+    let s = companies::schedule_deletion(&app, &ctx, &actor, &cid, None).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(DeletionJson {

@@ -1,7 +1,9 @@
 //! The pages emails link to: accepting an invitation (a new account or an
 //! existing one), a forgotten password and its reset, confirming a new
-//! email address. None needs a session; each posts only from this origin,
-//! and a token is consumed only by a successful use (as in the API).
+//! email address; and the first-run set-up that `turva serve` links to
+//! while no operator exists. None needs a session; each posts only from
+//! this origin, and a token is consumed only by a successful use (as in
+//! the API).
 
 use askama::Template;
 use axum::extract::{Query, State};
@@ -9,11 +11,11 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use serde::Deserialize;
-use turva_app::{auth, App, AppError};
+use turva_app::{auth, operators, App, AppError};
 
 use super::i18n::{self, Texts};
 use super::sign_in::{after_password, failure};
-use super::{error_page, render, same_origin, Bar, Frame, ASSET_VERSION};
+use super::{error_page, render, same_origin, value, Bar, Fields, Frame, ASSET_VERSION};
 use crate::extract::ClientCtx;
 
 #[derive(Template)]
@@ -61,6 +63,17 @@ struct ResetPage<'a> {
     asset_version: &'a str,
     error: Option<String>,
     token: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "setup.html")]
+struct SetupPage<'a> {
+    t: &'static Texts,
+    bar: Option<&'a Bar>,
+    asset_version: &'a str,
+    error: Option<String>,
+    token: &'a str,
+    email: &'a str,
 }
 
 #[derive(Template)]
@@ -393,6 +406,96 @@ pub async fn confirm(
         Err(e) => match failure(t, &e) {
             Some((status, msg)) => message(status, t, t.confirm_email_title, msg, true),
             None => error_page(&Frame { t, bar: None }, &e),
+        },
+    }
+}
+
+/// `GET /setup?token=…`: the first operator's form, while the link that
+/// `turva serve` printed is good and no operator exists.
+pub async fn setup_page(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Query(q): Query<TokenQuery>,
+) -> Response {
+    let t = i18n::choose(None, &headers);
+    let open = operators::first_run_open(&app).await;
+    if !matches!(open, Ok(true)) || !operators::first_run_token_valid(&app, &q.token) {
+        return message(
+            StatusCode::NOT_FOUND,
+            t,
+            t.setup_title,
+            t.setup_closed,
+            true,
+        );
+    }
+    render(
+        StatusCode::OK,
+        &SetupPage {
+            t,
+            bar: None,
+            asset_version: &ASSET_VERSION,
+            error: None,
+            token: &q.token,
+            email: "",
+        },
+    )
+}
+
+/// `POST /setup`: creates the first operator, then on to signing in (and
+/// from there to enrolling the second factor operators must have).
+pub async fn setup(
+    State(app): State<App>,
+    ClientCtx(ctx): ClientCtx,
+    headers: HeaderMap,
+    Form(form): Form<Fields>,
+) -> Response {
+    let t = i18n::choose(None, &headers);
+    let token = value(&form, "token").unwrap_or_default();
+    let email = value(&form, "email").unwrap_or_default();
+    let password = value(&form, "password").unwrap_or_default();
+    let again = |status: StatusCode, error: String| {
+        render(
+            status,
+            &SetupPage {
+                t,
+                bar: None,
+                asset_version: &ASSET_VERSION,
+                error: Some(error),
+                token,
+                email,
+            },
+        )
+    };
+    if !same_origin(&headers) {
+        return again(StatusCode::FORBIDDEN, t.stale_form.to_string());
+    }
+    if password != value(&form, "repeat").unwrap_or_default() {
+        return again(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            t.passwords_differ.to_string(),
+        );
+    }
+    match operators::create_first(&app, &ctx, token, email, password).await {
+        Ok(_) => Redirect::to("/sign-in?notice=operator-ready").into_response(),
+        Err(AppError::Forbidden(_) | AppError::Conflict("an operator already exists")) => message(
+            StatusCode::NOT_FOUND,
+            t,
+            t.setup_title,
+            t.setup_closed,
+            true,
+        ),
+        Err(e) => match refused_password(t, &e) {
+            Some(why) => again(StatusCode::UNPROCESSABLE_ENTITY, why),
+            None => match &e {
+                AppError::Invalid { reason, .. } | AppError::Malformed { reason, .. } => again(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    format!("{}: {reason}", t.email),
+                ),
+                AppError::Conflict(why) => {
+                    again(StatusCode::CONFLICT, format!("{}: {why}", t.email))
+                }
+                _ => error_page(&Frame { t, bar: None }, &e),
+            },
         },
     }
 }

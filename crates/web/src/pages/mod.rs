@@ -65,6 +65,7 @@ pub fn routes() -> Router<App> {
             "/confirm-email",
             get(account::confirm_page).post(account::confirm),
         )
+        .route("/setup", get(account::setup_page).post(account::setup))
         .route("/c/{cid}", get(company_page))
         .route("/c/{cid}/folders", post(edit::new_top_folder))
         .route(
@@ -113,6 +114,10 @@ pub fn routes() -> Router<App> {
         .route("/documents/{did}/trash", post(trash::trash_document))
         .route("/admin", get(platform::page))
         .route("/admin/companies", post(platform::create_company))
+        .route(
+            "/admin/companies/{cid}/delete",
+            post(platform::schedule_deletion),
+        )
         .route("/folders/{fid}", get(folder_page))
         .route("/folders/{fid}/folders", post(edit::new_sub_folder))
         .route(
@@ -187,6 +192,9 @@ pub struct Bar {
     pub csrf: String,
     /// A platform operator: the platform page is offered.
     pub operator: bool,
+    /// Held to enrolling a second factor: the bar offers only the profile
+    /// and signing out.
+    pub enrolling: bool,
     pub companies: Vec<CompanyLink>,
 }
 
@@ -377,6 +385,7 @@ impl Viewer {
                 name: self.actor.name.clone(),
                 csrf: self.actor.csrf_token.clone(),
                 operator: self.actor.is_operator,
+                enrolling: self.actor.must_enrol,
                 companies: mine
                     .into_iter()
                     .map(|c| CompanyLink {

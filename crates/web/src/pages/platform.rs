@@ -5,7 +5,7 @@
 //! factor and recent auth where the contract says so) and audit.
 
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
@@ -29,10 +29,21 @@ struct PlatformPage<'a> {
     last_drill: Option<String>,
     /// (version, created, data keys wrapped, newest)
     keys: Vec<(u32, String, i64, bool)>,
+    companies: Vec<CompanyLine>,
     name: &'a str,
     owner_email: &'a str,
     notice: Option<&'static str>,
     error: Option<String>,
+}
+
+/// A company in the operators' list.
+struct CompanyLine {
+    id: String,
+    name: String,
+    created: String,
+    members: i64,
+    /// When a scheduled deletion destroys it.
+    destroy_at: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -108,6 +119,19 @@ async fn platform_page(
                     )
                 })
                 .collect(),
+            companies: status
+                .companies
+                .into_iter()
+                .map(|c| CompanyLine {
+                    created: t.moment(c.created_at),
+                    destroy_at: c
+                        .deletion_scheduled_at
+                        .map(|at| t.moment(at + companies::DELETION_GRACE_DAYS * 86_400_000)),
+                    id: c.id,
+                    name: c.name,
+                    members: c.members,
+                })
+                .collect(),
             name: typed.0,
             owner_email: typed.1,
             notice,
@@ -118,7 +142,11 @@ async fn platform_page(
 
 /// `GET /admin` (operators).
 pub async fn page(State(app): State<App>, viewer: Viewer, Query(q): Query<Done>) -> Response {
-    let notice = (q.done.as_deref() == Some("company")).then_some(viewer.t.company_created);
+    let notice = match q.done.as_deref() {
+        Some("company") => Some(viewer.t.company_created),
+        Some("deletion") => Some(viewer.t.deletion_scheduled),
+        _ => None,
+    };
     platform_page(&app, &viewer, ("", ""), notice, None).await
 }
 
@@ -152,6 +180,33 @@ pub async fn create_company(
             };
             let why = format!("{label}: {reason}");
             platform_page(&app, &viewer, (name, owner), None, Some(why)).await
+        }
+        Err(e) => error_page(&viewer.bare(), &e),
+    }
+}
+
+/// `POST /admin/companies/{cid}/delete`: schedules a company's deletion
+/// (7 days ahead, as `DELETE /companies/{cid}`) once the operator has
+/// typed its name; recent auth first.
+pub async fn schedule_deletion(
+    State(app): State<App>,
+    viewer: Viewer,
+    Path(cid): Path<String>,
+    Form(form): Form<Fields>,
+) -> Response {
+    if let Err(r) = csrf_checked(&app, &viewer, &form).await {
+        return r;
+    }
+    let typed = value(&form, "confirm").unwrap_or_default();
+    let done = companies::schedule_deletion(&app, &viewer.ctx, &viewer.actor, &cid, Some(typed));
+    match done.await {
+        Ok(_) => Redirect::to("/admin?done=deletion").into_response(),
+        Err(AppError::ReauthRequired) => Redirect::to("/reauth?next=/admin").into_response(),
+        Err(AppError::Invalid {
+            field: "confirm", ..
+        }) => {
+            let why = viewer.t.name_mismatch.to_string();
+            platform_page(&app, &viewer, ("", ""), None, Some(why)).await
         }
         Err(e) => error_page(&viewer.bare(), &e),
     }

@@ -23,7 +23,8 @@ struct ProfilePage<'a> {
     bar: Option<&'a Bar>,
     asset_version: &'a str,
     csrf: &'a str,
-    must_enrol: bool,
+    /// Why the user is held to enrolling a second factor, if they are.
+    must_enrol: Option<&'static str>,
     name: &'a str,
     email: &'a str,
     language: &'a str,
@@ -137,7 +138,14 @@ async fn profile_page(
             bar: frame.bar.as_ref(),
             asset_version: &ASSET_VERSION,
             csrf: &viewer.actor.csrf_token,
-            must_enrol: viewer.actor.must_enrol,
+            must_enrol: viewer
+                .actor
+                .must_enrol
+                .then_some(if viewer.actor.is_operator {
+                    t.operator_mfa_lead
+                } else {
+                    t.mfa_required_lead
+                }),
             name: &viewer.actor.name,
             email: &viewer.actor.email,
             language: &viewer.actor.language,

@@ -70,10 +70,14 @@ fn sign_in_page(
 }
 
 /// `GET /sign-in`.
-pub async fn page(headers: HeaderMap, Query(q): Query<Next>) -> Response {
+pub async fn page(State(app): State<App>, headers: HeaderMap, Query(q): Query<Next>) -> Response {
     let t = i18n::choose(None, &headers);
     let notice = match q.notice.as_deref() {
         Some("password-set") => Some(t.password_set),
+        Some("operator-ready") => Some(t.operator_ready),
+        _ if matches!(turva_app::operators::first_run_open(&app).await, Ok(true)) => {
+            Some(t.setup_pending)
+        }
         _ => None,
     };
     render(

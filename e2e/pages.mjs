@@ -118,6 +118,12 @@ try {
   await audit('usage');
   await page.goto(`${base}/documents/${env('TURVA_DOCUMENT')}/sharing`);
   await audit('sharing');
+  await page.goto(`${base}/folders/${env('TURVA_FOLDER')}/settings`);
+  await audit('folder-settings');
+  await page.getByRole('link', { name: 'Choose where to move it' }).click();
+  await page.waitForURL('**/move');
+  check(await page.getByRole('heading', { name: /Destination/ }).count() === 1, 'the move browser');
+  await audit('folder-move');
   await page.goto(`${base}/c/${env('TURVA_COMPANY')}/trash`);
   await audit('trash');
   await page.goto(`${base}/c/${env('TURVA_COMPANY')}/new-folder`);

@@ -1933,3 +1933,171 @@ async fn an_operator_schedules_a_company_s_deletion_by_typing_its_name(t: TestAp
     let r = third_owner.get(&format!("/api/v1/companies/{third}")).await;
     assert_eq!(r.status, 200, "{}", r.body);
 }
+
+both!(a_folder_is_renamed_restricted_and_moved_on_its_settings_page);
+async fn a_folder_is_renamed_restricted_and_moved_on_its_settings_page(t: TestApp) {
+    let (cid, owner) = t
+        .company_with_owner("Siirto Oy", "pages.mover@example.test")
+        .await;
+    let folder = |name: &'static str, parent: Option<String>| {
+        let owner = &owner;
+        let cid = &cid;
+        async move {
+            let r = owner
+                .post(
+                    &format!("/api/v1/companies/{cid}/folders"),
+                    json!({"name": name, "parent_id": parent}),
+                )
+                .await;
+            assert_eq!(r.status, 201, "{}", r.body);
+            r.body["id"].as_str().unwrap_or_default().to_string()
+        }
+    };
+    let a = folder("Työmaa A", None).await;
+    let inner = folder("Kuvat", Some(a.clone())).await;
+    let b = folder("Työmaa B", None).await;
+
+    let r = page(&owner, &format!("/folders/{a}")).await;
+    assert!(
+        r.text.contains(&format!("href=\"/folders/{a}/settings\"")),
+        "{}",
+        r.text
+    );
+    let r = page(&owner, &format!("/folders/{a}/settings")).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let csrf = hidden(&r.text, "csrf");
+    assert!(r.text.contains("value=\"Työmaa A\""), "{}", r.text);
+
+    // A refused name: said next to the field, what was typed kept.
+    let r = form(
+        &owner,
+        &format!("/folders/{a}/rename"),
+        &[("csrf", &csrf), ("name", "A/B")],
+    )
+    .await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert!(r.text.contains("id=\"name-error\""), "{}", r.text);
+    assert!(r.text.contains("value=\"A/B\""), "{}", r.text);
+    let r = form(
+        &owner,
+        &format!("/folders/{a}/rename"),
+        &[("csrf", &csrf), ("name", "Työmaa Alfa")],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.text.contains("The folder is renamed."), "{}", r.text);
+    assert!(r.text.contains("<h1>Työmaa Alfa"), "{}", r.text);
+
+    // Restricted, and marked so.
+    let r = form(
+        &owner,
+        &format!("/folders/{a}/access"),
+        &[("csrf", &csrf), ("member_access", "none")],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.text.contains("access is saved"), "{}", r.text);
+    assert!(r.text.contains("value=\"none\" selected"), "{}", r.text);
+    let r = page(&owner, &format!("/folders/{a}")).await;
+    assert!(r.text.contains("class=\"badge\">Restricted"), "{}", r.text);
+    let r = form(
+        &owner,
+        &format!("/folders/{a}/access"),
+        &[("csrf", &csrf), ("member_access", "everyone")],
+    )
+    .await;
+    assert_eq!(r.status, 400, "not one of the choices: {}", r.text);
+    assert!(r.text.contains("Nothing was changed"), "{}", r.text);
+    let r = owner.get(&format!("/api/v1/folders/{a}")).await;
+    assert_eq!(r.body["member_access"], json!("none"), "{}", r.body);
+
+    // Moving: the browser lists where it can go, never itself.
+    let r = page(&owner, &format!("/folders/{a}/move")).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.text.contains(&format!("move?to={b}\"")), "{}", r.text);
+    assert!(!r.text.contains(&format!("move?to={a}\"")), "{}", r.text);
+    let move_form = format!("action=\"/folders/{a}/move\"");
+    assert!(
+        !r.text.contains(&move_form),
+        "already at the top: {}",
+        r.text
+    );
+    let r = page(&owner, &format!("/folders/{a}/move?to={b}")).await;
+    assert!(r.text.contains("Destination: Työmaa B"), "{}", r.text);
+    assert!(r.text.contains(&move_form), "{}", r.text);
+    // Not into itself: the message, nothing moved.
+    let r = form(
+        &owner,
+        &format!("/folders/{a}/move"),
+        &[("csrf", &csrf), ("parent", &inner)],
+    )
+    .await;
+    assert_eq!(r.status, 409, "{}", r.text);
+    assert!(r.text.contains("cannot go into itself"), "{}", r.text);
+    let r = form(
+        &owner,
+        &format!("/folders/{a}/move"),
+        &[("csrf", &csrf), ("parent", &b)],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.text.contains("The folder is moved."), "{}", r.text);
+    let r = owner.get(&format!("/api/v1/folders/{a}")).await;
+    assert_eq!(r.body["parent_id"], json!(b), "{}", r.body);
+    // And back to the top level.
+    let r = form(
+        &owner,
+        &format!("/folders/{a}/move"),
+        &[("csrf", &csrf), ("parent", "")],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = owner.get(&format!("/api/v1/folders/{a}")).await;
+    assert_eq!(r.body["parent_id"], json!(null), "{}", r.body);
+    let moves = t
+        .audit_rows_where("action = 'folder.update' AND outcome = 'allowed'")
+        .await;
+    assert_eq!(moves.len(), 4, "rename, access, two moves: {moves:?}");
+
+    // A reader may look, not change: 403 and the name stays.
+    let (reader, _) = t
+        .member(&owner, &cid, "pages.onlyreads@example.test", "reader")
+        .await;
+    let r = page(&reader, &format!("/folders/{b}/settings")).await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    let rcsrf = hidden(&page(&reader, &format!("/c/{cid}")).await.text, "csrf");
+    let r = form(
+        &reader,
+        &format!("/folders/{b}/rename"),
+        &[("csrf", &rcsrf), ("name", "Luvaton")],
+    )
+    .await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    let r = form(
+        &reader,
+        &format!("/folders/{b}/move"),
+        &[("csrf", &rcsrf), ("parent", "")],
+    )
+    .await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    assert_eq!(
+        owner.get(&format!("/api/v1/folders/{b}")).await.body["name"],
+        json!("Työmaa B")
+    );
+    // Another company's owner: not found.
+    let (_, stranger) = t
+        .company_with_owner("Vieras Oy", "pages.stranger@example.test")
+        .await;
+    assert_eq!(
+        page(&stranger, &format!("/folders/{a}/settings"))
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        page(&stranger, &format!("/folders/{a}/move?to={b}"))
+            .await
+            .status,
+        404
+    );
+}

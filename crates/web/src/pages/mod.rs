@@ -14,6 +14,7 @@ mod account;
 mod audit;
 mod documents;
 mod edit;
+mod folder_settings;
 mod history;
 pub mod i18n;
 mod members;
@@ -120,6 +121,13 @@ pub fn routes() -> Router<App> {
         )
         .route("/folders/{fid}", get(folder_page))
         .route("/folders/{fid}/folders", post(edit::new_sub_folder))
+        .route("/folders/{fid}/settings", get(folder_settings::page))
+        .route("/folders/{fid}/rename", post(folder_settings::rename))
+        .route("/folders/{fid}/access", post(folder_settings::access))
+        .route(
+            "/folders/{fid}/move",
+            get(folder_settings::move_browser).post(folder_settings::move_folder),
+        )
         .route(
             "/folders/{fid}/new-document",
             get(edit::new_document_page).post(edit::new_document),
@@ -576,6 +584,8 @@ struct FolderPage<'a> {
     /// The page for a new folder from a template (or with more choices).
     new_folder_page: String,
     /// The sharing dialog's address, for those who manage the folder.
+    /// Rename, move, members' access (edit on the folder).
+    settings_href: Option<String>,
     sharing_href: Option<String>,
     new_folder_action: String,
     new_document_href: Option<String>,
@@ -663,6 +673,7 @@ async fn company_page(
             can_edit: true,
             new_folder_page: format!("/c/{cid}/new-folder"),
             sharing_href: None,
+            settings_href: None,
             new_folder_action: format!("/c/{cid}/folders"),
             new_document_href: None,
             name_error: paging.error.as_deref() == Some("name"),
@@ -747,10 +758,16 @@ async fn folder_page(
             new_folder_page: format!("/folders/{fid}/new-folder"),
             sharing_href: (view.right >= turva_model::access::Right::Manage)
                 .then(|| format!("/folders/{fid}/sharing")),
+            settings_href: can_edit.then(|| format!("/folders/{fid}/settings")),
             new_folder_action: format!("/folders/{fid}/folders"),
             new_document_href: can_edit.then(|| format!("/folders/{fid}/new-document")),
             name_error: paging.error.as_deref() == Some("name"),
-            notice: (paging.done.as_deref() == Some("trashed")).then_some(t.moved_to_trash),
+            notice: match paging.done.as_deref() {
+                Some("trashed") => Some(t.moved_to_trash),
+                Some("renamed") => Some(t.folder_renamed),
+                Some("moved") => Some(t.folder_moved),
+                _ => None,
+            },
             can_trash: view.right >= turva_model::access::Right::Manage,
             trash_action: format!("/folders/{fid}/trash"),
         },

@@ -96,6 +96,17 @@ async fn editable(app: &App, viewer: &Viewer, fid: &str) -> Result<FolderView, R
     Ok(view)
 }
 
+/// A form post on the folder: its CSRF token checked, then as `editable`.
+async fn posted(
+    app: &App,
+    viewer: &Viewer,
+    fid: &str,
+    form: &Fields,
+) -> Result<FolderView, Response> {
+    csrf_checked(app, viewer, form).await?;
+    editable(app, viewer, fid).await
+}
+
 async fn settings_page(
     app: &App,
     viewer: &Viewer,
@@ -173,10 +184,7 @@ pub async fn rename(
     Path(fid): Path<String>,
     Form(form): Form<Fields>,
 ) -> Response {
-    if let Err(r) = csrf_checked(&app, &viewer, &form).await {
-        return r;
-    }
-    let view = match editable(&app, &viewer, &fid).await {
+    let view = match posted(&app, &viewer, &fid, &form).await {
         Ok(v) => v,
         Err(r) => return r,
     };
@@ -335,10 +343,7 @@ pub async fn move_folder(
     Path(fid): Path<String>,
     Form(form): Form<Fields>,
 ) -> Response {
-    if let Err(r) = csrf_checked(&app, &viewer, &form).await {
-        return r;
-    }
-    let view = match editable(&app, &viewer, &fid).await {
+    let view = match posted(&app, &viewer, &fid, &form).await {
         Ok(v) => v,
         Err(r) => return r,
     };

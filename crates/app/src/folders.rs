@@ -6,7 +6,8 @@ use turva_model::access::{self, Action, MemberAccess, ObjectAction, Reason, Righ
 use turva_model::audit::{AuditAction, ObjectType, Outcome};
 use turva_model::{validate, Role};
 use turva_store::documents::{self, DocumentRow};
-use turva_store::folders::{self, FolderRow, ListScope};
+pub use turva_store::folders::Order;
+use turva_store::folders::{self, After, FolderRow, ListScope};
 use turva_store::{shares, Tx};
 
 use crate::audit::{self, Event};
@@ -298,16 +299,53 @@ pub async fn get(app: &App, ctx: &Ctx, actor: &Actor, id: &str) -> Result<Folder
     })
 }
 
-/// The top-level folders of a company that the caller may view.
+/// The order's code in a cursor, so a cursor of one order is refused by
+/// another.
+fn order_code(order: Order) -> &'static str {
+    match order {
+        Order::Name => "n",
+        Order::NameDesc => "N",
+        Order::Updated => "u",
+        Order::UpdatedDesc => "U",
+    }
+}
+
+/// The key of a listed item in a cursor: its name or its time of change.
+fn order_key(order: Order, name: &str, updated_at: i64) -> String {
+    match order {
+        Order::Name | Order::NameDesc => name.to_string(),
+        Order::Updated | Order::UpdatedDesc => updated_at.to_string(),
+    }
+}
+
+/// A cursor's (order code, key, id) as the store's `After`, when it was
+/// made for `order`.
+fn after_of<'a>(order: Order, parts: &'a [String]) -> Result<After<'a>, AppError> {
+    let bad = || AppError::malformed("cursor", "is not a cursor of this list");
+    match parts {
+        [code, key, id] if code == order_code(order) => match order {
+            Order::Name | Order::NameDesc => Ok(After::Name(key, id)),
+            Order::Updated | Order::UpdatedDesc => {
+                Ok(After::Updated(key.parse().map_err(|_| bad())?, id))
+            }
+        },
+        _ => Err(bad()),
+    }
+}
+
+/// The top-level folders of a company that the caller may view, in
+/// `order`.
 pub async fn list_top(
     app: &App,
     ctx: &Ctx,
     actor: &Actor,
     company_id: &str,
+    order: Order,
     cursor: Option<&str>,
     limit: i64,
 ) -> Result<Page<FolderRow>, AppError> {
-    let after = cursor.map(|c| cursor::decode(c, 2)).transpose()?;
+    let parts = cursor.map(|c| cursor::decode(c, 3)).transpose()?;
+    let after = parts.as_deref().map(|p| after_of(order, p)).transpose()?;
     let mut tx = app.db().read().await?;
     let (company, facts) = companies::facts_with_guest(app, &mut tx, actor, company_id).await?;
     if let Err(reason) = access::decide(&facts, Action::ListFolders) {
@@ -332,10 +370,12 @@ pub async fn list_top(
         user_id: &actor.user_id,
         now: app.now(),
     };
-    let after_ref = after.as_ref().map(|a| (a[0].as_str(), a[1].as_str()));
     let mut items =
-        folders::child_folders(&mut tx, company_id, None, scope, after_ref, limit + 1).await?;
-    let next_cursor = next(&mut items, limit, |f| cursor::encode(&[&f.name, &f.id]));
+        folders::child_folders(&mut tx, company_id, None, scope, order, after, limit + 1).await?;
+    let next_cursor = next(&mut items, limit, |f| {
+        let key = order_key(order, &f.name, f.updated_at);
+        cursor::encode(&[order_code(order), &key, &f.id])
+    });
     let ev = Event::new(AuditAction::FolderList, Outcome::Allowed)
         .actor(actor)
         .company(company_id)
@@ -369,22 +409,30 @@ pub enum Child {
 }
 
 /// What is in a folder that the caller may view: folders first, then
-/// documents, each by name.
+/// documents, each in `order` (by name or title, or by time of change).
 pub async fn children(
     app: &App,
     ctx: &Ctx,
     actor: &Actor,
     id: &str,
+    order: Order,
     cursor: Option<&str>,
     limit: i64,
 ) -> Result<Page<Child>, AppError> {
-    let after = cursor.map(|c| cursor::decode(c, 3)).transpose()?;
-    if after.as_ref().is_some_and(|a| a[0] != "f" && a[0] != "d") {
-        return Err(AppError::malformed(
-            "cursor",
-            "is not a cursor of this list",
-        ));
-    }
+    let parts = cursor.map(|c| cursor::decode(c, 4)).transpose()?;
+    // (in documents already, where the page starts)
+    let start = match parts.as_deref() {
+        None => None,
+        Some([kind, rest @ ..]) if kind == "f" || kind == "d" => {
+            Some((kind == "d", after_of(order, rest)?))
+        }
+        Some(_) => {
+            return Err(AppError::malformed(
+                "cursor",
+                "is not a cursor of this list",
+            ))
+        }
+    };
     let (mut tx, f, _) = load(
         app,
         ctx,
@@ -404,29 +452,38 @@ pub async fn children(
     };
     let company_id = f.folder.company_id.clone();
     let mut items: Vec<Child> = Vec::new();
-    let in_docs = after.as_ref().is_some_and(|a| a[0] == "d");
+    let in_docs = start.is_some_and(|(docs, _)| docs);
     if !in_docs {
-        let after_ref = after.as_ref().map(|a| (a[1].as_str(), a[2].as_str()));
-        let sub =
-            folders::child_folders(&mut tx, &company_id, Some(id), scope, after_ref, limit + 1)
-                .await?;
+        let after = start.map(|(_, a)| a);
+        let sub = folders::child_folders(
+            &mut tx,
+            &company_id,
+            Some(id),
+            scope,
+            order,
+            after,
+            limit + 1,
+        )
+        .await?;
         items.extend(sub.into_iter().map(Child::Folder));
     }
     let room = limit + 1 - i64::try_from(items.len()).unwrap_or(0);
     if room > 0 {
-        let after_ref = after
-            .as_ref()
-            .filter(|a| a[0] == "d")
-            .map(|a| (a[1].as_str(), a[2].as_str()));
+        let after = start.filter(|(docs, _)| *docs).map(|(_, a)| a);
         let open = f.folder.access_in_force != MemberAccess::None.as_str();
         let docs =
-            documents::child_documents(&mut tx, &company_id, id, scope, open, after_ref, room)
+            documents::child_documents(&mut tx, &company_id, id, scope, open, order, after, room)
                 .await?;
         items.extend(docs.into_iter().map(Child::Document));
     }
+    let code = order_code(order);
     let next_cursor = next(&mut items, limit, |c| match c {
-        Child::Folder(f) => cursor::encode(&["f", &f.name, &f.id]),
-        Child::Document(d) => cursor::encode(&["d", &d.title, &d.id]),
+        Child::Folder(f) => {
+            cursor::encode(&["f", code, &order_key(order, &f.name, f.updated_at), &f.id])
+        }
+        Child::Document(d) => {
+            cursor::encode(&["d", code, &order_key(order, &d.title, d.updated_at), &d.id])
+        }
     });
     let ev = Event::new(AuditAction::FolderList, Outcome::Allowed)
         .actor(actor)

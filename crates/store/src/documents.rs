@@ -6,7 +6,7 @@ use turva_model::access::{Action, Allowed, ObjectAction};
 
 use crate::db::Tx;
 use crate::error::{require, Result, StoreError};
-use crate::folders::{live_grant_on, trash_condition, ListScope, TrashScope};
+use crate::folders::{live_grant_on, trash_condition, After, ListScope, Order, TrashScope};
 use crate::{exec_tx, on_tx, Millis};
 
 /// A document as of its newest version.
@@ -372,40 +372,48 @@ pub async fn version(tx: &mut Tx, document_id: &str, n: i64) -> Result<Option<Ve
     Ok(row.map(version_from))
 }
 
-/// Documents in a folder, not in the trash, that the scope may view,
-/// ordered by title then id, after the cursor `(title, id)`. Their member
+/// Documents in `folder_id`, not in the trash, that the scope may view,
+/// in `order` by title or time of change (the id breaks ties), after
+/// `after` (which must fit the order: else from the start). Their member
 /// access in force is the folder's: `folder_open` says whether it is not
 /// `none`.
+#[allow(clippy::too_many_arguments)]
 pub async fn child_documents(
     tx: &mut Tx,
     company_id: &str,
     folder_id: &str,
     scope: ListScope<'_>,
     folder_open: bool,
-    after: Option<(&str, &str)>,
+    order: Order,
+    after: Option<After<'_>>,
     limit: i64,
 ) -> Result<Vec<DocumentRow>> {
+    let (from, order_by) = order.keyset("d.title", "d.updated_at", "d.id");
     let sql = format!(
         "SELECT {COLUMNS} FROM documents d
          WHERE d.company_id = $1 AND d.folder_id = $2 AND d.deleted_at IS NULL
            AND ($3 OR $4 OR {grant})
-           AND (d.title > $7 OR (d.title = $7 AND d.id > $8))
-         ORDER BY d.title, d.id LIMIT $9",
+           AND {from}
+         ORDER BY {order_by} LIMIT $9",
         grant = live_grant_on("d.id", "$5", "$6"),
     );
-    let (at, ai) = after.unwrap_or(("", ""));
-    let rows: Vec<Tuple> = on_tx!(tx, |c| sqlx::query_as(&sql)
-        .bind(company_id)
-        .bind(folder_id)
-        .bind(scope.all)
-        .bind(scope.member && folder_open)
-        .bind(scope.user_id)
-        .bind(scope.now)
-        .bind(at)
-        .bind(ai)
-        .bind(limit)
-        .fetch_all(c)
-        .await)?;
+    let after = after.filter(|a| order.fits(a));
+    let rows: Vec<Tuple> = on_tx!(tx, |c| {
+        let q = sqlx::query_as(&sql)
+            .bind(company_id)
+            .bind(folder_id)
+            .bind(scope.all)
+            .bind(scope.member && folder_open)
+            .bind(scope.user_id)
+            .bind(scope.now);
+        let q = match after {
+            Some(After::Updated(at, id)) => q.bind(at).bind(id),
+            Some(After::Name(title, id)) => q.bind(title).bind(id),
+            None if matches!(order, Order::Updated | Order::UpdatedDesc) => q.bind(0_i64).bind(""),
+            None => q.bind("").bind(""),
+        };
+        q.bind(limit).bind(after.is_some()).fetch_all(c).await
+    })?;
     Ok(rows.into_iter().map(from_tuple).collect())
 }
 

@@ -387,6 +387,55 @@ pub struct ListScope<'a> {
     pub now: Millis,
 }
 
+/// How a folder listing is ordered: by name or by the time of the last
+/// change, either way; the id breaks ties, so pages never skip or repeat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Order {
+    #[default]
+    Name,
+    NameDesc,
+    /// Oldest change first.
+    Updated,
+    /// Newest change first.
+    UpdatedDesc,
+}
+
+/// Where a page of a listing starts: after this item's key and id.
+#[derive(Debug, Clone, Copy)]
+pub enum After<'a> {
+    /// A name (or title) and an id, for `Order::Name` and `NameDesc`.
+    Name(&'a str, &'a str),
+    /// A time of change and an id, for `Order::Updated` and `UpdatedDesc`.
+    Updated(Millis, &'a str),
+}
+
+impl Order {
+    /// The `WHERE` part that starts after `$7` (key) and `$8` (id) when
+    /// `$10` is true, and the `ORDER BY` list, for a table whose name
+    /// column is `name` and time column `updated`, keyed by `id`.
+    pub(crate) fn keyset(self, name: &str, updated: &str, id: &str) -> (String, String) {
+        let (key, cmp, dir) = match self {
+            Order::Name => (name, ">", ""),
+            Order::NameDesc => (name, "<", " DESC"),
+            Order::Updated => (updated, ">", ""),
+            Order::UpdatedDesc => (updated, "<", " DESC"),
+        };
+        (
+            format!("(NOT $10 OR {key} {cmp} $7 OR ({key} = $7 AND {id} {cmp} $8))"),
+            format!("{key}{dir}, {id}{dir}"),
+        )
+    }
+
+    /// Whether `after` is a key of this order.
+    pub fn fits(self, after: &After<'_>) -> bool {
+        matches!(
+            (self, after),
+            (Order::Name | Order::NameDesc, After::Name(..))
+                | (Order::Updated | Order::UpdatedDesc, After::Updated(..))
+        )
+    }
+}
+
 /// A live grant of `$user` on the object in column `obj`: its own expiry
 /// and, for a re-share, that of the share it rests on.
 pub(crate) fn live_grant_on(obj: &str, user: &str, now: &str) -> String {
@@ -437,14 +486,15 @@ pub(crate) fn trash_condition(obj: &str, folder: &str, access: &str, creator: &s
 }
 
 /// Sub-folders of `parent` (or the company's top-level folders when None),
-/// not in the trash, that the scope may view, ordered by name then id,
-/// after the cursor `(name, id)`.
+/// not in the trash, that the scope may view, in `order` (the id breaks
+/// ties), after `after` (which must fit the order: else from the start).
 pub async fn child_folders(
     tx: &mut Tx,
     company_id: &str,
     parent: Option<&str>,
     scope: ListScope<'_>,
-    after: Option<(&str, &str)>,
+    order: Order,
+    after: Option<After<'_>>,
     limit: i64,
 ) -> Result<Vec<FolderRow>> {
     let parent_cond = if parent.is_some() {
@@ -452,27 +502,32 @@ pub async fn child_folders(
     } else {
         "f.parent_id IS NULL AND $2 = ''"
     };
+    let (from, order_by) = order.keyset("f.name", "f.updated_at", "f.id");
     let sql = format!(
         "SELECT {COLUMNS} FROM folders f
          WHERE f.company_id = $1 AND {parent_cond} AND f.deleted_at IS NULL
            AND ($3 OR ($4 AND f.access_in_force <> 'none') OR {grant})
-           AND (f.name > $7 OR (f.name = $7 AND f.id > $8))
-         ORDER BY f.name, f.id LIMIT $9",
+           AND {from}
+         ORDER BY {order_by} LIMIT $9",
         grant = live_grant_on("f.id", "$5", "$6"),
     );
-    let (an, ai) = after.unwrap_or(("", ""));
-    let rows: Vec<Tuple> = on_tx!(tx, |c| sqlx::query_as(&sql)
-        .bind(company_id)
-        .bind(parent.unwrap_or(""))
-        .bind(scope.all)
-        .bind(scope.member)
-        .bind(scope.user_id)
-        .bind(scope.now)
-        .bind(an)
-        .bind(ai)
-        .bind(limit)
-        .fetch_all(c)
-        .await)?;
+    let after = after.filter(|a| order.fits(a));
+    let rows: Vec<Tuple> = on_tx!(tx, |c| {
+        let q = sqlx::query_as(&sql)
+            .bind(company_id)
+            .bind(parent.unwrap_or(""))
+            .bind(scope.all)
+            .bind(scope.member)
+            .bind(scope.user_id)
+            .bind(scope.now);
+        let q = match after {
+            Some(After::Updated(at, id)) => q.bind(at).bind(id),
+            Some(After::Name(name, id)) => q.bind(name).bind(id),
+            None if matches!(order, Order::Updated | Order::UpdatedDesc) => q.bind(0_i64).bind(""),
+            None => q.bind("").bind(""),
+        };
+        q.bind(limit).bind(after.is_some()).fetch_all(c).await
+    })?;
     Ok(rows.into_iter().map(from_tuple).collect())
 }
 

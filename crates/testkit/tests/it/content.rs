@@ -1388,3 +1388,128 @@ async fn views_and_changes_of_documents_are_audited_with_their_version(t: TestAp
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].actor_id.as_deref(), Some(member_id));
 }
+
+both!(a_folder_lists_in_the_order_asked_for_page_by_page);
+async fn a_folder_lists_in_the_order_asked_for_page_by_page(t: TestApp) {
+    let (cid, owner) = t
+        .company_with_owner("Järjestys Oy", "order.owner@example.test")
+        .await;
+    let r = owner
+        .post(
+            &format!("/api/v1/companies/{cid}/folders"),
+            json!({"name": "Kaikki"}),
+        )
+        .await;
+    let top = text(&r.body["id"]);
+    // Made a second apart, in this order: folders b, a, c; documents Y, X, Z.
+    for name in ["b", "a", "c"] {
+        t.clock.advance_secs(1);
+        let r = owner
+            .post(
+                &format!("/api/v1/companies/{cid}/folders"),
+                json!({"name": name, "parent_id": top}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+    for title in ["Y", "X", "Z"] {
+        t.clock.advance_secs(1);
+        let r = owner
+            .post(
+                &format!("/api/v1/folders/{top}/documents"),
+                json!({"title": title}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+    // Every page of two, in the order `sort` asks for.
+    let walk = |sort: &'static str| {
+        let owner = &owner;
+        let top = &top;
+        async move {
+            let mut names = Vec::new();
+            let mut cursor: Option<String> = None;
+            for _ in 0..10 {
+                let mut q = vec![("limit", "2".to_string()), ("sort", sort.to_string())];
+                if let Some(c) = &cursor {
+                    q.push(("cursor", c.clone()));
+                }
+                let url = owner.url(&format!("/api/v1/folders/{top}/children"));
+                let r = owner.send(owner.raw().get(url).query(&q)).await;
+                assert_eq!(r.status, 200, "{sort}: {}", r.body);
+                for item in items(&r) {
+                    let name = item["name"].as_str().or(item["title"].as_str());
+                    names.push(name.unwrap_or_default().to_string());
+                }
+                cursor = r.body["next_cursor"].as_str().map(str::to_string);
+                if cursor.is_none() {
+                    break;
+                }
+            }
+            (names.join(" "), cursor)
+        }
+    };
+    assert_eq!(walk("name").await.0, "a b c X Y Z");
+    assert_eq!(walk("-name").await.0, "c b a Z Y X");
+    assert_eq!(walk("updated").await.0, "b a c Y X Z");
+    assert_eq!(walk("-updated").await.0, "c a b Z X Y");
+
+    // A change moves it in the order of changes.
+    let r = owner
+        .get(&format!("/api/v1/folders/{top}/children?sort=name"))
+        .await;
+    let a = items(&r)
+        .iter()
+        .find(|i| i["name"] == json!("a"))
+        .map(|i| text(&i["id"]))
+        .unwrap_or_default();
+    t.clock.advance_secs(1);
+    let r = owner
+        .patch(&format!("/api/v1/folders/{a}"), json!({"name": "a2"}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(walk("-updated").await.0, "a2 c b Z X Y");
+
+    // The top level too.
+    let r = owner
+        .post(
+            &format!("/api/v1/companies/{cid}/folders"),
+            json!({"name": "Arkisto"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let r = owner
+        .get(&format!("/api/v1/companies/{cid}/folders?sort=-name"))
+        .await;
+    let names: Vec<String> = items(&r).iter().map(|i| text(&i["name"])).collect();
+    assert_eq!(names, ["Kaikki", "Arkisto"]);
+    let r = owner
+        .get(&format!(
+            "/api/v1/companies/{cid}/folders?sort=-updated&limit=1"
+        ))
+        .await;
+    assert_eq!(items(&r)[0]["name"], json!("Arkisto"), "{}", r.body);
+
+    // Bad input: an unknown order, or one order's cursor under another.
+    let r = owner
+        .get(&format!("/api/v1/folders/{top}/children?sort=size"))
+        .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.body["field"], json!("sort"), "{}", r.body);
+    let r = owner
+        .get(&format!("/api/v1/folders/{top}/children?sort=name&limit=2"))
+        .await;
+    let by_name = text(&r.body["next_cursor"]);
+    let r = owner
+        .get(&format!(
+            "/api/v1/folders/{top}/children?sort=-updated&cursor={by_name}"
+        ))
+        .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    let r = owner
+        .get(&format!(
+            "/api/v1/companies/{cid}/folders?sort=-updated&cursor={by_name}"
+        ))
+        .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+}

@@ -2101,3 +2101,64 @@ async fn a_folder_is_renamed_restricted_and_moved_on_its_settings_page(t: TestAp
         404
     );
 }
+
+both!(a_folder_page_sorts_by_its_column_headers);
+async fn a_folder_page_sorts_by_its_column_headers(t: TestApp) {
+    let (cid, owner) = t
+        .company_with_owner("Lajittelu Oy", "pages.sorter@example.test")
+        .await;
+    let r = owner
+        .post(
+            &format!("/api/v1/companies/{cid}/folders"),
+            json!({"name": "Kansio"}),
+        )
+        .await;
+    let fid = r.body["id"].as_str().unwrap_or_default().to_string();
+    for title in ["Beta", "Alfa", "Gamma"] {
+        t.clock.advance_secs(1);
+        let r = owner
+            .post(
+                &format!("/api/v1/folders/{fid}/documents"),
+                json!({"title": title}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+    let order = |html: &str| {
+        let mut found: Vec<(usize, &str)> = ["Alfa", "Beta", "Gamma"]
+            .into_iter()
+            .filter_map(|n| html.find(&format!(">{n}</a>")).map(|at| (at, n)))
+            .collect();
+        found.sort();
+        found
+            .into_iter()
+            .map(|(_, n)| n)
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+
+    // By name, the header says so and offers the other way round.
+    let r = page(&owner, &format!("/folders/{fid}")).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(order(&r.text), "Alfa Beta Gamma");
+    assert!(
+        r.text
+            .contains("aria-sort=\"ascending\"><a class=\"sort\" href=\"?sort=-name\""),
+        "{}",
+        r.text
+    );
+    assert!(r.text.contains("href=\"?sort=-updated\""), "{}", r.text);
+    let r = page(&owner, &format!("/folders/{fid}?sort=-name")).await;
+    assert_eq!(order(&r.text), "Gamma Beta Alfa");
+    assert!(r.text.contains("aria-sort=\"descending\""), "{}", r.text);
+    let r = page(&owner, &format!("/folders/{fid}?sort=-updated")).await;
+    assert_eq!(order(&r.text), "Gamma Alfa Beta");
+    let r = page(&owner, &format!("/folders/{fid}?sort=updated")).await;
+    assert_eq!(order(&r.text), "Beta Alfa Gamma");
+    let r = page(&owner, &format!("/c/{cid}?sort=-updated")).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    // An order that does not exist: the designed error page.
+    let r = page(&owner, &format!("/folders/{fid}?sort=size")).await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(r.text.contains("Nothing was changed"), "{}", r.text);
+}

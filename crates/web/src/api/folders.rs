@@ -7,12 +7,13 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use turva_app::folders::{self, Child, FolderChanges, FolderView, NewFolder};
+use turva_app::folders::{self, Child, FolderChanges, FolderView, NewFolder, Order};
 use turva_app::rows::FolderRow;
 use turva_app::App;
 use utoipa::ToSchema;
 
 use super::{List, PageQuery};
+use crate::error::ApiError;
 use crate::error::{ApiResult, Problem};
 use crate::extract::{id, ApiJson, ApiPath, ApiQuery, Auth, ClientCtx};
 
@@ -116,8 +117,48 @@ pub async fn create_folder(
     Ok((StatusCode::CREATED, Json(view_json(v))).into_response())
 }
 
+/// `?limit=&cursor=&sort=` of a folder listing.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ListingQuery {
+    /// How many items (1–200, default 50).
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page (of the same `sort`).
+    pub cursor: Option<String>,
+    /// `name` (the default), `-name`, `updated` (oldest change first) or
+    /// `-updated` (newest first); folders come before documents either way.
+    pub sort: Option<String>,
+}
+
+impl ListingQuery {
+    fn page(&self) -> PageQuery {
+        PageQuery {
+            limit: self.limit,
+            cursor: self.cursor.clone(),
+        }
+    }
+    fn order(&self) -> Result<Order, ApiError> {
+        parse_order(self.sort.as_deref()).ok_or_else(|| ApiError::BadInput {
+            field: Some("sort".into()),
+            detail: "sort must be name, -name, updated or -updated".into(),
+        })
+    }
+}
+
+/// A listing's order from its `sort` word (none: by name).
+pub fn parse_order(sort: Option<&str>) -> Option<Order> {
+    match sort.unwrap_or("name") {
+        "name" => Some(Order::Name),
+        "-name" => Some(Order::NameDesc),
+        "updated" => Some(Order::Updated),
+        "-updated" => Some(Order::UpdatedDesc),
+        _ => None,
+    }
+}
+
 /// Top-level folders the caller may view (members and guests).
-#[utoipa::path(get, path = "/api/v1/companies/{cid}/folders", tag = "folders", params(("cid" = String, Path, description = "company id"), PageQuery), responses(
+#[utoipa::path(get, path = "/api/v1/companies/{cid}/folders", tag = "folders", params(("cid" = String, Path, description = "company id"), ListingQuery), responses(
     (status = 200, description = "folders", body = List<FolderJson>),
     (status = 400, description = "malformed id or paging", body = Problem),
     (status = 401, description = "not signed in", body = Problem),
@@ -127,10 +168,20 @@ pub async fn list_folders(
     ClientCtx(ctx): ClientCtx,
     Auth(actor): Auth,
     ApiPath(cid): ApiPath<String>,
-    ApiQuery(q): ApiQuery<PageQuery>,
+    ApiQuery(q): ApiQuery<ListingQuery>,
 ) -> ApiResult<Json<List<FolderJson>>> {
     let cid = id("cid", &cid)?;
-    let page = folders::list_top(&app, &ctx, &actor, &cid, q.opaque_cursor(), q.limit()?).await?;
+    let (order, p) = (q.order()?, q.page());
+    let page = folders::list_top(
+        &app,
+        &ctx,
+        &actor,
+        &cid,
+        order,
+        p.opaque_cursor(),
+        p.limit()?,
+    )
+    .await?;
     Ok(Json(super::list(page, |f| folder_json(f, None))))
 }
 
@@ -240,8 +291,8 @@ pub struct ChildJson {
 }
 
 /// Folders and documents in a folder that the caller may view.
-#[utoipa::path(get, path = "/api/v1/folders/{fid}/children", tag = "folders", params(("fid" = String, Path, description = "folder id"), PageQuery), responses(
-    (status = 200, description = "folders first, then documents, each by name", body = List<ChildJson>),
+#[utoipa::path(get, path = "/api/v1/folders/{fid}/children", tag = "folders", params(("fid" = String, Path, description = "folder id"), ListingQuery), responses(
+    (status = 200, description = "folders first, then documents, each in the order asked for (by name unless `sort` says otherwise)", body = List<ChildJson>),
     (status = 400, description = "malformed id or paging", body = Problem),
     (status = 401, description = "not signed in", body = Problem),
     (status = 404, description = "no such folder, or not visible", body = Problem)))]
@@ -250,10 +301,20 @@ pub async fn list_children(
     ClientCtx(ctx): ClientCtx,
     Auth(actor): Auth,
     ApiPath(fid): ApiPath<String>,
-    ApiQuery(q): ApiQuery<PageQuery>,
+    ApiQuery(q): ApiQuery<ListingQuery>,
 ) -> ApiResult<Json<List<ChildJson>>> {
     let fid = id("fid", &fid)?;
-    let page = folders::children(&app, &ctx, &actor, &fid, q.opaque_cursor(), q.limit()?).await?;
+    let (order, p) = (q.order()?, q.page());
+    let page = folders::children(
+        &app,
+        &ctx,
+        &actor,
+        &fid,
+        order,
+        p.opaque_cursor(),
+        p.limit()?,
+    )
+    .await?;
     Ok(Json(super::list(page, |c| match c {
         Child::Folder(f) => ChildJson {
             kind: "folder".into(),

@@ -248,6 +248,7 @@ async fn move_page(
                 &viewer.ctx,
                 &viewer.actor,
                 target,
+                folders::Order::Name,
                 q.after.as_deref(),
                 super::PAGE_SIZE,
             )
@@ -273,6 +274,7 @@ async fn move_page(
                 &viewer.ctx,
                 &viewer.actor,
                 &folder.company_id,
+                folders::Order::Name,
                 q.after.as_deref(),
                 super::PAGE_SIZE,
             )

@@ -583,9 +583,9 @@ struct FolderPage<'a> {
     can_edit: bool,
     /// The page for a new folder from a template (or with more choices).
     new_folder_page: String,
-    /// The sharing dialog's address, for those who manage the folder.
     /// Rename, move, members' access (edit on the folder).
     settings_href: Option<String>,
+    /// The sharing dialog's address, for those who manage the folder.
     sharing_href: Option<String>,
     new_folder_action: String,
     new_document_href: Option<String>,
@@ -594,11 +594,61 @@ struct FolderPage<'a> {
     /// Moving this folder to the trash (manage on it).
     can_trash: bool,
     trash_action: String,
+    sorting: Sorting,
+}
+
+/// A listing's sortable columns: the current order, and each column's
+/// `aria-sort` and the address that sorts by it (or turns it around).
+struct Sorting {
+    /// The `sort` word of this page, kept by the pager's links.
+    current: &'static str,
+    name_aria: &'static str,
+    name_href: &'static str,
+    updated_aria: &'static str,
+    updated_href: &'static str,
+}
+
+impl Sorting {
+    fn of(order: folders::Order) -> Sorting {
+        use folders::Order::*;
+        let (current, name_aria, updated_aria) = match order {
+            Name => ("name", "ascending", "none"),
+            NameDesc => ("-name", "descending", "none"),
+            Updated => ("updated", "none", "ascending"),
+            UpdatedDesc => ("-updated", "none", "descending"),
+        };
+        Sorting {
+            current,
+            name_aria,
+            name_href: if order == Name {
+                "?sort=-name"
+            } else {
+                "?sort=name"
+            },
+            updated_aria,
+            // Newest first on the first click, then oldest first.
+            updated_href: if order == UpdatedDesc {
+                "?sort=updated"
+            } else {
+                "?sort=-updated"
+            },
+        }
+    }
+}
+
+/// The order a listing page asks for (`?sort=`).
+fn order_of(sort: Option<&str>) -> Result<folders::Order, AppError> {
+    crate::api::folders::parse_order(sort).ok_or_else(|| AppError::Malformed {
+        field: "sort",
+        reason: "must be name, -name, updated or -updated".into(),
+    })
 }
 
 #[derive(Deserialize)]
 struct Paging {
     after: Option<String>,
+    /// `name`, `-name`, `updated` or `-updated`.
+    sort: Option<String>,
     /// `name`: the new folder's name was refused.
     error: Option<String>,
     /// `trashed`: something here went to the trash.
@@ -643,11 +693,16 @@ async fn company_page(
         return error_page(&frame, &AppError::NotFound);
     };
     let t = frame.t;
+    let order = match order_of(paging.sort.as_deref()) {
+        Ok(o) => o,
+        Err(e) => return error_page(&frame, &e),
+    };
     let page = match folders::list_top(
         &app,
         &viewer.ctx,
         &viewer.actor,
         &cid,
+        order,
         paging.after.as_deref(),
         PAGE_SIZE,
     )
@@ -680,6 +735,7 @@ async fn company_page(
             notice: (paging.done.as_deref() == Some("trashed")).then_some(t.moved_to_trash),
             can_trash: false,
             trash_action: String::new(),
+            sorting: Sorting::of(order),
         },
     )
 }
@@ -707,11 +763,16 @@ async fn folder_page(
         Err(r) => return r,
     };
     let t = frame.t;
+    let order = match order_of(paging.sort.as_deref()) {
+        Ok(o) => o,
+        Err(e) => return error_page(&frame, &e),
+    };
     let page = match folders::children(
         &app,
         &viewer.ctx,
         &viewer.actor,
         &fid,
+        order,
         paging.after.as_deref(),
         PAGE_SIZE,
     )
@@ -770,6 +831,7 @@ async fn folder_page(
             },
             can_trash: view.right >= turva_model::access::Right::Manage,
             trash_action: format!("/folders/{fid}/trash"),
+            sorting: Sorting::of(order),
         },
     )
 }

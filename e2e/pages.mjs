@@ -113,6 +113,11 @@ try {
   await page.getByRole('link', { name: 'Tarkastus' }).click();
   await page.waitForURL('**/templates/*/edit');
   await audit('template-editor');
+  await page.goto(`${base}/c/${env('TURVA_COMPANY')}/templates`);
+  await page.getByRole('link', { name: 'Työmaa' }).click();
+  await page.waitForURL('**/folder-templates/*/edit');
+  check(await page.getByLabel('Sub-folders it makes (one a line)').inputValue() === 'Kuvat', 'the folder template\'s sub-folders');
+  await audit('folder-template-editor');
   await page.goto(`${base}/c/${env('TURVA_COMPANY')}/usage`);
   check(await page.locator('svg.bars rect.bar').count() >= 90, 'three charts of 30 days');
   await audit('usage');

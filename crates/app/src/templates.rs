@@ -506,6 +506,42 @@ pub async fn update_folder_template(
     ft_view(row)
 }
 
+/// One folder template (members), audited as a view.
+pub async fn get_folder_template(
+    app: &App,
+    ctx: &Ctx,
+    actor: &Actor,
+    id: &str,
+) -> Result<FolderTemplateView, AppError> {
+    let mut t = app.db().read().await?;
+    let current = store::folder_template_by_id(&mut t, id).await?;
+    let company_id = current
+        .as_ref()
+        .map(|c| c.company_id.clone())
+        .unwrap_or_default();
+    let mut tx = Some(t);
+    company_gate(
+        app,
+        ctx,
+        actor,
+        &company_id,
+        Action::ViewTemplates,
+        AuditAction::FolderTemplateView,
+        &mut tx,
+    )
+    .await?;
+    let tx = tx.ok_or_else(|| AppError::Internal("no transaction".into()))?;
+    let row = current.ok_or(AppError::NotFound)?;
+    let mut ev = Event::new(AuditAction::FolderTemplateView, Outcome::Allowed)
+        .actor(actor)
+        .company(&company_id)
+        .object(ObjectType::FolderTemplate, id);
+    ev.object_version = Some(row.version);
+    tx.commit().await?;
+    audit::record_read(app, ctx, ev).await?;
+    ft_view(row)
+}
+
 /// A company's folder templates (members).
 pub async fn list_folder_templates(
     app: &App,

@@ -83,6 +83,18 @@ async fn the_pages_work_in_a_real_browser() {
     let template = r.body["id"].as_str().unwrap_or_default().to_string();
     let r = owner
         .post(
+            &format!("/api/v1/companies/{cid}/folder-templates"),
+            json!({
+                "name": "Työmaa",
+                "identifiers": [{"key": "numero", "label": "Site number", "required": true, "names_folder": true}],
+                "folders": [{"name": "Kuvat"}],
+                "documents": [{"title": "Tarkastus", "template_id": template}]
+            }),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let r = owner
+        .post(
             &format!("/api/v1/folders/{folder}/documents"),
             json!({
                 "title": "Tarkastus 1",

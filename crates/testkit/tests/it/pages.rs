@@ -2162,3 +2162,144 @@ async fn a_folder_page_sorts_by_its_column_headers(t: TestApp) {
     assert_eq!(r.status, 400, "{}", r.text);
     assert!(r.text.contains("Nothing was changed"), "{}", r.text);
 }
+
+both!(admins_edit_folder_templates_row_by_row);
+async fn admins_edit_folder_templates_row_by_row(t: TestApp) {
+    let (cid, owner) = t
+        .company_with_owner("Kansiopohjat Oy", "pages.ftemplates@example.test")
+        .await;
+    let r = owner
+        .post(
+            &format!("/api/v1/companies/{cid}/templates"),
+            json!({"name": "Aloituskokous", "fields": [{"key": "pvm", "type": "date", "label": "Date"}]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let doc_template = r.body["id"].as_str().unwrap_or_default().to_string();
+    let r = page(&owner, &format!("/c/{cid}/templates")).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.text.contains("Folder templates"), "{}", r.text);
+    let csrf = hidden(&r.text, "csrf");
+    let r = form(
+        &owner,
+        &format!("/c/{cid}/folder-templates"),
+        &[("csrf", &csrf), ("name", "Työmaa")],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let id = r
+        .text
+        .split("action=\"/folder-templates/")
+        .nth(1)
+        .and_then(|s| s.split('/').next())
+        .unwrap_or_default()
+        .to_string();
+    let edit = format!("/folder-templates/{id}/edit");
+    assert!(
+        r.text
+            .contains(&format!("<option value=\"{doc_template}\"")),
+        "{}",
+        r.text
+    );
+
+    // Two identifiers (the second placed first), two sub-folders, a document.
+    let filled = |names_a: &'static str| {
+        let csrf = csrf.clone();
+        let doc_template = doc_template.clone();
+        let edit = edit.clone();
+        let owner = &owner;
+        async move {
+            form(
+                owner,
+                &edit,
+                &[
+                    ("csrf", csrf.as_str()),
+                    ("name", "Työmaa"),
+                    ("icount", "2"),
+                    ("i0.key", "numero"),
+                    ("i0.label", "Site number"),
+                    ("i0.pos", "2"),
+                    ("i0.required", "true"),
+                    ("i0.names_folder", "true"),
+                    ("i1.key", "asiakas"),
+                    ("i1.label", "Client"),
+                    ("i1.pos", "1"),
+                    ("i1.names_folder", names_a),
+                    ("folders", "Kuvat\nRaportit\n"),
+                    ("dcount", "1"),
+                    ("d0.title", "Aloituskokous"),
+                    ("d0.template_id", doc_template.as_str()),
+                ],
+            )
+            .await
+        }
+    };
+    // Two identifiers may not both name the folder: said, nothing saved.
+    let r = filled("true").await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert!(
+        r.text.contains("only one identifier may name the folder"),
+        "{}",
+        r.text
+    );
+    let r = filled("").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(
+        r.text.contains("The folder template is saved"),
+        "{}",
+        r.text
+    );
+    assert!(r.text.contains("(Version 2)"), "{}", r.text);
+    let asiakas = r.text.find("value=\"asiakas\"").unwrap_or(usize::MAX);
+    let numero = r.text.find("value=\"numero\"").unwrap_or(0);
+    assert!(asiakas < numero, "placed by their numbers");
+    assert!(r.text.contains(">Kuvat\nRaportit</textarea>"), "{}", r.text);
+
+    // What the template now makes.
+    let r = owner
+        .post(
+            &format!("/api/v1/companies/{cid}/folders"),
+            json!({"template_id": id, "identifiers": {"numero": "T-7"}}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.body["name"], json!("T-7"));
+    let fid = r.body["id"].as_str().unwrap_or_default().to_string();
+    let r = owner.get(&format!("/api/v1/folders/{fid}/children")).await;
+    let names: Vec<String> = r.body["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|i| {
+            i["name"]
+                .as_str()
+                .or(i["title"].as_str())
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(names, ["Kuvat", "Raportit", "Aloituskokous"], "{}", r.body);
+    assert_eq!(
+        t.audit_rows_where("action = 'folder_template.update'")
+            .await
+            .len(),
+        1,
+        "one saved version"
+    );
+
+    // A member sees the list, not the editor; a stranger not even that.
+    let (member, _) = t
+        .member(&owner, &cid, "pages.ftmember@example.test", "member")
+        .await;
+    let r = page(&member, &format!("/c/{cid}/templates")).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(!r.text.contains(&format!("href=\"{edit}\"")), "{}", r.text);
+    assert_eq!(page(&member, &edit).await.status, 403);
+    let mcsrf = hidden(&r.text, "csrf");
+    let r = form(&member, &edit, &[("csrf", &mcsrf), ("name", "Oma")]).await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    let (_, stranger) = t
+        .company_with_owner("Muu Oy", "pages.ftstranger@example.test")
+        .await;
+    assert_eq!(page(&stranger, &edit).await.status, 404);
+}

@@ -15,6 +15,7 @@ mod audit;
 mod documents;
 mod edit;
 mod folder_settings;
+mod folder_templates_admin;
 mod history;
 pub mod i18n;
 mod members;
@@ -91,6 +92,14 @@ pub fn routes() -> Router<App> {
         .route(
             "/templates/{id}/edit",
             get(templates_admin::edit_page).post(templates_admin::save),
+        )
+        .route(
+            "/c/{cid}/folder-templates",
+            post(folder_templates_admin::create),
+        )
+        .route(
+            "/folder-templates/{id}/edit",
+            get(folder_templates_admin::edit_page).post(folder_templates_admin::save),
         )
         .route("/c/{cid}/audit/export", get(audit::export))
         .route("/reauth", get(audit::reauth_page).post(audit::reauth))

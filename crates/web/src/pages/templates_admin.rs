@@ -1,4 +1,5 @@
-//! Document templates for a company's admins: the list, a new template,
+//! Document templates for a company's admins: the list (with the folder
+//! templates, edited in `folder_templates_admin.rs`), a new template,
 //! and the field editor (add, reorder, type, required, unit, choices,
 //! help; remove) without a script: each field is a row of the form, its
 //! place a number. Saving makes a new template version through
@@ -29,6 +30,8 @@ struct ListPage<'a> {
     admin: bool,
     /// (id, name, version, fields)
     templates: Vec<(String, String, i64, usize)>,
+    /// (id, name, version, identifier fields)
+    folder_templates: Vec<(String, String, i64, usize)>,
     error: Option<String>,
 }
 
@@ -46,6 +49,12 @@ pub async fn list_page(
         Ok(p) => p.items,
         Err(e) => return error_page(&frame, &e),
     };
+    let listed =
+        templates::list_folder_templates(&app, &viewer.ctx, &viewer.actor, &cid, None, 200);
+    let folder_list = match listed.await {
+        Ok(p) => p.items,
+        Err(e) => return error_page(&frame, &e),
+    };
     let company = frame.company_link(&cid);
     render(
         StatusCode::OK,
@@ -59,6 +68,13 @@ pub async fn list_page(
             templates: list
                 .into_iter()
                 .map(|v| (v.row.id, v.row.name, v.row.version, v.fields.len()))
+                .collect(),
+            folder_templates: folder_list
+                .into_iter()
+                .map(|v| {
+                    let n = v.definition.identifiers.len();
+                    (v.row.id, v.row.name, v.row.version, n)
+                })
                 .collect(),
             error: None,
         },

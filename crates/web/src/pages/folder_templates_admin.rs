@@ -18,7 +18,9 @@ use turva_app::templates::{
 use turva_app::{App, AppError};
 
 use super::i18n::Texts;
-use super::{csrf_checked, error_page, render, value, Bar, Fields, Viewer, ASSET_VERSION};
+use super::{
+    csrf_checked, error_page, refused_value, render, value, Bar, Fields, Viewer, ASSET_VERSION,
+};
 
 /// `POST /c/{cid}/folder-templates`: a new, empty folder template, then
 /// its editor.
@@ -285,13 +287,10 @@ pub async fn save(
     );
     match saved.await {
         Ok(_) => Redirect::to(&format!("/folder-templates/{id}/edit?done=saved")).into_response(),
-        Err(AppError::Invalid { field, reason } | AppError::Malformed { field, reason }) => {
-            edit_page_of(&app, &viewer, &id, None, Some(format!("{field}: {reason}"))).await
-        }
-        Err(AppError::InvalidValue { field, reason }) => {
-            edit_page_of(&app, &viewer, &id, None, Some(format!("{field}: {reason}"))).await
-        }
-        Err(e) => error_page(&viewer.bare(), &e),
+        Err(e) => match refused_value(&e) {
+            Some(why) => edit_page_of(&app, &viewer, &id, None, Some(why)).await,
+            None => error_page(&viewer.bare(), &e),
+        },
     }
 }
 

@@ -15,7 +15,8 @@ use turva_app::{companies, members, App, AppError};
 
 use super::i18n::Texts;
 use super::{
-    csrf_checked, error_page, render, value, Bar, CompanyLink, Fields, Viewer, ASSET_VERSION,
+    csrf_checked, error_page, refused_value, render, value, Bar, CompanyLink, Fields, Viewer,
+    ASSET_VERSION,
 };
 
 pub struct MemberLine {
@@ -165,12 +166,12 @@ async fn outcome(
         Err(AppError::ReauthRequired) => {
             Redirect::to(&format!("/reauth?next={}", super::encode(&here))).into_response()
         }
-        Err(AppError::Invalid { field, reason } | AppError::Malformed { field, reason }) => {
-            let why = format!("{field}: {reason}");
-            members_page(app, viewer, cid, typed_email, None, Some(why)).await
-        }
-        Err(AppError::InvalidValue { field, reason }) => {
-            let why = format!("{field}: {reason}");
+        Err(
+            e @ (AppError::Invalid { .. }
+            | AppError::Malformed { .. }
+            | AppError::InvalidValue { .. }),
+        ) => {
+            let why = refused_value(&e).unwrap_or_default();
             members_page(app, viewer, cid, typed_email, None, Some(why)).await
         }
         Err(AppError::Conflict(why)) => {

@@ -417,6 +417,19 @@ impl Viewer {
     }
 }
 
+/// `field: reason` for a refused value (`Invalid`, `Malformed`,
+/// `InvalidValue`): what a form shows above itself; `None` for any other
+/// failure.
+pub(crate) fn refused_value(e: &AppError) -> Option<String> {
+    match e {
+        AppError::Invalid { field, reason } | AppError::Malformed { field, reason } => {
+            Some(format!("{field}: {reason}"))
+        }
+        AppError::InvalidValue { field, reason } => Some(format!("{field}: {reason}")),
+        _ => None,
+    }
+}
+
 /// A form post's fields as sent, in order (a list can repeat a name).
 pub(crate) type Fields = Vec<(String, String)>;
 

@@ -12,10 +12,12 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use turva_app::folders::{self, NewFolder};
 use turva_app::templates::{self, FolderTemplateView};
-use turva_app::{App, AppError};
+use turva_app::App;
 
 use super::i18n::Texts;
-use super::{csrf_checked, error_page, render, value, Bar, Fields, Viewer, ASSET_VERSION};
+use super::{
+    csrf_checked, error_page, refused_value, render, value, Bar, Fields, Viewer, ASSET_VERSION,
+};
 
 #[derive(Template)]
 #[template(path = "new_folder.html")]
@@ -181,31 +183,14 @@ async fn create(app: &App, viewer: &Viewer, place: Place, form: &Fields) -> Resp
     };
     match folders::create(app, &viewer.ctx, &viewer.actor, &company, new).await {
         Ok(v) => Redirect::to(&format!("/folders/{}", v.folder.id)).into_response(),
-        Err(AppError::Invalid { field, reason } | AppError::Malformed { field, reason }) => {
-            let why = format!("{field}: {reason}");
-            form_page(
-                app,
-                viewer,
-                &place,
-                template.unwrap_or(""),
-                Some(form),
-                Some(why),
-            )
-            .await
-        }
-        Err(AppError::InvalidValue { field, reason }) => {
-            let why = format!("{field}: {reason}");
-            form_page(
-                app,
-                viewer,
-                &place,
-                template.unwrap_or(""),
-                Some(form),
-                Some(why),
-            )
-            .await
-        }
-        Err(e) => error_page(&viewer.bare(), &e),
+        Err(e) => match refused_value(&e) {
+            Some(why) => {
+                let place = &place;
+                let template = template.unwrap_or("");
+                form_page(app, viewer, place, template, Some(form), Some(why)).await
+            }
+            None => error_page(&viewer.bare(), &e),
+        },
     }
 }
 

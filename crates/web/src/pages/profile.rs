@@ -14,7 +14,10 @@ use serde::Deserialize;
 use turva_app::{api_tokens, auth, mfa, App, AppError};
 
 use super::i18n::Texts;
-use super::{csrf_checked, error_page, render, value, Bar, Fields, Frame, Viewer, ASSET_VERSION};
+use super::{
+    csrf_checked, error_page, refused_value, render, value, Bar, Fields, Frame, Viewer,
+    ASSET_VERSION,
+};
 
 #[derive(Template)]
 #[template(path = "profile.html")]
@@ -232,13 +235,10 @@ pub async fn create_token(
                 token: &created.token,
             },
         ),
-        Err(AppError::Invalid { field, reason } | AppError::Malformed { field, reason }) => {
-            profile_page(&app, &viewer, None, Some(format!("{field}: {reason}"))).await
-        }
-        Err(AppError::InvalidValue { field, reason }) => {
-            profile_page(&app, &viewer, None, Some(format!("{field}: {reason}"))).await
-        }
-        Err(e) => or_reauth(&frame, &e),
+        Err(e) => match refused_value(&e) {
+            Some(why) => profile_page(&app, &viewer, None, Some(why)).await,
+            None => or_reauth(&frame, &e),
+        },
     }
 }
 

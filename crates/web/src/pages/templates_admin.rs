@@ -11,12 +11,13 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use serde::Deserialize;
-use turva_app::{templates, App, AppError};
+use turva_app::{templates, App};
 use turva_model::template::{Field, FieldType};
 
 use super::i18n::{Texts, FIELD_TYPES};
 use super::{
-    csrf_checked, error_page, render, value, Bar, CompanyLink, Fields, Viewer, ASSET_VERSION,
+    csrf_checked, error_page, refused_value, render, value, Bar, CompanyLink, Fields, Viewer,
+    ASSET_VERSION,
 };
 
 #[derive(Template)]
@@ -313,13 +314,10 @@ pub async fn save(
     .await
     {
         Ok(_) => Redirect::to(&format!("/templates/{id}/edit?done=saved")).into_response(),
-        Err(AppError::Invalid { field, reason } | AppError::Malformed { field, reason }) => {
-            edit_page_of(&app, &viewer, &id, None, Some(format!("{field}: {reason}"))).await
-        }
-        Err(AppError::InvalidValue { field, reason }) => {
-            edit_page_of(&app, &viewer, &id, None, Some(format!("{field}: {reason}"))).await
-        }
-        Err(e) => error_page(&viewer.bare(), &e),
+        Err(e) => match refused_value(&e) {
+            Some(why) => edit_page_of(&app, &viewer, &id, None, Some(why)).await,
+            None => error_page(&viewer.bare(), &e),
+        },
     }
 }
 

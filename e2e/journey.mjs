@@ -150,8 +150,16 @@ try {
   writeFileSync(photo, Buffer.from(
     'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==', 'base64'));
   await page.getByLabel('Kuvat: Take or choose a photo').setInputFiles(photo);
+  // The script sends it with a progress bar, then goes to the document
+  // (held back half a second here, so that the bar can be seen).
+  await page.route('**/files', async (route) => {
+    await new Promise((done) => setTimeout(done, 500));
+    await route.continue();
+  });
   await page.getByRole('button', { name: 'Upload' }).nth(1).click();
-  await page.waitForURL(documentUrl);
+  check(await page.locator('[data-upload-progress]').nth(1).isVisible(), 'the upload shows its progress');
+  await page.locator('img.thumb').waitFor();
+  await page.unroute('**/files');
   check(await page.locator('img.thumb').count() === 1, 'the photo is shown');
 
   // 5. Shared with a guest until a day.

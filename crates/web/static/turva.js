@@ -1,7 +1,7 @@
 // Turva's one script, loaded from this origin (the CSP allows no other and
 // no inline script). Progressive enhancement only: every page works
-// without it. It adds passkeys: registering one on the profile page and
-// signing in with one. The browser's WebAuthn answer is posted by a plain
+// without it. It adds passkeys (registering one on the profile page and
+// signing in with one) and a progress bar to uploads. The browser's WebAuthn answer is posted by a plain
 // form to a page route, which decides like the API does; the session
 // cookie stays HttpOnly and no token is kept where scripts can read it
 // (the CSRF token read here is in the page already).
@@ -64,5 +64,52 @@
     } catch (error) {
       fail(form, error);
     }
+  });
+
+  // Uploads (forms marked data-upload): the same multipart post, sent by
+  // XHR to show its progress. The server answers the redirect that ends
+  // it as 200 with Turva-Location (Turva-Navigate: manual), and the page
+  // goes there; a refusal's designed page takes this one's place.
+  document.addEventListener('submit', (event) => {
+    const form = event.target;
+    if (!form.matches('form[data-upload]')) return;
+    event.preventDefault();
+    const box = form.querySelector('[data-upload-progress]');
+    const bar = box.querySelector('progress');
+    const status = box.querySelector('[data-upload-status]');
+    const button = form.querySelector('button[type="submit"]');
+    box.hidden = false;
+    bar.value = 0;
+    status.textContent = '0 %';
+    button.disabled = true;
+    const xhr = new XMLHttpRequest();
+    xhr.open('POST', form.action);
+    xhr.setRequestHeader('Turva-Navigate', 'manual');
+    xhr.upload.addEventListener('progress', (e) => {
+      if (!e.lengthComputable) return;
+      const percent = Math.floor((100 * e.loaded) / e.total);
+      bar.value = percent;
+      status.textContent = `${percent} %`;
+    });
+    xhr.addEventListener('load', () => {
+      const to = xhr.getResponseHeader('Turva-Location');
+      if (to) {
+        window.location.assign(to);
+        return;
+      }
+      const page = new DOMParser().parseFromString(xhr.responseText, 'text/html');
+      const main = page.querySelector('main');
+      if (main) {
+        document.title = page.title;
+        document.querySelector('main').replaceWith(document.importNode(main, true));
+      }
+    });
+    const stopped = () => {
+      button.disabled = false;
+      status.textContent = status.dataset.failed;
+    };
+    xhr.addEventListener('error', stopped);
+    xhr.addEventListener('abort', stopped);
+    xhr.send(new FormData(form));
   });
 })();

@@ -644,6 +644,18 @@ async fn forms_make_folders_and_documents_and_an_edit_loses_nothing(t: TestApp) 
 
 /// A multipart form as a browser sends it: text parts, then the file.
 async fn multipart(c: &Client, path: &str, texts: &[(&str, &str)], file: (&str, &[u8])) -> Answer {
+    let (content_type, body) = multipart_body(texts, file);
+    c.send(
+        c.raw()
+            .post(c.url(path))
+            .header("content-type", content_type)
+            .body(body),
+    )
+    .await
+}
+
+/// A multipart form's content type and body: the text fields, then `file`.
+fn multipart_body(texts: &[(&str, &str)], file: (&str, &[u8])) -> (String, Vec<u8>) {
     let boundary = "turva-page-form-5b1c";
     let mut body = Vec::new();
     for (name, value) in texts {
@@ -661,16 +673,7 @@ async fn multipart(c: &Client, path: &str, texts: &[(&str, &str)], file: (&str, 
     );
     body.extend_from_slice(file.1);
     body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    c.send(
-        c.raw()
-            .post(c.url(path))
-            .header(
-                "content-type",
-                format!("multipart/form-data; boundary={boundary}"),
-            )
-            .body(body),
-    )
-    .await
+    (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
 both!(a_photo_taken_on_the_page_lands_in_its_field, |c| {
@@ -736,6 +739,31 @@ async fn a_photo_taken_on_the_page_lands_in_its_field(t: TestApp) {
     assert_eq!(r.status, 200);
     assert!(r.text.contains("role=\"alert\""), "{}", r.text);
     assert_eq!(t.count("files").await, 1);
+
+    // The page's script asks for the end as an address, not a redirect
+    // (its XHR would follow one and view the document once more).
+    let viewed = format!("action = 'document.view' AND object_id = '{did}'");
+    let before = t.audit_rows_where(&viewed).await.len();
+    let (content_type, body) = multipart_body(&[("csrf", &csrf)], ("toinen.png", &photo));
+    let r = owner
+        .send(
+            owner
+                .raw()
+                .post(owner.url(&path))
+                .header("content-type", content_type)
+                .header("turva-navigate", "manual")
+                .body(body),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        r.header("turva-location"),
+        Some(format!("/documents/{did}").as_str())
+    );
+    assert!(r.text.is_empty(), "{}", r.text);
+    assert_eq!(t.count("files").await, 2);
+    let after = t.audit_rows_where(&viewed).await.len();
+    assert_eq!(after, before, "no view of the document on the way");
 }
 
 both!(a_document_shared_on_the_page_is_all_the_guest_sees_until_revoked);

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use askama::Template;
 use axum::extract::multipart::{Multipart, MultipartRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use futures_util::StreamExt;
 use serde_json::Value;
@@ -237,10 +237,36 @@ pub async fn page(
 /// `POST /documents/{did}/files` (multipart: `csrf`, optionally `field`,
 /// then `file`): the attachment streamed in, as through the API; with
 /// `field`, also added to that file field (a photo taken for it).
+///
+/// The page's script sends it with `Turva-Navigate: manual` to show the
+/// upload's progress: then the redirect that ends it is answered as 200
+/// with the address in `Turva-Location`, for the script to go to (an XHR
+/// would follow it itself, and view the document once more).
 pub async fn upload(
     State(app): State<App>,
     viewer: Viewer,
     Path(did): Path<String>,
+    headers: HeaderMap,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Response {
+    let done = receive(app, viewer, did, multipart).await;
+    let manual = headers
+        .get("turva-navigate")
+        .is_some_and(|v| v.as_bytes() == b"manual");
+    match done.headers().get(header::LOCATION) {
+        Some(to) if manual && done.status().is_redirection() => {
+            let mut answer = StatusCode::OK.into_response();
+            answer.headers_mut().insert("turva-location", to.clone());
+            answer
+        }
+        _ => done,
+    }
+}
+
+async fn receive(
+    app: App,
+    viewer: Viewer,
+    did: String,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Response {
     let bare = viewer.bare();

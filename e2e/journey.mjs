@@ -143,8 +143,19 @@ try {
   const documentUrl = page.url().replace(/\/edit$/, '');
   const document = documentUrl.split('/documents/')[1];
   await page.getByLabel('Kohde').fill('Itäjulkisivu');
+  // A signature drawn on the pad.
+  await page.getByLabel("Signer's name").fill('Olli Omistaja');
+  const pad = await page.locator('[data-signature-pad] canvas').boundingBox();
+  await page.mouse.move(pad.x + 20, pad.y + pad.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(pad.x + pad.width / 3, pad.y + 10, { steps: 8 });
+  await page.mouse.move(pad.x + pad.width / 2, pad.y + pad.height - 10, { steps: 8 });
+  await page.mouse.up();
+  check((await page.locator('[data-signature-image]').inputValue()).startsWith('data:image/png;base64,'), 'the drawing is in the form');
+  await audit('document-form-signature');
   await page.getByRole('button', { name: 'Save' }).click();
   await page.waitForURL(documentUrl);
+  check(await page.locator('figure.signature img').count() === 1, 'the signature is shown');
   const photo = join(profile, 'julkisivu.png');
   // A 1×1 PNG.
   writeFileSync(photo, Buffer.from(

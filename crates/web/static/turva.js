@@ -1,7 +1,8 @@
 // Turva's one script, loaded from this origin (the CSP allows no other and
 // no inline script). Progressive enhancement only: every page works
 // without it. It adds passkeys (registering one on the profile page and
-// signing in with one) and a progress bar to uploads. The browser's WebAuthn answer is posted by a plain
+// signing in with one), a progress bar to uploads, and a pad to draw
+// signatures on (kept as a PNG data URL in the form's hidden field). The browser's WebAuthn answer is posted by a plain
 // form to a page route, which decides like the API does; the session
 // cookie stays HttpOnly and no token is kept where scripts can read it
 // (the CSRF token read here is in the page already).
@@ -112,4 +113,53 @@
     xhr.addEventListener('abort', stopped);
     xhr.send(new FormData(form));
   });
+
+  // Signature pads: strokes drawn with a finger, a pen or the mouse; each
+  // stroke's end stores the drawing in the field's hidden input.
+  for (const pad of document.querySelectorAll('[data-signature-pad]')) {
+    const field = pad.closest('fieldset');
+    const image = field.querySelector('[data-signature-image]');
+    const shown = field.querySelector('[data-signature-now]');
+    const canvas = pad.querySelector('canvas');
+    const ink = canvas.getContext('2d');
+    pad.hidden = false;
+    field.querySelector('[data-signature-nojs]').hidden = true;
+    ink.lineWidth = 3;
+    ink.lineCap = 'round';
+    ink.lineJoin = 'round';
+    ink.strokeStyle = '#1b1f24';
+    const at = (e) => {
+      const box = canvas.getBoundingClientRect();
+      return [
+        ((e.clientX - box.left) * canvas.width) / box.width,
+        ((e.clientY - box.top) * canvas.height) / box.height,
+      ];
+    };
+    let drawing = false;
+    canvas.addEventListener('pointerdown', (e) => {
+      drawing = true;
+      canvas.setPointerCapture(e.pointerId);
+      ink.beginPath();
+      ink.moveTo(...at(e));
+      e.preventDefault();
+    });
+    canvas.addEventListener('pointermove', (e) => {
+      if (!drawing) return;
+      ink.lineTo(...at(e));
+      ink.stroke();
+    });
+    const end = () => {
+      if (!drawing) return;
+      drawing = false;
+      image.value = canvas.toDataURL('image/png');
+      if (shown) shown.hidden = true;
+    };
+    canvas.addEventListener('pointerup', end);
+    canvas.addEventListener('pointercancel', end);
+    pad.querySelector('[data-signature-clear]').addEventListener('click', () => {
+      ink.clearRect(0, 0, canvas.width, canvas.height);
+      image.value = '';
+      if (shown) shown.hidden = true;
+    });
+  }
 })();

@@ -231,7 +231,8 @@ async fn owners_templates(t: &TestApp, cid: &str) {
                 "name": "Kuvaus",
                 "fields": [
                     {"key": "kohde", "type": "text", "label": "Kohde", "required": true},
-                    {"key": "kuvat", "type": "file", "label": "Kuvat"}
+                    {"key": "kuvat", "type": "file", "label": "Kuvat"},
+                    {"key": "kuittaus", "type": "signature", "label": "Kuittaus"}
                 ]
             }),
         )

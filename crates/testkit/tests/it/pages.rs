@@ -2331,3 +2331,93 @@ async fn admins_edit_folder_templates_row_by_row(t: TestApp) {
         .await;
     assert_eq!(page(&stranger, &edit).await.status, 404);
 }
+
+both!(a_signature_drawn_on_the_form_is_saved_with_its_signer);
+async fn a_signature_drawn_on_the_form_is_saved_with_its_signer(t: TestApp) {
+    let (cid, owner) = t
+        .company_with_owner("Allekirjoitus Oy", "pages.signer@example.test")
+        .await;
+    let r = owner
+        .post(
+            &format!("/api/v1/companies/{cid}/templates"),
+            json!({"name": "Luovutus", "fields": [{"key": "kuittaus", "type": "signature", "label": "Kuittaus"}]}),
+        )
+        .await;
+    let tid = r.body["id"].as_str().unwrap_or_default().to_string();
+    let r = owner
+        .post(
+            &format!("/api/v1/companies/{cid}/folders"),
+            json!({"name": "Luovutukset"}),
+        )
+        .await;
+    let fid = r.body["id"].as_str().unwrap_or_default().to_string();
+    let r = owner
+        .post(
+            &format!("/api/v1/folders/{fid}/documents"),
+            json!({"title": "Avaimet", "template_id": tid}),
+        )
+        .await;
+    let did = r.body["id"].as_str().unwrap_or_default().to_string();
+    let edit = format!("/documents/{did}/edit");
+    let r = page(&owner, &edit).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.text.contains("data-signature-pad"), "{}", r.text);
+    assert!(r.text.contains("name=\"f.kuittaus.signer\""), "{}", r.text);
+    let csrf = hidden(&r.text, "csrf");
+    let send = |version: &'static str, signer: &'static str, image: &'static str| {
+        let (owner, edit, csrf) = (&owner, &edit, csrf.clone());
+        async move {
+            form(
+                owner,
+                edit,
+                &[
+                    ("csrf", csrf.as_str()),
+                    ("version", version),
+                    ("title", "Avaimet"),
+                    ("f.kuittaus.signer", signer),
+                    ("f.kuittaus.image", image),
+                ],
+            )
+            .await
+        }
+    };
+    // A name without a drawing: said next to the field, the name kept.
+    let r = send("1", "Maija Vastaanottaja", "").await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert!(r.text.contains("Draw the signature"), "{}", r.text);
+    assert!(
+        r.text.contains("value=\"Maija Vastaanottaja\""),
+        "{}",
+        r.text
+    );
+    // Not a PNG: refused by the document's rules, nothing saved.
+    let r = send("1", "Maija Vastaanottaja", "javascript:alert(1)").await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert_eq!(
+        owner.get(&format!("/api/v1/documents/{did}")).await.body["version"],
+        1
+    );
+
+    let png = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==";
+    let r = send("1", "Maija Vastaanottaja", png).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(
+        r.text.contains("<figure class=\"signature\">"),
+        "{}",
+        r.text
+    );
+    let doc = owner.get(&format!("/api/v1/documents/{did}")).await;
+    assert_eq!(
+        doc.body["fields"]["kuittaus"],
+        json!({"signer": "Maija Vastaanottaja", "image": png})
+    );
+    // The form shows it and keeps it when saved again unchanged.
+    let r = page(&owner, &edit).await;
+    assert!(r.text.contains("data-signature-now"), "{}", r.text);
+    assert_eq!(hidden(&r.text, "f.kuittaus.image"), png);
+    // Cleared: no signature any more.
+    let r = send("2", "", "").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let doc = owner.get(&format!("/api/v1/documents/{did}")).await;
+    assert_eq!(doc.body["fields"].get("kuittaus"), None, "{}", doc.body);
+}

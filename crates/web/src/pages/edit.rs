@@ -191,8 +191,8 @@ pub enum Input {
     Multi(Vec<(String, bool)>),
     /// (file id, name, selected)
     Files(Vec<(String, String, bool)>),
-    /// Shown, not edited here (a signature).
-    Fixed(String),
+    /// (signer, image as a PNG data URL): drawn on the page by the script.
+    Signature(String, String),
 }
 
 pub struct FieldInput {
@@ -240,7 +240,7 @@ fn plain(v: &Value) -> String {
     }
 }
 
-fn input(t: &Texts, f: &Field, v: Option<&Value>, files: &[(String, String)]) -> Input {
+fn input(f: &Field, v: Option<&Value>, files: &[(String, String)]) -> Input {
     let v = v.unwrap_or(&Value::Null);
     let chosen = |o: &str| match v {
         Value::Array(items) => items.iter().any(|i| i.as_str() == Some(o)),
@@ -265,11 +265,10 @@ fn input(t: &Texts, f: &Field, v: Option<&Value>, files: &[(String, String)]) ->
                 .map(|(id, name)| (id.clone(), name.clone(), chosen(id)))
                 .collect(),
         ),
-        FieldType::Signature => Input::Fixed(if v.is_null() {
-            "—".into()
-        } else {
-            format!("{} {}", t.signed_by, plain(v))
-        }),
+        FieldType::Signature => {
+            let part = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or_default();
+            Input::Signature(part("signer").to_string(), part("image").to_string())
+        }
     }
 }
 
@@ -278,7 +277,19 @@ fn typed(t: &Texts, f: &Field, form: &Fields) -> Option<Result<Value, String>> {
     let name = format!("f.{}", f.key);
     let one = value(form, &name).map(str::trim);
     Some(Ok(match f.kind {
-        FieldType::Signature => return None,
+        FieldType::Signature => {
+            let part = |k: &str| value(form, &format!("{name}.{k}")).map(str::trim);
+            return match (part("signer"), part("image")) {
+                // Not in the form: left as it is.
+                (None, None) => None,
+                (Some("") | None, Some("") | None) => Some(Ok(Value::Null)),
+                (Some(signer), Some(image)) if !signer.is_empty() && !image.is_empty() => {
+                    Some(Ok(serde_json::json!({"signer": signer, "image": image})))
+                }
+                (Some(signer), _) if !signer.is_empty() => Some(Err(t.signature_missing.into())),
+                _ => Some(Err(t.signer_missing.into())),
+            };
+        }
         FieldType::Checkbox => {
             let all = values(form, &name);
             Value::Bool(all.contains(&"true"))
@@ -353,6 +364,13 @@ fn page_of(
                 Some((sent, errors)) => {
                     let mine = match typed(t, f, sent) {
                         Some(Ok(v)) => Some(v),
+                        // A half-made signature: as it was given.
+                        Some(Err(_)) if f.kind == FieldType::Signature => {
+                            let part = |k: &str| {
+                                value(sent, &format!("f.{}.{k}", f.key)).unwrap_or_default()
+                            };
+                            Some(serde_json::json!({"signer": part("signer"), "image": part("image")}))
+                        }
                         // Not a number: keep the text as typed.
                         Some(Err(_)) => value(sent, &format!("f.{}", f.key))
                             .map(|s| Value::String(s.to_string())),
@@ -372,7 +390,7 @@ fn page_of(
                 label: f.label.clone(),
                 help: f.help.clone(),
                 required: f.required,
-                input: input(t, f, shown.as_ref(), &files),
+                input: input(f, shown.as_ref(), &files),
                 error,
                 newest,
             }

@@ -2128,6 +2128,22 @@ async fn a_folder_is_renamed_restricted_and_moved_on_its_settings_page(t: TestAp
             .status,
         404
     );
+
+    // In Finnish, the refusal is Finnish too.
+    let r = owner.patch("/api/v1/me", json!({"language": "fi"})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = form(
+        &owner,
+        &format!("/folders/{a}/rename"),
+        &[("csrf", &csrf), ("name", "A/B")],
+    )
+    .await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert!(
+        r.text.contains("Nimi: ei saa sisältää merkkiä / tai"),
+        "{}",
+        r.text
+    );
 }
 
 both!(a_folder_page_sorts_by_its_column_headers);

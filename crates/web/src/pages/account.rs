@@ -123,13 +123,13 @@ fn dead_link(t: &'static Texts, title: &str) -> Response {
 fn refused_password(t: &'static Texts, e: &AppError) -> Option<String> {
     match e {
         AppError::Invalid { field, reason } if *field == "password" => {
-            Some(format!("{} {reason}", t.password_refused))
+            Some(format!("{} {}", t.password_refused, t.reason(reason)))
         }
         AppError::InvalidValue { field, reason } if field == "password" => {
-            Some(format!("{} {reason}", t.password_refused))
+            Some(format!("{} {}", t.password_refused, t.reason(reason)))
         }
         AppError::Malformed { field, reason } if *field == "password" || *field == "name" => {
-            Some(format!("{} {reason}", t.password_refused))
+            Some(format!("{} {}", t.password_refused, t.reason(reason)))
         }
         _ => None,
     }
@@ -489,11 +489,12 @@ pub async fn setup(
             None => match &e {
                 AppError::Invalid { reason, .. } | AppError::Malformed { reason, .. } => again(
                     StatusCode::UNPROCESSABLE_ENTITY,
-                    format!("{}: {reason}", t.email),
+                    format!("{}: {}", t.email, t.reason(reason)),
                 ),
-                AppError::Conflict(why) => {
-                    again(StatusCode::CONFLICT, format!("{}: {why}", t.email))
-                }
+                AppError::Conflict(why) => again(
+                    StatusCode::CONFLICT,
+                    format!("{}: {}", t.email, t.reason(why)),
+                ),
                 _ => error_page(&Frame { t, bar: None }, &e),
             },
         },

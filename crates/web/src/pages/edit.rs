@@ -522,7 +522,7 @@ pub async fn edit(
             let message = if reason.contains("required") {
                 t.required_msg.to_string()
             } else {
-                reason
+                t.reason(&reason)
             };
             errors.insert(key, message);
             let why = Some(t.fix_errors.to_string());
@@ -537,7 +537,7 @@ pub async fn edit(
             )
         }
         Err(AppError::Invalid { field, reason } | AppError::Malformed { field, reason }) => {
-            errors.insert(field.to_string(), reason);
+            errors.insert(field.to_string(), t.reason(&reason));
             let why = Some(t.fix_errors.to_string());
             page_of(
                 &frame,

@@ -196,7 +196,7 @@ pub async fn rename(
     match folders::update(&app, &viewer.ctx, &viewer.actor, &fid, ch).await {
         Ok(_) => Redirect::to(&format!("/folders/{fid}?done=renamed")).into_response(),
         Err(AppError::Invalid { reason, .. } | AppError::Malformed { reason, .. }) => {
-            let why = format!("{}: {reason}", viewer.t.name);
+            let why = format!("{}: {}", viewer.t.name, viewer.t.reason(&reason));
             settings_page(&app, &viewer, &view, Some((name, why)), None).await
         }
         Err(e) => error_page(&viewer.bare(), &e),

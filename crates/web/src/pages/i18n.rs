@@ -342,6 +342,10 @@ pub struct Texts {
     pub remove_field: &'static str,
     /// The names of the field types, in `FIELD_TYPES` order.
     pub field_types: [&'static str; 9],
+    /// The app's reasons for refusing a value (English, as the API says
+    /// them) in this language: (English, translation). A reason not listed
+    /// is shown as it is.
+    pub reasons: &'static [(&'static str, &'static str)],
     pub required_label: &'static str,
     pub use_passkey: &'static str,
     pub months: [&'static str; 12],
@@ -452,6 +456,7 @@ pub static EN: Texts = Texts {
     required_msg: "This field is required.",
     choose: "— choose —",
     saved: "Saved.",
+    reasons: &[],
     signer_missing: "Write the signer's name.",
     signature_missing: "Draw the signature, or clear the name to leave it unsigned.",
     signature_needs_script: "Drawing a signature needs JavaScript; a signature saved before stays as it is.",
@@ -793,6 +798,27 @@ pub static FI: Texts = Texts {
     required_msg: "Tämä kenttä on pakollinen.",
     choose: "— valitse —",
     saved: "Tallennettu.",
+    reasons: &[
+        ("is required", "on pakollinen"),
+        ("is too long", "on liian pitkä"),
+        ("is not an email address", "ei ole sähköpostiosoite"),
+        ("contains control characters", "sisältää ohjausmerkkejä"),
+        ("must not contain / or \\", "ei saa sisältää merkkiä / tai \\"),
+        ("must be in the future", "on oltava tulevaisuudessa"),
+        ("is your own address", "on oma osoitteesi"),
+        ("is not the current code", "ei ole voimassa oleva koodi"),
+        ("is required, at most 200 characters", "on pakollinen, enintään 200 merkkiä"),
+        ("must be a unique key of a-z, 0-9 and _", "on oltava yksilöllinen avain merkeistä a–z, 0–9 ja _"),
+        ("only one identifier may name the folder", "vain yksi tunniste voi nimetä kansion"),
+        ("is not a document template of this company", "ei ole tämän yrityksen asiakirjapohja"),
+        ("is not a template of this company", "ei ole tämän yrityksen pohja"),
+        ("is not a folder template of this company", "ei ole tämän yrityksen kansiopohja"),
+        ("must be at least 12 characters", "on oltava vähintään 12 merkkiä"),
+        ("is too close to your email or name", "on liian lähellä sähköpostiosoitettasi tai nimeäsi"),
+        ("is too common or easy to guess", "on liian yleinen tai helppo arvata"),
+        ("is not the company's name", "ei ole yrityksen nimi"),
+        ("an account with this email already exists", "tällä sähköpostiosoitteella on jo tili"),
+    ],
     signer_missing: "Kirjoita allekirjoittajan nimi.",
     signature_missing: "Piirrä allekirjoitus tai tyhjennä nimi, jos allekirjoitusta ei anneta.",
     signature_needs_script: "Allekirjoituksen piirtäminen vaatii JavaScriptin; aiemmin tallennettu allekirjoitus pysyy ennallaan.",
@@ -1134,6 +1160,27 @@ pub static DE: Texts = Texts {
     required_msg: "Dieses Feld ist erforderlich.",
     choose: "— auswählen —",
     saved: "Gespeichert.",
+    reasons: &[
+        ("is required", "ist erforderlich"),
+        ("is too long", "ist zu lang"),
+        ("is not an email address", "ist keine E-Mail-Adresse"),
+        ("contains control characters", "enthält Steuerzeichen"),
+        ("must not contain / or \\", "darf weder / noch \\ enthalten"),
+        ("must be in the future", "muss in der Zukunft liegen"),
+        ("is your own address", "ist Ihre eigene Adresse"),
+        ("is not the current code", "ist nicht der aktuelle Code"),
+        ("is required, at most 200 characters", "ist erforderlich, höchstens 200 Zeichen"),
+        ("must be a unique key of a-z, 0-9 and _", "muss ein eindeutiger Schlüssel aus a–z, 0–9 und _ sein"),
+        ("only one identifier may name the folder", "nur eine Kennung darf den Ordner benennen"),
+        ("is not a document template of this company", "ist keine Dokumentvorlage dieses Unternehmens"),
+        ("is not a template of this company", "ist keine Vorlage dieses Unternehmens"),
+        ("is not a folder template of this company", "ist keine Ordnervorlage dieses Unternehmens"),
+        ("must be at least 12 characters", "muss mindestens 12 Zeichen lang sein"),
+        ("is too close to your email or name", "ist Ihrer E-Mail-Adresse oder Ihrem Namen zu ähnlich"),
+        ("is too common or easy to guess", "ist zu verbreitet oder leicht zu erraten"),
+        ("is not the company's name", "ist nicht der Name des Unternehmens"),
+        ("an account with this email already exists", "mit dieser E-Mail-Adresse gibt es schon ein Konto"),
+    ],
     signer_missing: "Schreiben Sie den Namen der unterzeichnenden Person.",
     signature_missing: "Zeichnen Sie die Unterschrift, oder leeren Sie den Namen, um sie offen zu lassen.",
     signature_needs_script: "Zum Zeichnen einer Unterschrift wird JavaScript benötigt; eine zuvor gespeicherte Unterschrift bleibt, wie sie ist.",
@@ -1425,6 +1472,29 @@ pub fn choose(profile: Option<&str>, headers: &HeaderMap) -> &'static Texts {
 }
 
 impl Texts {
+    /// An app's reason for refusing a value, in this language when it is
+    /// known (else as the API says it).
+    pub fn reason(&self, english: &str) -> String {
+        self.reasons
+            .iter()
+            .find(|(en, _)| *en == english)
+            .map_or_else(|| english.to_string(), |(_, here)| (*here).to_string())
+    }
+
+    /// The label of a field the app names in a refusal (`name`, `email`,
+    /// `fields.x`, `identifiers[0].label`, …): the form's word where there
+    /// is one, else the name as given.
+    pub fn field_name<'a>(&'a self, field: &'a str) -> &'a str {
+        match field {
+            "name" => self.name,
+            "email" | "owner_email" => self.email,
+            "title" => self.title_label,
+            "password" => self.password,
+            "label" => self.name,
+            _ => field,
+        }
+    }
+
     /// A moment (Unix milliseconds, shown in UTC) as the language writes
     /// it: `3 Dec 2026, 17:49`, `3.12.2026 klo 17.49`, `03.12.2026, 17:49`.
     pub fn moment(&self, unix_ms: i64) -> String {
@@ -1520,5 +1590,26 @@ mod tests {
         assert_eq!(EN.size(999), "999 B");
         assert_eq!(EN.size(1_048_576), "1.0\u{a0}MB");
         assert_eq!(FI.size(15_300), "15,3\u{a0}kB");
+    }
+
+    #[test]
+    fn the_apps_reasons_are_said_in_finnish_and_german_alike() {
+        let keys = |t: &Texts| t.reasons.iter().map(|r| r.0).collect::<Vec<_>>();
+        assert_eq!(keys(&FI), keys(&DE), "the same reasons in both");
+        assert!(EN.reasons.is_empty(), "English is the app's own");
+        let shortest = format!(
+            "must be at least {} characters",
+            turva_model::password::MIN_CHARS
+        );
+        assert_eq!(FI.reason(&shortest), "on oltava vähintään 12 merkkiä");
+        assert_eq!(DE.reason("is required"), "ist erforderlich");
+        assert_eq!(
+            FI.reason("no such reason"),
+            "no such reason",
+            "unknown: as it is"
+        );
+        assert_eq!(EN.reason("is too long"), "is too long");
+        assert_eq!(FI.field_name("email"), "Sähköpostiosoite");
+        assert_eq!(DE.field_name("identifiers[0].key"), "identifiers[0].key");
     }
 }

@@ -171,7 +171,7 @@ async fn outcome(
             | AppError::Malformed { .. }
             | AppError::InvalidValue { .. }),
         ) => {
-            let why = refused_value(&e).unwrap_or_default();
+            let why = refused_value(viewer.t, &e).unwrap_or_default();
             members_page(app, viewer, cid, typed_email, None, Some(why)).await
         }
         Err(AppError::Conflict(why)) => {

@@ -418,16 +418,17 @@ impl Viewer {
 }
 
 /// `field: reason` for a refused value (`Invalid`, `Malformed`,
-/// `InvalidValue`): what a form shows above itself; `None` for any other
-/// failure.
-pub(crate) fn refused_value(e: &AppError) -> Option<String> {
-    match e {
+/// `InvalidValue`), in the page's language as far as it is known: what a
+/// form shows above itself; `None` for any other failure.
+pub(crate) fn refused_value(t: &Texts, e: &AppError) -> Option<String> {
+    let (field, reason) = match e {
         AppError::Invalid { field, reason } | AppError::Malformed { field, reason } => {
-            Some(format!("{field}: {reason}"))
+            (*field, reason)
         }
-        AppError::InvalidValue { field, reason } => Some(format!("{field}: {reason}")),
-        _ => None,
-    }
+        AppError::InvalidValue { field, reason } => (field.as_str(), reason),
+        _ => return None,
+    };
+    Some(format!("{}: {}", t.field_name(field), t.reason(reason)))
 }
 
 /// A form post's fields as sent, in order (a list can repeat a name).

@@ -183,7 +183,7 @@ async fn create(app: &App, viewer: &Viewer, place: Place, form: &Fields) -> Resp
     };
     match folders::create(app, &viewer.ctx, &viewer.actor, &company, new).await {
         Ok(v) => Redirect::to(&format!("/folders/{}", v.folder.id)).into_response(),
-        Err(e) => match refused_value(&e) {
+        Err(e) => match refused_value(viewer.t, &e) {
             Some(why) => {
                 let place = &place;
                 let template = template.unwrap_or("");

@@ -178,7 +178,7 @@ pub async fn create_company(
                 "owner_email" | "email" => viewer.t.owner_email,
                 other => other,
             };
-            let why = format!("{label}: {reason}");
+            let why = format!("{label}: {}", viewer.t.reason(&reason));
             platform_page(&app, &viewer, (name, owner), None, Some(why)).await
         }
         Err(e) => error_page(&viewer.bare(), &e),

@@ -235,7 +235,7 @@ pub async fn create_token(
                 token: &created.token,
             },
         ),
-        Err(e) => match refused_value(&e) {
+        Err(e) => match refused_value(viewer.t, &e) {
             Some(why) => profile_page(&app, &viewer, None, Some(why)).await,
             None => or_reauth(&frame, &e),
         },
@@ -285,10 +285,10 @@ pub async fn save(State(app): State<App>, viewer: Viewer, Form(form): Form<Field
     };
     match auth::update_me(&app, &viewer.ctx, &viewer.actor, changes).await {
         Ok(_) => Redirect::to("/profile?done=saved").into_response(),
-        Err(AppError::Invalid { field, reason } | AppError::Malformed { field, reason }) => {
-            profile_page(&app, &viewer, None, Some(format!("{field}: {reason}"))).await
-        }
-        Err(e) => or_reauth(&viewer.bare(), &e),
+        Err(e) => match refused_value(viewer.t, &e) {
+            Some(why) => profile_page(&app, &viewer, None, Some(why)).await,
+            None => or_reauth(&viewer.bare(), &e),
+        },
     }
 }
 
@@ -320,7 +320,7 @@ pub async fn password(
             | AppError::Malformed { reason, .. }
             | AppError::InvalidValue { reason, .. },
         ) => {
-            let why = format!("{} {reason}", t.password_refused);
+            let why = format!("{} {}", t.password_refused, t.reason(&reason));
             profile_page(&app, &viewer, None, Some(why)).await
         }
         Err(e) => error_page(&Frame { t, bar: None }, &e),

@@ -225,9 +225,11 @@ fn refused(t: &Texts, e: &AppError) -> Option<String> {
                 "right" => t.right_label,
                 other => other,
             };
-            Some(format!("{label}: {reason}"))
+            Some(format!("{label}: {}", t.reason(reason)))
         }
-        AppError::InvalidValue { field, reason } => Some(format!("{field}: {reason}")),
+        AppError::InvalidValue { field, reason } => {
+            Some(format!("{}: {}", t.field_name(field), t.reason(reason)))
+        }
         AppError::Conflict(why) => Some((*why).to_string()),
         AppError::RateLimited { .. } => Some(t.too_many_attempts.to_string()),
         _ => None,

@@ -314,7 +314,7 @@ pub async fn save(
     .await
     {
         Ok(_) => Redirect::to(&format!("/templates/{id}/edit?done=saved")).into_response(),
-        Err(e) => match refused_value(&e) {
+        Err(e) => match refused_value(viewer.t, &e) {
             Some(why) => edit_page_of(&app, &viewer, &id, None, Some(why)).await,
             None => error_page(&viewer.bare(), &e),
         },

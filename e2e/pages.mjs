@@ -1,7 +1,8 @@
 // Turva's pages in headless Chromium, driven by playwright-core against the
 // real server that crates/testkit/tests/it/browser.rs started and filled.
 // It signs in through the page, walks company → folder → document, checks
-// that a script payload in a name is shown as text and never runs, runs
+// that a script payload in a name, and typed into every text field of ten
+// forms, is shown as text and never runs, runs
 // axe-core on each page at phone and desktop width (no serious or critical
 // violation), and saves screenshots.
 //
@@ -146,6 +147,40 @@ try {
   await page.keyboard.press('Tab');
   const focused = await page.evaluate(() => document.activeElement?.className);
   check(focused === 'skip', `the first Tab stop is the skip link (got ${focused})`);
+
+  // The payload typed into every text field of the main forms (inputs
+  // with a pattern excepted: the browser would not send those) is shown
+  // as text, makes no element and never runs, saved or sent back with a
+  // refusal. The CSP is bypassed here, so escaping alone must hold.
+  const everyField = [
+    [`/folders/${env('TURVA_FOLDER')}`, 'form[action$="/folders"]'],
+    [`/folders/${env('TURVA_FOLDER')}/new-document`, 'form[action$="/new-document"]'],
+    [`/documents/${env('TURVA_DOCUMENT')}/edit`, 'form[action$="/edit"]'],
+    [`/folders/${env('TURVA_FOLDER')}/settings`, 'form[action$="/rename"]'],
+    [`/c/${env('TURVA_COMPANY')}/audit`, 'form.filters'],
+    [`/c/${env('TURVA_COMPANY')}/templates`, 'form[action$="/folder-templates"]'],
+    [`/c/${env('TURVA_COMPANY')}/templates`, 'form[action$="/templates"]'],
+    ['/profile', 'form[action="/profile/tokens"]'],
+    ['/profile', 'form[action="/profile"]'],
+    ['/', 'form[role="search"]'],
+  ];
+  for (const [path, selector] of everyField) {
+    await page.goto(`${base}${path}`);
+    const form = page.locator(selector).first();
+    const fields = form.locator(
+      'input[type="text"]:not([readonly]):not([pattern]), input[type="search"], textarea');
+    const n = await fields.count();
+    check(n > 0, `${path} ${selector}: no text field to type into`);
+    for (let i = 0; i < n; i += 1) await fields.nth(i).fill(payload);
+    const dates = form.locator('input[type="date"][required]');
+    for (let i = 0; i < await dates.count(); i += 1) await dates.nth(i).fill(new Date(Date.now() + 30 * 864e5).toISOString().slice(0, 10));
+    await form.locator('button[type="submit"]').first().click();
+    await page.waitForLoadState();
+    const html = await page.content();
+    check(html.includes("&lt;img src=x onerror=alert(1)&gt;"), `${path} ${selector}: the payload is not shown as text on ${page.url()} (${await page.title()}: ${(await page.locator("main").innerText()).slice(0, 300)})`);
+    check(await page.locator('img[src="x"]').count() === 0, `${path} ${selector}: the payload made an element`);
+  }
+  check(dialogs === 0, `a payload ran: ${dialogs} dialogs`);
 
   // Sign out.
   await page.goto(`${base}/`);

@@ -105,6 +105,7 @@ pub fn routes() -> Router<App> {
         .route("/reauth", get(audit::reauth_page).post(audit::reauth))
         .route("/profile", get(profile::page).post(profile::save))
         .route("/profile/password", post(profile::password))
+        .route("/profile/email", post(profile::email))
         .route("/profile/totp", post(profile::start_totp))
         .route("/profile/totp/confirm", post(profile::confirm_totp))
         .route("/profile/recovery-codes", post(profile::renew_codes))

@@ -266,6 +266,7 @@ pub async fn page(State(app): State<App>, viewer: Viewer, Query(q): Query<Done>)
         Some("totp") => Some(t.enrolled),
         Some("removed") => Some(t.factor_removed),
         Some("password") => Some(t.password_changed),
+        Some("email") => Some(t.email_link_sent),
         Some("passkey") => Some(t.passkey_added),
         Some("token") => Some(t.token_revoked),
         _ => None,
@@ -285,6 +286,29 @@ pub async fn save(State(app): State<App>, viewer: Viewer, Form(form): Form<Field
     };
     match auth::update_me(&app, &viewer.ctx, &viewer.actor, changes).await {
         Ok(_) => Redirect::to("/profile?done=saved").into_response(),
+        Err(e) => match refused_value(viewer.t, &e) {
+            Some(why) => profile_page(&app, &viewer, None, Some(why)).await,
+            None => or_reauth(&viewer.bare(), &e),
+        },
+    }
+}
+
+/// `POST /profile/email`: a link to the new address (recent auth first);
+/// the change takes effect when it is used.
+pub async fn email(State(app): State<App>, viewer: Viewer, Form(form): Form<Fields>) -> Response {
+    if let Err(r) = csrf_checked(&app, &viewer, &form).await {
+        return r;
+    }
+    let changes = auth::MeChanges {
+        email: Some(value(&form, "email").unwrap_or_default()),
+        ..auth::MeChanges::default()
+    };
+    match auth::update_me(&app, &viewer.ctx, &viewer.actor, changes).await {
+        Ok(_) => Redirect::to("/profile?done=email").into_response(),
+        Err(AppError::Conflict(why)) => {
+            let why = format!("{}: {}", viewer.t.email, viewer.t.reason(why));
+            profile_page(&app, &viewer, None, Some(why)).await
+        }
         Err(e) => match refused_value(viewer.t, &e) {
             Some(why) => profile_page(&app, &viewer, None, Some(why)).await,
             None => or_reauth(&viewer.bare(), &e),

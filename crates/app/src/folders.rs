@@ -299,6 +299,36 @@ pub async fn get(app: &App, ctx: &Ctx, actor: &Actor, id: &str) -> Result<Folder
     })
 }
 
+/// The folders above `id` (and `id` itself `with_self`) that the caller
+/// may view, the top-level one first, as (id, name): the breadcrumbs of a
+/// folder or document the caller has just been shown (whose view is the
+/// audited event). Folders the caller may not view are left out, never
+/// named.
+pub async fn path(
+    app: &App,
+    actor: &Actor,
+    company_id: &str,
+    id: &str,
+    with_self: bool,
+) -> Result<Vec<(String, String)>, AppError> {
+    let mut tx = app.db().reader().await?;
+    let mut out = Vec::new();
+    let mut ids = folders::ancestor_ids(&mut tx, company_id, id).await?;
+    if with_self {
+        ids.push(id.to_string());
+    }
+    for above in ids {
+        let Some(f) = objects::folder_facts(app, &mut tx, actor, &above).await? else {
+            continue;
+        };
+        if access::decide_object(&f.facts, ObjectAction::View).is_ok() {
+            out.push((f.folder.id, f.folder.name));
+        }
+    }
+    tx.commit().await?;
+    Ok(out)
+}
+
 /// The order's code in a cursor, so a cursor of one order is refused by
 /// another.
 fn order_code(order: Order) -> &'static str {

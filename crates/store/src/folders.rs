@@ -485,6 +485,20 @@ pub(crate) fn trash_condition(obj: &str, folder: &str, access: &str, creator: &s
     format!("($2 OR ($3 AND ({creator} = $4 AND ({access} <> 'none' OR {any}) OR {manage})))")
 }
 
+/// The ids of the folders above `folder_id`, the top-level one first.
+pub async fn ancestor_ids(tx: &mut Tx, company_id: &str, folder_id: &str) -> Result<Vec<String>> {
+    let rows: Vec<(String,)> = on_tx!(tx, |c| sqlx::query_as(
+        "SELECT p.ancestor_id FROM folder_paths p JOIN folders f ON f.id = p.ancestor_id
+         WHERE p.folder_id = $1 AND p.depth > 0 AND f.company_id = $2
+         ORDER BY p.depth DESC"
+    )
+    .bind(folder_id)
+    .bind(company_id)
+    .fetch_all(c)
+    .await)?;
+    Ok(rows.into_iter().map(|r| r.0).collect())
+}
+
 /// Sub-folders of `parent` (or the company's top-level folders when None),
 /// not in the trash, that the scope may view, in `order` (the id breaks
 /// ties), after `after` (which must fit the order: else from the start).

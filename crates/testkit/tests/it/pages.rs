@@ -2460,3 +2460,93 @@ async fn a_signature_drawn_on_the_form_is_saved_with_its_signer(t: TestApp) {
     let doc = owner.get(&format!("/api/v1/documents/{did}")).await;
     assert_eq!(doc.body["fields"].get("kuittaus"), None, "{}", doc.body);
 }
+
+both!(the_breadcrumbs_name_only_the_folders_the_user_may_see);
+async fn the_breadcrumbs_name_only_the_folders_the_user_may_see(t: TestApp) {
+    let (cid, owner) = t
+        .company_with_owner("Polku Oy", "pages.path@example.test")
+        .await;
+    let mut parent: Option<String> = None;
+    let mut ids = Vec::new();
+    for name in ["Projektit", "Salainen työmaa", "Kuvat"] {
+        let r = owner
+            .post(
+                &format!("/api/v1/companies/{cid}/folders"),
+                json!({"name": name, "parent_id": parent}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        let id = r.body["id"].as_str().unwrap_or_default().to_string();
+        parent = Some(id.clone());
+        ids.push(id);
+    }
+    let (top, middle, photos) = (&ids[0], &ids[1], &ids[2]);
+    let r = owner
+        .post(
+            &format!("/api/v1/folders/{photos}/documents"),
+            json!({"title": "Julkisivu"}),
+        )
+        .await;
+    let did = r.body["id"].as_str().unwrap_or_default().to_string();
+
+    let crumbs = |html: &str| {
+        html.split("class=\"crumbs\"")
+            .nth(1)
+            .and_then(|rest| rest.split("</nav>").next())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let r = page(&owner, &format!("/folders/{photos}")).await;
+    let c = crumbs(&r.text);
+    assert!(
+        c.contains(&format!("<a href=\"/folders/{top}\">Projektit</a>")),
+        "{c}"
+    );
+    assert!(
+        c.contains(&format!(
+            "<a href=\"/folders/{middle}\">Salainen työmaa</a>"
+        )),
+        "{c}"
+    );
+    assert!(c.contains("aria-current=\"page\">Kuvat<"), "{c}");
+    let r = page(&owner, &format!("/documents/{did}")).await;
+    let c = crumbs(&r.text);
+    assert!(
+        c.contains("Projektit") && c.contains("Salainen työmaa"),
+        "{c}"
+    );
+    assert!(
+        c.contains(&format!("<a href=\"/folders/{photos}\">Kuvat</a>")),
+        "{c}"
+    );
+
+    // A guest given only the photos folder: no name from above it.
+    let guest = "pages.pathguest@example.test";
+    let r = owner
+        .post(
+            &format!("/api/v1/folders/{photos}/shares"),
+            json!({"email": guest, "right": "view"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    t.client().accept(&t, guest).await;
+    let visitor = t.client();
+    let r = form(
+        &visitor,
+        "/sign-in",
+        &[("email", guest), ("password", PASSWORD)],
+    )
+    .await;
+    assert!(r.text.contains("action=\"/sign-out\""), "{}", r.text);
+    let r = page(&visitor, &format!("/folders/{photos}")).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.text.contains("<h1>Kuvat"), "{}", r.text);
+    let c = crumbs(&r.text);
+    assert!(!c.contains("Projektit") && !c.contains("Salainen"), "{c}");
+    assert!(!r.text.contains("Salainen työmaa"), "nowhere on the page");
+    let r = page(&visitor, &format!("/documents/{did}")).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let c = crumbs(&r.text);
+    assert!(!c.contains("Projektit") && !c.contains("Salainen"), "{c}");
+    assert!(c.contains("Kuvat"), "the shared folder itself: {c}");
+}

@@ -13,7 +13,7 @@ use futures_util::StreamExt;
 use serde_json::Value;
 use turva_app::documents::{self, DocumentView};
 use turva_app::App;
-use turva_app::{auth, files, AppError};
+use turva_app::{auth, files, folders, AppError};
 use turva_model::template::{Field, FieldType};
 
 use super::i18n::Texts;
@@ -54,7 +54,9 @@ struct DocumentPage<'a> {
     id: String,
     can_edit: bool,
     can_manage: bool,
-    folder_id: String,
+    /// The document's folder and those above it that the user may view:
+    /// (id, name), top first.
+    path: Vec<(String, String)>,
     title: String,
     status: &'static str,
     version: i64,
@@ -188,6 +190,11 @@ pub async fn page(
         });
     }
     let company = frame.company_link(&view.doc.company_id);
+    let (cid, folder) = (&view.doc.company_id, &view.doc.folder_id);
+    let path = match folders::path(&app, &viewer.actor, cid, folder, true).await {
+        Ok(p) => p,
+        Err(e) => return error_page(&frame, &e),
+    };
     let photo_fields = form
         .iter()
         .filter(|f| f.kind == FieldType::File)
@@ -208,7 +215,7 @@ pub async fn page(
             id: view.doc.id.clone(),
             can_edit: view.right >= turva_model::access::Right::Edit,
             can_manage: view.right >= turva_model::access::Right::Manage,
-            folder_id: view.doc.folder_id.clone(),
+            path,
             title: view.doc.title.clone(),
             status: if view.doc.status == "completed" {
                 t.status_completed

@@ -600,7 +600,8 @@ struct FolderPage<'a> {
     heading: String,
     in_folder: bool,
     restricted: bool,
-    up: Option<String>,
+    /// The folders above, that the user may view: (id, name), top first.
+    path: Vec<(String, String)>,
     rows: Vec<Row>,
     paged: bool,
     next: Option<String>,
@@ -745,7 +746,7 @@ async fn company_page(
             company,
             in_folder: false,
             restricted: false,
-            up: None,
+            path: Vec::new(),
             rows: page.items.iter().map(|f| folder_row(t, f)).collect(),
             paged: paging.after.is_some(),
             next: page.next_cursor,
@@ -806,6 +807,10 @@ async fn folder_page(
         Err(e) => return error_page(&frame, &e),
     };
     let company = frame.company_link(&folder.company_id);
+    let path = match folders::path(&app, &viewer.actor, &folder.company_id, &fid, false).await {
+        Ok(p) => p,
+        Err(e) => return error_page(&frame, &e),
+    };
     let rows = page
         .items
         .iter()
@@ -835,7 +840,7 @@ async fn folder_page(
             heading: folder.name.clone(),
             in_folder: true,
             restricted: folder.member_access == "none",
-            up: folder.parent_id.clone(),
+            path,
             rows,
             paged: paging.after.is_some(),
             next: page.next_cursor,

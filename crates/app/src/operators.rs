@@ -84,14 +84,33 @@ pub async fn create_first(
     email: &str,
     password: &str,
 ) -> Result<users::UserRow, AppError> {
-    if !first_run_token_valid(app, token) {
+    // Taken out at once, so that a second post with the same link finds
+    // none; given back only when this one changes nothing.
+    let hash = secret::hash_token(token);
+    let taken = {
+        let mut slot = app.first_run();
+        match slot.as_deref() {
+            Some(h) if secret::ct_eq(h, &hash) => slot.take(),
+            _ => None,
+        }
+    };
+    let Some(taken) = taken else {
         return Err(AppError::Forbidden(
             "this set-up link is not valid (any more)",
         ));
+    };
+    match create_as(app, ctx, email, password, Way::FirstRun).await {
+        Ok(user) => Ok(user),
+        Err(e) => {
+            if !matches!(e, AppError::Conflict("an operator already exists")) {
+                let mut slot = app.first_run();
+                if slot.is_none() {
+                    *slot = Some(taken);
+                }
+            }
+            Err(e)
+        }
     }
-    let user = create_as(app, ctx, email, password, Way::FirstRun).await?;
-    *app.first_run() = None;
-    Ok(user)
 }
 
 async fn create_as(
@@ -107,6 +126,7 @@ async fn create_as(
     let hash = app.hasher().hash(password).await?;
     let now = app.now();
     let mut tx = app.db().write().await?;
+    users::lock_operators(&mut tx).await?;
     if way == Way::FirstRun && users::operator_exists(&mut tx).await? {
         *app.first_run() = None;
         return Err(AppError::Conflict("an operator already exists"));

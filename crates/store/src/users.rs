@@ -160,6 +160,21 @@ pub async fn set_email(tx: &mut Tx, id: &str, email: &str) -> Result<()> {
     Ok(())
 }
 
+/// Orders the making of operators in every process, so that "no operator
+/// exists yet" stays true until this transaction ends: on SQLite the
+/// write transaction's lock does it already; on PostgreSQL an advisory
+/// lock held until the transaction ends.
+pub async fn lock_operators(tx: &mut Tx) -> Result<()> {
+    if tx.backend() == crate::db::Backend::Postgres {
+        crate::exec_tx!(tx, |c| sqlx::query(
+            "SELECT pg_advisory_xact_lock(7357420003)"
+        )
+        .execute(c)
+        .await)?;
+    }
+    Ok(())
+}
+
 /// Whether any platform operator exists (the first-run set-up is offered
 /// only while none does).
 pub async fn operator_exists(tx: &mut Tx) -> Result<bool> {

@@ -92,23 +92,35 @@
       bar.value = percent;
       status.textContent = `${percent} %`;
     });
+    const stopped = () => {
+      button.disabled = false;
+      status.textContent = status.dataset.failed;
+    };
     xhr.addEventListener('load', () => {
       const to = xhr.getResponseHeader('Turva-Location');
       if (to) {
         window.location.assign(to);
         return;
       }
+      // Sent elsewhere (the session ended: the sign-in page): this page
+      // again, which leads there and back.
+      const answered = xhr.responseURL ? new URL(xhr.responseURL).pathname : '';
+      if (answered && answered !== new URL(form.action).pathname) {
+        window.location.reload();
+        return;
+      }
       const page = new DOMParser().parseFromString(xhr.responseText, 'text/html');
       const main = page.querySelector('main');
-      if (main) {
-        document.title = page.title;
-        document.querySelector('main').replaceWith(document.importNode(main, true));
+      if (!main) {
+        stopped();
+        return;
       }
+      document.title = page.title;
+      const shown = document.importNode(main, true);
+      document.querySelector('main').replaceWith(shown);
+      shown.querySelector('h1')?.setAttribute('tabindex', '-1');
+      shown.querySelector('h1')?.focus();
     });
-    const stopped = () => {
-      button.disabled = false;
-      status.textContent = status.dataset.failed;
-    };
     xhr.addEventListener('error', stopped);
     xhr.addEventListener('abort', stopped);
     xhr.send(new FormData(form));
@@ -135,22 +147,29 @@
         ((e.clientY - box.top) * canvas.height) / box.height,
       ];
     };
-    let drawing = false;
+    // The pointer drawing now (one at a time: a second finger or a palm
+    // is ignored), and whether it has drawn anything (a tap has not).
+    let drawing = null;
+    let moved = false;
     canvas.addEventListener('pointerdown', (e) => {
-      drawing = true;
+      if (drawing !== null || (e.pointerType === 'mouse' && e.button !== 0)) return;
+      drawing = e.pointerId;
+      moved = false;
       canvas.setPointerCapture(e.pointerId);
       ink.beginPath();
       ink.moveTo(...at(e));
       e.preventDefault();
     });
     canvas.addEventListener('pointermove', (e) => {
-      if (!drawing) return;
+      if (e.pointerId !== drawing) return;
       ink.lineTo(...at(e));
       ink.stroke();
+      moved = true;
     });
-    const end = () => {
-      if (!drawing) return;
-      drawing = false;
+    const end = (e) => {
+      if (e.pointerId !== drawing) return;
+      drawing = null;
+      if (!moved) return;
       image.value = canvas.toDataURL('image/png');
       if (shown) shown.hidden = true;
     };

@@ -447,6 +447,14 @@ async fn a_new_email_address_is_confirmed_by_a_button_not_by_the_link(t: TestApp
     let r = form(
         &owner,
         "/profile/email",
+        &[("csrf", &csrf), ("email", "Pages.Old@example.test")],
+    )
+    .await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert!(r.text.contains("is your address already"), "{}", r.text);
+    let r = form(
+        &owner,
+        "/profile/email",
         &[("csrf", &csrf), ("email", "pages.new@example.test")],
     )
     .await;
@@ -2018,6 +2026,13 @@ async fn a_folder_is_renamed_restricted_and_moved_on_its_settings_page(t: TestAp
     assert_eq!(r.status, 200, "{}", r.text);
     let csrf = hidden(&r.text, "csrf");
     assert!(r.text.contains("value=\"Työmaa A\""), "{}", r.text);
+    assert!(
+        !r.text.contains("value=\"inherit\""),
+        "nothing above a top-level folder: {}",
+        r.text
+    );
+    let r = page(&owner, &format!("/folders/{inner}/settings")).await;
+    assert!(r.text.contains("value=\"inherit\""), "{}", r.text);
 
     // A refused name: said next to the field, what was typed kept.
     let r = form(
@@ -2057,8 +2072,17 @@ async fn a_folder_is_renamed_restricted_and_moved_on_its_settings_page(t: TestAp
         &[("csrf", &csrf), ("member_access", "everyone")],
     )
     .await;
-    assert_eq!(r.status, 400, "not one of the choices: {}", r.text);
-    assert!(r.text.contains("Nothing was changed"), "{}", r.text);
+    assert_eq!(r.status, 422, "not one of the choices: {}", r.text);
+    assert!(
+        r.text.contains("id=\"access-error\""),
+        "said at the field: {}",
+        r.text
+    );
+    assert!(
+        r.text.contains("Members&#39; access: must be"),
+        "{}",
+        r.text
+    );
     let r = owner.get(&format!("/api/v1/folders/{a}")).await;
     assert_eq!(r.body["member_access"], json!("none"), "{}", r.body);
 
@@ -2309,6 +2333,12 @@ async fn admins_edit_folder_templates_row_by_row(t: TestApp) {
         "{}",
         r.text
     );
+    assert!(
+        r.text.contains("value=\"Client\""),
+        "what was typed stays: {}",
+        r.text
+    );
+    assert!(r.text.contains(">Kuvat\nRaportit</textarea>"), "{}", r.text);
     let r = filled("").await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert!(
@@ -2549,4 +2579,27 @@ async fn the_breadcrumbs_name_only_the_folders_the_user_may_see(t: TestApp) {
     let c = crumbs(&r.text);
     assert!(!c.contains("Projektit") && !c.contains("Salainen"), "{c}");
     assert!(c.contains("Kuvat"), "the shared folder itself: {c}");
+}
+
+both!(the_set_up_link_makes_one_operator_however_often_it_is_posted);
+async fn the_set_up_link_makes_one_operator_however_often_it_is_posted(t: TestApp) {
+    let token = turva_app::operators::first_run_token(&t.app)
+        .await
+        .unwrap()
+        .expect("no operator yet");
+    let ctx = turva_app::Ctx::cli();
+    let (a, b) = tokio::join!(
+        turva_app::operators::create_first(&t.app, &ctx, &token, "one.op@example.test", PASSWORD),
+        turva_app::operators::create_first(&t.app, &ctx, &token, "two.op@example.test", PASSWORD),
+    );
+    assert_eq!(
+        usize::from(a.is_ok()) + usize::from(b.is_ok()),
+        1,
+        "one of the two: {a:?} {b:?}"
+    );
+    assert_eq!(t.count("users").await, 1);
+    // And never again, even after a refused try.
+    let r = turva_app::operators::create_first(&t.app, &ctx, &token, "x.op@example.test", "short")
+        .await;
+    assert!(matches!(r, Err(turva_app::AppError::Forbidden(_))), "{r:?}");
 }

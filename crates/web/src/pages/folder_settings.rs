@@ -17,7 +17,8 @@ use turva_model::access::Right;
 
 use super::i18n::Texts;
 use super::{
-    csrf_checked, error_page, render, value, Bar, CompanyLink, Fields, Viewer, ASSET_VERSION,
+    csrf_checked, error_page, refused_value, render, value, Bar, CompanyLink, Fields, Viewer,
+    ASSET_VERSION,
 };
 
 #[derive(Template)]
@@ -36,8 +37,9 @@ struct SettingsPage<'a> {
     can_manage: bool,
     /// The folder's own setting: `inherit`, `none`, `view` or `edit`.
     access: &'a str,
-    /// (value, label)
-    accesses: [(&'static str, &'static str); 4],
+    /// (value, label): "as the folder above" only below the top level.
+    accesses: Vec<(&'static str, &'static str)>,
+    access_error: Option<String>,
     /// Where it is now: the parent's name, or the company's.
     location: String,
     notice: Option<&'static str>,
@@ -112,6 +114,7 @@ async fn settings_page(
     viewer: &Viewer,
     view: &FolderView,
     typed: Option<(&str, String)>,
+    access_error: Option<String>,
     notice: Option<&'static str>,
 ) -> Response {
     let folder = &view.folder;
@@ -131,8 +134,20 @@ async fn settings_page(
     };
     let (status, typed_name, name_error) = match &typed {
         Some((name, why)) => (StatusCode::UNPROCESSABLE_ENTITY, *name, Some(why.clone())),
+        None if access_error.is_some() => {
+            (StatusCode::UNPROCESSABLE_ENTITY, folder.name.as_str(), None)
+        }
         None => (StatusCode::OK, folder.name.as_str(), None),
     };
+    let mut accesses = vec![
+        ("inherit", t.access_inherit),
+        ("edit", t.access_edit),
+        ("view", t.access_view),
+        ("none", t.access_none),
+    ];
+    if folder.parent_id.is_none() {
+        accesses.remove(0);
+    }
     render(
         status,
         &SettingsPage {
@@ -147,12 +162,8 @@ async fn settings_page(
             name_error,
             can_manage: view.right >= Right::Manage,
             access: &folder.member_access,
-            accesses: [
-                ("inherit", t.access_inherit),
-                ("edit", t.access_edit),
-                ("view", t.access_view),
-                ("none", t.access_none),
-            ],
+            accesses,
+            access_error,
             location,
             notice,
         },
@@ -174,7 +185,7 @@ pub async fn page(
         Some("access") => Some(viewer.t.access_saved),
         _ => None,
     };
-    settings_page(&app, &viewer, &view, None, notice).await
+    settings_page(&app, &viewer, &view, None, None, notice).await
 }
 
 /// `POST /folders/{fid}/rename`.
@@ -197,7 +208,7 @@ pub async fn rename(
         Ok(_) => Redirect::to(&format!("/folders/{fid}?done=renamed")).into_response(),
         Err(AppError::Invalid { reason, .. } | AppError::Malformed { reason, .. }) => {
             let why = format!("{}: {}", viewer.t.name, viewer.t.reason(&reason));
-            settings_page(&app, &viewer, &view, Some((name, why)), None).await
+            settings_page(&app, &viewer, &view, Some((name, why)), None, None).await
         }
         Err(e) => error_page(&viewer.bare(), &e),
     }
@@ -210,16 +221,20 @@ pub async fn access(
     Path(fid): Path<String>,
     Form(form): Form<Fields>,
 ) -> Response {
-    if let Err(r) = csrf_checked(&app, &viewer, &form).await {
-        return r;
-    }
+    let view = match posted(&app, &viewer, &fid, &form).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
     let ch = FolderChanges {
         member_access: Some(value(&form, "member_access").unwrap_or_default()),
         ..Default::default()
     };
     match folders::update(&app, &viewer.ctx, &viewer.actor, &fid, ch).await {
         Ok(_) => Redirect::to(&format!("/folders/{fid}/settings?done=access")).into_response(),
-        Err(e) => error_page(&viewer.bare(), &e),
+        Err(e) => match refused_value(viewer.t, &e) {
+            Some(why) => settings_page(&app, &viewer, &view, None, Some(why), None).await,
+            None => error_page(&viewer.bare(), &e),
+        },
     }
 }
 
@@ -335,6 +350,11 @@ pub async fn move_browser(
         Ok(v) => v,
         Err(r) => return r,
     };
+    // Moving needs manage: an editor is not offered what would be refused.
+    if view.right < Right::Manage {
+        let e = AppError::Forbidden("moving a folder needs the manage right");
+        return error_page(&viewer.bare(), &e);
+    }
     move_page(&app, &viewer, &view, &q, None).await
 }
 

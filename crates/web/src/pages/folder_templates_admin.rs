@@ -135,10 +135,14 @@ pub struct Done {
     done: Option<String>,
 }
 
+/// The editor: of the stored template, or (`typed`) of what was sent and
+/// refused, so that nothing typed is lost; its rows are in the order the
+/// refusal's row numbers count.
 async fn edit_page_of(
     app: &App,
     viewer: &Viewer,
     id: &str,
+    typed: Option<(&str, &Definition)>,
     notice: Option<&'static str>,
     error: Option<String>,
 ) -> Response {
@@ -169,7 +173,8 @@ async fn edit_page_of(
             .collect(),
         Err(e) => return error_page(&frame, &e),
     };
-    let (ids, folders, docs) = rows_of(&view.definition);
+    let (name, definition) = typed.unwrap_or((&view.row.name, &view.definition));
+    let (ids, folders, docs) = rows_of(definition);
     render(
         if error.is_some() {
             StatusCode::UNPROCESSABLE_ENTITY
@@ -183,7 +188,7 @@ async fn edit_page_of(
             csrf: &viewer.actor.csrf_token,
             id,
             company_id: &company_id,
-            name: &view.row.name,
+            name,
             version: view.row.version,
             ids,
             folders,
@@ -203,7 +208,7 @@ pub async fn edit_page(
     Query(q): Query<Done>,
 ) -> Response {
     let notice = (q.done.as_deref() == Some("saved")).then_some(viewer.t.folder_template_saved);
-    edit_page_of(&app, &viewer, &id, notice, None).await
+    edit_page_of(&app, &viewer, &id, None, notice, None).await
 }
 
 /// The definition the form describes: identifier rows in the order of
@@ -273,10 +278,11 @@ pub async fn save(
     }
     let d = definition_of(&form);
     let changes = DefinitionChanges {
-        identifiers: Some(d.identifiers),
-        folders: Some(d.folders),
-        documents: Some(d.documents),
+        identifiers: Some(d.identifiers.clone()),
+        folders: Some(d.folders.clone()),
+        documents: Some(d.documents.clone()),
     };
+    let typed_name = value(&form, "name").unwrap_or_default();
     let saved = templates::update_folder_template(
         &app,
         &viewer.ctx,
@@ -288,7 +294,10 @@ pub async fn save(
     match saved.await {
         Ok(_) => Redirect::to(&format!("/folder-templates/{id}/edit?done=saved")).into_response(),
         Err(e) => match refused_value(viewer.t, &e) {
-            Some(why) => edit_page_of(&app, &viewer, &id, None, Some(why)).await,
+            Some(why) => {
+                let typed = Some((typed_name, &d));
+                edit_page_of(&app, &viewer, &id, typed, None, Some(why)).await
+            }
             None => error_page(&viewer.bare(), &e),
         },
     }

@@ -299,8 +299,13 @@ pub async fn email(State(app): State<App>, viewer: Viewer, Form(form): Form<Fiel
     if let Err(r) = csrf_checked(&app, &viewer, &form).await {
         return r;
     }
+    let typed = value(&form, "email").unwrap_or_default();
+    if typed.trim().eq_ignore_ascii_case(&viewer.actor.email) {
+        let why = format!("{}: {}", viewer.t.email, viewer.t.email_is_yours);
+        return profile_page(&app, &viewer, None, Some(why)).await;
+    }
     let changes = auth::MeChanges {
-        email: Some(value(&form, "email").unwrap_or_default()),
+        email: Some(typed),
         ..auth::MeChanges::default()
     };
     match auth::update_me(&app, &viewer.ctx, &viewer.actor, changes).await {

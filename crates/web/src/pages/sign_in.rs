@@ -70,12 +70,20 @@ fn sign_in_page(
 }
 
 /// `GET /sign-in`.
-pub async fn page(State(app): State<App>, headers: HeaderMap, Query(q): Query<Next>) -> Response {
+pub async fn page(
+    State(app): State<App>,
+    ClientCtx(ctx): ClientCtx,
+    headers: HeaderMap,
+    Query(q): Query<Next>,
+) -> Response {
     let t = i18n::choose(None, &headers);
+    // That a server waits for its first operator is said only on its own
+    // machine, not advertised to anyone who finds it.
+    let local = ctx.ip.is_loopback();
     let notice = match q.notice.as_deref() {
         Some("password-set") => Some(t.password_set),
         Some("operator-ready") => Some(t.operator_ready),
-        _ if matches!(turva_app::operators::first_run_open(&app).await, Ok(true)) => {
+        _ if local && matches!(turva_app::operators::first_run_open(&app).await, Ok(true)) => {
             Some(t.setup_pending)
         }
         _ => None,

@@ -145,6 +145,11 @@ try {
   await page.getByLabel('Kohde').fill('Itäjulkisivu');
   // A signature drawn on the pad.
   await page.getByLabel("Signer's name").fill('Olli Omistaja');
+  // From the keyboard: the typed name written on the pad; then cleared.
+  await page.getByRole('button', { name: 'Sign with the typed name' }).press('Enter');
+  check((await page.locator('[data-signature-image]').inputValue()).startsWith('data:image/png;base64,'), 'the typed name signs');
+  await page.getByRole('button', { name: 'Clear the signature' }).click();
+  check(await page.locator('[data-signature-image]').inputValue() === '', 'the signature is cleared');
   const pad = await page.locator('[data-signature-pad] canvas').boundingBox();
   await page.mouse.move(pad.x + 20, pad.y + pad.height / 2);
   await page.mouse.down();

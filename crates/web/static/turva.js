@@ -175,6 +175,21 @@
     };
     canvas.addEventListener('pointerup', end);
     canvas.addEventListener('pointercancel', end);
+    // Without a pointer (the keyboard): the typed name written on the pad.
+    pad.querySelector('[data-signature-name]').addEventListener('click', () => {
+      const name = field.querySelector('input[type="text"]').value.trim();
+      if (!name) {
+        field.querySelector('input[type="text"]').focus();
+        return;
+      }
+      ink.clearRect(0, 0, canvas.width, canvas.height);
+      ink.fillStyle = '#1b1f24';
+      ink.font = 'italic 56px "Segoe Script", "Brush Script MT", cursive, serif';
+      ink.textBaseline = 'middle';
+      ink.fillText(name, 24, canvas.height / 2, canvas.width - 48);
+      image.value = canvas.toDataURL('image/png');
+      if (shown) shown.hidden = true;
+    });
     pad.querySelector('[data-signature-clear]').addEventListener('click', () => {
       ink.clearRect(0, 0, canvas.width, canvas.height);
       image.value = '';

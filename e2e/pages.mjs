@@ -102,6 +102,11 @@ try {
   // are on record; then a page that does not exist.
   await page.goto(`${base}/`);
   await audit('company');
+  await page.getByRole('link', { name: 'Folder tree' }).click();
+  await page.waitForURL('**/tree');
+  check(await page.locator('ul.tree a').count() >= 1, 'the folder tree lists the folder');
+  await audit('folder-tree');
+  await page.goto(`${base}/`);
   await page.getByRole('link', { name: 'Audit log' }).click();
   await page.waitForURL(`**/c/${env('TURVA_COMPANY')}/audit`);
   check(await page.locator('code', { hasText: 'document.view' }).count() > 0, 'the document views are in the log');

@@ -1,6 +1,8 @@
 //! Folders: create (blank or from a folder template), read, list, rename,
 //! move, change member access, delete to the trash.
 
+use std::collections::{HashMap, HashSet};
+
 use serde_json::{Map, Value};
 use turva_model::access::{self, Action, MemberAccess, ObjectAction, Reason, Right};
 use turva_model::audit::{AuditAction, ObjectType, Outcome};
@@ -299,6 +301,104 @@ pub async fn get(app: &App, ctx: &Ctx, actor: &Actor, id: &str) -> Result<Folder
     })
 }
 
+/// Whether the caller may list a company's folders (a member or a guest):
+/// the transaction back with their facts, or (the transaction ended
+/// first) the denial, recorded.
+async fn listing_gate(
+    app: &App,
+    ctx: &Ctx,
+    actor: &Actor,
+    company_id: &str,
+    mut tx: Tx,
+) -> Result<(Tx, access::ActorFacts), AppError> {
+    let (company, facts) = companies::facts_with_guest(app, &mut tx, actor, company_id).await?;
+    match access::decide(&facts, Action::ListFolders) {
+        Ok(_) => Ok((tx, facts)),
+        Err(reason) => Err({
+            drop(tx);
+            objects::denied(
+                app,
+                ctx,
+                actor,
+                Denial {
+                    action: AuditAction::FolderList,
+                    company_id: company.as_ref().map(|c| c.id.as_str()),
+                    object: (ObjectType::Company, company_id),
+                    reason,
+                },
+            )
+            .await
+        }),
+    }
+}
+
+/// At most this many folders are read for the tree.
+pub const TREE_LIMIT: i64 = 2_000;
+
+/// A folder of the tree and how deep it sits under the tree's roots.
+#[derive(Debug, Clone)]
+pub struct TreeFolder {
+    pub folder: FolderRow,
+    pub depth: usize,
+}
+
+/// The company's folders that the caller may view, as a tree in reading
+/// order (a folder, then what is beneath it; each level by name). A folder
+/// whose parent the caller may not view (a guest's shared sub-folder) is a
+/// root, and its parent is never named. Which folders the caller may view
+/// is decided in the store's query, as for every listing; the whole is
+/// audited as one listing of the company. `true` when more than
+/// `TREE_LIMIT` folders exist and the tree is cut.
+pub async fn tree(
+    app: &App,
+    ctx: &Ctx,
+    actor: &Actor,
+    company_id: &str,
+) -> Result<(Vec<TreeFolder>, bool), AppError> {
+    let tx = app.db().reader().await?;
+    let (mut tx, facts) = listing_gate(app, ctx, actor, company_id, tx).await?;
+    let now = app.now();
+    let listing = access::listing_scope(facts.role, &[], now);
+    let scope = ListScope {
+        all: listing.all,
+        member: listing.member,
+        user_id: &actor.user_id,
+        now,
+    };
+    let mut seen = folders::visible_folders(&mut tx, company_id, scope, TREE_LIMIT + 1).await?;
+    let ev = Event::new(AuditAction::FolderList, Outcome::Allowed)
+        .actor(actor)
+        .company(company_id)
+        .object(ObjectType::Company, company_id);
+    tx.commit().await?;
+    audit::record_read(app, ctx, ev).await?;
+    let limit = usize::try_from(TREE_LIMIT).unwrap_or(usize::MAX);
+    let cut = seen.len() > limit;
+    seen.truncate(limit);
+    // Children by parent, each list already by name (the rows are).
+    let ids: HashSet<&str> = seen.iter().map(|f| f.id.as_str()).collect();
+    let mut under: HashMap<Option<&str>, Vec<&FolderRow>> = HashMap::new();
+    for f in &seen {
+        let parent = f.parent_id.as_deref().filter(|p| ids.contains(p));
+        under.entry(parent).or_default().push(f);
+    }
+    let mut out = Vec::with_capacity(seen.len());
+    let mut stack: Vec<(&FolderRow, usize)> = under
+        .get(&None)
+        .map(|roots| roots.iter().rev().map(|f| (*f, 0)).collect())
+        .unwrap_or_default();
+    while let Some((f, depth)) = stack.pop() {
+        out.push(TreeFolder {
+            folder: f.clone(),
+            depth,
+        });
+        if let Some(children) = under.get(&Some(f.id.as_str())) {
+            stack.extend(children.iter().rev().map(|c| (*c, depth + 1)));
+        }
+    }
+    Ok((out, cut))
+}
+
 /// The folders above `id` (and `id` itself `with_self`) that the caller
 /// may view, the top-level one first, as (id, name): the breadcrumbs of a
 /// folder or document the caller has just been shown (whose view is the
@@ -376,23 +476,8 @@ pub async fn list_top(
 ) -> Result<Page<FolderRow>, AppError> {
     let parts = cursor.map(|c| cursor::decode(c, 3)).transpose()?;
     let after = parts.as_deref().map(|p| after_of(order, p)).transpose()?;
-    let mut tx = app.db().read().await?;
-    let (company, facts) = companies::facts_with_guest(app, &mut tx, actor, company_id).await?;
-    if let Err(reason) = access::decide(&facts, Action::ListFolders) {
-        drop(tx);
-        return Err(objects::denied(
-            app,
-            ctx,
-            actor,
-            Denial {
-                action: AuditAction::FolderList,
-                company_id: company.as_ref().map(|c| c.id.as_str()),
-                object: (ObjectType::Company, company_id),
-                reason,
-            },
-        )
-        .await);
-    }
+    let tx = app.db().read().await?;
+    let (mut tx, facts) = listing_gate(app, ctx, actor, company_id, tx).await?;
     let seen = access::listing_scope(facts.role, &[], app.now());
     let scope = ListScope {
         all: seen.all,

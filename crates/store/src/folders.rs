@@ -485,6 +485,36 @@ pub(crate) fn trash_condition(obj: &str, folder: &str, access: &str, creator: &s
     format!("($2 OR ($3 AND ({creator} = $4 AND ({access} <> 'none' OR {any}) OR {manage})))")
 }
 
+/// Every folder of a company, not in the trash, that the scope may view
+/// (at most `limit`, by name then id): what the folder tree is made of.
+/// Visibility is decided in the query, as in `child_folders`, except that
+/// a grant counts on the folder or on any folder above it (there is no
+/// listed parent whose grants decide for its children).
+pub async fn visible_folders(
+    tx: &mut Tx,
+    company_id: &str,
+    scope: ListScope<'_>,
+    limit: i64,
+) -> Result<Vec<FolderRow>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM folders f
+         WHERE f.company_id = $1 AND NOT f.in_trash
+           AND ($2 OR ($3 AND f.access_in_force <> 'none') OR {grant})
+         ORDER BY f.name, f.id LIMIT $6",
+        grant = live_grant_on_path("f.id", "f.id", "$4", "$5", "'view', 'edit', 'manage'"),
+    );
+    let rows: Vec<Tuple> = on_tx!(tx, |c| sqlx::query_as(&sql)
+        .bind(company_id)
+        .bind(scope.all)
+        .bind(scope.member)
+        .bind(scope.user_id)
+        .bind(scope.now)
+        .bind(limit)
+        .fetch_all(c)
+        .await)?;
+    Ok(rows.into_iter().map(from_tuple).collect())
+}
+
 /// The ids of the folders above `folder_id`, the top-level one first.
 pub async fn ancestor_ids(tx: &mut Tx, company_id: &str, folder_id: &str) -> Result<Vec<String>> {
     let rows: Vec<(String,)> = on_tx!(tx, |c| sqlx::query_as(

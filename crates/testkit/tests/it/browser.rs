@@ -66,6 +66,20 @@ async fn the_pages_work_in_a_real_browser() {
         .await;
     assert_eq!(r.status, 201, "{}", r.body);
     let folder = r.body["id"].as_str().unwrap_or_default().to_string();
+    // A few more folders, for the tree and the listings.
+    for (name, parent) in [
+        ("Kuvat", Some(folder.as_str())),
+        ("Raportit", Some(folder.as_str())),
+        ("Työmaa Itäkatu 5", None),
+    ] {
+        let r = owner
+            .post(
+                &format!("/api/v1/companies/{cid}/folders"),
+                json!({ "name": name, "parent_id": parent }),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
     let r = owner
         .post(
             &format!("/api/v1/companies/{cid}/templates"),

@@ -2603,3 +2603,148 @@ async fn the_set_up_link_makes_one_operator_however_often_it_is_posted(t: TestAp
         .await;
     assert!(matches!(r, Err(turva_app::AppError::Forbidden(_))), "{r:?}");
 }
+
+both!(the_folder_tree_nests_what_the_user_may_see);
+async fn the_folder_tree_nests_what_the_user_may_see(t: TestApp) {
+    let (cid, owner) = t
+        .company_with_owner("Puu Oy", "pages.tree@example.test")
+        .await;
+    let make = |name: &'static str, parent: Option<&str>, access: Option<&'static str>| {
+        let (owner, cid, parent) = (&owner, &cid, parent.map(str::to_string));
+        async move {
+            let r = owner
+                .post(
+                    &format!("/api/v1/companies/{cid}/folders"),
+                    json!({"name": name, "parent_id": parent, "member_access": access}),
+                )
+                .await;
+            assert_eq!(r.status, 201, "{}", r.body);
+            r.body["id"].as_str().unwrap_or_default().to_string()
+        }
+    };
+    let a = make("A-työmaa", None, None).await;
+    let a1 = make("A1 kuvat", Some(&a), None).await;
+    let _a1x = make("A1x vanhat", Some(&a1), None).await;
+    let _a2 = make("A2 raportit", Some(&a), None).await;
+    let b = make("B-salainen", None, Some("none")).await;
+    let b1 = make("B1 jaettu", Some(&b), None).await;
+
+    // The owner: everything, nested, each level by name.
+    let r = page(&owner, &format!("/c/{cid}")).await;
+    assert!(
+        r.text.contains(&format!("href=\"/c/{cid}/tree\"")),
+        "{}",
+        r.text
+    );
+    let r = page(&owner, &format!("/c/{cid}/tree")).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let list = r
+        .text
+        .split("<ul class=\"tree\">")
+        .nth(1)
+        .unwrap_or_default();
+    let list = list.split("</nav>").next().unwrap_or_default();
+    let squeezed: String = list.split_whitespace().collect::<Vec<_>>().join(" ");
+    let names: Vec<&str> = [
+        "A-työmaa",
+        "A1 kuvat",
+        "A1x vanhat",
+        "A2 raportit",
+        "B-salainen",
+        "B1 jaettu",
+    ]
+    .into_iter()
+    .collect();
+    let at: Vec<usize> = names
+        .iter()
+        .map(|n| squeezed.find(n).unwrap_or(usize::MAX))
+        .collect();
+    assert!(
+        at.windows(2).all(|w| w[0] < w[1]),
+        "reading order: {squeezed}"
+    );
+    assert_eq!(
+        squeezed.matches("<ul>").count(),
+        3,
+        "three nested lists: {squeezed}"
+    );
+    assert_eq!(
+        squeezed.matches("<ul>").count() + 1,
+        squeezed.matches("</ul>").count(),
+        "balanced, with the outer list's end: {squeezed}"
+    );
+    assert_eq!(
+        squeezed.matches("<li>").count(),
+        squeezed.matches("</li>").count()
+    );
+    assert!(
+        squeezed.contains("B-salainen</a> <span class=\"badge\">Restricted"),
+        "{squeezed}"
+    );
+    let listed = t
+        .audit_rows_where(&format!("action = 'folder.list' AND object_id = '{cid}'"))
+        .await;
+    assert!(!listed.is_empty(), "audited as a listing");
+
+    // A member: not the restricted folder, nor what is in it.
+    let (member, _) = t
+        .member(&owner, &cid, "pages.treemember@example.test", "member")
+        .await;
+    let r = page(&member, &format!("/c/{cid}/tree")).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.text.contains("A1x vanhat"), "{}", r.text);
+    assert!(
+        !r.text.contains("B-salainen") && !r.text.contains("B1 jaettu"),
+        "{}",
+        r.text
+    );
+
+    // Shared B1 with the member: it is a root of their tree, B unnamed.
+    let r = owner
+        .post(
+            &format!("/api/v1/folders/{b1}/shares"),
+            json!({"email": "pages.treemember@example.test", "right": "view"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let r = page(&member, &format!("/c/{cid}/tree")).await;
+    assert!(r.text.contains("B1 jaettu"), "{}", r.text);
+    assert!(!r.text.contains("B-salainen"), "{}", r.text);
+
+    // A guest given B1: B1 alone, as a root.
+    let guest = "pages.treeguest@example.test";
+    let r = owner
+        .post(
+            &format!("/api/v1/folders/{b1}/shares"),
+            json!({"email": guest, "right": "view"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    t.client().accept(&t, guest).await;
+    let visitor = t.client();
+    form(
+        &visitor,
+        "/sign-in",
+        &[("email", guest), ("password", PASSWORD)],
+    )
+    .await;
+    let r = page(&visitor, &format!("/c/{cid}/tree")).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.text.contains("B1 jaettu"), "{}", r.text);
+    for hidden in ["B-salainen", "A-työmaa", "A1 kuvat"] {
+        assert!(!r.text.contains(hidden), "{hidden}: {}", r.text);
+    }
+
+    // Another company's owner: not found, nothing listed.
+    let (_, stranger) = t
+        .company_with_owner("Muu Puu Oy", "pages.treestranger@example.test")
+        .await;
+    let r = page(&stranger, &format!("/c/{cid}/tree")).await;
+    assert!(
+        r.status == 404 || r.status == 403,
+        "{} {}",
+        r.status,
+        r.text
+    );
+    assert!(!r.text.contains("A-työmaa"));
+}

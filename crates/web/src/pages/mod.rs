@@ -69,6 +69,7 @@ pub fn routes() -> Router<App> {
         )
         .route("/setup", get(account::setup_page).post(account::setup))
         .route("/c/{cid}", get(company_page))
+        .route("/c/{cid}/tree", get(tree_page))
         .route("/c/{cid}/folders", post(edit::new_top_folder))
         .route(
             "/c/{cid}/new-folder",
@@ -691,6 +692,72 @@ fn folder_row(t: &Texts, f: &turva_app::rows::FolderRow) -> Row {
         updated: t.moment(f.updated_at),
         restricted: f.member_access == "none",
     }
+}
+
+#[derive(Template)]
+#[template(path = "tree.html")]
+struct TreePage<'a> {
+    t: &'static Texts,
+    bar: Option<&'a Bar>,
+    asset_version: &'a str,
+    company: CompanyLink,
+    lines: Vec<TreeLine>,
+    /// The depth of the last line: the levels left open at the end.
+    last_depth: usize,
+    cut: bool,
+}
+
+/// One folder of the tree, with what the list needs before it: a nested
+/// list opened in the line above (`nest`), or `up` levels closed.
+struct TreeLine {
+    id: String,
+    name: String,
+    restricted: bool,
+    nest: bool,
+    up: usize,
+}
+
+/// `GET /c/{cid}/tree`: the company's folders that the user may see, as
+/// one nested list.
+async fn tree_page(State(app): State<App>, viewer: Viewer, Path(cid): Path<String>) -> Response {
+    let frame = match viewer.frame(&app, Some(&cid)).await {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let (tree, cut) = match folders::tree(&app, &viewer.ctx, &viewer.actor, &cid).await {
+        Ok(t) => t,
+        Err(e) => return error_page(&frame, &e),
+    };
+    let mut lines = Vec::with_capacity(tree.len());
+    let mut prev: Option<usize> = None;
+    for node in tree {
+        let d = node.depth;
+        let (nest, up) = match prev {
+            Some(p) if d > p => (true, 0),
+            Some(p) => (false, p - d),
+            None => (false, 0),
+        };
+        prev = Some(d);
+        lines.push(TreeLine {
+            restricted: node.folder.member_access == "none",
+            id: node.folder.id,
+            name: node.folder.name,
+            nest,
+            up,
+        });
+    }
+    render(
+        StatusCode::OK,
+        &TreePage {
+            t: frame.t,
+            bar: frame.bar.as_ref(),
+            asset_version: &ASSET_VERSION,
+            company: frame.company_link(&cid),
+            lines,
+            last_depth: prev.unwrap_or(0),
+            cut,
+        },
+    )
 }
 
 /// A company's top-level folders that the user may see.

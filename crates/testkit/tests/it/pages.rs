@@ -2097,8 +2097,23 @@ async fn a_folder_is_renamed_restricted_and_moved_on_its_settings_page(t: TestAp
         "already at the top: {}",
         r.text
     );
+    // More documents in B than a page holds: no next page of folders.
+    for i in 0..55 {
+        let r = owner
+            .post(
+                &format!("/api/v1/folders/{b}/documents"),
+                json!({"title": format!("Dokumentti {i:02}")}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
     let r = page(&owner, &format!("/folders/{a}/move?to={b}")).await;
     assert!(r.text.contains("Destination: Työmaa B"), "{}", r.text);
+    assert!(
+        !r.text.contains("rel=\"next\""),
+        "documents are no destinations: {}",
+        r.text
+    );
     assert!(r.text.contains(&move_form), "{}", r.text);
     // Not into itself: the message, nothing moved.
     let r = form(

@@ -269,16 +269,21 @@ async fn move_page(
             )
             .await;
             let page = match list {
-                Ok(p) => (
-                    p.items
+                Ok(p) => {
+                    // Folders come before documents: once a document is
+                    // listed, no folder follows, and there is no next page
+                    // to offer here.
+                    let past_folders = p.items.iter().any(|c| matches!(c, Child::Document(_)));
+                    let folders = p
+                        .items
                         .into_iter()
                         .filter_map(|c| match c {
                             Child::Folder(f) => Some((f.id, f.name)),
                             Child::Document(_) => None,
                         })
-                        .collect::<Vec<_>>(),
-                    p.next_cursor,
-                ),
+                        .collect::<Vec<_>>();
+                    (folders, p.next_cursor.filter(|_| !past_folders))
+                }
                 Err(e) => return error_page(&bare, &e),
             };
             (Some(dest.folder.parent_id), dest.folder.name, page)

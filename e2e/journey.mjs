@@ -18,10 +18,9 @@
 //
 // Input (environment): TURVA_URL, TURVA_PASSWORD, TURVA_OPERATOR,
 // TURVA_SETUP (the set-up link's path), TURVA_SCREENSHOTS (optional).
-import { chromium } from 'playwright-core';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { launch } from './chromium.mjs';
 import { createInterface } from 'node:readline';
 import { auditor, widths } from './axe.mjs';
 
@@ -45,18 +44,10 @@ const check = (ok, what) => {
   if (!ok) failures.push(what);
 };
 
-const profile = mkdtempSync(join(tmpdir(), 'turva-journey-'));
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  ignoreHTTPSErrors: true,
+const { context, profile } = await launch('turva-journey-', {
   // axe-core is injected as a script: Turva's CSP would (rightly) refuse it.
   bypassCSP: true,
   viewport: widths[1],
-  args: [
-    '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync',
-  ],
 });
 try {
   const page = context.pages()[0] ?? (await context.newPage());

@@ -9,10 +9,8 @@
 // Input (environment): TURVA_URL, TURVA_EMAIL, TURVA_PASSWORD,
 // TURVA_COMPANY, TURVA_FOLDER, TURVA_DOCUMENT, TURVA_PAYLOAD, TURVA_SCREENSHOTS (a
 // directory, optional). Exit status 0 when every check passed.
-import { chromium } from 'playwright-core';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
+import { launch } from './chromium.mjs';
 import { auditor, widths } from './axe.mjs';
 
 const env = (name) => {
@@ -27,18 +25,10 @@ const check = (ok, what) => {
   if (!ok) failures.push(what);
 };
 
-const profile = mkdtempSync(join(tmpdir(), 'turva-chromium-'));
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  ignoreHTTPSErrors: true,
+const { context, profile } = await launch('turva-chromium-', {
   // axe-core is injected as a script: Turva's CSP would (rightly) refuse it.
   bypassCSP: true,
   viewport: widths[1],
-  args: [
-    '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync',
-  ],
 });
 try {
   const page = context.pages()[0] ?? (await context.newPage());

@@ -5,10 +5,8 @@
 //
 // Input (environment): TURVA_URL (https://localhost:PORT), TURVA_EMAIL,
 // TURVA_PASSWORD. Exit status 0 when every check passed.
-import { chromium } from 'playwright-core';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
+import { launch } from './chromium.mjs';
 
 const base = process.env.TURVA_URL;
 const email = process.env.TURVA_EMAIL;
@@ -18,17 +16,7 @@ const check = (ok, what) => {
   if (!ok) failures.push(what);
 };
 
-const profile = mkdtempSync(join(tmpdir(), 'turva-passkeys-'));
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  ignoreHTTPSErrors: true,
-  viewport: { width: 1280, height: 900 },
-  args: [
-    '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync',
-  ],
-});
+const { context, profile } = await launch('turva-passkeys-', { viewport: { width: 1280, height: 900 } });
 try {
   const page = context.pages()[0] ?? (await context.newPage());
   const errors = [];

@@ -440,8 +440,14 @@ async fn a_new_email_address_is_confirmed_by_a_button_not_by_the_link(t: TestApp
     .await;
     assert_eq!(r.status, 422, "{}", r.text);
     assert!(
-        r.text.contains("Email address: is not an email address"),
-        "{}",
+        r.text
+            .contains("id=\"new-email-error\">is not an email address"),
+        "said at the field: {}",
+        r.text
+    );
+    assert!(
+        r.text.contains("value=\"nope\""),
+        "what was typed stays: {}",
         r.text
     );
     let r = form(

@@ -28,6 +28,8 @@ struct ProfilePage<'a> {
     csrf: &'a str,
     /// Why the user is held to enrolling a second factor, if they are.
     must_enrol: Option<&'static str>,
+    /// A refused new address and why.
+    email_error: Option<(&'a str, String)>,
     name: &'a str,
     email: &'a str,
     language: &'a str,
@@ -87,6 +89,18 @@ async fn profile_page(
     notice: Option<&'static str>,
     error: Option<String>,
 ) -> Response {
+    profile_page_with(app, viewer, notice, error, None).await
+}
+
+/// The profile page; `email_error`: a new address that was refused, with
+/// why, kept in its field.
+async fn profile_page_with(
+    app: &App,
+    viewer: &Viewer,
+    notice: Option<&'static str>,
+    error: Option<String>,
+    email_error: Option<(&str, String)>,
+) -> Response {
     let frame = match viewer.frame(app, None).await {
         Ok(f) => f,
         Err(r) => return r,
@@ -131,7 +145,7 @@ async fn profile_page(
             .map_or_else(|| id.to_string(), |(_, n)| n.clone())
     };
     render(
-        if error.is_some() {
+        if error.is_some() || email_error.is_some() {
             StatusCode::UNPROCESSABLE_ENTITY
         } else {
             StatusCode::OK
@@ -149,6 +163,7 @@ async fn profile_page(
                 } else {
                     t.mfa_required_lead
                 }),
+            email_error,
             name: &viewer.actor.name,
             email: &viewer.actor.email,
             language: &viewer.actor.language,
@@ -300,9 +315,9 @@ pub async fn email(State(app): State<App>, viewer: Viewer, Form(form): Form<Fiel
         return r;
     }
     let typed = value(&form, "email").unwrap_or_default();
+    let refused = |why: String| profile_page_with(&app, &viewer, None, None, Some((typed, why)));
     if typed.trim().eq_ignore_ascii_case(&viewer.actor.email) {
-        let why = format!("{}: {}", viewer.t.email, viewer.t.email_is_yours);
-        return profile_page(&app, &viewer, None, Some(why)).await;
+        return refused(viewer.t.email_is_yours.to_string()).await;
     }
     let changes = auth::MeChanges {
         email: Some(typed),
@@ -310,14 +325,13 @@ pub async fn email(State(app): State<App>, viewer: Viewer, Form(form): Form<Fiel
     };
     match auth::update_me(&app, &viewer.ctx, &viewer.actor, changes).await {
         Ok(_) => Redirect::to("/profile?done=email").into_response(),
-        Err(AppError::Conflict(why)) => {
-            let why = format!("{}: {}", viewer.t.email, viewer.t.reason(why));
-            profile_page(&app, &viewer, None, Some(why)).await
-        }
-        Err(e) => match refused_value(viewer.t, &e) {
-            Some(why) => profile_page(&app, &viewer, None, Some(why)).await,
-            None => or_reauth(&viewer.bare(), &e),
-        },
+        Err(AppError::Conflict(why)) => refused(viewer.t.reason(why)).await,
+        Err(
+            AppError::Invalid { reason, .. }
+            | AppError::Malformed { reason, .. }
+            | AppError::InvalidValue { reason, .. },
+        ) => refused(viewer.t.reason(&reason)).await,
+        Err(e) => or_reauth(&viewer.bare(), &e),
     }
 }
 

@@ -2769,3 +2769,42 @@ async fn the_folder_tree_nests_what_the_user_may_see(t: TestApp) {
     );
     assert!(!r.text.contains("A-työmaa"));
 }
+
+both!(a_folder_template_keeps_its_document_template_past_the_first_200);
+async fn a_folder_template_keeps_its_document_template_past_the_first_200(t: TestApp) {
+    let (cid, owner) = t
+        .company_with_owner("Monta Pohjaa Oy", "pages.manytemplates@example.test")
+        .await;
+    for i in 0..200 {
+        let r = owner
+            .post(
+                &format!("/api/v1/companies/{cid}/templates"),
+                json!({"name": format!("A{i:03}"), "fields": []}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+    let r = owner
+        .post(
+            &format!("/api/v1/companies/{cid}/templates"),
+            json!({"name": "Zeta", "fields": []}),
+        )
+        .await;
+    let zeta = r.body["id"].as_str().unwrap_or_default().to_string();
+    let r = owner
+        .post(
+            &format!("/api/v1/companies/{cid}/folder-templates"),
+            json!({"name": "Työmaa", "documents": [{"title": "Z", "template_id": zeta}]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let id = r.body["id"].as_str().unwrap_or_default().to_string();
+    let r = page(&owner, &format!("/folder-templates/{id}/edit")).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(
+        r.text
+            .contains(&format!("<option value=\"{zeta}\" selected>Zeta</option>")),
+        "the 201st template is offered and chosen: {}",
+        r.text
+    );
+}

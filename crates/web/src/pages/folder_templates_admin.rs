@@ -165,7 +165,7 @@ async fn edit_page_of(
         return error_page(&frame, &AppError::Forbidden("admins only"));
     }
     let listed = templates::list(app, &viewer.ctx, &viewer.actor, &company_id, None, 200).await;
-    let doc_templates = match listed {
+    let mut doc_templates: Vec<(String, String)> = match listed {
         Ok(p) => p
             .items
             .into_iter()
@@ -175,6 +175,18 @@ async fn edit_page_of(
     };
     let (name, definition) = typed.unwrap_or((&view.row.name, &view.definition));
     let (ids, folders, docs) = rows_of(definition);
+    // A template the rows name beyond the first 200 is offered too, so
+    // that saving never switches a document to another template.
+    for d in &docs {
+        let missing =
+            !d.template_id.is_empty() && !doc_templates.iter().any(|(id, _)| *id == d.template_id);
+        if missing {
+            let got = templates::get(app, &viewer.ctx, &viewer.actor, &d.template_id, None).await;
+            if let Ok(v) = got {
+                doc_templates.push((v.row.id, v.row.name));
+            }
+        }
+    }
     render(
         if error.is_some() {
             StatusCode::UNPROCESSABLE_ENTITY

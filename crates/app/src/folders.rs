@@ -301,6 +301,23 @@ pub async fn get(app: &App, ctx: &Ctx, actor: &Actor, id: &str) -> Result<Folder
     })
 }
 
+/// What the caller may see of a listing, for the store's queries: the
+/// policy's `listing_scope` of their role and the grants above it.
+fn scope_of<'a>(
+    role: Option<Role>,
+    grants: &[access::Grant],
+    actor: &'a Actor,
+    now: i64,
+) -> ListScope<'a> {
+    let seen = access::listing_scope(role, grants, now);
+    ListScope {
+        all: seen.all,
+        member: seen.member,
+        user_id: &actor.user_id,
+        now,
+    }
+}
+
 /// Whether the caller may list a company's folders (a member or a guest):
 /// the transaction back with their facts, or (the transaction ended
 /// first) the denial, recorded.
@@ -358,13 +375,7 @@ pub async fn tree(
     let tx = app.db().reader().await?;
     let (mut tx, facts) = listing_gate(app, ctx, actor, company_id, tx).await?;
     let now = app.now();
-    let listing = access::listing_scope(facts.role, &[], now);
-    let scope = ListScope {
-        all: listing.all,
-        member: listing.member,
-        user_id: &actor.user_id,
-        now,
-    };
+    let scope = scope_of(facts.role, &[], actor, now);
     let mut seen = folders::visible_folders(&mut tx, company_id, scope, TREE_LIMIT + 1).await?;
     let ev = Event::new(AuditAction::FolderList, Outcome::Allowed)
         .actor(actor)
@@ -403,7 +414,7 @@ pub async fn tree(
 /// may view, the top-level one first, as (id, name): the breadcrumbs of a
 /// folder or document the caller has just been shown (whose view is the
 /// audited event). Folders the caller may not view are left out, never
-/// named.
+/// named; decided in one query by the same rule as the tree.
 pub async fn path(
     app: &App,
     actor: &Actor,
@@ -412,19 +423,10 @@ pub async fn path(
     with_self: bool,
 ) -> Result<Vec<(String, String)>, AppError> {
     let mut tx = app.db().reader().await?;
-    let mut out = Vec::new();
-    let mut ids = folders::ancestor_ids(&mut tx, company_id, id).await?;
-    if with_self {
-        ids.push(id.to_string());
-    }
-    for above in ids {
-        let Some(f) = objects::folder_facts(app, &mut tx, actor, &above).await? else {
-            continue;
-        };
-        if access::decide_object(&f.facts, ObjectAction::View).is_ok() {
-            out.push((f.folder.id, f.folder.name));
-        }
-    }
+    let (_, facts) = companies::facts_with_guest(app, &mut tx, actor, company_id).await?;
+    let now = app.now();
+    let scope = scope_of(facts.role, &[], actor, now);
+    let out = folders::visible_path(&mut tx, company_id, id, scope, with_self).await?;
     tx.commit().await?;
     Ok(out)
 }
@@ -478,13 +480,7 @@ pub async fn list_top(
     let after = parts.as_deref().map(|p| after_of(order, p)).transpose()?;
     let tx = app.db().read().await?;
     let (mut tx, facts) = listing_gate(app, ctx, actor, company_id, tx).await?;
-    let seen = access::listing_scope(facts.role, &[], app.now());
-    let scope = ListScope {
-        all: seen.all,
-        member: seen.member,
-        user_id: &actor.user_id,
-        now: app.now(),
-    };
+    let scope = scope_of(facts.role, &[], actor, app.now());
     let mut items =
         folders::child_folders(&mut tx, company_id, None, scope, order, after, limit + 1).await?;
     let next_cursor = next(&mut items, limit, |f| {
@@ -558,13 +554,7 @@ pub async fn children(
     )
     .await?;
     let now = app.now();
-    let seen = access::listing_scope(f.facts.role, &f.facts.grants, now);
-    let scope = ListScope {
-        all: seen.all,
-        member: seen.member,
-        user_id: &actor.user_id,
-        now,
-    };
+    let scope = scope_of(f.facts.role, &f.facts.grants, actor, now);
     let company_id = f.folder.company_id.clone();
     let mut items: Vec<Child> = Vec::new();
     let in_docs = start.is_some_and(|(docs, _)| docs);

@@ -485,6 +485,16 @@ pub(crate) fn trash_condition(obj: &str, folder: &str, access: &str, creator: &s
     format!("($2 OR ($3 AND ({creator} = $4 AND ({access} <> 'none' OR {any}) OR {manage})))")
 }
 
+/// Whether the scope may view folder `f` when no listed parent decides:
+/// owners and admins all (`$2`), members what their access in force opens
+/// (`$3`), anyone a live grant of `$4` at `$5` on it or a folder above it.
+fn visible_on_its_own() -> String {
+    format!(
+        "($2 OR ($3 AND f.access_in_force <> 'none') OR {grant})",
+        grant = live_grant_on_path("f.id", "f.id", "$4", "$5", "'view', 'edit', 'manage'"),
+    )
+}
+
 /// Every folder of a company, not in the trash, that the scope may view
 /// (at most `limit`, by name then id): what the folder tree is made of.
 /// Visibility is decided in the query, as in `child_folders`, except that
@@ -498,10 +508,9 @@ pub async fn visible_folders(
 ) -> Result<Vec<FolderRow>> {
     let sql = format!(
         "SELECT {COLUMNS} FROM folders f
-         WHERE f.company_id = $1 AND NOT f.in_trash
-           AND ($2 OR ($3 AND f.access_in_force <> 'none') OR {grant})
+         WHERE f.company_id = $1 AND NOT f.in_trash AND {visible}
          ORDER BY f.name, f.id LIMIT $6",
-        grant = live_grant_on_path("f.id", "f.id", "$4", "$5", "'view', 'edit', 'manage'"),
+        visible = visible_on_its_own(),
     );
     let rows: Vec<Tuple> = on_tx!(tx, |c| sqlx::query_as(&sql)
         .bind(company_id)
@@ -515,18 +524,34 @@ pub async fn visible_folders(
     Ok(rows.into_iter().map(from_tuple).collect())
 }
 
-/// The ids of the folders above `folder_id`, the top-level one first.
-pub async fn ancestor_ids(tx: &mut Tx, company_id: &str, folder_id: &str) -> Result<Vec<String>> {
-    let rows: Vec<(String,)> = on_tx!(tx, |c| sqlx::query_as(
-        "SELECT p.ancestor_id FROM folder_paths p JOIN folders f ON f.id = p.ancestor_id
-         WHERE p.folder_id = $1 AND p.depth > 0 AND f.company_id = $2
-         ORDER BY p.depth DESC"
-    )
-    .bind(folder_id)
-    .bind(company_id)
-    .fetch_all(c)
-    .await)?;
-    Ok(rows.into_iter().map(|r| r.0).collect())
+/// The folders above `folder_id` (and it too, `with_self`) that the scope
+/// may view, as (id, name), the top-level one first: one query, by the
+/// same rule as the tree.
+pub async fn visible_path(
+    tx: &mut Tx,
+    company_id: &str,
+    folder_id: &str,
+    scope: ListScope<'_>,
+    with_self: bool,
+) -> Result<Vec<(String, String)>> {
+    let sql = format!(
+        "SELECT f.id, f.name FROM folder_paths p JOIN folders f ON f.id = p.ancestor_id
+         WHERE p.folder_id = $6 AND p.depth >= $7 AND f.company_id = $1
+           AND NOT f.in_trash AND {visible}
+         ORDER BY p.depth DESC",
+        visible = visible_on_its_own(),
+    );
+    let rows: Vec<(String, String)> = on_tx!(tx, |c| sqlx::query_as(&sql)
+        .bind(company_id)
+        .bind(scope.all)
+        .bind(scope.member)
+        .bind(scope.user_id)
+        .bind(scope.now)
+        .bind(folder_id)
+        .bind(if with_self { 0_i64 } else { 1_i64 })
+        .fetch_all(c)
+        .await)?;
+    Ok(rows)
 }
 
 /// Sub-folders of `parent` (or the company's top-level folders when None),

@@ -7,6 +7,7 @@
 #
 #   bench/audit_cost.sh                 # 3 runs each, 10 s, 32 connections
 #   RUNS=5 DUR=15s bench/audit_cost.sh
+#   KEEP_UNAUDITED=1 bench/audit_cost.sh # reuse the unaudited build as it is
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DUR="${DUR:-10s}"; RUNS="${RUNS:-3}"; CONNS="${CONNS:-32}"; PORT="${PORT:-18445}"
@@ -15,7 +16,7 @@ command -v wrk >/dev/null || { echo "wrk is needed (apt-get install wrk)" >&2; e
 [ -f "$SEED_DIR/seed.json" ] || { echo "seed first: CASES=doc bench/content.sh" >&2; exit 1; }
 TARGET="${CARGO_TARGET_DIR:-$HOME/.cache/turva-target}"
 CARGO_TARGET_DIR="$TARGET" cargo build --release -q -p turva
-CARGO_TARGET_DIR="$TARGET-unaudited" cargo build --release -q -p turva --features bench-unaudited
+[ -n "${KEEP_UNAUDITED:-}" ] || CARGO_TARGET_DIR="$TARGET-unaudited" cargo build --release -q -p turva --features bench-unaudited
 WORK=$(mktemp -d /tmp/turva-bench.XXXXXX)
 SERVER=
 trap 'kill $SERVER 2>/dev/null || true; wait $SERVER 2>/dev/null || true; rm -rf "$WORK"' EXIT

@@ -52,11 +52,14 @@ const GATHER_YIELDS: usize = 3;
 /// at once.
 const COMMIT_SPACING: Duration = Duration::from_millis(1);
 
+/// Events the mover seals between two yields to the runtime.
+const YIELD_EVERY: usize = 64;
+
 /// Staged events that wake the mover before its next turn.
 const MOVE_AT: u64 = 65_536;
 
 /// Most staged events read and inserted in one go.
-const MOVE_BATCH: i64 = 2048;
+const MOVE_BATCH: i64 = 512;
 
 /// Most staged events moved in one transaction. Every commit to the main
 /// file makes each reader connection drop its page cache, so a turn's
@@ -350,6 +353,12 @@ async fn insert(
     let first = store::take_seqs(tx, n).await?;
     let mut rows = Vec::with_capacity(events.len());
     for (i, ev) in events.iter().enumerate() {
+        if i % YIELD_EVERY == YIELD_EVERY - 1 {
+            // Sealing a turn's events is CPU work on a runtime thread: let
+            // the requests (and the writer, whose commits they wait for)
+            // run between slices, instead of stalling them for the turn.
+            tokio::task::yield_now().await;
+        }
         let seq = first + i64::try_from(i).unwrap_or(0);
         let (kind, owner) = match ev.subject_id.as_ref().or(ev.actor_id.as_ref()) {
             Some(uid) => (KeyKind::User, uid.clone()),

@@ -1,32 +1,35 @@
 //! The audit writer for events that carry no change: views, listings,
-//! searches, downloads and denied requests.
+//! searches, downloads and denied requests. Each is durable before the
+//! request's answer is sent. Events that describe a change are not written
+//! here: they commit in the change's own transaction (`audit::record`).
 //!
-//! A request hands its event to one writer task and waits until the event
-//! is committed, so it is durable before the answer is sent; the task
-//! commits every event waiting at that moment in one statement. Reads thus
-//! never take the write lock themselves, and many share one commit (API.md:
-//! "several requests may share one commit"). Events that describe a change
-//! are not written here: they commit in the change's own transaction
-//! (`audit::record`).
+//! On SQLite a request appends its event to this process's audit journal
+//! (`turva_store::audit_journal`: an encrypted, append-only file) on its
+//! own thread and goes on; a second task, the mover, moves journalled
+//! events and the events of changes (pended in `turva.db` with their
+//! change) into `audit_events` every `[audit] checkpoint_seconds`, with
+//! their sequence numbers, personal keys and sealing, in one commit to the
+//! log's file, and signs a checkpoint of the grown tree in that commit.
+//! A view thus writes no database at all: the readers' page caches stay
+//! warm, and no connection's thread is woken per view. Whoever reads the
+//! log moves what waits first ([`flush`]), so a read of the log sees every
+//! acknowledged event. Events of reads that an older version staged in
+//! `turva-audit-stage.db` are moved the same way.
 //!
-//! On SQLite the writer commits to the staging database
-//! (`turva_store::audit_stage`), and a second task moves staged events into
-//! `audit_events` every `[audit] checkpoint_seconds` (sequence numbers,
-//! personal keys and sealing happen at the move), so that reads do not
-//! empty the page caches of the main file: every commit to it does, and a
-//! search that finds its pages cached costs a fraction of one that reads
-//! and decrypts them again. Whoever reads the log moves what is staged first
-//! ([`flush`]), so a read of the log sees every acknowledged event. On
-//! PostgreSQL the writer inserts into `audit_events` directly.
+//! On PostgreSQL a request hands its event to one writer task and waits
+//! until it is committed; the task inserts every event waiting at that
+//! moment in one transaction (API.md: "several requests may share one
+//! commit").
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::PathBuf;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use tokio::sync::{mpsc, oneshot, Notify};
+use tokio::sync::{mpsc, oneshot};
 use turva_store::audit as store;
+use turva_store::audit_journal::{self, Journal};
 use turva_store::audit_stage;
 use turva_store::db::Tx;
 use turva_store::keys::DataKey;
@@ -45,31 +48,27 @@ const MAX_BATCH: usize = 256;
 /// Times the writer yields to gather more events before a commit.
 const GATHER_YIELDS: usize = 3;
 
-/// Under load, commits are at least this far apart: the events of the
-/// meantime share the next one. Each commit wakes the staging connection's
-/// thread, and at thousands of views a second those wake-ups (not the
-/// writes) were most of what auditing a view cost; an idle server commits
-/// at once.
+/// Under load, commits are at least this far apart (PostgreSQL): the
+/// events of the meantime share the next one; an idle server commits at
+/// once.
 const COMMIT_SPACING: Duration = Duration::from_millis(1);
 
 /// Events the mover seals between two yields to the runtime.
 const YIELD_EVERY: usize = 64;
 
-/// Staged events that wake the mover before its next turn.
-const MOVE_AT: u64 = 65_536;
-
-/// Most staged events read and inserted in one go.
+/// Most waiting events read and inserted in one go.
 const MOVE_BATCH: i64 = 512;
 
-/// Most staged events moved in one transaction. Every commit to the main
+/// Most waiting events moved in one transaction. Every commit to the main
 /// file makes each reader connection drop its page cache, so a turn's
 /// events go in as few commits as possible.
 const MOVE_TX: usize = 32_768;
 
-/// An event with owned fields, as staged: everything its row is made of
-/// once it has a sequence number.
+/// An event with owned fields, as it waits to be moved into the log
+/// (journalled, pended or staged): everything its row is made of once it
+/// has a sequence number.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct Staged {
+struct Waiting {
     time: i64,
     action: String,
     outcome: String,
@@ -92,36 +91,56 @@ type Reply = oneshot::Sender<Result<(), String>>;
 /// The handle requests send events through.
 #[derive(Debug)]
 pub(crate) struct Writer {
-    queue: mpsc::Sender<(Staged, Reply)>,
-    /// Events staged since start, and a wake-up for the mover.
-    staged: Arc<AtomicU64>,
-    wake_mover: Arc<Notify>,
+    /// PostgreSQL: the writer task's queue.
+    queue: Option<mpsc::Sender<(Waiting, Reply)>>,
+    /// SQLite: this process's audit journal.
+    journal: Option<Journal>,
 }
 
 impl Writer {
-    /// Starts the writer task and the mover task (which on SQLite moves
-    /// staged events, and on either backend signs checkpoints) for the app
-    /// whose state is `inner`; the tasks end when the app is dropped.
+    /// Starts the mover task (which on SQLite moves waiting events, and on
+    /// either backend signs checkpoints) and, without a `journal`
+    /// (PostgreSQL), the writer task, for the app whose state is `inner`;
+    /// the tasks end when the app is dropped.
     pub(crate) fn start<T: Send + Sync + 'static>(
         inner: Weak<T>,
         app_of: fn(Arc<T>) -> App,
         move_every: Duration,
+        journal: Option<Journal>,
     ) -> Writer {
-        let (queue, rx) = mpsc::channel(4096);
-        let staged = Arc::new(AtomicU64::new(0));
-        let wake_mover = Arc::new(Notify::new());
-        tokio::spawn(run(rx, inner.clone(), app_of));
-        tokio::spawn(mover(inner, app_of, wake_mover.clone(), move_every));
-        Writer {
-            queue,
-            staged,
-            wake_mover,
+        let queue = journal.is_none().then(|| {
+            let (queue, rx) = mpsc::channel(4096);
+            tokio::spawn(run(rx, inner.clone(), app_of));
+            queue
+        });
+        tokio::spawn(mover(inner, app_of, move_every));
+        Writer { queue, journal }
+    }
+
+    /// Closes this process's journal segment (at shutdown), so that the
+    /// last move deletes it.
+    pub(crate) fn close_journal(&self) {
+        if let Some(j) = &self.journal {
+            j.close();
         }
     }
 }
 
+/// The key the journal's segment keys derive from (each segment's own is
+/// derived from it and the segment's name): from the platform index key,
+/// which every process of the data directory holds.
+pub(crate) fn journal_root(app: &App) -> DataKey {
+    turva_store::crypt::derive(app.index_key(), "turva/audit-journal")
+}
+
+/// The journal of `app`'s data directory, to append to (SQLite).
+pub(crate) fn journal_of(app: &App) -> Option<Journal> {
+    (audit_stage::stages(app.db()) && !app.inspect_only())
+        .then(|| Journal::new(audit_journal::dir_of(app.data_dir()), journal_root(app)))
+}
+
 async fn run<T: Send + Sync + 'static>(
-    mut rx: mpsc::Receiver<(Staged, Reply)>,
+    mut rx: mpsc::Receiver<(Waiting, Reply)>,
     inner: Weak<T>,
     app_of: fn(Arc<T>) -> App,
 ) {
@@ -149,7 +168,7 @@ async fn run<T: Send + Sync + 'static>(
         let Some(app) = inner.upgrade().map(app_of) else {
             return;
         };
-        let (events, replies): (Vec<Staged>, Vec<Reply>) = batch.drain(..).unzip();
+        let (events, replies): (Vec<Waiting>, Vec<Reply>) = batch.drain(..).unzip();
         last_commit = Some(tokio::time::Instant::now());
         match commit(&app, &events).await {
             Ok(()) => {
@@ -169,23 +188,8 @@ async fn run<T: Send + Sync + 'static>(
     }
 }
 
-/// Commits `events`: staged in one statement on SQLite, inserted in one
-/// transaction on PostgreSQL.
-async fn commit(app: &App, events: &[Staged]) -> Result<(), AppError> {
-    if audit_stage::stages(app.db()) {
-        let encoded = events
-            .iter()
-            .map(serde_json::to_string)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| AppError::Internal(e.to_string()))?;
-        audit_stage::stage(app.db(), &encoded).await?;
-        let writer = app.audit_writer();
-        let n = u64::try_from(events.len()).unwrap_or(0);
-        if writer.staged.fetch_add(n, Ordering::Relaxed) % MOVE_AT + n >= MOVE_AT {
-            writer.wake_mover.notify_one();
-        }
-        return Ok(());
-    }
+/// Commits `events` in one transaction (PostgreSQL).
+async fn commit(app: &App, events: &[Waiting]) -> Result<(), AppError> {
     let mut tx = app.db().write().await?;
     insert(app, &mut tx, events, &mut Keys::new()).await?;
     tx.commit().await?;
@@ -195,28 +199,28 @@ async fn commit(app: &App, events: &[Staged]) -> Result<(), AppError> {
 /// How often events past retention are looked for.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
-/// Moves staged events into `audit_events` `every` so often while events
-/// are staged, or sooner when many wait.
+/// Moves waiting events into `audit_events` and signs a checkpoint `every`
+/// so often; prunes the log by retention hourly.
 async fn mover<T: Send + Sync + 'static>(
     inner: Weak<T>,
     app_of: fn(Arc<T>) -> App,
-    wake: Arc<Notify>,
     every: Duration,
 ) {
     let mut pruned_at: Option<tokio::time::Instant> = None;
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            () = wake.notified() => {}
-        }
+        tick.tick().await;
         let Some(app) = inner.upgrade().map(app_of) else {
             return;
         };
-        // Every turn moves what waits (the events of changes are pended
-        // without a count) and signs a checkpoint whenever the tree grew
-        // (on PostgreSQL changes append to it directly).
+        // The segment journalled since the last turn is closed first, so
+        // that this turn moves it to its end and deletes it: journalled
+        // events stay in a file for about one turn, and segments stay
+        // small (the next event starts a new one).
+        app.audit_writer().close_journal();
+        // Every turn moves what waits and signs a checkpoint whenever the
+        // tree grew (on PostgreSQL events are inserted directly).
         if let Err(e) = crate::checkpoint::make(&app).await {
             tracing::error!(error = %e, "audit events could not be moved and checkpointed");
         }
@@ -235,18 +239,21 @@ async fn mover<T: Send + Sync + 'static>(
     }
 }
 
-/// Moves every pended and staged event into `audit_events` (oldest first,
-/// up to `MOVE_TX` events per transaction, each with its sequence numbers,
-/// the new `pending_through` and `staged_through` and a signed checkpoint
-/// of the grown tree in that one commit, which writes only the audit file).
-/// Safe from any number of tasks and processes at once: the write lock
-/// orders them, and the two marks say what is already moved. A no-op on
-/// PostgreSQL.
+/// Moves every journalled, pended and staged event into `audit_events`
+/// (ordered by time, up to `MOVE_TX` events per transaction, each with its
+/// sequence numbers, the new marks of what is moved and a signed
+/// checkpoint of the grown tree in that one commit, which writes only the
+/// log's file), then deletes what is moved: journal segments whose writer
+/// has gone, pended rows, staged rows. Safe from any number of tasks and
+/// processes at once: the write lock orders them, and the marks say what is
+/// already moved. A no-op on PostgreSQL.
 pub(crate) async fn flush(app: &App) -> Result<(), AppError> {
     let db = app.db();
     if !audit_stage::stages(db) || app.inspect_only() {
         return Ok(());
     }
+    let dir = audit_journal::dir_of(app.data_dir());
+    let root = journal_root(app);
     // Keys read in an earlier batch: that batch committed, so they exist.
     let mut keys = Keys::new();
     loop {
@@ -269,8 +276,43 @@ pub(crate) async fn flush(app: &App) -> Result<(), AppError> {
             let batch = audit_stage::staged_after(db, staged, MOVE_BATCH).await?;
             more_staged = take(batch, &mut staged, &mut events)?;
         }
-        let more = more_pending || more_staged;
+        let marks = audit_journal::marks(&mut tx).await?;
+        let room = MOVE_TX.saturating_sub(events.len());
+        let journal = read_journal(dir.clone(), root.clone(), marks.clone(), room).await?;
+        let mut advanced = Vec::new();
+        let mut done = Vec::new();
+        let mut more_journal = false;
+        for (name, batch) in journal.read {
+            for bytes in &batch.events {
+                events.push(serde_json::from_slice::<Waiting>(bytes).map_err(|e| {
+                    AppError::Internal(format!(
+                        "an audit event in journal segment {name} is unreadable: {e}"
+                    ))
+                })?);
+            }
+            more_journal |= batch.more;
+            if !batch.events.is_empty() {
+                advanced.push((name.clone(), batch.through));
+            }
+            if batch.finished {
+                if batch.lost > 0 {
+                    tracing::warn!(segment = %name, bytes = batch.lost,
+                        "the end of an audit journal segment is not a whole event (a write a crash cut short, never acknowledged)");
+                }
+                done.push((name, batch));
+            }
+        }
+        // Marks of segments deleted by a move that stopped before
+        // forgetting them.
+        let orphans: Vec<String> = marks
+            .into_keys()
+            .filter(|m| !journal.names.contains(m))
+            .collect();
+        let more = more_pending || more_staged || more_journal;
         if events.is_empty() {
+            drop(tx);
+            drop(one_at_a_time);
+            retire_segments(app, done, orphans).await?;
             return Ok(());
         }
         // Changes and reads interleaved as they happened.
@@ -283,6 +325,9 @@ pub(crate) async fn flush(app: &App) -> Result<(), AppError> {
         }
         if staged != staged_from {
             audit_stage::set_staged_through(&mut tx, staged).await?;
+        }
+        for (name, through) in &advanced {
+            audit_journal::set_mark(&mut tx, name, *through).await?;
         }
         // Signed in the same commit: one commit to the log per turn. A
         // checkpoint that cannot be made does not hold back the move (the
@@ -299,10 +344,11 @@ pub(crate) async fn flush(app: &App) -> Result<(), AppError> {
             crate::checkpoint::published(app, row)?;
         }
         drop(one_at_a_time);
-        // Moved rows are deleted afterwards (a crash in between leaves
-        // rows the marks skip); turva.db is written only when changes were
+        // Moved events are deleted afterwards (a crash in between leaves
+        // what the marks skip); turva.db is written only when changes were
         // moved, so a server that only reads never empties its readers'
         // page caches.
+        retire_segments(app, done, orphans).await?;
         if pending != pending_from {
             audit_stage::forget_pending_through(db, pending).await?;
         }
@@ -315,19 +361,83 @@ pub(crate) async fn flush(app: &App) -> Result<(), AppError> {
     }
 }
 
+/// What one look at the journal found: each segment's new events (at most
+/// `room` in all), and the names of every segment there.
+struct JournalRead {
+    read: Vec<(String, audit_journal::Batch)>,
+    names: Vec<String>,
+}
+
+/// Reads the journal's segments in `dir` from their marks, off the async
+/// threads (reading and opening a turn's events is CPU work). A segment
+/// that cannot be read is left where it is, with an error in the log, so
+/// that it does not hold back the others.
+async fn read_journal(
+    dir: PathBuf,
+    root: DataKey,
+    marks: HashMap<String, u64>,
+    mut room: usize,
+) -> Result<JournalRead, AppError> {
+    tokio::task::spawn_blocking(move || {
+        let names = audit_journal::segments(&dir)?;
+        let mut read = Vec::new();
+        for name in &names {
+            let from = marks.get(name).copied().unwrap_or(0);
+            match audit_journal::read(&dir, &root, name, from, room) {
+                Ok(batch) => {
+                    room -= batch.events.len().min(room);
+                    read.push((name.clone(), batch));
+                }
+                Err(e) => {
+                    tracing::error!(segment = %name, error = %e, "an audit journal segment cannot be read");
+                }
+            }
+        }
+        Ok(JournalRead { read, names })
+    })
+    .await
+    .map_err(|e| AppError::Internal(format!("reading the audit journal: {e}")))?
+}
+
+/// Deletes journal segments whose events are all moved (`done`) and then
+/// their marks, with the marks of segments already gone (`orphans`).
+async fn retire_segments(
+    app: &App,
+    done: Vec<(String, audit_journal::Batch)>,
+    mut orphans: Vec<String>,
+) -> Result<(), AppError> {
+    for (name, batch) in done {
+        match batch.remove() {
+            Ok(()) => orphans.push(name),
+            Err(e) => {
+                tracing::error!(segment = %name, error = %e, "a moved audit journal segment could not be deleted")
+            }
+        }
+    }
+    if orphans.is_empty() {
+        return Ok(());
+    }
+    let mut tx = app.db().write().await?;
+    for name in &orphans {
+        audit_journal::forget_mark(&mut tx, name).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
 /// Decodes a batch of waiting events (pended or staged) onto `out` and
 /// advances `through` to its last id; returns whether the batch was full
 /// (so more may wait).
 fn take(
     batch: Option<(i64, Vec<String>)>,
     through: &mut i64,
-    out: &mut Vec<Staged>,
+    out: &mut Vec<Waiting>,
 ) -> Result<bool, AppError> {
     let Some((last, batch)) = batch else {
         return Ok(false);
     };
     for text in &batch {
-        out.push(serde_json::from_str::<Staged>(text).map_err(|e| {
+        out.push(serde_json::from_str::<Waiting>(text).map_err(|e| {
             AppError::Internal(format!(
                 "an audit event waiting after {through} is unreadable: {e}"
             ))
@@ -346,7 +456,7 @@ type Keys = HashMap<(KeyKind, String), (String, DataKey)>;
 async fn insert(
     app: &App,
     tx: &mut Tx,
-    events: &[Staged],
+    events: &[Waiting],
     keys: &mut Keys,
 ) -> Result<(), AppError> {
     let n = i64::try_from(events.len()).unwrap_or(0);
@@ -409,9 +519,9 @@ async fn insert(
     Ok(())
 }
 
-/// The staged form of `ev`, timed now.
-fn staged_of(app: &App, ctx: &Ctx, ev: &Event<'_>) -> Staged {
-    Staged {
+/// `ev` as it waits to be moved, timed now.
+fn waiting_of(app: &App, ctx: &Ctx, ev: &Event<'_>) -> Waiting {
+    Waiting {
         time: app.now(),
         action: ev.action.as_str().to_string(),
         outcome: ev.outcome.as_str().to_string(),
@@ -432,25 +542,35 @@ fn staged_of(app: &App, ctx: &Ctx, ev: &Event<'_>) -> Staged {
 
 /// Pends the event of a change in `tx`, the change's transaction in
 /// `turva.db` (SQLite): it commits with the change and is moved into the
-/// log with the next turn, like a staged event.
+/// log with the next turn.
 pub(crate) async fn pend(app: &App, tx: &mut Tx, ctx: &Ctx, ev: Event<'_>) -> Result<(), AppError> {
-    let encoded = serde_json::to_string(&staged_of(app, ctx, &ev))
+    let encoded = serde_json::to_string(&waiting_of(app, ctx, &ev))
         .map_err(|e| AppError::Internal(e.to_string()))?;
     audit_stage::pend(tx, &encoded).await?;
     Ok(())
 }
 
-/// Records an event that describes no change, through the writer; returns
-/// once it is committed.
+/// Records an event that describes no change; returns once it is durable:
+/// appended to the journal (SQLite: one `write`, on this thread), or
+/// committed by the writer task (PostgreSQL).
 pub(crate) async fn record(app: &App, ctx: &Ctx, ev: Event<'_>) -> Result<(), AppError> {
     if UNAUDITED {
         return Ok(());
     }
-    let staged = staged_of(app, ctx, &ev);
+    let waiting = waiting_of(app, ctx, &ev);
+    let writer = app.audit_writer();
+    if let Some(journal) = &writer.journal {
+        let encoded =
+            serde_json::to_vec(&waiting).map_err(|e| AppError::Internal(e.to_string()))?;
+        journal.append(&encoded)?;
+        return Ok(());
+    }
+    let Some(queue) = &writer.queue else {
+        return Err(AppError::Unavailable("the audit writer has stopped".into()));
+    };
     let (reply, answer) = oneshot::channel();
-    app.audit_writer()
-        .queue
-        .send((staged, reply))
+    queue
+        .send((waiting, reply))
         .await
         .map_err(|_| AppError::Unavailable("the audit writer has stopped".into()))?;
     match answer.await {

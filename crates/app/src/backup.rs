@@ -2288,6 +2288,7 @@ const REPLACED: &[&str] = &[
     "turva-audit-stage.db",
     "turva-audit-stage.db-wal",
     "turva-audit-stage.db-shm",
+    "audit-journal",
     "keyring.json",
     "audit-checkpoints.log",
     "files",

@@ -70,6 +70,7 @@ impl From<StoreError> for AppError {
             }
             StoreError::Unavailable(e) => AppError::Unavailable(e.to_string()),
             StoreError::Corrupt(e) => AppError::Internal(e),
+            StoreError::Io(e) => AppError::Unavailable(e),
         }
     }
 }

@@ -69,6 +69,9 @@ pub mod store_db {
     pub use turva_store::db::Db;
 }
 
+/// This process's appender to the audit journal (see `App::audit_journal`).
+pub use turva_store::audit_journal::Journal as AuditJournal;
+
 pub mod rows {
     pub use turva_store::api_tokens::ApiTokenRow;
     pub use turva_store::audit::{AuditRow, CheckpointRow};
@@ -163,6 +166,7 @@ impl App {
                 std::time::Duration::from_secs(u64::from(
                     self.inner.config.audit.checkpoint_seconds.max(1),
                 )),
+                audit_writer::journal_of(self),
             )
         })
     }
@@ -225,22 +229,33 @@ impl App {
             .swap(0, std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// Moves the audit events of reads still staged into `audit_events`
-    /// (SQLite; see `audit_writer`), so that a read of the table sees every
-    /// acknowledged event.
+    /// A new appender to this data directory's audit journal (SQLite; see
+    /// `turva_store::audit_journal`), with segments of its own, as another
+    /// process of the data directory has: for tools and tests.
+    pub fn audit_journal(&self) -> Option<AuditJournal> {
+        audit_writer::journal_of(self)
+    }
+
+    /// Moves the audit events still waiting (journalled reads and pended
+    /// changes, SQLite; see `audit_writer`) into `audit_events`, so that a
+    /// read of the table sees every acknowledged event.
     pub async fn flush_audit(&self) -> Result<(), AppError> {
         audit_writer::flush(self).await
     }
 
     /// Closes the database cleanly (at shutdown), after moving the audit
-    /// events still staged.
+    /// events still waiting.
     pub async fn close(&self) {
         if self.inspect_only() {
             self.inner.db.close().await;
             return;
         }
-        // What waits is moved into the log, and a checkpoint made at
-        // shutdown, so that a truncated tail is detectable.
+        // What waits is moved into the log (this process's journal segment
+        // closed first, so that the move deletes it), and a checkpoint made
+        // at shutdown, so that a truncated tail is detectable.
+        if let Some(writer) = self.inner.audit_writer.get() {
+            writer.close_journal();
+        }
         if let Err(e) = checkpoint::make(self).await {
             tracing::error!(error = %e, "the audit checkpoint could not be made at shutdown");
         }

@@ -173,6 +173,10 @@ pub const NOT_BACKED_UP: &[(&str, &str)] = &[
     ("one_time_tokens", "credentials: invitations are sent again"),
     ("email_changes", "credentials that expire within hours"),
     ("mfa_challenges", "sign-in steps that expire within minutes"),
+    (
+        "audit_journal_marks",
+        "marks in the audit journal's files, which a backup does not hold (it moves the journal into the log first)",
+    ),
     ("webauthn_ceremonies", "passkey ceremonies of minutes"),
     ("throttle_events", "counters of minutes"),
     (

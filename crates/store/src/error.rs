@@ -16,6 +16,10 @@ pub enum StoreError {
     /// Stored bytes did not decrypt or parse: wrong key or tampering.
     #[error("stored data is unreadable: {0}")]
     Corrupt(String),
+    /// A file outside the database (the audit journal) could not be
+    /// written or read.
+    #[error("file unavailable: {0}")]
+    Io(String),
 }
 
 impl From<sqlx::Error> for StoreError {

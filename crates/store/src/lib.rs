@@ -8,6 +8,7 @@
 
 pub mod api_tokens;
 pub mod audit;
+pub mod audit_journal;
 pub mod audit_stage;
 pub mod backup;
 pub mod backup_target;

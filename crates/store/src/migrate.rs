@@ -107,6 +107,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0015_search_company.sql"),
         postgres: include_str!("../migrations/postgres/0015_search_company.sql"),
     },
+    Migration {
+        version: 16,
+        name: "0016_audit_journal",
+        sqlite: include_str!("../migrations/sqlite/0016_audit_journal.sql"),
+        postgres: include_str!("../migrations/postgres/0016_audit_journal.sql"),
+    },
 ];
 
 /// The migration that moves SQLite's audit tables into their own file.

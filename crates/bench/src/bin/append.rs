@@ -2,7 +2,7 @@
 //! the audit log's sustained append rate. `--tasks` tasks (default 64)
 //! record events of reads as fast as they can for `--seconds` (default 10),
 //! each event durable before the next (as a request waits for its own);
-//! then everything staged is moved into the log and the tree. Prints the
+//! then everything journalled is moved into the log and the tree. Prints the
 //! rate of durable events, the rate including the move, and the rate of
 //! `turva audit verify` over the whole log. Without `--data` it works in a
 //! fresh temporary directory.
@@ -109,7 +109,7 @@ async fn main() -> Result<()> {
     Ok(())
 }
 
-/// How many events the log holds (after moving what is staged).
+/// How many events the log holds (after moving what waits).
 async fn app_events(app: &App) -> Result<u64> {
     app.flush_audit().await?;
     let mut tx = app.db().read().await?;

@@ -138,66 +138,153 @@ async fn left_behind_is_not_moved_again(
     );
 }
 
-/// SQLite stages the events of reads in a file of their own and moves them
-/// into `audit_events`; an event is moved exactly once, whatever stopped
-/// the process in between, and events left staged by a crash join the log
-/// at the next start.
+/// How many events of request `id` are in the log, after a move.
+async fn in_log(t: &TestApp, write: &sqlx::SqlitePool, id: &str) -> usize {
+    t.audit_rows().await;
+    let rows: Vec<(i64,)> = sqlx::query_as("SELECT seq FROM audit_events WHERE request_id = $1")
+        .bind(id)
+        .fetch_all(write)
+        .await
+        .unwrap_or_default();
+    rows.len()
+}
+
+/// On SQLite the events of reads are appended to an encrypted journal and
+/// moved into the log by the mover or by whoever reads the log; an event
+/// is moved exactly once, whatever stopped its process (before the move,
+/// between the move and the clean-up, in the middle of a write), and
+/// events that an older version left staged in `turva-audit-stage.db` are
+/// moved the same way.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn staged_read_events_are_moved_exactly_once() {
+async fn journalled_read_events_are_moved_exactly_once() {
     use turva_testkit::turva_store_db::Db;
     let Some(t) = TestApp::start(turva_testkit::Backend::Sqlite).await else {
         panic!("no app")
     };
     let (cid, owner) = t.company_with_owner("A", "owner@example.test").await;
+    let views = |rows: &[turva_testkit::AuditRow]| {
+        rows.iter().filter(|r| r.action == "company.view").count()
+    };
+    let before = views(&t.audit_rows().await);
     for _ in 0..5 {
         assert_eq!(
             owner.get(&format!("/api/v1/companies/{cid}")).await.status,
             200
         );
     }
-    let views = |rows: &[turva_testkit::AuditRow]| {
-        rows.iter().filter(|r| r.action == "company.view").count()
-    };
     assert_eq!(
         views(&t.audit_rows().await),
-        5,
+        before + 5,
         "every acknowledged view is in the log"
     );
     let Db::Sqlite { write, stage, .. } = t.app.db().clone() else {
         panic!("sqlite")
     };
+    let (staged,): (i64,) = sqlx::query_as("SELECT count(*) FROM staged_events")
+        .fetch_one(&stage)
+        .await
+        .unwrap_or_default();
+    assert_eq!(staged, 0, "nothing is staged any more");
+
+    // Other processes of the data directory, each with a segment of its
+    // own. (The server's mover closes and moves the server's own segment
+    // every turn, so the checks below look only at theirs.)
+    let data = t.data_dir();
+    let segments = || -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(data.join("audit-journal"))
+            .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+            .unwrap_or_default()
+    };
+    let journal = || t.app.audit_journal().unwrap_or_else(|| panic!("a journal"));
+    let appended = |j: &turva_app::AuditJournal, ip: &str, id: &str| {
+        let before = segments();
+        let event = waiting_event(&cid, "company.view", ip, id);
+        j.append(event.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+        let new: Vec<_> = segments()
+            .into_iter()
+            .filter(|p| !before.contains(p))
+            .collect();
+        assert_eq!(new.len(), 1, "a segment of its own: {new:?}");
+        new[0].clone()
+    };
+
+    // A process that journalled an event and died before moving it: the
+    // next move takes it, once, and deletes its segment.
+    let other = journal();
+    let segment = appended(&other, "192.0.2.5", "req-dead-0001");
+    let bytes = std::fs::read(&segment).unwrap_or_default();
+    assert!(
+        !bytes.windows(18).any(|w| w == b"crash@example.test") && !bytes.is_empty(),
+        "the journal is encrypted"
+    );
+    drop(other);
+    assert_eq!(in_log(&t, &write, "req-dead-0001").await, 1);
+    assert_eq!(
+        in_log(&t, &write, "req-dead-0001").await,
+        1,
+        "not moved again"
+    );
+    assert!(!segment.exists(), "its segment is deleted");
+
+    // A live process's events are moved while it runs; once it ends, its
+    // segment is deleted without moving them again.
+    let other = journal();
+    let segment = appended(&other, "192.0.2.6", "req-live-0001");
+    assert_eq!(in_log(&t, &write, "req-live-0001").await, 1);
+    assert!(segment.exists(), "a live segment is kept");
+    other.close();
+    assert_eq!(
+        in_log(&t, &write, "req-live-0001").await,
+        1,
+        "not moved again"
+    );
+    assert!(!segment.exists());
+
+    // A process that died in the middle of a write: its whole events are
+    // moved, the torn one (never acknowledged) is not.
+    let other = journal();
+    let torn = appended(&other, "192.0.2.7", "req-torn-0001");
+    drop(other);
+    {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&torn)
+            .unwrap_or_else(|e| panic!("{e}"));
+        f.write_all(&[200, 1, 0, 0, 7, 7, 7])
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    assert_eq!(in_log(&t, &write, "req-torn-0001").await, 1);
+    assert!(!torn.exists());
+
+    // An event an older version staged is moved once.
+    let old = waiting_event(&cid, "company.view", "192.0.2.8", "req-staged-0001");
+    sqlx::query("INSERT INTO staged_events (event) VALUES ($1)")
+        .bind(&old)
+        .execute(&stage)
+        .await
+        .unwrap_or_default();
+    assert_eq!(in_log(&t, &write, "req-staged-0001").await, 1);
     let (through,): (i64,) = sqlx::query_as("SELECT staged_through FROM audit_head")
         .fetch_one(&write)
         .await
         .unwrap_or_default();
-    assert!(through >= 5, "staged events were moved: {through}");
-    let left: (i64,) = sqlx::query_as("SELECT count(*) FROM staged_events")
-        .fetch_one(&stage)
-        .await
-        .unwrap_or_default();
-    assert_eq!(left.0, 0, "moved events are deleted from the stage");
+    assert!(through >= 1, "the move is marked: {through}");
 
-    // A crash after the move's commit but before the deletion leaves an
-    // already-moved event behind: it is not moved again.
-    let event = waiting_event(&cid, "company.view", "192.0.2.7", "req-crash-0001");
+    // A crash after that move's commit but before the deletion leaves the
+    // staged event behind: it is not moved again.
+    let event = waiting_event(&cid, "company.view", "192.0.2.9", "req-crash-0001");
     left_behind_is_not_moved_again(&t, &stage, "staged_events", through, &event).await;
 
-    // An event staged (acknowledged) by a process that then died is moved
-    // when the data directory is next opened.
-    sqlx::query("INSERT INTO staged_events (event) VALUES ($1)")
-        .bind(&event)
-        .execute(&stage)
-        .await
-        .unwrap_or_default();
+    // One journalled by a process that then died (after the server
+    // stopped) is moved when the data directory is next opened.
+    let other = journal();
     let (dir, config) = t.stop_keep().await;
+    other
+        .append(event.as_bytes())
+        .unwrap_or_else(|e| panic!("{e}"));
+    drop(other);
     let data = dir.path().join("data");
-    assert!(data.join("turva-audit-stage.db").exists());
-    let stage_bytes = std::fs::read(data.join("turva-audit-stage.db")).unwrap_or_default();
-    assert_ne!(
-        stage_bytes.get(..16),
-        Some(&b"SQLite format 3\0"[..]),
-        "the stage is encrypted too"
-    );
     let (app, _) = turva_app::App::open(config, &data, std::sync::Arc::new(turva_app::SystemClock))
         .await
         .unwrap_or_else(|e| panic!("reopen: {e}"));
@@ -212,7 +299,14 @@ async fn staged_read_events_are_moved_exactly_once() {
     let p = crashed[0].personal.as_ref();
     assert_eq!(
         p.map(|p| (p.ip.as_str(), p.email.as_deref())),
-        Some(("192.0.2.7", Some("crash@example.test")))
+        Some(("192.0.2.9", Some("crash@example.test")))
+    );
+    let left: Vec<_> = std::fs::read_dir(data.join("audit-journal"))
+        .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(
+        left.is_empty(),
+        "every segment is moved and deleted: {left:?}"
     );
     let seqs: Vec<i64> = events.iter().map(|e| e.row.seq).collect();
     assert_eq!(

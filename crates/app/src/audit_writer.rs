@@ -23,11 +23,12 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Notify};
 use turva_store::audit as store;
 use turva_store::audit_journal::{self, Journal};
 use turva_store::audit_stage;
@@ -95,6 +96,28 @@ pub(crate) struct Writer {
     queue: Option<mpsc::Sender<(Waiting, Reply)>>,
     /// SQLite: this process's audit journal.
     journal: Option<Journal>,
+    /// SQLite: how far the mover is behind, shared with it.
+    backlog: Arc<Backlog>,
+}
+
+/// Bytes journalled but not yet moved, beyond which requests wait for the
+/// mover (and it runs at once) instead of filling the disk: at most a few
+/// seconds of views at full speed.
+const JOURNAL_LIMIT: u64 = 256 << 20;
+
+/// How long a request waits for the mover to make room in the journal
+/// before it fails (the mover is then failing too, and the error says so).
+const JOURNAL_WAIT: Duration = Duration::from_secs(30);
+
+/// The journal's backlog: what the mover found left after its last turn
+/// plus what was appended since, and the signals between the two sides.
+#[derive(Debug, Default)]
+struct Backlog {
+    bytes: AtomicU64,
+    /// Wakes the mover before its next tick.
+    wake_mover: Notify,
+    /// Wakes requests waiting for room, after each turn.
+    turned: Notify,
 }
 
 impl Writer {
@@ -113,8 +136,13 @@ impl Writer {
             tokio::spawn(run(rx, inner.clone(), app_of));
             queue
         });
-        tokio::spawn(mover(inner, app_of, move_every));
-        Writer { queue, journal }
+        let backlog = Arc::new(Backlog::default());
+        tokio::spawn(mover(inner, app_of, move_every, backlog.clone()));
+        Writer {
+            queue,
+            journal,
+            backlog,
+        }
     }
 
     /// Closes this process's journal segment (at shutdown), so that the
@@ -205,12 +233,16 @@ async fn mover<T: Send + Sync + 'static>(
     inner: Weak<T>,
     app_of: fn(Arc<T>) -> App,
     every: Duration,
+    backlog: Arc<Backlog>,
 ) {
     let mut pruned_at: Option<tokio::time::Instant> = None;
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        tick.tick().await;
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = backlog.wake_mover.notified() => {}
+        }
         let Some(app) = inner.upgrade().map(app_of) else {
             return;
         };
@@ -223,6 +255,15 @@ async fn mover<T: Send + Sync + 'static>(
         // tree grew (on PostgreSQL events are inserted directly).
         if let Err(e) = crate::checkpoint::make(&app).await {
             tracing::error!(error = %e, "audit events could not be moved and checkpointed");
+        }
+        if audit_stage::stages(app.db()) {
+            let dir = audit_journal::dir_of(app.data_dir());
+            match tokio::task::spawn_blocking(move || audit_journal::size(&dir)).await {
+                Ok(Ok(left)) => backlog.bytes.store(left, Ordering::Relaxed),
+                Ok(Err(e)) => tracing::error!(error = %e, "the audit journal's size is unknown"),
+                Err(e) => tracing::error!(error = %e, "the audit journal's size is unknown"),
+            }
+            backlog.turned.notify_waiters();
         }
         if let Err(e) = crate::checkpoint::mail_daily(&app).await {
             tracing::error!(error = %e, "the daily checkpoint email could not be sent");
@@ -519,6 +560,24 @@ async fn insert(
     Ok(())
 }
 
+/// Waits while the journal holds more than [`JOURNAL_LIMIT`] bytes that
+/// the mover has not taken, waking it; fails after `wait`.
+async fn make_room(backlog: &Backlog, wait: Duration) -> Result<(), AppError> {
+    let started = tokio::time::Instant::now();
+    while backlog.bytes.load(Ordering::Relaxed) > JOURNAL_LIMIT {
+        // Registered before the mover is woken, so its signal is not missed.
+        let turned = backlog.turned.notified();
+        backlog.wake_mover.notify_one();
+        let left = wait.saturating_sub(started.elapsed());
+        if left.is_zero() || tokio::time::timeout(left, turned).await.is_err() {
+            return Err(AppError::Unavailable(
+                "the audit journal is full: its events are not being moved into the log".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// `ev` as it waits to be moved, timed now.
 fn waiting_of(app: &App, ctx: &Ctx, ev: &Event<'_>) -> Waiting {
     Waiting {
@@ -562,7 +621,15 @@ pub(crate) async fn record(app: &App, ctx: &Ctx, ev: Event<'_>) -> Result<(), Ap
     if let Some(journal) = &writer.journal {
         let encoded =
             serde_json::to_vec(&waiting).map_err(|e| AppError::Internal(e.to_string()))?;
+        make_room(&writer.backlog, JOURNAL_WAIT).await?;
         journal.append(&encoded)?;
+        writer
+            .backlog
+            .bytes
+            .fetch_add(encoded.len() as u64 + 64, Ordering::Relaxed);
+        // Nothing above waits, so a task that records events in a loop
+        // would never let the runtime's timers (the mover's) run.
+        tokio::task::coop::consume_budget().await;
         return Ok(());
     }
     let Some(queue) = &writer.queue else {
@@ -577,5 +644,41 @@ pub(crate) async fn record(app: &App, ctx: &Ctx, ev: Event<'_>) -> Result<(), Ap
         Ok(Ok(())) => Ok(()),
         Ok(Err(why)) => Err(AppError::Unavailable(why)),
         Err(_) => Err(AppError::Unavailable("the audit writer has stopped".into())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_full_journal_waits_for_the_mover_and_fails_when_it_never_comes() {
+        let backlog = Arc::new(Backlog::default());
+        make_room(&backlog, Duration::from_millis(10))
+            .await
+            .unwrap_or_else(|e| panic!("room: {e}"));
+
+        // Over the limit: the request wakes the mover and waits for its turn.
+        backlog.bytes.store(JOURNAL_LIMIT + 1, Ordering::Relaxed);
+        let mover = {
+            let backlog = backlog.clone();
+            tokio::spawn(async move {
+                backlog.wake_mover.notified().await;
+                backlog.bytes.store(0, Ordering::Relaxed);
+                backlog.turned.notify_waiters();
+            })
+        };
+        make_room(&backlog, Duration::from_secs(10))
+            .await
+            .unwrap_or_else(|e| panic!("room after the turn: {e}"));
+        mover.await.unwrap_or_else(|e| panic!("{e}"));
+
+        // A mover that never catches up: the request fails, nothing hangs.
+        backlog.bytes.store(JOURNAL_LIMIT + 1, Ordering::Relaxed);
+        let e = make_room(&backlog, Duration::from_millis(50)).await;
+        assert!(
+            matches!(&e, Err(AppError::Unavailable(why)) if why.contains("journal is full")),
+            "{e:?}"
+        );
     }
 }

@@ -18,10 +18,12 @@
 //! a reader can tell a live segment from one whose writer has gone), and
 //! starts a new segment every [`ROTATE_AT`] bytes. A segment is
 //! [`MAGIC`], then records: a little-endian `u32` length, then the event
-//! sealed with AES-256-GCM (`crypt::seal`) under the segment's key, which
-//! is derived from the key the caller gives and the segment's name, bound
-//! to the segment's name and the record's offset (a record copied to
-//! another place or segment does not open). A record that does not open is
+//! sealed with AES-256-GCM (`crypt::Sequence`) under the segment's key,
+//! which is derived from the key the caller gives and the segment's name,
+//! with the record's offset as its nonce (offsets never repeat in a
+//! segment: a segment whose write failed is never appended to again) and
+//! bound to the segment's name and the offset (a record copied to another
+//! place or segment does not open). A record that does not open is
 //! where the segment ends for now: the writer may be in the middle of it,
 //! or, in a segment whose writer has gone, a crash cut its write short
 //! (so it was never acknowledged).
@@ -91,7 +93,7 @@ struct Segment {
     name: String,
     file: File,
     len: u64,
-    key: DataKey,
+    sealer: crypt::Sequence,
 }
 
 impl Journal {
@@ -121,7 +123,7 @@ impl Journal {
         let Some(seg) = current.as_mut() else {
             return Err(StoreError::Io("no audit journal segment".into()));
         };
-        let sealed = crypt::seal(&seg.key, &aad(&seg.name, seg.len), event);
+        let sealed = seg.sealer.seal(seg.len, &aad(&seg.name, seg.len), event);
         let len = u32::try_from(sealed.len())
             .ok()
             .filter(|n| (*n as usize) <= MAX_RECORD)
@@ -180,12 +182,12 @@ impl Journal {
             .map_err(|e| io("cannot write", &tmp, e))?;
         let path = self.dir.join(&name);
         fs::rename(&tmp, &path).map_err(|e| io("cannot name", &path, e))?;
-        let key = segment_key(&self.root, &name);
+        let sealer = crypt::Sequence::new(&segment_key(&self.root, &name));
         Ok(Segment {
             name,
             file,
             len: MAGIC.len() as u64,
-            key,
+            sealer,
         })
     }
 }
@@ -217,6 +219,19 @@ pub fn segments(dir: &Path) -> Result<Vec<String>> {
     }
     names.sort();
     Ok(names)
+}
+
+/// How many bytes the segments in `dir` hold (what waits to be moved).
+pub fn size(dir: &Path) -> Result<u64> {
+    let mut total = 0;
+    for name in segments(dir)? {
+        match fs::metadata(dir.join(&name)) {
+            Ok(m) => total += m.len(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io("cannot read", &dir.join(name), e)),
+        }
+    }
+    Ok(total)
 }
 
 /// What [`read`] found in a segment.
@@ -290,7 +305,7 @@ pub fn read(dir: &Path, root: &DataKey, name: &str, from: u64, limit: usize) -> 
     let mut bytes = Vec::new();
     file.read_to_end(&mut bytes)
         .map_err(|e| io("cannot read", &path, e))?;
-    let key = segment_key(root, name);
+    let opener = crypt::Sequence::new(&segment_key(root, name));
     let mut events = Vec::new();
     let mut at = 0usize;
     let mut more = false;
@@ -312,7 +327,8 @@ pub fn read(dir: &Path, root: &DataKey, name: &str, from: u64, limit: usize) -> 
         let Some(sealed) = bytes.get(at + 4..at + 4 + len) else {
             break;
         };
-        let Ok(event) = crypt::open(&key, &aad(name, start + at as u64), sealed) else {
+        let offset = start + at as u64;
+        let Ok(event) = opener.open(offset, &aad(name, offset), sealed) else {
             break;
         };
         events.push(event);

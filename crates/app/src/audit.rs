@@ -109,14 +109,13 @@ pub(crate) async fn record_in_log(
         Some(uid) => (KeyKind::User, uid.to_string()),
         None => (KeyKind::Period, period_of(now)),
     };
-    let (key_id, key) = keyring::ensure_key(app, tx, kind, &owner).await?;
+    let key = keyring::key_unless_erased(app, tx, kind, &owner).await?;
     let personal = Personal {
         email: event.email.map(str::to_string),
         ip: ctx.ip.to_string(),
         user_agent: ctx.user_agent.chars().take(512).collect(),
     };
-    let plain = serde_json::to_vec(&personal).map_err(|e| AppError::Internal(e.to_string()))?;
-    let sealed = turva_store::crypt::seal(&key, &personal_aad(seq), &plain);
+    let (personal_key_id, personal, ip_index) = seal_personal(app, key, seq, &personal)?;
     let credential = event.credential.map(str::to_string);
     let row = store::AuditRow {
         seq,
@@ -131,19 +130,43 @@ pub(crate) async fn record_in_log(
         outcome: event.outcome.as_str().to_string(),
         reason: event.reason.map(str::to_string),
         request_id: Some(ctx.request_id.clone()),
-        personal_key_id: Some(key_id),
-        personal: Some(sealed),
-        ip_index: Some(crate::secret::keyed_hash(
-            app.index_key(),
-            "ip",
-            &ctx.ip.to_string(),
-        )),
+        personal_key_id,
+        personal,
+        ip_index,
     };
     store::insert_event(tx, &row).await?;
     if let Some(user) = linked_user(&row, event.subject_id.or(event.actor_id)) {
         store::link_to_companies(tx, &[(seq, user)]).await?;
     }
     Ok(())
+}
+
+/// An event's personal columns: key id, ciphertext, keyed hash of the IP.
+pub(crate) type SealedPersonal = (Option<String>, Option<Vec<u8>>, Option<String>);
+
+/// The sealed personal part of event `seq` under `key` (its id, the
+/// ciphertext and the keyed hash of the address), or nothing at all when
+/// the person's key was destroyed: an event about an erased person keeps
+/// no personal field, not even the address's hash.
+pub(crate) fn seal_personal(
+    app: &App,
+    key: Option<(String, turva_store::keys::DataKey)>,
+    seq: i64,
+    personal: &Personal,
+) -> Result<SealedPersonal, AppError> {
+    let Some((key_id, key)) = key else {
+        return Ok((None, None, None));
+    };
+    let plain = serde_json::to_vec(personal).map_err(|e| AppError::Internal(e.to_string()))?;
+    Ok((
+        Some(key_id),
+        Some(turva_store::crypt::seal(&key, &personal_aad(seq), &plain)),
+        Some(crate::secret::keyed_hash(
+            app.index_key(),
+            "ip",
+            &personal.ip,
+        )),
+    ))
 }
 
 /// Opens the personal part of a stored event, if its key still exists

@@ -35,7 +35,7 @@ use turva_store::audit_stage;
 use turva_store::db::Tx;
 use turva_store::keys::DataKey;
 
-use crate::audit::{period_of, personal_aad, Event, Personal};
+use crate::audit::{period_of, Event, Personal};
 use crate::keyring::{self, KeyKind};
 use crate::{App, AppError, Ctx};
 
@@ -488,8 +488,8 @@ fn take(
     Ok(i64::try_from(batch.len()).unwrap_or(0) == MOVE_BATCH)
 }
 
-/// Personal keys already read, by kind and owner.
-type Keys = HashMap<(KeyKind, String), (String, DataKey)>;
+/// Personal keys already read, by kind and owner (`None`: erased).
+type Keys = HashMap<(KeyKind, String), Option<(String, DataKey)>>;
 
 /// Inserts `events` into `audit_events` in `tx`: one sequence range, each
 /// personal part sealed under its person's key (each key read once, kept in
@@ -515,10 +515,10 @@ async fn insert(
             Some(uid) => (KeyKind::User, uid.clone()),
             None => (KeyKind::Period, period_of(ev.time)),
         };
-        let (key_id, key) = match keys.get(&(kind, owner.clone())) {
+        let key = match keys.get(&(kind, owner.clone())) {
             Some(k) => k.clone(),
             None => {
-                let k = keyring::ensure_key(app, tx, kind, &owner).await?;
+                let k = keyring::key_unless_erased(app, tx, kind, &owner).await?;
                 keys.insert((kind, owner), k.clone());
                 k
             }
@@ -528,7 +528,8 @@ async fn insert(
             ip: ev.ip.clone(),
             user_agent: ev.user_agent.chars().take(512).collect(),
         };
-        let plain = serde_json::to_vec(&personal).map_err(|e| AppError::Internal(e.to_string()))?;
+        let (personal_key_id, personal, ip_index) =
+            crate::audit::seal_personal(app, key, seq, &personal)?;
         rows.push(store::AuditRow {
             seq,
             time: ev.time,
@@ -542,9 +543,9 @@ async fn insert(
             outcome: ev.outcome.clone(),
             reason: ev.reason.clone(),
             request_id: Some(ev.request_id.clone()),
-            personal_key_id: Some(key_id),
-            personal: Some(turva_store::crypt::seal(&key, &personal_aad(seq), &plain)),
-            ip_index: Some(crate::secret::keyed_hash(app.index_key(), "ip", &ev.ip)),
+            personal_key_id,
+            personal,
+            ip_index,
         });
     }
     store::insert_events(tx, &rows).await?;

@@ -75,6 +75,26 @@ pub async fn ensure_key(
         .ok_or_else(|| AppError::Internal(format!("{} key of {owner} vanished", kind.as_str())))
 }
 
+/// The key of (`kind`, `owner`) to seal something new under: made when
+/// missing, but `None` when it was destroyed (the owner was erased, and
+/// nothing new about them may be readable). An audit event about an erased
+/// person keeps no personal fields.
+pub async fn key_unless_erased(
+    app: &App,
+    tx: &mut Tx,
+    kind: KeyKind,
+    owner: &str,
+) -> Result<Option<(String, DataKey)>, AppError> {
+    if let Some(stored) = data_keys::key_of(tx, kind.as_str(), owner).await? {
+        let Some(wrapped) = stored.wrapped else {
+            return Ok(None);
+        };
+        let key = unwrap(app, &kind.purpose(owner), &wrapped)?;
+        return Ok(Some((stored.id, key)));
+    }
+    ensure_key(app, tx, kind, owner).await.map(Some)
+}
+
 /// A key by its id, if it exists and was not destroyed.
 pub async fn key_by_id(app: &App, tx: &mut Tx, id: &str) -> Result<Option<DataKey>, AppError> {
     let Some((kind, owner, wrapped)) = data_keys::key_by_id(tx, id).await? else {

@@ -866,9 +866,30 @@ async fn erasing_a_users_key_leaves_the_log_verifiable(t: TestApp) {
         "their personal fields read as erased"
     );
     assert_eq!(after.len(), before.len(), "their events stay in the log");
+
+    // What they do next is logged, without a new key: nothing new about an
+    // erased person becomes readable, and the log keeps moving.
+    let r = owner.get(&format!("/api/v1/companies/{cid}")).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let later = turva_app::audit::events(&t.app, 0, 10_000)
+        .await
+        .unwrap_or_else(|e| panic!("the log reads after an erasure: {e}"));
+    assert!(later.len() > after.len(), "the view is in the log");
+    let newest = later
+        .iter()
+        .rev()
+        .find(|e| e.row.actor_id.as_deref() == Some(me.as_str()))
+        .unwrap_or_else(|| panic!("their view"));
+    assert_eq!(newest.row.action, "company.view");
+    assert!(
+        newest.personal.is_none()
+            && newest.row.personal_key_id.is_none()
+            && newest.row.ip_index.is_none(),
+        "no personal field for an erased person"
+    );
     let v = turva_app::audit_verify::verify(&t.app).await;
     assert!(
-        matches!(&v, Ok(v) if v.events >= before.len() as u64),
+        matches!(&v, Ok(v) if v.events >= later.len() as u64),
         "{v:?}"
     );
 }

@@ -177,6 +177,14 @@ pub struct Manifest {
     pub audit_root: String,
     /// The key-ring copy written with it.
     pub keyring_copy: String,
+    /// SQLite: the change tracking's lineage and the generation this
+    /// backup started (changes marked with it or later came after its
+    /// snapshot began), so the next one reads only the buckets marked
+    /// since ([`sql::tracked`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lineage: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation: Option<i64>,
     pub owners: Vec<OwnerPart>,
     pub files: Vec<FileRef>,
 }
@@ -574,6 +582,49 @@ enum Feed {
     Reuse(Vec<ChunkRef>),
     /// The segment ends (its last chunk ends with it).
     EndSegment,
+    /// A tracked table of a large company starts: its rows come keyed by
+    /// rowid, one bucket per chunk ([`sql::dump_buckets`]).
+    Buckets { table: &'static str },
+    /// The earlier backup's chunk `i` of the part ([`Earlier`]) holds the
+    /// next bucket's rows.
+    Earlier(usize),
+}
+
+impl From<sql::BucketFeed> for Feed {
+    fn from(f: sql::BucketFeed) -> Feed {
+        match f {
+            sql::BucketFeed::Rows(rows) => Feed::Keyed(rows),
+            sql::BucketFeed::Reuse(i) => Feed::Earlier(i),
+        }
+    }
+}
+
+/// An earlier backup's chunks of one owner's tracked tables that a new one
+/// may name again: the generation it started, and each chunk of its part
+/// with the locator's tags of it.
+struct Earlier {
+    generation: i64,
+    chunks: Vec<(ChunkRef, Vec<u32>)>,
+}
+
+impl Earlier {
+    /// The chunks of `table` that hold one bucket each, as (bucket, index),
+    /// in order.
+    fn buckets(&self, table: &str) -> Vec<(i64, usize)> {
+        self.chunks
+            .iter()
+            .enumerate()
+            .filter_map(|(i, (c, _))| {
+                let s = c.span.as_ref()?;
+                let bucket = s.first >> sql::BUCKET_SHIFT;
+                (s.table == table
+                    && s.level.is_none()
+                    && s.first <= s.last
+                    && s.last >> sql::BUCKET_SHIFT == bucket)
+                    .then_some((bucket, i))
+            })
+            .collect()
+    }
 }
 
 impl From<Vec<String>> for Feed {
@@ -586,6 +637,8 @@ impl From<Vec<String>> for Feed {
 struct Segment {
     table: &'static str,
     level: Option<i64>,
+    /// One bucket of rowids per chunk (a tracked table), not cut by content.
+    bucketed: bool,
     first: Option<i64>,
     last: i64,
     rows: u64,
@@ -597,6 +650,8 @@ struct ChunkWriter {
     keys: OwnerKeys,
     /// Chunks the previous backup names (known to exist).
     known: HashMap<String, ChunkRef>,
+    /// The previous backup's chunks of the part, to name again by bucket.
+    earlier: Vec<(ChunkRef, Vec<u32>)>,
     buf: Vec<u8>,
     table: String,
     segment: Option<Segment>,
@@ -625,13 +680,46 @@ impl ChunkWriter {
                 self.segment = Some(Segment {
                     table,
                     level,
+                    bucketed: false,
                     first: None,
                     last: 0,
                     rows: 0,
                 });
             }
+            Feed::Buckets { table } => {
+                self.flush().await?;
+                self.table = table.to_string();
+                self.part.rows.entry(self.table.clone()).or_default();
+                self.segment = Some(Segment {
+                    table,
+                    level: None,
+                    bucketed: true,
+                    first: None,
+                    last: 0,
+                    rows: 0,
+                });
+            }
+            Feed::Earlier(i) => {
+                self.flush().await?;
+                let Some((c, tags)) = self.earlier.get(i).cloned() else {
+                    return Err(AppError::Internal(format!("no earlier chunk {i}")).into());
+                };
+                if let Some(span) = &c.span {
+                    *self.part.rows.entry(span.table.clone()).or_default() += span.rows;
+                }
+                self.part.chunks.push(c);
+                self.locator.push(tags);
+            }
             Feed::Keyed(rows) => {
                 for (key, line) in rows {
+                    let next_bucket = self.segment.as_ref().is_some_and(|s| {
+                        s.bucketed
+                            && s.first.is_some()
+                            && s.last >> sql::BUCKET_SHIFT != key >> sql::BUCKET_SHIFT
+                    });
+                    if next_bucket {
+                        self.flush().await?;
+                    }
                     if let Some(s) = &mut self.segment {
                         s.first.get_or_insert(key);
                         s.last = key;
@@ -693,8 +781,11 @@ impl ChunkWriter {
                 new_bytes as f64 / 1e6
             )
         });
+        let by_content = !self.segment.as_ref().is_some_and(|s| s.bucketed);
         if self.buf.len() >= CHUNK_MAX
-            || self.buf.len() >= CHUNK_MIN && cut_hash(line.as_bytes()) & CUT_MASK == 0
+            || by_content
+                && self.buf.len() >= CHUNK_MIN
+                && cut_hash(line.as_bytes()) & CUT_MASK == 0
         {
             self.flush().await?;
         }
@@ -994,13 +1085,25 @@ async fn write_owner(
     packer: Packer,
     known: HashMap<String, ChunkRef>,
     reuse: Option<&LogReuse>,
+    earlier: Option<Earlier>,
 ) -> Result<(OwnerPart, u64, Packer), BackupError> {
     let (send, mut recv) = mpsc::channel::<Feed>(8);
+    let backend = tx.backend();
+    // A large company's tracked tables go one bucket per chunk (SQLite).
+    let by_bucket = backend == Backend::Sqlite && large && group == Group::Company;
+    let mut since: HashMap<String, Vec<(i64, usize)>> = HashMap::new();
+    if let Some(e) = &earlier {
+        for t in TABLES.iter().filter(|t| sql::tracked(t)) {
+            since.insert(t.name.to_string(), e.buckets(t.name));
+        }
+    }
+    let generation = earlier.as_ref().map(|e| e.generation);
     let mut writer = ChunkWriter {
         owner: owner.to_string(),
         keys: OwnerKeys::of(data_key),
         packer,
         known,
+        earlier: earlier.map(|e| e.chunks).unwrap_or_default(),
         buf: Vec::with_capacity(CHUNK_MAX + 4096),
         table: String::new(),
         segment: None,
@@ -1025,14 +1128,31 @@ async fn write_owner(
         writer.part.rows.retain(|_, n| *n > 0);
         Ok::<_, BackupError>((writer.part, writer.new_bytes, writer.packer))
     });
-    let backend = tx.backend();
     let mut produced: Result<(), BackupError> = Ok(());
     let tables: Vec<&'static Table> = TABLES
         .iter()
         .filter(|t| t.group == group && t.on(backend))
         .collect();
     for table in tables {
-        let sent = if sql::append_only(table) {
+        let sent = if by_bucket && sql::tracked(table) {
+            let owner_id = owner_id.unwrap_or_default();
+            let prior = generation.map(|g| {
+                let list = since.get(table.name).map(Vec::as_slice).unwrap_or_default();
+                (g, list)
+            });
+            if send
+                .send(Feed::Buckets { table: table.name })
+                .await
+                .is_err()
+            {
+                break;
+            }
+            let r = sql::dump_buckets(tx, table, owner_id, prior, &send).await;
+            if r.is_ok() && send.send(Feed::EndSegment).await.is_err() {
+                break;
+            }
+            r.map(|_| ()).map_err(BackupError::from)
+        } else if sql::append_only(table) {
             match sql::segments(tx, table).await {
                 Ok(levels) => {
                     let mut r = Ok(());
@@ -1086,14 +1206,17 @@ pub async fn run(app: &App, ctx: &Ctx, credential: &str) -> Result<Ran, BackupEr
     let (target, ring_target) = targets(app.config(), app.data_dir())?;
     // Every person gets a key before the snapshot, so their account goes
     // under a key an erasure can destroy; the log gets the backup key.
-    {
+    let lineage = {
         let mut tx = app.db().write().await.map_err(AppError::from)?;
         for user in sql::users_without_key(&mut tx).await? {
             keyring::ensure_key(app, &mut tx, KeyKind::User, &user).await?;
         }
         keyring::ensure_key(app, &mut tx, KeyKind::Platform, "backup").await?;
+        // Changes from here on are marked with a new generation.
+        let lineage = sql::new_generation(&mut tx).await?;
         tx.commit().await.map_err(AppError::from)?;
-    }
+        lineage
+    };
     app.flush_audit().await?;
     let previous = newest_manifest(app, &target).await?;
     let mut known: HashMap<String, HashMap<String, ChunkRef>> = HashMap::new();
@@ -1123,6 +1246,21 @@ pub async fn run(app: &App, ctx: &Ctx, credential: &str) -> Result<Ran, BackupEr
         .into());
     }
     let schema_version = turva_store::migrate::current_version(&mut tx).await?;
+    // What the previous backup's tracked chunks may be named again on:
+    // same database lineage and schema, marks kept since its generation.
+    let since = match (&previous, sql::lineage(&mut tx).await?) {
+        (Some(prev), Some(seen))
+            if prev.lineage.as_deref() == Some(seen.id.as_str())
+                && prev.schema_version == schema_version
+                && prev.backend == backend_name(backend)
+                && prev
+                    .generation
+                    .is_some_and(|g| g >= seen.forgotten_below && g < seen.generation) =>
+        {
+            prev.generation
+        }
+        _ => None,
+    };
     let audit_size = turva_store::audit::tree_size(&mut tx).await?;
     let audit_size = u64::try_from(audit_size).unwrap_or(0);
     let audit_root = if audit_size > 0 {
@@ -1168,6 +1306,7 @@ pub async fn run(app: &App, ctx: &Ctx, credential: &str) -> Result<Ran, BackupEr
             packer,
             k,
             None,
+            None,
         )
         .await?;
         packer = p;
@@ -1186,6 +1325,12 @@ pub async fn run(app: &App, ctx: &Ctx, credential: &str) -> Result<Ran, BackupEr
         // A company with a quarter of all documents or more is read in
         // passes over whole tables.
         let large = doc_counts.get(company).is_some_and(|n| n * 4 >= doc_total);
+        let earlier = match (since, &previous) {
+            (Some(generation), Some(prev)) if large => {
+                earlier_of(&target, prev, &owner, (&key_id, &key), generation).await?
+            }
+            _ => None,
+        };
         let (part, n, p) = write_owner(
             &mut tx,
             Group::Company,
@@ -1195,6 +1340,7 @@ pub async fn run(app: &App, ctx: &Ctx, credential: &str) -> Result<Ran, BackupEr
             packer,
             k,
             None,
+            earlier,
         )
         .await?;
         packer = p;
@@ -1245,6 +1391,7 @@ pub async fn run(app: &App, ctx: &Ctx, credential: &str) -> Result<Ran, BackupEr
         packer,
         k,
         reuse.as_ref(),
+        None,
     )
     .await?;
     new_bytes += n;
@@ -1262,6 +1409,8 @@ pub async fn run(app: &App, ctx: &Ctx, credential: &str) -> Result<Ran, BackupEr
         audit_size,
         audit_root,
         keyring_copy: id.clone(),
+        lineage: lineage.as_ref().map(|l| l.id.clone()),
+        generation: lineage.as_ref().map(|l| l.generation),
         owners,
         files,
     };
@@ -1290,6 +1439,12 @@ pub async fn run(app: &App, ctx: &Ctx, credential: &str) -> Result<Ran, BackupEr
         audit_size,
     };
     write_manifest(app.signer(), &target, &manifest, &summary).await?;
+    // The next backup builds on this one: older marks are not needed.
+    if let Some(l) = &lineage {
+        if let Err(e) = sql::forget_changes(app.db(), l.generation).await {
+            tracing::warn!(error = %e, "old change marks were not forgotten; they are kept");
+        }
+    }
 
     let why = format!(
         "backup {id}: {} companies, {} people, {} rows, {} files, {} bytes ({} new)",
@@ -1312,6 +1467,33 @@ pub async fn run(app: &App, ctx: &Ctx, credential: &str) -> Result<Ran, BackupEr
         summary,
         erased_skipped: erased,
     })
+}
+
+/// The previous backup's chunks of `owner` with their locator's tags, when
+/// they are under the same key: what [`write_owner`] may name again for
+/// the buckets not marked since `generation`.
+async fn earlier_of(
+    target: &Target,
+    prev: &Manifest,
+    owner: &str,
+    (key_id, key): (&str, &DataKey),
+    generation: i64,
+) -> Result<Option<Earlier>, BackupError> {
+    let Some(part) = prev.owners.iter().find(|o| o.owner == owner) else {
+        return Ok(None);
+    };
+    if part.key_id.as_deref() != Some(key_id) {
+        return Ok(None);
+    }
+    let tags = match load_locator(target, &OwnerKeys::of(key), part).await? {
+        Some(l) => l.tags,
+        // No locator: none of the part's rows concern an object.
+        None => vec![Vec::new(); part.chunks.len()],
+    };
+    Ok(Some(Earlier {
+        generation,
+        chunks: part.chunks.iter().cloned().zip(tags).collect(),
+    }))
 }
 
 /// Whether the previous backup's log is a prefix of the live one, so its
@@ -2078,8 +2260,11 @@ async fn fill(
         ));
     }
     sql::clear_seeded(&mut tx).await?;
-    // Secondary indexes are built once after the load, not row by row.
+    // Secondary indexes are built once after the load, not row by row;
+    // the load marks no change (the restored database has a lineage of
+    // its own).
     let indexes = sql::drop_secondary_indexes(&mut tx).await?;
+    let triggers = sql::drop_change_triggers(&mut tx).await?;
     for row in &keys.rows {
         turva_store::data_keys::insert_row(&mut tx, row).await?;
     }
@@ -2152,6 +2337,7 @@ async fn fill(
         }
     }
     sql::create_indexes(&mut tx, &indexes).await?;
+    sql::create_indexes(&mut tx, &triggers).await?;
     sql::check_references(&mut tx).await?;
     let blobs = turva_store::blobs::BlobStore::local(&work.join("files"))?;
     let mut files = 0;

@@ -184,6 +184,14 @@ pub const NOT_BACKED_UP: &[(&str, &str)] = &[
         "the restore migrates to the backup's version itself",
     ),
     ("sqlite_sequence", "SQLite's counters, raised again at open"),
+    (
+        "backup_lineage",
+        "change tracking of this database: a restored one starts its own lineage",
+    ),
+    (
+        "backup_changes",
+        "marks of changed rowids, which mean nothing in a restored database",
+    ),
     // SQLite's full-text index: its text travels with `search_entries`.
     ("search_text", "carried in search_entries' rows"),
     ("search_text_data", "FTS5 shadow table"),
@@ -560,6 +568,268 @@ async fn dump_paged<T: From<Vec<String>> + Send>(
         }
     }
     Ok(n)
+}
+
+/// Rowids per bucket of change tracking: a bucket is `rowid >> BUCKET_SHIFT`
+/// (migration 0017: SQLite marks the bucket of every row inserted,
+/// updated or deleted in a [`tracked`] table with the current generation).
+pub const BUCKET_SHIFT: u32 = 5;
+
+/// Whether a table's changes are tracked by bucket (SQLite): the large
+/// tables of a company, which a backup of a large company writes one
+/// bucket per chunk, so that the next one names again every chunk whose
+/// bucket is unmarked instead of reading its rows.
+pub fn tracked(table: &Table) -> bool {
+    matches!(
+        table.name,
+        "documents" | "document_versions" | "folder_paths" | "files" | "search_entries"
+    )
+}
+
+/// The change tracking of this database (SQLite): its lineage (new in
+/// every database, a restored one included), the current generation, and
+/// the generation below which marks were forgotten.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lineage {
+    pub id: String,
+    pub generation: i64,
+    pub forgotten_below: i64,
+}
+
+/// The lineage as `tx` sees it; none on PostgreSQL.
+pub async fn lineage(tx: &mut Tx) -> Result<Option<Lineage>> {
+    if tx.backend() != Backend::Sqlite {
+        return Ok(None);
+    }
+    let row: Option<(String, i64, i64)> = on_tx!(tx, |c| sqlx::query_as(
+        "SELECT lineage, generation, forgotten_below FROM backup_lineage WHERE id = 1"
+    )
+    .fetch_optional(c)
+    .await)?;
+    Ok(row.map(|(id, generation, forgotten_below)| Lineage {
+        id,
+        generation,
+        forgotten_below,
+    }))
+}
+
+/// Starts a new generation (before a backup's snapshot: every change
+/// after this is marked with it); returns the lineage with it.
+pub async fn new_generation(tx: &mut Tx) -> Result<Option<Lineage>> {
+    if tx.backend() != Backend::Sqlite {
+        return Ok(None);
+    }
+    exec_tx!(tx, |c| sqlx::query(
+        "UPDATE backup_lineage SET generation = generation + 1 WHERE id = 1"
+    )
+    .execute(c)
+    .await)?;
+    lineage(tx).await
+}
+
+/// Forgets the marks older than `generation` once a backup of it is safe
+/// (the next backup builds on that one); a backup built on an older
+/// generation than what was forgotten reads everything.
+pub async fn forget_changes(db: &Db, generation: i64) -> Result<()> {
+    let mut tx = db.write().await?;
+    if tx.backend() != Backend::Sqlite {
+        return Ok(());
+    }
+    exec_tx!(&mut tx, |c| sqlx::query(
+        "DELETE FROM backup_changes WHERE generation < $1"
+    )
+    .bind(generation)
+    .execute(c)
+    .await)?;
+    exec_tx!(&mut tx, |c| sqlx::query(
+        "UPDATE backup_lineage SET forgotten_below = max(forgotten_below, $1) WHERE id = 1"
+    )
+    .bind(generation)
+    .execute(c)
+    .await)?;
+    tx.commit().await
+}
+
+/// What [`dump_buckets`] sends: rows as (rowid, JSON text), in rowid
+/// order, or the index of a previous chunk to name again in their place.
+#[derive(Debug)]
+pub enum BucketFeed {
+    Rows(Vec<(i64, String)>),
+    Reuse(usize),
+}
+
+/// The buckets of `table` marked since `generation`, in order.
+async fn changed_buckets(tx: &mut Tx, table: &Table, generation: i64) -> Result<Vec<i64>> {
+    let rows: Vec<(i64,)> = on_tx!(tx, |c| sqlx::query_as(
+        "SELECT bucket FROM backup_changes WHERE tbl = $1 AND generation >= $2 ORDER BY bucket"
+    )
+    .bind(table.name)
+    .bind(generation)
+    .fetch_all(c)
+    .await)?;
+    Ok(rows.into_iter().map(|(b,)| b).collect())
+}
+
+/// The source of a tracked table's rows with their rowids: the JSON, the
+/// FROM clause (the table as `r`, or `e` for search entries), the rowid,
+/// and the owner's filter for a whole pass and for a few rows.
+fn bucket_source(src: &SqliteSource, table: &Table) -> (String, String, String, String) {
+    if table.name == "search_entries" {
+        return (
+            src.json.clone(),
+            src.from.clone(),
+            "e.rowid".into(),
+            src.filter.clone(),
+        );
+    }
+    // `col IN (SELECT id FROM parent WHERE company_id = $1)` is one pass
+    // over the parent for a whole table, a probe per row for a few rows.
+    let per_row = table
+        .filter
+        .split_once(" IN (SELECT id FROM ")
+        .and_then(|(col, rest)| {
+            let (parent, cond) = rest.split_once(" WHERE ")?;
+            let cond = cond.strip_suffix(')')?;
+            let cond = cond.replace("company_id", "p.company_id");
+            Some(format!(
+                "EXISTS (SELECT 1 FROM {parent} p WHERE p.id = r.{col} AND {cond})"
+            ))
+        })
+        .unwrap_or_else(|| table.filter.to_string());
+    (
+        src.json.clone(),
+        format!("{} AS r", src.from),
+        "r.rowid".into(),
+        per_row,
+    )
+}
+
+/// Sends the rows of a [`tracked`] table that belong to `owner`, with
+/// their rowids, in rowid order: all of them, or, given the generation of
+/// the backup built on and that backup's chunks of the table by bucket
+/// (in order), only the rows of buckets marked since, and in place of
+/// every other bucket its earlier chunks ([`BucketFeed::Reuse`]).
+pub async fn dump_buckets<T: From<BucketFeed> + Send>(
+    tx: &mut Tx,
+    table: &Table,
+    owner: &str,
+    since: Option<(i64, &[(i64, usize)])>,
+    out: &mpsc::Sender<T>,
+) -> Result<u64> {
+    let src = sqlite_source(tx, table).await?;
+    let (json, from, rowid, per_row) = bucket_source(&src, table);
+    let closed = || StoreError::Corrupt("the backup writer stopped".into());
+    let (sql, dirty, earlier) = match since {
+        None => {
+            let from = if table.filter.contains(" IN (SELECT") {
+                format!("{} NOT INDEXED", src.from)
+            } else {
+                src.from.clone()
+            };
+            let sql = format!(
+                "SELECT {rowid_plain}, {json} FROM {from} WHERE {filter} ORDER BY {rowid_plain}",
+                rowid_plain = if table.name == "search_entries" {
+                    "e.rowid"
+                } else {
+                    "rowid"
+                },
+                filter = src.filter,
+            );
+            (sql, Vec::new(), &[][..])
+        }
+        Some((generation, earlier)) => {
+            let dirty = changed_buckets(tx, table, generation).await?;
+            let sql = format!(
+                "SELECT {rowid}, {json} FROM backup_changes c CROSS JOIN {from}
+                 WHERE c.tbl = '{name}' AND c.generation >= $2
+                   AND {rowid} BETWEEN c.bucket << {BUCKET_SHIFT}
+                       AND (c.bucket << {BUCKET_SHIFT}) + {last}
+                   AND ({per_row})
+                 ORDER BY {rowid}",
+                last = (1i64 << BUCKET_SHIFT) - 1,
+                name = table.name,
+            );
+            (sql, dirty, earlier)
+        }
+    };
+    let generation = since.map_or(0, |(g, _)| g);
+    // The earlier chunks of unmarked buckets, in bucket order.
+    let reuse: Vec<(i64, usize)> = earlier
+        .iter()
+        .copied()
+        .filter(|(b, _)| dirty.binary_search(b).is_err())
+        .collect();
+    let mut next = 0;
+    let mut n = 0u64;
+    let mut batch: Vec<(i64, String)> = Vec::with_capacity(BATCH);
+    on_tx!(tx, |c| {
+        let mut q = sqlx::query_as::<_, (i64, String)>(&sql).bind(owner);
+        if since.is_some() {
+            q = q.bind(generation);
+        }
+        let mut rows = q.fetch(c);
+        while let Some((id, line)) = rows.try_next().await? {
+            let bucket = id >> BUCKET_SHIFT;
+            while let Some(&(b, i)) = reuse.get(next) {
+                if b >= bucket {
+                    break;
+                }
+                next += 1;
+                if !batch.is_empty() {
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                    out.send(T::from(BucketFeed::Rows(full)))
+                        .await
+                        .map_err(|_| closed())?;
+                }
+                out.send(T::from(BucketFeed::Reuse(i)))
+                    .await
+                    .map_err(|_| closed())?;
+            }
+            batch.push((id, line));
+            n += 1;
+            if batch.len() == BATCH {
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                out.send(T::from(BucketFeed::Rows(full)))
+                    .await
+                    .map_err(|_| closed())?;
+            }
+        }
+        Ok::<_, StoreError>(())
+    })?;
+    if !batch.is_empty() {
+        out.send(T::from(BucketFeed::Rows(batch)))
+            .await
+            .map_err(|_| closed())?;
+    }
+    for &(_, i) in &reuse[next..] {
+        out.send(T::from(BucketFeed::Reuse(i)))
+            .await
+            .map_err(|_| closed())?;
+    }
+    Ok(n)
+}
+
+/// Drops the change-tracking triggers of a database about to be
+/// bulk-loaded by a restore (a restored database starts a lineage of its
+/// own, so marks of the load would only cost time); returns the
+/// statements that create them again after the load.
+pub async fn drop_change_triggers(tx: &mut Tx) -> Result<Vec<String>> {
+    if tx.backend() != Backend::Sqlite {
+        return Ok(Vec::new());
+    }
+    let found: Vec<(String, String)> = on_tx!(tx, |c| sqlx::query_as(
+        "SELECT name, sql FROM main.sqlite_master
+         WHERE type = 'trigger' AND name LIKE 'backup_changes_%'"
+    )
+    .fetch_all(c)
+    .await)?;
+    let mut creates = Vec::new();
+    for (name, sql) in found {
+        let drop = format!("DROP TRIGGER main.{}", ident(&name));
+        exec_tx!(tx, |c| sqlx::query(&drop).execute(c).await)?;
+        creates.push(sql);
+    }
+    Ok(creates)
 }
 
 /// Whether `table` only ever grows at the end of its key order: nothing

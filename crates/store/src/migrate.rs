@@ -113,6 +113,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0016_audit_journal.sql"),
         postgres: include_str!("../migrations/postgres/0016_audit_journal.sql"),
     },
+    Migration {
+        version: 17,
+        name: "0017_backup_changes",
+        sqlite: include_str!("../migrations/sqlite/0017_backup_changes.sql"),
+        postgres: include_str!("../migrations/postgres/0017_backup_changes.sql"),
+    },
 ];
 
 /// The migration that moves SQLite's audit tables into their own file.

@@ -72,10 +72,11 @@ T2=$(size "$DATA/backups"); R2=$(size "$WORK_DIR/restic")
 echo "added: turva $(mb $((T2 - T1))), restic $(mb $((R2 - R1)))"
 
 echo "== one object"
-FIRST=$("$BIN" --data "$DATA" backup list | head -1)
+LIST=$("$BIN" --data "$DATA" backup list)
+FIRST=$(sed -n 1p <<<"$LIST")
 timed "turva restore --object" "$BIN" --data "$DATA" backup restore "$FIRST" --object "$TRASHED"
 echo "== whole restore"
-ID=$("$BIN" --data "$DATA" backup list | tail -1)
+ID=$(tail -n 1 <<<"$LIST")
 timed "turva restore" "$BIN" --data "$DATA" backup restore "$ID" --into "$WORK_DIR/restored"
 timed "restic restore" restic -q --repo "$WORK_DIR/restic" restore latest --target "$WORK_DIR/restic-restored"
 echo "restored: turva $(mb "$(size "$WORK_DIR/restored")"), restic $(mb "$(size "$WORK_DIR/restic-restored")")"

@@ -29,9 +29,19 @@ fn main() -> ExitCode {
     let mut out = std::io::stdout();
     match runtime.block_on(turva::run(cli, &mut input, &mut out)) {
         Ok(()) => ExitCode::SUCCESS,
+        // A reader that stopped early (`turva backup list | head -1`)
+        // has what it wanted: no error, as other command-line tools.
+        Err(e) if stdout_closed(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("turva: {}", turva::one_line(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+fn stdout_closed(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }

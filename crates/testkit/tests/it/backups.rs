@@ -1288,6 +1288,18 @@ async fn an_incremental_backup_reads_again_only_the_buckets_that_changed(t: Test
             .await
             .unwrap_or_else(|e| panic!("the restored system does not open: {e}"));
         assert_eq!(content_rows(&app).await, live, "restored rows differ");
+        if let turva_testkit::turva_store_db::Db::Sqlite { write, .. } = app.db() {
+            // The load marked nothing, and the triggers are back.
+            let (marks, triggers): (i64, i64) = sqlx::query_as(
+                "SELECT (SELECT count(*) FROM backup_changes),
+                        (SELECT count(*) FROM sqlite_master
+                         WHERE type = 'trigger' AND name LIKE 'backup_changes_%')",
+            )
+            .fetch_one(write)
+            .await
+            .unwrap();
+            assert_eq!((marks, triggers), (0, 15));
+        }
         app.close().await;
     }
     let gone = &docs[40];

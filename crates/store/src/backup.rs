@@ -938,19 +938,27 @@ pub async fn segment_page(
     }
 }
 
+/// The rows of the JSON array `$1` as binary JSON, one each (`r.v`).
+const ROWS: &str = "WITH r AS MATERIALIZED (SELECT jsonb(value) AS v FROM json_each($1))";
+
 /// The statement that inserts a JSON array of rows (bound as `$1`) into
 /// `table`.
 pub async fn insert_sql(tx: &mut Tx, table: &Table) -> Result<Vec<String>> {
     Ok(match tx.backend() {
+        // Each row is turned into binary JSON once (`ROWS`), and each
+        // column extracted from that: `json_each`'s `value` is text made
+        // anew, and parsed again, for every column that names it.
         Backend::Sqlite if table.name == "search_entries" => vec![
-            "INSERT INTO search_entries (rowid, object_id, company_id)
-             SELECT json_extract(value, '$.rowid'), json_extract(value, '$.object_id'),
-                    json_extract(value, '$.company_id') FROM json_each($1)"
-                .to_string(),
-            "INSERT INTO search_text (rowid, title, body, scope)
-             SELECT json_extract(value, '$.rowid'), json_extract(value, '$.title'),
-                    json_extract(value, '$.body'), json_extract(value, '$.scope') FROM json_each($1)"
-                .to_string(),
+            format!(
+                "INSERT INTO search_entries (rowid, object_id, company_id) {ROWS}
+                 SELECT json_extract(v, '$.rowid'), json_extract(v, '$.object_id'),
+                        json_extract(v, '$.company_id') FROM r"
+            ),
+            format!(
+                "INSERT INTO search_text (rowid, title, body, scope) {ROWS}
+                 SELECT json_extract(v, '$.rowid'), json_extract(v, '$.title'),
+                        json_extract(v, '$.body'), json_extract(v, '$.scope') FROM r"
+            ),
         ],
         Backend::Sqlite => {
             let cols = sqlite_columns(tx, table).await?;
@@ -960,14 +968,14 @@ pub async fn insert_sql(tx: &mut Tx, table: &Table) -> Result<Vec<String>> {
                 .map(|(name, blob)| {
                     let path = format!("'$.\"{}\"'", name.replace('\'', "''").replace('"', ""));
                     if *blob {
-                        format!("unhex(json_extract(value, {path}))")
+                        format!("unhex(json_extract(v, {path}))")
                     } else {
-                        format!("json_extract(value, {path})")
+                        format!("json_extract(v, {path})")
                     }
                 })
                 .collect();
             vec![format!(
-                "INSERT INTO {}.{} ({}) SELECT {} FROM json_each($1)",
+                "INSERT INTO {}.{} ({}) {ROWS} SELECT {} FROM r",
                 table.sqlite_schema,
                 table.name,
                 names.join(", "),

@@ -605,25 +605,33 @@ impl From<sql::BucketFeed> for Feed {
 struct Earlier {
     generation: i64,
     chunks: Vec<(ChunkRef, Vec<u32>)>,
+    /// The part's rows per table.
+    rows: BTreeMap<String, u64>,
 }
 
 impl Earlier {
     /// The chunks of `table` that hold one bucket each, as (bucket, index),
-    /// in order.
-    fn buckets(&self, table: &str) -> Vec<(i64, usize)> {
-        self.chunks
+    /// in order; none when they do not hold every row of the table the
+    /// part has (it was written before the company was large): then the
+    /// table is read whole.
+    fn buckets(&self, table: &str) -> Option<Vec<(i64, usize)>> {
+        let mut held = 0;
+        let list: Vec<(i64, usize)> = self
+            .chunks
             .iter()
             .enumerate()
             .filter_map(|(i, (c, _))| {
                 let s = c.span.as_ref()?;
                 let bucket = s.first >> sql::BUCKET_SHIFT;
-                (s.table == table
+                let whole = s.table == table
                     && s.level.is_none()
                     && s.first <= s.last
-                    && s.last >> sql::BUCKET_SHIFT == bucket)
-                    .then_some((bucket, i))
+                    && s.last >> sql::BUCKET_SHIFT == bucket;
+                held += if whole { s.rows } else { 0 };
+                whole.then_some((bucket, i))
             })
-            .collect()
+            .collect();
+        (held == self.rows.get(table).copied().unwrap_or(0)).then_some(list)
     }
 }
 
@@ -1094,7 +1102,9 @@ async fn write_owner(
     let mut since: HashMap<String, Vec<(i64, usize)>> = HashMap::new();
     if let Some(e) = &earlier {
         for t in TABLES.iter().filter(|t| sql::tracked(t)) {
-            since.insert(t.name.to_string(), e.buckets(t.name));
+            if let Some(list) = e.buckets(t.name) {
+                since.insert(t.name.to_string(), list);
+            }
         }
     }
     let generation = earlier.as_ref().map(|e| e.generation);
@@ -1136,10 +1146,7 @@ async fn write_owner(
     for table in tables {
         let sent = if by_bucket && sql::tracked(table) {
             let owner_id = owner_id.unwrap_or_default();
-            let prior = generation.map(|g| {
-                let list = since.get(table.name).map(Vec::as_slice).unwrap_or_default();
-                (g, list)
-            });
+            let prior = generation.zip(since.get(table.name).map(Vec::as_slice));
             if send
                 .send(Feed::Buckets { table: table.name })
                 .await
@@ -1493,6 +1500,7 @@ async fn earlier_of(
     Ok(Some(Earlier {
         generation,
         chunks: part.chunks.iter().cloned().zip(tags).collect(),
+        rows: part.rows.clone(),
     }))
 }
 

@@ -1321,3 +1321,37 @@ async fn an_incremental_backup_reads_again_only_the_buckets_that_changed(t: Test
     let out = turva_at(&dir, &config, &["backup", "run"]).await.unwrap();
     assert!(out.starts_with("backup "), "{out}");
 }
+
+both!(a_company_grown_large_since_the_last_backup_is_read_whole);
+async fn a_company_grown_large_since_the_last_backup_is_read_whole(t: TestApp) {
+    // A small company's rows are not in bucket chunks; once it has a
+    // quarter of the documents, its next backup must not take the missing
+    // bucket chunks for unchanged buckets.
+    let a = staff(&t, "kasvu").await;
+    let afid = folder(&a.member, &a.cid, json!({ "name": "A" })).await;
+    for i in 0..33 {
+        doc(&a.member, &afid, &format!("Vanha {i}")).await;
+    }
+    let b = staff(&t, "suuri").await;
+    let bfid = folder(&b.member, &b.cid, json!({ "name": "B" })).await;
+    for i in 0..200 {
+        doc(&b.member, &bfid, &format!("Toinen {i}")).await;
+    }
+    backup_id(&t).await;
+    for i in 0..100 {
+        doc(&a.member, &afid, &format!("Uusi {i}")).await;
+    }
+    let second = backup_id(&t).await;
+    let live = content_rows(&t.app).await;
+    let (dir, config, args) = restore_target(&t, "restored").await;
+    let mut restore = vec!["backup", "restore", second.as_str()];
+    restore.extend(args.iter().map(String::as_str));
+    turva(&t, &restore, "").await.unwrap();
+    let (app, _) = App::open(config, &dir, Arc::new(turva_app::SystemClock))
+        .await
+        .unwrap_or_else(|e| panic!("the restored system does not open: {e}"));
+    let restored = content_rows(&app).await;
+    app.close().await;
+    assert_eq!(restored.len(), live.len(), "rows restored");
+    assert_eq!(restored, live);
+}

@@ -185,6 +185,10 @@ pub struct Manifest {
     pub lineage: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generation: Option<i64>,
+    /// The rowids per bucket of its bucket chunks, as a shift
+    /// ([`sql::BUCKET_SHIFT`]): a later Turva with another builds on none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bucket_shift: Option<u32>,
     pub owners: Vec<OwnerPart>,
     pub files: Vec<FileRef>,
 }
@@ -1260,6 +1264,7 @@ pub async fn run(app: &App, ctx: &Ctx, credential: &str) -> Result<Ran, BackupEr
             if prev.lineage.as_deref() == Some(seen.id.as_str())
                 && prev.schema_version == schema_version
                 && prev.backend == backend_name(backend)
+                && prev.bucket_shift == Some(sql::BUCKET_SHIFT)
                 && prev
                     .generation
                     .is_some_and(|g| g >= seen.forgotten_below && g < seen.generation) =>
@@ -1418,6 +1423,7 @@ pub async fn run(app: &App, ctx: &Ctx, credential: &str) -> Result<Ran, BackupEr
         keyring_copy: id.clone(),
         lineage: lineage.as_ref().map(|l| l.id.clone()),
         generation: lineage.as_ref().map(|l| l.generation),
+        bucket_shift: lineage.as_ref().map(|_| sql::BUCKET_SHIFT),
         owners,
         files,
     };

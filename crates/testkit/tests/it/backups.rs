@@ -1250,6 +1250,7 @@ async fn an_incremental_backup_reads_again_only_the_buckets_that_changed(t: Test
             m2["lineage"].is_string() && m2["generation"].is_i64(),
             "{m2}"
         );
+        assert_eq!(m2["bucket_shift"], 5, "the bucket size is on record");
         assert!(c1.len() >= 7, "one chunk per bucket: {}", c1.len());
         let bucket = |c: &serde_json::Value| c["span"]["first"].as_i64().unwrap() >> 5;
         for c in &c1 {

@@ -575,10 +575,13 @@ fn valid_id(id: &str) -> bool {
 enum Feed {
     /// Rows as JSON lines; a line `#name` starts the rows of table `name`.
     Lines(Vec<String>),
-    /// A segment of an append-only table starts, in a chunk of its own.
+    /// A segment starts, in a chunk of its own: of an append-only table,
+    /// or (`bucketed`) a tracked table of a large company, whose rows come
+    /// keyed by rowid, one bucket per chunk ([`sql::dump_buckets`]).
     Segment {
         table: &'static str,
         level: Option<i64>,
+        bucketed: bool,
     },
     /// Rows of the segment, with their keys.
     Keyed(Vec<(i64, String)>),
@@ -586,9 +589,6 @@ enum Feed {
     Reuse(Vec<ChunkRef>),
     /// The segment ends (its last chunk ends with it).
     EndSegment,
-    /// A tracked table of a large company starts: its rows come keyed by
-    /// rowid, one bucket per chunk ([`sql::dump_buckets`]).
-    Buckets { table: &'static str },
     /// The earlier backup's chunk `i` of the part ([`Earlier`]) holds the
     /// next bucket's rows.
     Earlier(usize),
@@ -685,27 +685,18 @@ impl ChunkWriter {
                     self.line(line).await?;
                 }
             }
-            Feed::Segment { table, level } => {
+            Feed::Segment {
+                table,
+                level,
+                bucketed,
+            } => {
                 self.flush().await?;
                 self.table = table.to_string();
                 self.part.rows.entry(self.table.clone()).or_default();
                 self.segment = Some(Segment {
                     table,
                     level,
-                    bucketed: false,
-                    first: None,
-                    last: 0,
-                    rows: 0,
-                });
-            }
-            Feed::Buckets { table } => {
-                self.flush().await?;
-                self.table = table.to_string();
-                self.part.rows.entry(self.table.clone()).or_default();
-                self.segment = Some(Segment {
-                    table,
-                    level: None,
-                    bucketed: true,
+                    bucketed,
                     first: None,
                     last: 0,
                     rows: 0,
@@ -1059,6 +1050,7 @@ async fn send_segment(
     let start = Feed::Segment {
         table: table.name,
         level,
+        bucketed: false,
     };
     if send.send(start).await.is_err() {
         return Ok(());
@@ -1152,7 +1144,11 @@ async fn write_owner(
             let owner_id = owner_id.unwrap_or_default();
             let prior = generation.zip(since.get(table.name).map(Vec::as_slice));
             if send
-                .send(Feed::Buckets { table: table.name })
+                .send(Feed::Segment {
+                    table: table.name,
+                    level: None,
+                    bucketed: true,
+                })
                 .await
                 .is_err()
             {

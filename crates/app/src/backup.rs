@@ -1269,6 +1269,24 @@ pub async fn run(app: &App, ctx: &Ctx, credential: &str) -> Result<Ran, BackupEr
         }
         _ => None,
     };
+    // Owners with a row changed since; every other owner's part of the
+    // previous backup is named again unread.
+    let changed = match since {
+        Some(generation) => Some(sql::changed_owners(&mut tx, generation).await?),
+        None => None,
+    };
+    let unchanged = |owner: &str, key_id: &str| -> Option<OwnerPart> {
+        let changed = changed.as_ref()?;
+        if changed.contains(owner) {
+            return None;
+        }
+        let part = previous
+            .as_ref()?
+            .owners
+            .iter()
+            .find(|o| o.owner == owner)?;
+        (part.key_id.as_deref() == Some(key_id)).then(|| part.clone())
+    };
     let audit_size = turva_store::audit::tree_size(&mut tx).await?;
     let audit_size = u64::try_from(audit_size).unwrap_or(0);
     let audit_root = if audit_size > 0 {
@@ -1305,6 +1323,10 @@ pub async fn run(app: &App, ctx: &Ctx, credential: &str) -> Result<Ran, BackupEr
         };
         let owner = format!("user:{user}");
         let k = known.remove(&owner).unwrap_or_default();
+        if let Some(part) = unchanged(&owner, &key_id) {
+            owners.push(part);
+            continue;
+        }
         let (part, n, p) = write_owner(
             &mut tx,
             Group::User,
@@ -1322,6 +1344,10 @@ pub async fn run(app: &App, ctx: &Ctx, credential: &str) -> Result<Ran, BackupEr
         owners.push(part);
     }
     let mut files = Vec::new();
+    let mut files_of: HashMap<&str, Vec<FileRef>> = HashMap::new();
+    for f in previous.iter().flat_map(|p| &p.files) {
+        files_of.entry(&f.company).or_default().push(f.clone());
+    }
     for company in &companies {
         let Some((key_id, key)) = keyring::get_key(app, &mut tx, KeyKind::Company, company).await?
         else {
@@ -1330,6 +1356,12 @@ pub async fn run(app: &App, ctx: &Ctx, credential: &str) -> Result<Ran, BackupEr
         };
         let owner = format!("company:{company}");
         let k = known.remove(&owner).unwrap_or_default();
+        if let Some(part) = unchanged(&owner, &key_id) {
+            // Its `files` rows are unchanged, so are its attachments.
+            owners.push(part);
+            files.extend(files_of.remove(company.as_str()).unwrap_or_default());
+            continue;
+        }
         // A company with a quarter of all documents or more is read in
         // passes over whole tables.
         let large = doc_counts.get(company).is_some_and(|n| n * 4 >= doc_total);
@@ -1448,6 +1480,7 @@ pub async fn run(app: &App, ctx: &Ctx, credential: &str) -> Result<Ran, BackupEr
         audit_size,
     };
     write_manifest(app.signer(), &target, &manifest, &summary).await?;
+    remember_names(app, &id, &named_objects(&manifest));
     // The next backup builds on this one: older marks are not needed.
     if let Some(l) = &lineage {
         if let Err(e) = sql::forget_changes(app.db(), l.generation).await {
@@ -1691,6 +1724,92 @@ async fn newest_manifest(app: &App, target: &Target) -> Result<Option<Manifest>,
     Ok(None)
 }
 
+/// The objects a manifest names in its target: packs, attachments, and
+/// chunks stored alone (the first format's). Pruning keeps them.
+fn named_objects(m: &Manifest) -> BTreeSet<String> {
+    let mut named = BTreeSet::new();
+    for o in &m.owners {
+        for c in o.stored() {
+            named.insert(match &c.pack {
+                Some(p) => pack_path(p),
+                None => chunk_path(&o.owner, &c.id),
+            });
+        }
+    }
+    for f in &m.files {
+        named.insert(file_path(&f.key));
+    }
+    named
+}
+
+/// What [`remember_names`] keeps of a backup in the data directory, so
+/// that pruning reads a short list per retained backup instead of every
+/// manifest (ninety of them by default, each as large as its owners'
+/// chunk lists).
+#[derive(Serialize, Deserialize)]
+struct RememberedNames {
+    id: String,
+    names: BTreeSet<String>,
+}
+
+fn names_dir(app: &App) -> PathBuf {
+    app.data_dir().join("backup-names")
+}
+
+/// Remembers what backup `id` names (written whole or not at all; a
+/// failure only costs the next prune a read of the manifest).
+fn remember_names(app: &App, id: &str, names: &BTreeSet<String>) {
+    let dir = names_dir(app);
+    let written = std::fs::create_dir_all(&dir)
+        .map_err(|e| e.to_string())
+        .and_then(|()| {
+            let body = serde_json::to_vec(&RememberedNames {
+                id: id.to_string(),
+                names: names.clone(),
+            })
+            .map_err(|e| e.to_string())?;
+            turva_store::keys::write_private_file(&dir.join(format!("{id}.json")), &body)
+                .map_err(|e| e.to_string())
+        });
+    if let Err(e) = written {
+        tracing::warn!(backup = %id, error = %e, "what the backup names was not remembered");
+    }
+}
+
+/// What backup `id` names in `target`: remembered, or read from its
+/// (verified) manifest and remembered.
+async fn names_of(app: &App, target: &Target, id: &str) -> Result<BTreeSet<String>, BackupError> {
+    if valid_id(id) {
+        if let Ok(bytes) = std::fs::read(names_dir(app).join(format!("{id}.json"))) {
+            match serde_json::from_slice::<RememberedNames>(&bytes) {
+                Ok(r) if r.id == id => return Ok(r.names),
+                _ => {
+                    tracing::warn!(backup = %id, "remembered names do not parse; reading the manifest")
+                }
+            }
+        }
+    }
+    let names = named_objects(&read_manifest(app.signer(), target, id).await?);
+    remember_names(app, id, &names);
+    Ok(names)
+}
+
+/// Forgets what was remembered of backups no longer kept.
+fn forget_names_except(app: &App, kept: &[String]) {
+    let Ok(entries) = std::fs::read_dir(names_dir(app)) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(id) = name.strip_suffix(".json") else {
+            continue;
+        };
+        if !kept.iter().any(|k| k == id) {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
 /// Deletes backups past `[backup] retention_days` (never the newest), the
 /// chunks and files no remaining backup names, and key-ring copies past
 /// `keyring_retention_days` (never the newest).
@@ -1708,19 +1827,9 @@ async fn prune(app: &App, target: &Target, ring_target: &Target) -> Result<(), B
     }
     let mut named: HashSet<String> = HashSet::new();
     for id in &kept {
-        let m = read_manifest(app.signer(), target, id).await?;
-        for o in &m.owners {
-            for c in o.stored() {
-                named.insert(match &c.pack {
-                    Some(p) => pack_path(p),
-                    None => chunk_path(&o.owner, &c.id),
-                });
-            }
-        }
-        for f in &m.files {
-            named.insert(file_path(&f.key));
-        }
+        named.extend(names_of(app, target, id).await?);
     }
+    forget_names_except(app, &kept);
     for prefix in ["chunks", "packs", "files"] {
         for obj in target.list(prefix).await? {
             if !named.contains(&obj.name) && now - obj.modified > ORPHAN_GRACE_MS {

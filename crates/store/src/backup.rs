@@ -14,7 +14,7 @@
 //! restored into a database migrated to the backup's own schema version,
 //! so the columns match; newer migrations run afterwards.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use futures_util::TryStreamExt;
 use tokio::sync::mpsc;
@@ -191,6 +191,10 @@ pub const NOT_BACKED_UP: &[(&str, &str)] = &[
     (
         "backup_changes",
         "marks of changed rowids, which mean nothing in a restored database",
+    ),
+    (
+        "backup_owner_changes",
+        "marks of changed owners, which mean nothing in a restored database",
     ),
     // SQLite's full-text index: its text travels with `search_entries`.
     ("search_text", "carried in search_entries' rows"),
@@ -642,6 +646,12 @@ pub async fn forget_changes(db: &Db, generation: i64) -> Result<()> {
     .execute(c)
     .await)?;
     exec_tx!(&mut tx, |c| sqlx::query(
+        "DELETE FROM backup_owner_changes WHERE generation < $1"
+    )
+    .bind(generation)
+    .execute(c)
+    .await)?;
+    exec_tx!(&mut tx, |c| sqlx::query(
         "UPDATE backup_lineage SET forgotten_below = max(forgotten_below, $1) WHERE id = 1"
     )
     .bind(generation)
@@ -656,6 +666,19 @@ pub async fn forget_changes(db: &Db, generation: i64) -> Result<()> {
 pub enum BucketFeed {
     Rows(Vec<(i64, String)>),
     Reuse(usize),
+}
+
+/// The owners (`user:<id>`, `company:<id>`) with a row inserted, updated
+/// or deleted since `generation` (SQLite); every other owner's part is
+/// as the backup of that generation holds it.
+pub async fn changed_owners(tx: &mut Tx, generation: i64) -> Result<HashSet<String>> {
+    let rows: Vec<(String,)> = on_tx!(tx, |c| sqlx::query_as(
+        "SELECT owner FROM backup_owner_changes WHERE generation >= $1"
+    )
+    .bind(generation)
+    .fetch_all(c)
+    .await)?;
+    Ok(rows.into_iter().map(|(o,)| o).collect())
 }
 
 /// The buckets of `table` marked since `generation`, in order.

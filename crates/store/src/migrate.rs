@@ -119,6 +119,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0017_backup_changes.sql"),
         postgres: include_str!("../migrations/postgres/0017_backup_changes.sql"),
     },
+    Migration {
+        version: 18,
+        name: "0018_backup_owner_changes",
+        sqlite: include_str!("../migrations/sqlite/0018_backup_owner_changes.sql"),
+        postgres: include_str!("../migrations/postgres/0018_backup_owner_changes.sql"),
+    },
 ];
 
 /// The migration that moves SQLite's audit tables into their own file.

@@ -1093,6 +1093,30 @@ pub async fn drop_secondary_indexes(tx: &mut Tx) -> Result<Vec<String>> {
     Ok(creates)
 }
 
+/// FTS5's default: the bytes of new index entries it keeps in memory
+/// before writing them out as a segment of the full-text index.
+pub const SEARCH_HASH_DEFAULT: i64 = 1 << 20;
+/// During a restore's load (SQLite): fewer, larger segments and far less
+/// merging of them.
+pub const SEARCH_HASH_BULK: i64 = 64 << 20;
+
+/// Sets how many bytes of new full-text index entries SQLite keeps in
+/// memory before writing a segment (SQLite; nothing on PostgreSQL). The
+/// setting is stored with the index, so a restore sets it back to
+/// [`SEARCH_HASH_DEFAULT`] after its load.
+pub async fn search_hash_size(tx: &mut Tx, bytes: i64) -> Result<()> {
+    if tx.backend() != Backend::Sqlite {
+        return Ok(());
+    }
+    exec_tx!(tx, |c| sqlx::query(
+        "INSERT INTO search_text (search_text, rank) VALUES ('hashsize', $1)"
+    )
+    .bind(bytes)
+    .execute(c)
+    .await)?;
+    Ok(())
+}
+
 /// Creates the indexes [`drop_secondary_indexes`] dropped.
 pub async fn create_indexes(tx: &mut Tx, creates: &[String]) -> Result<()> {
     for sql in creates {
@@ -1335,7 +1359,7 @@ mod tests {
     #[tokio::test]
     async fn secondary_indexes_come_back_as_they_were() {
         let dir = tempfile::tempdir().unwrap();
-        let db = Db::open_sqlite_bulk(&dir.path().join("turva.db"), &DataKey::random())
+        let db = Db::open_sqlite_bulk(&dir.path().join("turva.db"), &DataKey::random(), 256_000)
             .await
             .unwrap();
         crate::migrate::run(&db).await.unwrap();

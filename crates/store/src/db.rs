@@ -135,25 +135,29 @@ impl Db {
     /// Opens the SQLCipher database at `path` with `key`, creating it when
     /// missing. Fails when the key is wrong or the cipher is not compiled in.
     pub async fn open_sqlite(path: &Path, key: &DataKey) -> Result<Self> {
-        Self::open_sqlite_as(path, key, false).await
+        Self::open_sqlite_as(path, key, None).await
     }
 
     /// Opens a new SQLCipher database for a bulk load that is thrown away
     /// if it does not finish (a restore builds it in a directory renamed
     /// into place only when complete): no syncs and a large cache. Open it
     /// with [`Db::open_sqlite`] afterwards to serve.
-    pub async fn open_sqlite_bulk(path: &Path, key: &DataKey) -> Result<Self> {
-        Self::open_sqlite_as(path, key, true).await
+    /// `cache_kib` is the page cache of the connection that loads it: a
+    /// load that fits its cache writes each page once, instead of
+    /// evicting, re-reading and decrypting pages of the tables and
+    /// indexes it grows.
+    pub async fn open_sqlite_bulk(path: &Path, key: &DataKey, cache_kib: u64) -> Result<Self> {
+        Self::open_sqlite_as(path, key, Some(cache_kib)).await
     }
 
-    async fn open_sqlite_as(path: &Path, key: &DataKey, bulk: bool) -> Result<Self> {
+    async fn open_sqlite_as(path: &Path, key: &DataKey, bulk: Option<u64>) -> Result<Self> {
         // WAL either way: a file changed into WAL mode after it was
         // filled was found to hang the next open.
-        let (sync, cache) = if bulk {
-            (SqliteSynchronous::Off, "-256000")
-        } else {
-            (SqliteSynchronous::Normal, "-32000")
+        let (sync, cache) = match bulk {
+            Some(kib) => (SqliteSynchronous::Off, format!("-{}", kib.max(2_000))),
+            None => (SqliteSynchronous::Normal, "-32000".to_string()),
         };
+        let bulk = bulk.is_some();
         let opts = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)

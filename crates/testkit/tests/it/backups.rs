@@ -1341,6 +1341,14 @@ async fn an_incremental_backup_reads_again_only_the_buckets_that_changed(t: Test
             .await
             .unwrap();
             assert_eq!((marks, triggers), (0, 60));
+            // The full-text index's write buffer, raised for the load, is
+            // back to FTS5's default.
+            let (hash,): (i64,) =
+                sqlx::query_as("SELECT v FROM search_text_config WHERE k = 'hashsize'")
+                    .fetch_one(write)
+                    .await
+                    .unwrap();
+            assert_eq!(hash, 1 << 20);
         }
         app.close().await;
     }

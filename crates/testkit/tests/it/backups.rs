@@ -1393,17 +1393,24 @@ async fn a_company_grown_large_since_the_last_backup_is_read_whole(t: TestApp) {
     }
     let second = backup_id(&t).await;
     let live = content_rows(&t.app).await;
-    let (dir, config, args) = restore_target(&t, "restored").await;
-    let mut restore = vec!["backup", "restore", second.as_str()];
+    let restored = restored_rows(&t, &second).await;
+    assert_eq!(restored.len(), live.len(), "rows restored");
+    assert_eq!(restored, live);
+}
+
+/// Restores backup `id` whole into a new place through the CLI and gives
+/// the restored system's content rows.
+async fn restored_rows(t: &TestApp, id: &str) -> Vec<String> {
+    let (dir, config, args) = restore_target(t, "restored").await;
+    let mut restore = vec!["backup", "restore", id];
     restore.extend(args.iter().map(String::as_str));
-    turva(&t, &restore, "").await.unwrap();
+    turva(t, &restore, "").await.unwrap();
     let (app, _) = App::open(config, &dir, Arc::new(turva_app::SystemClock))
         .await
         .unwrap_or_else(|e| panic!("the restored system does not open: {e}"));
     let restored = content_rows(&app).await;
     app.close().await;
-    assert_eq!(restored.len(), live.len(), "rows restored");
-    assert_eq!(restored, live);
+    restored
 }
 
 /// The part of `owner` in a manifest.
@@ -1485,15 +1492,7 @@ async fn an_incremental_backup_reads_only_the_owners_that_changed(t: TestApp) {
     assert_eq!(c_files(&m1).len(), 1);
     assert_eq!(c_files(&m2), c_files(&m1));
     let live = content_rows(&t.app).await;
-    let (dir, config, args) = restore_target(&t, "restored").await;
-    let mut restore = vec!["backup", "restore", second.as_str()];
-    restore.extend(args.iter().map(String::as_str));
-    turva(&t, &restore, "").await.unwrap();
-    let (app, _) = App::open(config, &dir, Arc::new(turva_app::SystemClock))
-        .await
-        .unwrap_or_else(|e| panic!("the restored system does not open: {e}"));
-    let restored = content_rows(&app).await;
-    app.close().await;
+    let restored = restored_rows(&t, &second).await;
     assert_eq!(restored, live, "restored rows differ");
     if !sqlite {
         return;

@@ -1285,17 +1285,17 @@ pub async fn run(app: &App, ctx: &Ctx, credential: &str) -> Result<Ran, BackupEr
         Some(generation) => Some(sql::changed_owners(&mut tx, generation).await?),
         None => None,
     };
+    let previous_parts: HashMap<&str, &OwnerPart> = previous
+        .iter()
+        .flat_map(|p| &p.owners)
+        .map(|o| (o.owner.as_str(), o))
+        .collect();
     let unchanged = |owner: &str, key_id: &str| -> Option<OwnerPart> {
-        let changed = changed.as_ref()?;
-        if changed.contains(owner) {
+        if changed.as_ref()?.contains(owner) {
             return None;
         }
-        let part = previous
-            .as_ref()?
-            .owners
-            .iter()
-            .find(|o| o.owner == owner)?;
-        (part.key_id.as_deref() == Some(key_id)).then(|| part.clone())
+        let part = previous_parts.get(owner)?;
+        (part.key_id.as_deref() == Some(key_id)).then(|| (*part).clone())
     };
     let audit_size = turva_store::audit::tree_size(&mut tx).await?;
     let audit_size = u64::try_from(audit_size).unwrap_or(0);

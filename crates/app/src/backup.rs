@@ -62,6 +62,10 @@ const CHUNK_MAX: usize = 1 << 20;
 const OPEN_AHEAD: usize = 4;
 /// Rows inserted by one statement at restore (bytes of JSON).
 const INSERT_BATCH: usize = 1 << 20;
+/// The same for the full-text rows: each statement writes the index
+/// entries gathered so far as a segment of their own (a savepoint), and
+/// small segments cost merging (`sql::insert_sql`).
+const SEARCH_INSERT_BATCH: usize = 64 << 20;
 /// The summary line of a manifest is read from its first bytes.
 const HEAD_BYTES: u64 = 4096;
 /// Objects no manifest names are deleted only when older than this (a
@@ -2406,6 +2410,9 @@ async fn fill(
     work: &Path,
 ) -> Result<(u64, usize, Vec<String>), BackupError> {
     turva_store::migrate::run_until(db, manifest.schema_version).await?;
+    // References are checked once after the load (`check_references`),
+    // not row by row.
+    db.enforce_foreign_keys(false).await?;
     let mut tx = db.write().await?;
     if !sql::is_empty(&mut tx).await? {
         return Err(BackupError::Refused(
@@ -2437,7 +2444,10 @@ async fn fill(
         };
         let ok = Arc::new(OwnerKeys::of(&key));
         let owner: Arc<str> = part.owner.as_str().into();
-        let mut batch = RowBatch::default();
+        let mut batch = RowBatch {
+            bulk: true,
+            ..RowBatch::default()
+        };
         // Chunks are checked and opened on other threads, a few ahead of
         // the one being inserted.
         let mut opening = std::collections::VecDeque::new();
@@ -2480,7 +2490,7 @@ async fn fill(
                     continue;
                 }
                 batch.push(line);
-                if batch.json.len() >= INSERT_BATCH {
+                if batch.json.len() >= batch.limit() {
                     rows += batch.flush(&mut tx, &mut statements).await?;
                 }
             }
@@ -2521,6 +2531,7 @@ async fn fill(
         files += 1;
     }
     tx.commit().await?;
+    db.enforce_foreign_keys(true).await?;
     turva_store::migrate::run(db).await?;
     Ok((rows, files, erased))
 }
@@ -2531,9 +2542,19 @@ struct RowBatch {
     table: Option<&'static Table>,
     json: Vec<u8>,
     n: u64,
+    /// Into a whole restore's new database (`sql::insert_sql`).
+    bulk: bool,
 }
 
 impl RowBatch {
+    /// Bytes of JSON gathered before they are inserted.
+    fn limit(&self) -> usize {
+        match self.table {
+            Some(t) if t.name == "search_entries" => SEARCH_INSERT_BATCH,
+            _ => INSERT_BATCH,
+        }
+    }
+
     fn push(&mut self, row: &[u8]) {
         self.json
             .push(if self.json.is_empty() { b'[' } else { b',' });
@@ -2557,7 +2578,7 @@ impl RowBatch {
             BackupError::Damaged(vec![format!("rows of {} are not text", table.name)])
         })?;
         if !statements.contains_key(table.name) {
-            let s = sql::insert_sql(tx, table).await?;
+            let s = sql::insert_sql(tx, table, self.bulk).await?;
             statements.insert(table.name, s);
         }
         let sqls = statements
@@ -3474,6 +3495,7 @@ pub async fn restore_object(
             table: Some(table),
             json: Vec::new(),
             n: 0,
+            bulk: false,
         };
         for row in list {
             batch.push(row.to_string().as_bytes());

@@ -966,14 +966,27 @@ const ROWS: &str = "WITH r AS MATERIALIZED (SELECT jsonb(value) AS v FROM json_e
 
 /// The statement that inserts a JSON array of rows (bound as `$1`) into
 /// `table`.
-pub async fn insert_sql(tx: &mut Tx, table: &Table) -> Result<Vec<String>> {
+///
+/// A whole restore's load (`bulk`, SQLite): `OR FAIL`, and no foreign
+/// keys enforced during the load
+/// ([`Db::enforce_foreign_keys`](crate::Db::enforce_foreign_keys)), so
+/// that no statement can abort half-way and none needs a statement
+/// journal (each page it changes copied aside first). A failed row fails
+/// the whole restore, whose one transaction rolls back. An insert into
+/// the full-text table always opens a savepoint, which writes FTS5's
+/// pending entries out as a segment: the caller inserts those rows in
+/// few, large statements.
+pub async fn insert_sql(tx: &mut Tx, table: &Table, bulk: bool) -> Result<Vec<String>> {
+    // Not into a live database: `OR FAIL` would override the conflict
+    // clauses of the change-tracking triggers' statements.
+    let or_fail = if bulk { " OR FAIL" } else { "" };
     Ok(match tx.backend() {
         // Each row is turned into binary JSON once (`ROWS`), and each
         // column extracted from that: `json_each`'s `value` is text made
         // anew, and parsed again, for every column that names it.
         Backend::Sqlite if table.name == "search_entries" => vec![
             format!(
-                "INSERT INTO search_entries (rowid, object_id, company_id) {ROWS}
+                "INSERT{or_fail} INTO search_entries (rowid, object_id, company_id) {ROWS}
                  SELECT json_extract(v, '$.rowid'), json_extract(v, '$.object_id'),
                         json_extract(v, '$.company_id') FROM r"
             ),
@@ -998,7 +1011,7 @@ pub async fn insert_sql(tx: &mut Tx, table: &Table) -> Result<Vec<String>> {
                 })
                 .collect();
             vec![format!(
-                "INSERT INTO {}.{} ({}) {ROWS} SELECT {} FROM r",
+                "INSERT{or_fail} INTO {}.{} ({}) {ROWS} SELECT {} FROM r",
                 table.sqlite_schema,
                 table.name,
                 names.join(", "),
@@ -1386,6 +1399,60 @@ mod tests {
         };
         assert_eq!(normal(&after), normal(&before));
         tx.commit().await.unwrap();
+    }
+
+    /// A restore loads with foreign keys unenforced and `OR FAIL` (no
+    /// statement journal); a row that refers to a missing one is still
+    /// refused, once, after the load. The bulk file (its journal in memory)
+    /// opens normally afterwards, in WAL.
+    #[tokio::test]
+    async fn a_bulk_load_still_refuses_rows_that_refer_to_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("turva.db");
+        let key = DataKey::random();
+        let db = Db::open_sqlite_bulk(&path, &key, 256_000).await.unwrap();
+        crate::migrate::run(&db).await.unwrap();
+        db.enforce_foreign_keys(false).await.unwrap();
+        let mut tx = db.write().await.unwrap();
+        let folders = TABLES.iter().find(|t| t.name == "folders").unwrap();
+        let sqls = insert_sql(&mut tx, folders, true).await.unwrap();
+        assert!(sqls.iter().all(|s| s.starts_with("INSERT OR FAIL")));
+        // Into a live database (one object), the triggers' own conflict
+        // clauses must hold.
+        let live = insert_sql(&mut tx, folders, false).await.unwrap();
+        assert!(
+            live.iter().all(|s| s.starts_with("INSERT INTO")),
+            "{live:?}"
+        );
+        let row = r#"[{"id":"f1","company_id":"no-such-company","parent_id":null,
+            "name":"Site","member_access":"inherit","access_in_force":"view",
+            "template_id":null,"identifiers":null,"created_by":"u","created_at":1,
+            "updated_at":1,"deleted_at":null,"deleted_by":null,"in_trash":0}]"#;
+        let cols = sqlite_columns(&mut tx, folders).await.unwrap();
+        assert!(
+            cols.iter().all(|(c, _)| row.contains(&format!("\"{c}\""))),
+            "{cols:?}"
+        );
+        assert_eq!(insert(&mut tx, &sqls, row).await.unwrap(), 1);
+        let refused = check_references(&mut tx).await.unwrap_err();
+        assert!(refused.to_string().contains("folders"), "{refused}");
+        drop(tx);
+        db.enforce_foreign_keys(true).await.unwrap();
+        let mut tx = db.write().await.unwrap();
+        let enforced = insert(&mut tx, &sqls, row).await;
+        assert!(enforced.is_err(), "enforced again: {enforced:?}");
+        drop(tx);
+        db.close().await;
+
+        let db = Db::open_sqlite(&path, &key).await.unwrap();
+        let mut tx = db.read().await.unwrap();
+        let (mode,): (String,) = on_tx!(&mut tx, |c| sqlx::query_as("PRAGMA journal_mode")
+            .fetch_one(c)
+            .await)
+        .unwrap();
+        assert_eq!(mode, "wal");
+        drop(tx);
+        db.close().await;
     }
 
     /// A company's or a person's rows are found through an index: a backup

@@ -147,15 +147,36 @@ impl Db {
     /// evicting, re-reading and decrypting pages of the tables and
     /// indexes it grows.
     pub async fn open_sqlite_bulk(path: &Path, key: &DataKey, cache_kib: u64) -> Result<Self> {
+        if std::fs::metadata(path).map_or(true, |m| m.len() == 0) {
+            // A new file is made by an ordinary open first. SQLCipher fixes
+            // a file's salt when it first writes it, and a file attached
+            // without a key (the audit log) takes the main file's key and
+            // salt: in WAL mode the header is written at connect, before
+            // any attach; with the bulk load's journal in memory it would
+            // not be, and the audit file was written under a salt that
+            // turva.db did not keep (found unreadable at the next open).
+            Self::open_sqlite_as(path, key, None).await?.close().await;
+        }
         Self::open_sqlite_as(path, key, Some(cache_kib)).await
     }
 
     async fn open_sqlite_as(path: &Path, key: &DataKey, bulk: Option<u64>) -> Result<Self> {
-        // WAL either way: a file changed into WAL mode after it was
-        // filled was found to hang the next open.
-        let (sync, cache) = match bulk {
-            Some(kib) => (SqliteSynchronous::Off, format!("-{}", kib.max(2_000))),
-            None => (SqliteSynchronous::Normal, "-32000".to_string()),
+        // A bulk load (a new file, renamed into place only when complete)
+        // keeps its rollback journal in memory: its one large commit then
+        // writes each page once, where WAL wrote it to the log and again to
+        // the file at the checkpoint. The next ordinary open turns the file
+        // into WAL.
+        let (sync, cache, journal) = match bulk {
+            Some(kib) => (
+                SqliteSynchronous::Off,
+                format!("-{}", kib.max(2_000)),
+                SqliteJournalMode::Memory,
+            ),
+            None => (
+                SqliteSynchronous::Normal,
+                "-32000".to_string(),
+                SqliteJournalMode::Wal,
+            ),
         };
         let bulk = bulk.is_some();
         let opts = SqliteConnectOptions::new()
@@ -163,7 +184,7 @@ impl Db {
             .create_if_missing(true)
             // SQLCipher: a raw key as a blob literal (no PBKDF2 per connection).
             .pragma("key", format!("\"x'{}'\"", key.to_hex().as_str()))
-            .journal_mode(SqliteJournalMode::Wal)
+            .journal_mode(journal)
             .synchronous(sync)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10))
@@ -261,6 +282,24 @@ impl Db {
             Db::Sqlite { write, .. } => Tx::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?),
             Db::Postgres(p) => Tx::Postgres(p.begin().await?),
         })
+    }
+
+    /// Turns SQLite's foreign-key enforcement on the write connection off
+    /// or back on (nothing on PostgreSQL). Only a whole restore's bulk
+    /// load turns it off, into a database of its own that nothing else
+    /// uses, and checks every reference once at the end instead
+    /// (`backup::check_references`). Outside a transaction: SQLite ignores
+    /// the pragma inside one.
+    pub async fn enforce_foreign_keys(&self, on: bool) -> Result<()> {
+        if let Db::Sqlite { write, .. } = self {
+            let pragma = if on {
+                "PRAGMA foreign_keys = ON"
+            } else {
+                "PRAGMA foreign_keys = OFF"
+            };
+            sqlx::query(pragma).execute(write).await?;
+        }
+        Ok(())
     }
 
     /// Checks that the database answers (for `/readyz`).

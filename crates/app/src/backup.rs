@@ -1385,39 +1385,29 @@ pub async fn run(app: &App, ctx: &Ctx, credential: &str) -> Result<Ran, BackupEr
             }
             _ => None,
         };
-        let (part, n, p) = write_owner(
-            &mut tx,
-            Group::Company,
-            &owner,
-            (Some(company), large),
-            (&key_id, &key),
-            packer,
-            k,
-            None,
-            earlier,
-        )
-        .await?;
+        // The company's new attachments are copied while its rows are
+        // read (the snapshot names them; a blob is never changed in place).
+        let blob_keys = sql::blob_keys(&mut tx, company).await?;
+        let (rows, copied) = tokio::join!(
+            write_owner(
+                &mut tx,
+                Group::Company,
+                &owner,
+                (Some(company), large),
+                (&key_id, &key),
+                packer,
+                k,
+                None,
+                earlier,
+            ),
+            copy_files(app, &target, company, &blob_keys, &known_files)
+        );
+        let (part, n, p) = rows?;
+        let (copied, copied_bytes) = copied?;
         packer = p;
-        new_bytes += n;
+        new_bytes += n + copied_bytes;
         owners.push(part);
-        for key in sql::blob_keys(&mut tx, company).await? {
-            if let Some(f) = known_files.get(&key) {
-                files.push(f.clone());
-                continue;
-            }
-            let bytes = app.blobs().get_raw(&key).await.map_err(|e| {
-                AppError::Unavailable(format!("attachment {key} could not be read: {e}"))
-            })?;
-            let f = FileRef {
-                company: company.clone(),
-                key: key.clone(),
-                size: bytes.len() as u64,
-                sha256: sha256_hex(&bytes),
-            };
-            target.put(&file_path(&key), bytes).await?;
-            new_bytes += f.size;
-            files.push(f);
-        }
+        files.extend(copied);
     }
     let (platform_key_id, platform_key) =
         keyring::get_key(app, &mut tx, KeyKind::Platform, "backup")
@@ -1523,6 +1513,40 @@ pub async fn run(app: &App, ctx: &Ctx, credential: &str) -> Result<Ran, BackupEr
         summary,
         erased_skipped: erased,
     })
+}
+
+/// The attachments `keys` of `company`: those an earlier backup holds are
+/// named again, the others copied to the target as they are stored
+/// (sealed under their file keys) with their hashes; returns them and the
+/// bytes copied.
+async fn copy_files(
+    app: &App,
+    target: &Target,
+    company: &str,
+    keys: &[String],
+    known: &HashMap<String, FileRef>,
+) -> Result<(Vec<FileRef>, u64), BackupError> {
+    let mut files = Vec::with_capacity(keys.len());
+    let mut copied = 0u64;
+    for key in keys {
+        if let Some(f) = known.get(key) {
+            files.push(f.clone());
+            continue;
+        }
+        let bytes = app.blobs().get_raw(key).await.map_err(|e| {
+            AppError::Unavailable(format!("attachment {key} could not be read: {e}"))
+        })?;
+        let f = FileRef {
+            company: company.to_string(),
+            key: key.clone(),
+            size: bytes.len() as u64,
+            sha256: sha256_hex(&bytes),
+        };
+        target.put(&file_path(key), bytes).await?;
+        copied += f.size;
+        files.push(f);
+    }
+    Ok((files, copied))
 }
 
 /// The previous backup's chunks of `owner` with their locator's tags, when

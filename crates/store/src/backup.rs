@@ -740,99 +740,154 @@ pub async fn dump_buckets<T: From<BucketFeed> + Send>(
     out: &mpsc::Sender<T>,
 ) -> Result<u64> {
     let src = sqlite_source(tx, table).await?;
-    if since.is_none() && !table.filter.contains(" IN (SELECT") {
-        return dump_buckets_paged(tx, &src, table, owner, out).await;
-    }
-    let (json, from, rowid, per_row) = bucket_source(&src, table);
-    let closed = || StoreError::Corrupt("the backup writer stopped".into());
-    let (sql, dirty, earlier) = match since {
-        None => {
-            let from = if table.filter.contains(" IN (SELECT") {
-                format!("{} NOT INDEXED", src.from)
-            } else {
-                src.from.clone()
-            };
-            let sql = format!(
-                "SELECT {rowid_plain}, {json} FROM {from} WHERE {filter} ORDER BY {rowid_plain}",
-                rowid_plain = if table.name == "search_entries" {
-                    "e.rowid"
-                } else {
-                    "rowid"
-                },
-                filter = src.filter,
-            );
-            (sql, Vec::new(), &[][..])
+    let Some((generation, earlier)) = since else {
+        if !table.filter.contains(" IN (SELECT") {
+            return dump_buckets_paged(tx, &src, table, owner, out).await;
         }
-        Some((generation, earlier)) => {
-            let dirty = changed_buckets(tx, table, generation).await?;
-            let sql = format!(
-                "SELECT {rowid}, {json} FROM backup_changes c CROSS JOIN {from}
-                 WHERE c.tbl = '{name}' AND c.generation >= $2
-                   AND {rowid} BETWEEN c.bucket << {BUCKET_SHIFT}
-                       AND (c.bucket << {BUCKET_SHIFT}) + {last}
-                   AND ({per_row})
-                 ORDER BY {rowid}",
-                last = (1i64 << BUCKET_SHIFT) - 1,
-                name = table.name,
-            );
-            (sql, dirty, earlier)
-        }
+        // Through the parent: one pass over it (a page would read it again
+        // each time), the rows streamed.
+        let sql = format!(
+            "SELECT rowid, {json} FROM {from} NOT INDEXED WHERE {filter} ORDER BY rowid",
+            json = src.json,
+            from = src.from,
+            filter = src.filter,
+        );
+        let mut feed = Interleave::new(Vec::new(), out);
+        on_tx!(tx, |c| {
+            let mut rows = sqlx::query_as::<_, (i64, String)>(&sql)
+                .bind(owner)
+                .fetch(c);
+            while let Some((id, line)) = rows.try_next().await? {
+                feed.row(id, line).await?;
+            }
+            Ok::<_, StoreError>(())
+        })?;
+        return feed.finish().await;
     };
-    let generation = since.map_or(0, |(g, _)| g);
+    let (json, from, rowid, per_row) = bucket_source(&src, table);
+    let dirty = changed_buckets(tx, table, generation).await?;
     // The earlier chunks of unmarked buckets, in bucket order.
     let reuse: Vec<(i64, usize)> = earlier
         .iter()
         .copied()
         .filter(|(b, _)| dirty.binary_search(b).is_err())
         .collect();
-    let mut next = 0;
-    let mut n = 0u64;
-    let mut batch: Vec<(i64, String)> = Vec::with_capacity(BATCH);
-    on_tx!(tx, |c| {
-        let mut q = sqlx::query_as::<_, (i64, String)>(&sql).bind(owner);
-        if since.is_some() {
-            q = q.bind(generation);
+    // The marked buckets' rows, a page of buckets (at most `PAGE` rows)
+    // per statement and per result row.
+    let sql = format!(
+        "SELECT group_concat(k || ' ' || j, char(10) ORDER BY k), count(*) FROM (
+           SELECT {rowid} AS k, {json} AS j FROM backup_changes c CROSS JOIN {from}
+           WHERE c.tbl = '{name}' AND c.generation >= $2 AND c.bucket BETWEEN $3 AND $4
+             AND {rowid} BETWEEN c.bucket << {BUCKET_SHIFT}
+                 AND (c.bucket << {BUCKET_SHIFT}) + {last}
+             AND ({per_row}))",
+        last = (1i64 << BUCKET_SHIFT) - 1,
+        name = table.name,
+    );
+    let per_page = usize::try_from(PAGE >> BUCKET_SHIFT).unwrap_or(1).max(1);
+    let mut feed = Interleave::new(reuse, out);
+    for page in dirty.chunks(per_page) {
+        let (Some(first), Some(last)) = (page.first(), page.last()) else {
+            continue;
+        };
+        let (text, count): (Option<String>, i64) = on_tx!(tx, |c| {
+            sqlx::query_as(&sql)
+                .bind(owner)
+                .bind(generation)
+                .bind(*first)
+                .bind(*last)
+                .fetch_one(c)
+                .await
+        })?;
+        for (id, line) in page_rows(table, text, count)? {
+            feed.row(id, line).await?;
         }
-        let mut rows = q.fetch(c);
-        while let Some((id, line)) = rows.try_next().await? {
-            let bucket = id >> BUCKET_SHIFT;
-            while let Some(&(b, i)) = reuse.get(next) {
-                if b >= bucket {
-                    break;
-                }
-                next += 1;
-                if !batch.is_empty() {
-                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-                    out.send(T::from(BucketFeed::Rows(full)))
-                        .await
-                        .map_err(|_| closed())?;
-                }
-                out.send(T::from(BucketFeed::Reuse(i)))
-                    .await
-                    .map_err(|_| closed())?;
-            }
-            batch.push((id, line));
-            n += 1;
-            if batch.len() == BATCH {
-                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-                out.send(T::from(BucketFeed::Rows(full)))
-                    .await
-                    .map_err(|_| closed())?;
-            }
+    }
+    feed.finish().await
+}
+
+/// The rows of one page read by [`dump_buckets_paged`] or
+/// [`dump_buckets`]: "rowid json" lines joined by newlines, `count` of
+/// them.
+fn page_rows(table: &Table, text: Option<String>, count: i64) -> Result<Vec<(i64, String)>> {
+    let bad = || StoreError::Corrupt(format!("a page of {} is malformed", table.name));
+    let mut rows = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
+    if count == 0 {
+        return Ok(rows);
+    }
+    for line in text.unwrap_or_default().split('\n') {
+        let (id, json) = line.split_once(' ').ok_or_else(bad)?;
+        rows.push((id.parse::<i64>().map_err(|_| bad())?, json.to_string()));
+    }
+    if i64::try_from(rows.len()) != Ok(count) {
+        return Err(bad());
+    }
+    Ok(rows)
+}
+
+/// Hands a tracked table's rows (in rowid order) to the backup writer in
+/// batches, and in place of every bucket not read its earlier chunks
+/// ([`BucketFeed::Reuse`]), each where its bucket falls in the order.
+struct Interleave<'a, T> {
+    reuse: Vec<(i64, usize)>,
+    next: usize,
+    batch: Vec<(i64, String)>,
+    n: u64,
+    out: &'a mpsc::Sender<T>,
+}
+
+impl<'a, T: From<BucketFeed> + Send> Interleave<'a, T> {
+    fn new(reuse: Vec<(i64, usize)>, out: &'a mpsc::Sender<T>) -> Self {
+        Interleave {
+            reuse,
+            next: 0,
+            batch: Vec::with_capacity(BATCH),
+            n: 0,
+            out,
         }
-        Ok::<_, StoreError>(())
-    })?;
-    if !batch.is_empty() {
-        out.send(T::from(BucketFeed::Rows(batch)))
-            .await
-            .map_err(|_| closed())?;
     }
-    for &(_, i) in &reuse[next..] {
-        out.send(T::from(BucketFeed::Reuse(i)))
+
+    async fn send(&self, feed: BucketFeed) -> Result<()> {
+        self.out
+            .send(T::from(feed))
             .await
-            .map_err(|_| closed())?;
+            .map_err(|_| StoreError::Corrupt("the backup writer stopped".into()))
     }
-    Ok(n)
+
+    async fn send_batch(&mut self) -> Result<()> {
+        if !self.batch.is_empty() {
+            let full = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
+            self.send(BucketFeed::Rows(full)).await?;
+        }
+        Ok(())
+    }
+
+    async fn row(&mut self, id: i64, line: String) -> Result<()> {
+        let bucket = id >> BUCKET_SHIFT;
+        while let Some(&(b, i)) = self.reuse.get(self.next) {
+            if b >= bucket {
+                break;
+            }
+            self.next += 1;
+            self.send_batch().await?;
+            self.send(BucketFeed::Reuse(i)).await?;
+        }
+        self.batch.push((id, line));
+        self.n += 1;
+        if self.batch.len() == BATCH {
+            self.send_batch().await?;
+        }
+        Ok(())
+    }
+
+    async fn finish(mut self) -> Result<u64> {
+        self.send_batch().await?;
+        while let Some(&(_, i)) = self.reuse.get(self.next) {
+            self.next += 1;
+            self.send(BucketFeed::Reuse(i)).await?;
+        }
+        Ok(self.n)
+    }
 }
 
 /// Every row of a [`tracked`] table filtered on its owner directly (not
@@ -863,7 +918,6 @@ async fn dump_buckets_paged<T: From<BucketFeed> + Send>(
         from = src.from,
         filter = src.filter,
     );
-    let bad = || StoreError::Corrupt(format!("a page of {} is malformed", table.name));
     let mut after = i64::MIN;
     let mut n = 0u64;
     loop {
@@ -877,19 +931,13 @@ async fn dump_buckets_paged<T: From<BucketFeed> + Send>(
         if count == 0 {
             break;
         }
-        let mut rows = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
-        for line in text.unwrap_or_default().split('\n') {
-            let (id, json) = line.split_once(' ').ok_or_else(bad)?;
-            rows.push((id.parse::<i64>().map_err(|_| bad())?, json.to_string()));
-        }
-        if i64::try_from(rows.len()) != Ok(count) {
-            return Err(bad());
-        }
+        let rows = page_rows(table, text, count)?;
         n += rows.len() as u64;
         out.send(T::from(BucketFeed::Rows(rows)))
             .await
             .map_err(|_| StoreError::Corrupt("the backup writer stopped".into()))?;
-        after = last.ok_or_else(bad)?;
+        after = last
+            .ok_or_else(|| StoreError::Corrupt(format!("a page of {} is malformed", table.name)))?;
         if count < PAGE {
             break;
         }
@@ -1673,5 +1721,38 @@ mod tests {
             assert_eq!(v["company_id"], "c1");
             assert_eq!(v["title"], format!("line\nbreak {id}"));
         }
+
+        // Every bucket was marked by the inserts: a later pass reads them
+        // again, a page of buckets at a time (hundreds of buckets here),
+        // the same rows in the same order, and names an unmarked bucket's
+        // earlier chunk where that bucket falls (after the last row here).
+        let generation = lineage(&mut tx).await.unwrap().unwrap().generation;
+        let beyond = (expected.last().unwrap() >> BUCKET_SHIFT) + 1;
+        let earlier = [(beyond, 7usize)];
+        let (send, mut recv) = mpsc::channel::<BucketFeed>(1024);
+        let reader = tokio::spawn(async move {
+            let mut feeds = Vec::new();
+            while let Some(feed) = recv.recv().await {
+                match feed {
+                    BucketFeed::Rows(r) => feeds.extend(r.into_iter().map(Ok)),
+                    BucketFeed::Reuse(i) => feeds.push(Err(i)),
+                }
+            }
+            feeds
+        });
+        let again = dump_buckets(&mut tx, entries, "c1", Some((generation, &earlier)), &send)
+            .await
+            .unwrap();
+        drop(send);
+        let feeds = reader.await.unwrap();
+        assert_eq!(again, count);
+        assert!(expected.len() > usize::try_from(PAGE).unwrap());
+        assert_eq!(
+            feeds.last(),
+            Some(&Err(7)),
+            "the unmarked bucket's chunk comes last"
+        );
+        let reread: Vec<(i64, String)> = feeds.into_iter().filter_map(Result::ok).collect();
+        assert_eq!(reread, rows, "the same rows, in the same order");
     }
 }

@@ -919,7 +919,7 @@ async fn dump_buckets_paged<T: From<BucketFeed> + Send>(
         filter = src.filter,
     );
     let mut after = i64::MIN;
-    let mut n = 0u64;
+    let mut feed = Interleave::new(Vec::new(), out);
     loop {
         let (text, count, last): (Option<String>, i64, Option<i64>) = on_tx!(tx, |c| {
             sqlx::query_as(&sql)
@@ -931,18 +931,16 @@ async fn dump_buckets_paged<T: From<BucketFeed> + Send>(
         if count == 0 {
             break;
         }
-        let rows = page_rows(table, text, count)?;
-        n += rows.len() as u64;
-        out.send(T::from(BucketFeed::Rows(rows)))
-            .await
-            .map_err(|_| StoreError::Corrupt("the backup writer stopped".into()))?;
+        for (id, line) in page_rows(table, text, count)? {
+            feed.row(id, line).await?;
+        }
         after = last
             .ok_or_else(|| StoreError::Corrupt(format!("a page of {} is malformed", table.name)))?;
         if count < PAGE {
             break;
         }
     }
-    Ok(n)
+    feed.finish().await
 }
 
 /// Drops the change-tracking triggers of a database about to be

@@ -51,7 +51,9 @@ use crate::keyring::{self, KeyKind};
 use crate::{App, AppError, Config, Ctx};
 
 /// The backup format this Turva writes; it restores every earlier one.
-pub const FORMAT: u32 = 1;
+/// 2: the manifest's signature signs the SHA-256 of its body
+/// ([`manifest_signed`]); 1 signed the body itself.
+pub const FORMAT: u32 = 2;
 
 /// A chunk is cut after a row whose hash has these low bits clear, once it
 /// holds `CHUNK_MIN` bytes; never later than `CHUNK_MAX`.
@@ -401,6 +403,11 @@ impl Packer {
 
     /// Adds a sealed chunk; returns its pack and offset.
     async fn add(&mut self, sealed: &[u8]) -> Result<(String, u64), BackupError> {
+        if self.buf.capacity() == 0 {
+            // A pack's buffer at its full size at once: growing it by
+            // doubling had the kernel zero four times its size each pack.
+            self.buf = Vec::with_capacity(PACK_TARGET + sealed.len().max(CHUNK_MAX + 64));
+        }
         let at = (self.name.clone(), self.buf.len() as u64);
         self.buf.extend_from_slice(sealed);
         if self.buf.len() >= PACK_TARGET {
@@ -681,9 +688,10 @@ struct ChunkWriter {
     buf: Vec<u8>,
     table: String,
     segment: Option<Segment>,
-    /// Tags of the objects the open chunk's rows concern, and those of
-    /// every chunk before it (the locator).
-    tags: Vec<u32>,
+    /// The tags of each chunk of the earlier part by id: a chunk written
+    /// again whole has them already.
+    earlier_tags: HashMap<String, Vec<u32>>,
+    /// The tags of the objects each chunk's rows concern (the locator).
     locator: Vec<Vec<u32>>,
     part: OwnerPart,
     new_bytes: u64,
@@ -788,7 +796,6 @@ impl ChunkWriter {
         if let Some(n) = self.part.rows.get_mut(&self.table) {
             *n += 1;
         }
-        object_tags(&self.table, line, &mut self.tags);
         let (owner, part, new_bytes) = (&self.owner, &self.part, self.new_bytes);
         self.progress.tick(|| {
             format!(
@@ -828,10 +835,13 @@ impl ChunkWriter {
         let plain = std::mem::take(&mut self.buf);
         let mut chunk = self.store(&plain).await?;
         chunk.span = span;
+        // A bucket read again unchanged is the earlier chunk again, and has
+        // its tags; only a new chunk's rows are parsed for them.
+        let tags = match self.earlier_tags.get(&chunk.id) {
+            Some(tags) => tags.clone(),
+            None => chunk_tags(&plain),
+        };
         self.part.chunks.push(chunk);
-        let mut tags = std::mem::take(&mut self.tags);
-        tags.sort_unstable();
-        tags.dedup();
         self.locator.push(tags);
         Ok(())
     }
@@ -910,6 +920,26 @@ fn object_tags(table: &str, line: &str, out: &mut Vec<u32>) {
         _ => [ids.object_id, None],
     };
     out.extend(cols.iter().flatten().map(|id| object_tag(id)));
+}
+
+/// The sorted tags of the objects a chunk's rows concern: its lines are
+/// rows of the table named by the `#name` line before them.
+fn chunk_tags(plain: &[u8]) -> Vec<u32> {
+    let mut tags = Vec::new();
+    let mut table = "";
+    for line in plain.split(|b| *b == b'\n') {
+        let Ok(line) = std::str::from_utf8(line) else {
+            continue;
+        };
+        match line.strip_prefix('#') {
+            Some(name) => table = name,
+            None if !line.is_empty() => object_tags(table, line, &mut tags),
+            None => {}
+        }
+    }
+    tags.sort_unstable();
+    tags.dedup();
+    tags
 }
 
 /// A short hash of an object id (the locator is sealed: not keyed).
@@ -1123,11 +1153,15 @@ async fn write_owner(
         keys: OwnerKeys::of(data_key),
         packer,
         known,
+        earlier_tags: earlier
+            .iter()
+            .flat_map(|e| &e.chunks)
+            .map(|(c, tags)| (c.id.clone(), tags.clone()))
+            .collect(),
         earlier: earlier.map(|e| e.chunks).unwrap_or_default(),
         buf: Vec::with_capacity(CHUNK_MAX + 4096),
         table: String::new(),
         segment: None,
-        tags: Vec::new(),
         locator: Vec::new(),
         part: OwnerPart {
             owner: owner.to_string(),
@@ -1668,22 +1702,45 @@ async fn write_manifest(
     manifest: &Manifest,
     summary: &Summary,
 ) -> Result<(), BackupError> {
-    let mut body =
-        serde_json::to_vec(summary).map_err(|e| AppError::Internal(format!("manifest: {e}")))?;
+    // About 300 bytes a chunk or file named: the body is written once,
+    // not grown by doubling through a large manifest.
+    let named = manifest
+        .owners
+        .iter()
+        .map(|o| o.chunks.len() + 1)
+        .sum::<usize>()
+        + manifest.files.len();
+    let mut body = Vec::with_capacity(4096 + 320 * named);
+    serde_json::to_writer(&mut body, summary)
+        .map_err(|e| AppError::Internal(format!("manifest: {e}")))?;
     body.push(b'\n');
     serde_json::to_writer(&mut body, manifest)
         .map_err(|e| AppError::Internal(format!("manifest: {e}")))?;
-    let sig = signer.sign_bytes(&body);
-    let mut out = format!(
-        "{}\n",
-        serde_json::json!({"signer": signer.name(), "signature": B64.encode(sig)})
-    )
-    .into_bytes();
+    let sig = signer.sign_bytes(&manifest_signed(&body));
+    let sig_line = serde_json::json!({
+        "signer": signer.name(),
+        "signed": "sha256",
+        "signature": B64.encode(sig),
+    })
+    .to_string();
+    let mut out = Vec::with_capacity(sig_line.len() + 1 + body.len());
+    out.extend_from_slice(sig_line.as_bytes());
+    out.push(b'\n');
     out.extend_from_slice(&body);
     target
         .put(&manifest_path(&manifest.id), Bytes::from(out))
         .await?;
     Ok(())
+}
+
+/// What a manifest's signature signs: the SHA-256 of its body, named.
+/// Ed25519 hashes what it signs twice with SHA-512 (in software here): a
+/// manifest of tens of megabytes cost a tenth of a second to sign; its
+/// digest costs a hardware-hashed pass.
+fn manifest_signed(body: &[u8]) -> Vec<u8> {
+    let mut m = b"turva backup manifest sha256 ".to_vec();
+    m.extend_from_slice(&Sha256::digest(body));
+    m
 }
 
 /// Reads and checks a manifest: its signature must verify with the audit
@@ -1712,13 +1769,19 @@ async fn read_manifest(
         .position(|b| *b == b'\n')
         .ok_or_else(|| damaged("no signature line"))?;
     let (sig_line, body) = (&bytes[..split], &bytes[split + 1..]);
-    let sig: serde_json::Value =
+    let sig_line: serde_json::Value =
         serde_json::from_slice(sig_line).map_err(|_| damaged("the signature line is malformed"))?;
-    let sig = sig["signature"]
+    let sig = sig_line["signature"]
         .as_str()
         .and_then(|s| B64.decode(s).ok())
         .ok_or_else(|| damaged("the signature line is malformed"))?;
-    if !signer.verify_bytes(body, &sig) {
+    // Format 2 on signs the body's digest; format 1 signed the body.
+    let verified = match sig_line.get("signed").and_then(|v| v.as_str()) {
+        Some("sha256") => signer.verify_bytes(&manifest_signed(body), &sig),
+        None => signer.verify_bytes(body, &sig),
+        Some(_) => false,
+    };
+    if !verified {
         return Err(damaged(
             "its signature does not verify with the audit signing key (tampered, or another system's)",
         ));
@@ -4025,6 +4088,106 @@ mod tests {
         let mut plain = c.clone();
         plain.span = None;
         assert!(span_holds(&plain, b"anything"));
+    }
+
+    fn empty_manifest(id: &str) -> (Manifest, Summary) {
+        let manifest = Manifest {
+            format: FORMAT,
+            id: id.into(),
+            created_at: 1,
+            turva_version: "test".into(),
+            backend: "sqlite".into(),
+            schema_version: 1,
+            audit_size: 0,
+            audit_root: String::new(),
+            keyring_copy: id.into(),
+            lineage: None,
+            generation: None,
+            bucket_shift: None,
+            owners: vec![OwnerPart {
+                owner: "platform".into(),
+                chunks: vec![chunk("audit_events", None, 1, 2)],
+                rows: BTreeMap::from([("audit_events".to_string(), 2)]),
+                key_id: Some("k".into()),
+                locator: None,
+            }],
+            files: Vec::new(),
+        };
+        let summary = Summary {
+            id: id.into(),
+            created_at: 1,
+            companies: 0,
+            users: 0,
+            rows: 2,
+            files: 0,
+            bytes: 1,
+            new_bytes: 1,
+            audit_size: 0,
+        };
+        (manifest, summary)
+    }
+
+    #[tokio::test]
+    async fn a_manifest_is_signed_over_its_digest_and_the_first_format_still_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let signer = Signer::load_or_create(&dir.path().join("signing.key"), true).unwrap();
+        let target = Target::local(&dir.path().join("backups")).unwrap();
+        let id = "20261205T010000Z-aaaaaa";
+        let (manifest, summary) = empty_manifest(id);
+        write_manifest(&signer, &target, &manifest, &summary)
+            .await
+            .unwrap();
+        let path = dir.path().join("backups").join("manifests").join(id);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let (sig_line, body) = text.split_once('\n').unwrap();
+        let sig: serde_json::Value = serde_json::from_str(sig_line).unwrap();
+        assert_eq!(sig["signed"], "sha256");
+        let read = read_manifest(&signer, &target, id).await.unwrap();
+        assert_eq!(read.format, 2);
+        assert_eq!(read.owners[0].chunks, manifest.owners[0].chunks);
+
+        // A body changed under the signature is refused.
+        std::fs::write(&path, text.replacen("\"rows\":2", "\"rows\":3", 1)).unwrap();
+        assert!(matches!(
+            read_manifest(&signer, &target, id).await,
+            Err(BackupError::Damaged(_))
+        ));
+
+        // The first format signed the body itself: it still reads.
+        let first = body.replacen("\"format\":2", "\"format\":1", 1);
+        let old_sig = B64.encode(signer.sign_bytes(first.as_bytes()));
+        let old_line = serde_json::json!({"signer": signer.name(), "signature": old_sig});
+        std::fs::write(&path, format!("{old_line}\n{first}")).unwrap();
+        assert_eq!(read_manifest(&signer, &target, id).await.unwrap().format, 1);
+
+        // That signature under a line claiming the digest form, or a form
+        // this Turva does not know, is refused.
+        for signed in ["sha256", "sha3"] {
+            let line = serde_json::json!({"signer": signer.name(), "signed": signed, "signature": old_sig});
+            std::fs::write(&path, format!("{line}\n{first}")).unwrap();
+            assert!(matches!(
+                read_manifest(&signer, &target, id).await,
+                Err(BackupError::Damaged(_))
+            ));
+        }
+    }
+
+    #[test]
+    fn a_chunks_tags_name_the_objects_of_each_tables_rows() {
+        let plain = concat!(
+            "#documents\n",
+            "{\"id\":\"d1\",\"folder_id\":\"f1\",\"title\":\"#not a table\"}\n",
+            "#memberships\n",
+            "{\"id\":\"m1\",\"user_id\":\"u1\"}\n",
+            "#document_versions\n",
+            "{\"id\":\"v1\",\"document_id\":\"d2\"}\n",
+            "{\"id\":\"v2\",\"document_id\":\"d1\"}\n",
+        );
+        let mut want: Vec<u32> = ["d1", "f1", "d2"].into_iter().map(object_tag).collect();
+        want.sort_unstable();
+        want.dedup();
+        assert_eq!(chunk_tags(plain.as_bytes()), want);
+        assert!(chunk_tags(b"#memberships\n{\"id\":\"m1\"}\n").is_empty());
     }
 
     #[test]

@@ -9,7 +9,7 @@
 //!
 //! Layout of a sealed value: `nonce (12 bytes) || ciphertext || tag (16)`.
 
-use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::aead::{Aead, AeadInPlace, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use rand::RngCore;
 
@@ -17,24 +17,26 @@ use crate::error::StoreError;
 use crate::keys::DataKey;
 
 const NONCE_LEN: usize = 12;
+const TAG_LEN: usize = 16;
 
 /// Encrypts `plaintext` under `key`, bound to `aad`.
 pub fn seal(key: &DataKey, aad: &str, plaintext: &[u8]) -> Vec<u8> {
     let cipher = Aes256Gcm::new(key.as_bytes().into());
     let mut nonce = [0u8; NONCE_LEN];
     rand::rngs::OsRng.fill_bytes(&mut nonce);
-    let mut out = nonce.to_vec();
+    // Sealed in place in the output, allocated once at its final size.
+    let mut out = Vec::with_capacity(NONCE_LEN + plaintext.len() + TAG_LEN);
+    out.extend_from_slice(&nonce);
+    out.extend_from_slice(plaintext);
     // Encryption with a valid 32-byte key cannot fail for inputs of this
     // size; an error would mean a broken library, so it yields empty output
     // that `open` refuses.
-    match cipher.encrypt(
+    match cipher.encrypt_in_place_detached(
         Nonce::from_slice(&nonce),
-        Payload {
-            msg: plaintext,
-            aad: aad.as_bytes(),
-        },
+        aad.as_bytes(),
+        &mut out[NONCE_LEN..],
     ) {
-        Ok(ct) => out.extend_from_slice(&ct),
+        Ok(tag) => out.extend_from_slice(&tag),
         Err(_) => out.clear(),
     }
     out
@@ -42,7 +44,7 @@ pub fn seal(key: &DataKey, aad: &str, plaintext: &[u8]) -> Vec<u8> {
 
 /// Decrypts a value made by `seal` with the same key and `aad`.
 pub fn open(key: &DataKey, aad: &str, sealed: &[u8]) -> Result<Vec<u8>, StoreError> {
-    if sealed.len() < NONCE_LEN + 16 {
+    if sealed.len() < NONCE_LEN + TAG_LEN {
         return Err(StoreError::Corrupt(format!(
             "sealed value for {aad} is too short"
         )));

@@ -610,16 +610,16 @@ enum Feed {
     Reuse(Vec<ChunkRef>),
     /// The segment ends (its last chunk ends with it).
     EndSegment,
-    /// The earlier backup's chunk `i` of the part ([`Earlier`]) holds the
-    /// next bucket's rows.
-    Earlier(usize),
+    /// The earlier backup's chunks of the part ([`Earlier`]) with these
+    /// indexes hold the next buckets' rows.
+    Earlier(Vec<usize>),
 }
 
 impl From<sql::BucketFeed> for Feed {
     fn from(f: sql::BucketFeed) -> Feed {
         match f {
             sql::BucketFeed::Rows(rows) => Feed::Keyed(rows),
-            sql::BucketFeed::Reuse(i) => Feed::Earlier(i),
+            sql::BucketFeed::Reuse(run) => Feed::Earlier(run),
         }
     }
 }
@@ -683,14 +683,12 @@ struct ChunkWriter {
     keys: OwnerKeys,
     /// Chunks the previous backup names (known to exist).
     known: HashMap<String, ChunkRef>,
-    /// The previous backup's chunks of the part, to name again by bucket.
-    earlier: Vec<(ChunkRef, Vec<u32>)>,
+    /// The previous backup's chunks of the part, to name again by bucket
+    /// (each taken when named).
+    earlier: Vec<Option<(ChunkRef, Vec<u32>)>>,
     buf: Vec<u8>,
     table: String,
     segment: Option<Segment>,
-    /// The tags of each chunk of the earlier part by id: a chunk written
-    /// again whole has them already.
-    earlier_tags: HashMap<String, Vec<u32>>,
     /// The tags of the objects each chunk's rows concern (the locator).
     locator: Vec<Vec<u32>>,
     part: OwnerPart,
@@ -724,16 +722,23 @@ impl ChunkWriter {
                     rows: 0,
                 });
             }
-            Feed::Earlier(i) => {
+            Feed::Earlier(run) => {
                 self.flush().await?;
-                let Some((c, tags)) = self.earlier.get(i).cloned() else {
-                    return Err(AppError::Internal(format!("no earlier chunk {i}")).into());
-                };
-                if let Some(span) = &c.span {
-                    *self.part.rows.entry(span.table.clone()).or_default() += span.rows;
+                for i in run {
+                    // Each earlier chunk is named again once: taken, not copied.
+                    let Some((c, tags)) = self.earlier.get_mut(i).and_then(Option::take) else {
+                        return Err(AppError::Internal(format!("no earlier chunk {i}")).into());
+                    };
+                    if let Some(span) = &c.span {
+                        if let Some(n) = self.part.rows.get_mut(&span.table) {
+                            *n += span.rows;
+                        } else {
+                            self.part.rows.insert(span.table.clone(), span.rows);
+                        }
+                    }
+                    self.part.chunks.push(c);
+                    self.locator.push(tags);
                 }
-                self.part.chunks.push(c);
-                self.locator.push(tags);
             }
             Feed::Keyed(rows) => {
                 for (key, line) in rows {
@@ -835,12 +840,7 @@ impl ChunkWriter {
         let plain = std::mem::take(&mut self.buf);
         let mut chunk = self.store(&plain).await?;
         chunk.span = span;
-        // A bucket read again unchanged is the earlier chunk again, and has
-        // its tags; only a new chunk's rows are parsed for them.
-        let tags = match self.earlier_tags.get(&chunk.id) {
-            Some(tags) => tags.clone(),
-            None => chunk_tags(&plain),
-        };
+        let tags = chunk_tags(&plain);
         self.part.chunks.push(chunk);
         self.locator.push(tags);
         Ok(())
@@ -1153,12 +1153,9 @@ async fn write_owner(
         keys: OwnerKeys::of(data_key),
         packer,
         known,
-        earlier_tags: earlier
-            .iter()
-            .flat_map(|e| &e.chunks)
-            .map(|(c, tags)| (c.id.clone(), tags.clone()))
-            .collect(),
-        earlier: earlier.map(|e| e.chunks).unwrap_or_default(),
+        earlier: earlier
+            .map(|e| e.chunks.into_iter().map(Some).collect())
+            .unwrap_or_default(),
         buf: Vec::with_capacity(CHUNK_MAX + 4096),
         table: String::new(),
         segment: None,

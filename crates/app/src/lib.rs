@@ -66,7 +66,7 @@ pub use turva_store::keys::write_private_file;
 /// The database handle, for tests that read tables directly (the web layer
 /// must not use it).
 pub mod store_db {
-    pub use turva_store::backup::{Group, TABLES};
+    pub use turva_store::backup::{Group, BUCKET_SHIFT, TABLES};
     pub use turva_store::db::Db;
 }
 

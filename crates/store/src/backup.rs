@@ -661,11 +661,13 @@ pub async fn forget_changes(db: &Db, generation: i64) -> Result<()> {
 }
 
 /// What [`dump_buckets`] sends: rows as (rowid, JSON text), in rowid
-/// order, or the index of a previous chunk to name again in their place.
+/// order, or the indexes of the previous chunks to name again in their
+/// place (every unmarked bucket between two marked ones in one message:
+/// a message per bucket cost more than the buckets read).
 #[derive(Debug)]
 pub enum BucketFeed {
     Rows(Vec<(i64, String)>),
-    Reuse(usize),
+    Reuse(Vec<usize>),
 }
 
 /// The owners (`user:<id>`, `company:<id>`) with a row inserted, updated
@@ -862,16 +864,25 @@ impl<'a, T: From<BucketFeed> + Send> Interleave<'a, T> {
         Ok(())
     }
 
-    async fn row(&mut self, id: i64, line: String) -> Result<()> {
-        let bucket = id >> BUCKET_SHIFT;
-        while let Some(&(b, i)) = self.reuse.get(self.next) {
-            if b >= bucket {
-                break;
-            }
+    /// Sends the earlier chunks of the unread buckets before `bucket`.
+    async fn reuse_before(&mut self, bucket: i64) -> Result<()> {
+        let from = self.next;
+        while self.reuse.get(self.next).is_some_and(|&(b, _)| b < bucket) {
             self.next += 1;
-            self.send_batch().await?;
-            self.send(BucketFeed::Reuse(i)).await?;
         }
+        if self.next > from {
+            self.send_batch().await?;
+            let run = self.reuse[from..self.next]
+                .iter()
+                .map(|&(_, i)| i)
+                .collect();
+            self.send(BucketFeed::Reuse(run)).await?;
+        }
+        Ok(())
+    }
+
+    async fn row(&mut self, id: i64, line: String) -> Result<()> {
+        self.reuse_before(id >> BUCKET_SHIFT).await?;
         self.batch.push((id, line));
         self.n += 1;
         if self.batch.len() == BATCH {
@@ -881,11 +892,8 @@ impl<'a, T: From<BucketFeed> + Send> Interleave<'a, T> {
     }
 
     async fn finish(mut self) -> Result<u64> {
+        self.reuse_before(i64::MAX).await?;
         self.send_batch().await?;
-        while let Some(&(_, i)) = self.reuse.get(self.next) {
-            self.next += 1;
-            self.send(BucketFeed::Reuse(i)).await?;
-        }
         Ok(self.n)
     }
 }
@@ -1477,6 +1485,45 @@ mod tests {
         (dir, db)
     }
 
+    /// The change triggers mark buckets of the size backups assume: every
+    /// tracked table has its three, each marking `rowid >> BUCKET_SHIFT`,
+    /// and a migrated database has no marks of another size.
+    #[tokio::test]
+    async fn the_change_triggers_mark_buckets_of_the_size_backups_read() {
+        let (_dir, db) = migrated().await;
+        let mut tx = db.read().await.unwrap();
+        let triggers: Vec<(String, String)> = on_tx!(&mut tx, |c| sqlx::query_as(
+            "SELECT name, sql FROM main.sqlite_master
+             WHERE type = 'trigger' AND name LIKE 'backup\\_changes\\_%' ESCAPE '\\'
+               AND name NOT LIKE 'backup\\_changes\\_owner\\_%' ESCAPE '\\'"
+        )
+        .fetch_all(c)
+        .await)
+        .unwrap();
+        let tracked_tables: Vec<&Table> = TABLES.iter().filter(|t| tracked(t)).collect();
+        assert_eq!(triggers.len(), 3 * tracked_tables.len(), "{triggers:?}");
+        for (name, sql) in &triggers {
+            assert!(
+                sql.contains(&format!("rowid >> {BUCKET_SHIFT},")),
+                "{name}: {sql}"
+            );
+            assert_eq!(sql.matches(">>").count(), 1, "{name}: {sql}");
+        }
+        for t in tracked_tables {
+            for op in ["insert", "update", "delete"] {
+                let name = format!("backup_changes_{}_{op}", t.name);
+                assert!(triggers.iter().any(|(n, _)| *n == name), "{name} missing");
+            }
+        }
+        let marks: (i64,) = on_tx!(&mut tx, |c| sqlx::query_as(
+            "SELECT count(*) FROM backup_changes"
+        )
+        .fetch_one(c)
+        .await)
+        .unwrap();
+        assert_eq!(marks.0, 0);
+    }
+
     async fn index_list(tx: &mut Tx) -> Vec<(String, String)> {
         on_tx!(tx, |c| sqlx::query_as(
             "SELECT name, sql FROM main.sqlite_master WHERE type = 'index' AND sql IS NOT NULL
@@ -1726,14 +1773,14 @@ mod tests {
         // earlier chunk where that bucket falls (after the last row here).
         let generation = lineage(&mut tx).await.unwrap().unwrap().generation;
         let beyond = (expected.last().unwrap() >> BUCKET_SHIFT) + 1;
-        let earlier = [(beyond, 7usize)];
+        let earlier = [(-1, 5usize), (beyond, 7), (beyond + 1, 8)];
         let (send, mut recv) = mpsc::channel::<BucketFeed>(1024);
         let reader = tokio::spawn(async move {
             let mut feeds = Vec::new();
             while let Some(feed) = recv.recv().await {
                 match feed {
                     BucketFeed::Rows(r) => feeds.extend(r.into_iter().map(Ok)),
-                    BucketFeed::Reuse(i) => feeds.push(Err(i)),
+                    BucketFeed::Reuse(run) => feeds.extend(run.into_iter().map(Err)),
                 }
             }
             feeds
@@ -1745,10 +1792,11 @@ mod tests {
         let feeds = reader.await.unwrap();
         assert_eq!(again, count);
         assert!(expected.len() > usize::try_from(PAGE).unwrap());
+        assert_eq!(feeds.first(), Some(&Err(5)), "a bucket before every row");
         assert_eq!(
-            feeds.last(),
-            Some(&Err(7)),
-            "the unmarked bucket's chunk comes last"
+            feeds[feeds.len() - 2..],
+            [Err(7), Err(8)],
+            "the unmarked buckets' chunks come last"
         );
         let reread: Vec<(i64, String)> = feeds.into_iter().filter_map(Result::ok).collect();
         assert_eq!(reread, rows, "the same rows, in the same order");

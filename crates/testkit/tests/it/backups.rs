@@ -1243,7 +1243,7 @@ both!(an_incremental_backup_reads_again_only_the_buckets_that_changed);
 async fn an_incremental_backup_reads_again_only_the_buckets_that_changed(t: TestApp) {
     let s = staff(&t, "lohko").await;
     let fid = folder(&s.member, &s.cid, json!({ "name": "Lohkot" })).await;
-    // 224 documents: seven buckets of 32 rowids.
+    // 224 documents: seven buckets of 32 rowids, and rowid 224.
     let mut docs = Vec::new();
     for i in 0..224 {
         docs.push(doc(&s.member, &fid, &format!("Dokumentti {i}")).await);
@@ -1290,22 +1290,29 @@ async fn an_incremental_backup_reads_again_only_the_buckets_that_changed(t: Test
             m2["lineage"].is_string() && m2["generation"].is_i64(),
             "{m2}"
         );
-        assert_eq!(m2["bucket_shift"], 5, "the bucket size is on record");
-        assert!(c1.len() >= 7, "one chunk per bucket: {}", c1.len());
-        let bucket = |c: &serde_json::Value| c["span"]["first"].as_i64().unwrap() >> 5;
+        let shift = turva_testkit::turva_store_db::BUCKET_SHIFT;
+        assert_eq!(m2["bucket_shift"], shift, "the bucket size is on record");
+        // Rowids 1 ..= 224: buckets 0 ..= 224 >> shift, one chunk each.
+        let last_bucket = 224 >> shift;
+        assert_eq!(c1.len() as i64, last_bucket + 1, "one chunk per bucket");
+        let bucket = |c: &serde_json::Value| c["span"]["first"].as_i64().unwrap() >> shift;
         for c in &c1 {
-            assert_eq!(bucket(c), c["span"]["last"].as_i64().unwrap() >> 5);
+            assert_eq!(bucket(c), c["span"]["last"].as_i64().unwrap() >> shift);
         }
         // The unmarked buckets' chunks are named again as they were; the
         // marked ones are new.
         let kept: Vec<&serde_json::Value> = c2.iter().filter(|c| c1.contains(c)).collect();
         let kept_buckets: Vec<i64> = kept.iter().map(|c| bucket(c)).collect();
-        // Exactly three buckets were marked: the edited, the deleted and
-        // the new document's (the last, rowid 225, joins rowid 224's).
+        // Exactly three buckets were marked: the edited document's (rowid
+        // 6), the deleted one's (101) and the new one's (rowid 225 joins
+        // rowid 224's bucket).
+        let marked = vec![6 >> shift, 101 >> shift, 225 >> shift];
+        assert_eq!(225 >> shift, last_bucket);
         let mut read_again: Vec<i64> = c1.iter().filter(|c| !c2.contains(c)).map(bucket).collect();
         read_again.sort_unstable();
-        assert_eq!(read_again, vec![0, 3, 7], "kept {kept_buckets:?}");
-        assert_eq!(kept_buckets, vec![1, 2, 4, 5, 6]);
+        assert_eq!(read_again, marked, "kept {kept_buckets:?}");
+        let unmarked: Vec<i64> = (0..=last_bucket).filter(|b| !marked.contains(b)).collect();
+        assert_eq!(kept_buckets, unmarked);
         assert!(c2.len() >= c1.len(), "{} then {}", c1.len(), c2.len());
     } else {
         assert!(c1.is_empty() && c2.is_empty(), "PostgreSQL reads every row");

@@ -777,7 +777,7 @@ pub async fn dump_buckets<T: From<BucketFeed> + Send>(
     // The marked buckets' rows, a page of buckets (at most `PAGE` rows)
     // per statement and per result row.
     let sql = format!(
-        "SELECT group_concat(k || ' ' || j, char(10) ORDER BY k), count(*) FROM (
+        "SELECT group_concat(k || ' ' || j, char(10)), count(*) FROM (
            SELECT {rowid} AS k, {json} AS j FROM backup_changes c CROSS JOIN {from}
            WHERE c.tbl = '{name}' AND c.generation >= $2 AND c.bucket BETWEEN $3 AND $4
              AND {rowid} BETWEEN c.bucket << {BUCKET_SHIFT}
@@ -824,7 +824,19 @@ fn page_rows(table: &Table, text: Option<String>, count: i64) -> Result<Vec<(i64
     if i64::try_from(rows.len()) != Ok(count) {
         return Err(bad());
     }
-    Ok(rows)
+    Ok(in_key_order(rows))
+}
+
+/// A page's rows in key order. The pages' `group_concat`s carry no
+/// `ORDER BY` (SQLite sorted every page through a temporary B-tree for it,
+/// a tenth of the reading thread's time): the rows come in key order from
+/// the plan, and are sorted here if they ever do not. Two aggregates of one
+/// query see their rows in the same order, so keys and rows still pair.
+fn in_key_order(mut rows: Vec<(i64, String)>) -> Vec<(i64, String)> {
+    if !rows.windows(2).all(|w| w[0].0 < w[1].0) {
+        rows.sort_by_key(|r| r.0);
+    }
+    rows
 }
 
 /// Hands a tracked table's rows (in rowid order) to the backup writer in
@@ -921,7 +933,7 @@ async fn dump_buckets_paged<T: From<BucketFeed> + Send>(
         "WITH page AS MATERIALIZED (
            SELECT {rowid} AS k, {json} AS j FROM {from}
            WHERE ({filter}) AND {rowid} > $2 ORDER BY {rowid} LIMIT {PAGE})
-         SELECT group_concat(k || ' ' || j, char(10) ORDER BY k), count(*), max(k) FROM page",
+         SELECT group_concat(k || ' ' || j, char(10)), count(*), max(k) FROM page",
         json = src.json,
         from = src.from,
         filter = src.filter,
@@ -1026,8 +1038,7 @@ pub async fn segment_page(
                 "WITH page AS MATERIALIZED (
                    SELECT {json} AS j, {key} AS k FROM {from}
                    WHERE {level_cond}{key} > $1 AND {key} <= $2 ORDER BY {key} LIMIT {PAGE})
-                 SELECT group_concat(j, char(10) ORDER BY k), group_concat(k, ',' ORDER BY k)
-                 FROM page",
+                 SELECT group_concat(j, char(10)), group_concat(k, ',') FROM page",
                 json = src.json,
                 from = src.from,
             );
@@ -1057,7 +1068,7 @@ pub async fn segment_page(
                     keys.len()
                 )));
             }
-            Ok(keys.into_iter().zip(rows).collect())
+            Ok(in_key_order(keys.into_iter().zip(rows).collect()))
         }
         Backend::Postgres => {
             let cols = pg_column_list(tx, table).await?;
@@ -1483,6 +1494,15 @@ mod tests {
             .unwrap();
         crate::migrate::run(&db).await.unwrap();
         (dir, db)
+    }
+
+    #[test]
+    fn a_page_comes_out_in_key_order_whatever_order_it_was_read_in() {
+        let row = |k: i64| (k, format!("{{\"k\":{k}}}"));
+        let sorted = vec![row(1), row(2), row(40)];
+        assert_eq!(in_key_order(sorted.clone()), sorted);
+        assert_eq!(in_key_order(vec![row(40), row(1), row(2)]), sorted);
+        assert_eq!(in_key_order(Vec::new()), Vec::new());
     }
 
     /// The change triggers mark buckets of the size backups assume: every

@@ -729,15 +729,7 @@ impl ChunkWriter {
                     let Some((c, tags)) = self.earlier.get_mut(i).and_then(Option::take) else {
                         return Err(AppError::Internal(format!("no earlier chunk {i}")).into());
                     };
-                    if let Some(span) = &c.span {
-                        if let Some(n) = self.part.rows.get_mut(&span.table) {
-                            *n += span.rows;
-                        } else {
-                            self.part.rows.insert(span.table.clone(), span.rows);
-                        }
-                    }
-                    self.part.chunks.push(c);
-                    self.locator.push(tags);
+                    self.name_again(c, tags);
                 }
             }
             Feed::Keyed(rows) => {
@@ -761,11 +753,7 @@ impl ChunkWriter {
             Feed::Reuse(chunks) => {
                 self.flush().await?;
                 for c in chunks {
-                    if let Some(span) = &c.span {
-                        *self.part.rows.entry(span.table.clone()).or_default() += span.rows;
-                    }
-                    self.part.chunks.push(c);
-                    self.locator.push(Vec::new());
+                    self.name_again(c, Vec::new());
                 }
             }
             Feed::EndSegment => {
@@ -774,6 +762,21 @@ impl ChunkWriter {
             }
         }
         Ok(())
+    }
+
+    /// Names an earlier backup's chunk again, counting the rows its span
+    /// holds.
+    fn name_again(&mut self, c: ChunkRef, tags: Vec<u32>) {
+        if let Some(span) = &c.span {
+            match self.part.rows.get_mut(&span.table) {
+                Some(n) => *n += span.rows,
+                None => {
+                    self.part.rows.insert(span.table.clone(), span.rows);
+                }
+            }
+        }
+        self.part.chunks.push(c);
+        self.locator.push(tags);
     }
 
     async fn line(&mut self, line: String) -> Result<(), BackupError> {

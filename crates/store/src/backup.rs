@@ -933,7 +933,7 @@ async fn dump_buckets_paged<T: From<BucketFeed> + Send>(
         "WITH page AS MATERIALIZED (
            SELECT {rowid} AS k, {json} AS j FROM {from}
            WHERE ({filter}) AND {rowid} > $2 ORDER BY {rowid} LIMIT {PAGE})
-         SELECT group_concat(k || ' ' || j, char(10)), count(*), max(k) FROM page",
+         SELECT group_concat(k || ' ' || j, char(10)), count(*) FROM page",
         json = src.json,
         from = src.from,
         filter = src.filter,
@@ -941,21 +941,22 @@ async fn dump_buckets_paged<T: From<BucketFeed> + Send>(
     let mut after = i64::MIN;
     let mut feed = Interleave::new(Vec::new(), out);
     loop {
-        let (text, count, last): (Option<String>, i64, Option<i64>) = on_tx!(tx, |c| {
+        let (text, count): (Option<String>, i64) = on_tx!(tx, |c| {
             sqlx::query_as(&sql)
                 .bind(owner)
                 .bind(after)
                 .fetch_one(c)
                 .await
         })?;
-        if count == 0 {
+        let rows = page_rows(table, text, count)?;
+        // In key order: the last row's key is where the next page starts.
+        let Some(&(last, _)) = rows.last() else {
             break;
-        }
-        for (id, line) in page_rows(table, text, count)? {
+        };
+        for (id, line) in rows {
             feed.row(id, line).await?;
         }
-        after = last
-            .ok_or_else(|| StoreError::Corrupt(format!("a page of {} is malformed", table.name)))?;
+        after = last;
         if count < PAGE {
             break;
         }

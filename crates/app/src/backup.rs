@@ -3141,8 +3141,14 @@ pub async fn status(app: &App) -> Result<Status, BackupError> {
 /// slot, then a drill when the last one is a week old. A claim in the
 /// database makes several processes run it once.
 pub async fn scheduled(app: &App) -> Result<Option<Ran>, BackupError> {
+    scheduled_at(app, &app.config().backup.schedule).await
+}
+
+/// [`scheduled`] at the time `schedule` (`HH:MM` UTC, or `off`) instead of
+/// the configured one.
+pub async fn scheduled_at(app: &App, schedule: &str) -> Result<Option<Ran>, BackupError> {
     const BUCKET: &str = "backup_schedule";
-    let Some((h, m)) = crate::config::parse_hh_mm(&app.config().backup.schedule) else {
+    let Some((h, m)) = crate::config::parse_hh_mm(schedule) else {
         return Ok(None);
     };
     let now = app.now();

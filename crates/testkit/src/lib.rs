@@ -53,6 +53,11 @@ impl TestApp {
             let url = pg::fresh_database().await?;
             config.database.url = Some(turva_app::config::Secret::new(url));
         }
+        // The server's daily backup would start on its own once a test ran
+        // a minute past today's slot (the clock starts at the real time),
+        // writing packs and a drill beside what the test is checking; a
+        // test of the schedule turns it on and calls it itself.
+        config.backup.schedule = "off".into();
         adjust(&mut config);
         // Any free port, unless the test asked for one (so that the
         // default public URL, https://localhost:<port>, is where it listens).

@@ -722,7 +722,13 @@ mod tests {
     fn the_sample_config_parses_and_is_current() -> Result<(), String> {
         let sample = Config::sample();
         load(&sample, &[])?;
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/turva.sample.toml");
+        // The checkout the test runs in (cargo sets it at run time too): a
+        // test binary built in another checkout of a shared target
+        // directory carries that checkout's path.
+        let manifest_dir = std::env::var("CARGO_MANIFEST_DIR")
+            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string());
+        let path = format!("{manifest_dir}/../../docs/turva.sample.toml");
+        let path = path.as_str();
         let committed = std::fs::read_to_string(path).unwrap_or_default();
         if committed != sample {
             // Regenerate with: TURVA_WRITE_SAMPLE=1 cargo test -p turva-app sample

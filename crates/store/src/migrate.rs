@@ -420,7 +420,12 @@ mod tests {
     #[test]
     fn both_backends_have_the_same_numbered_migrations() {
         let dir = |b: &str| -> Vec<String> {
-            let path = format!("{}/migrations/{b}", env!("CARGO_MANIFEST_DIR"));
+            // The checkout the test runs in (cargo sets it at run time
+            // too), not the one the binary was built in, when a target
+            // directory is shared.
+            let root = std::env::var("CARGO_MANIFEST_DIR")
+                .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string());
+            let path = format!("{root}/migrations/{b}");
             let mut names: Vec<String> = std::fs::read_dir(path)
                 .map(|rd| {
                     rd.filter_map(|e| e.ok())

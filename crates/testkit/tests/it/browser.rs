@@ -14,7 +14,10 @@ use serde_json::json;
 use turva_testkit::{Backend, TestApp, PASSWORD};
 
 fn e2e_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../e2e")
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())
+        .join("../../e2e")
 }
 
 /// What is missing for a browser run, if anything.

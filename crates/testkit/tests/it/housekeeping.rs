@@ -2,7 +2,12 @@
 //! the README's test command is the one CI runs.
 
 fn root() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    // The checkout the test runs in (cargo sets it at run time too), not
+    // the one the binary was built in, when a target directory is shared.
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())
+        .join("../..")
 }
 
 fn read(path: &str) -> String {

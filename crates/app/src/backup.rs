@@ -2400,18 +2400,21 @@ async fn build(
     )?;
     write("keyring.json", keys.keyring.as_bytes())?;
 
-    let db = match &to.database_url {
-        Some(url) => Db::open_postgres(url).await?,
+    let (db, db_key) = match &to.database_url {
+        Some(url) => (Db::open_postgres(url).await?, None),
         None => {
             let (db_key, _) =
                 KeyRingFile::load_or_create(&work.join("keyring.json"), &keys.master)?;
             write("turva.db", b"")?;
             // Built apart and renamed into place only when complete: a
             // crash half-way leaves nothing to recover.
-            Db::open_sqlite_bulk(&work.join("turva.db"), &db_key, load_cache_kib(manifest)).await?
+            let db =
+                Db::open_sqlite_bulk(&work.join("turva.db"), &db_key, load_cache_kib(manifest))
+                    .await?;
+            (db, Some(db_key))
         }
     };
-    let result = fill(&db, target, keys, manifest, work).await;
+    let result = fill(&db, db_key.as_ref(), target, keys, manifest, work).await;
     db.close().await;
     let (rows, files, erased) = result?;
 
@@ -2513,6 +2516,7 @@ fn available_memory_kib() -> Option<u64> {
 /// then migrates to this Turva's version.
 async fn fill(
     db: &Db,
+    db_key: Option<&turva_store::keys::DataKey>,
     target: &Target,
     keys: &KeySource,
     manifest: &Manifest,
@@ -2534,82 +2538,100 @@ async fn fill(
     // its own).
     let indexes = sql::drop_secondary_indexes(&mut tx).await?;
     let triggers = sql::drop_change_triggers(&mut tx).await?;
-    sql::search_hash_size(&mut tx, sql::SEARCH_HASH_BULK).await?;
+    // SQLite: the full-text index is built on another connection (another
+    // core), fed by a reader of its own, while this one loads the rest;
+    // it is copied in at the end.
+    let mut search = match db_key {
+        Some(key) => {
+            Some(sql::SearchBuild::start(&mut tx, &work.join("search-build.db"), key).await?)
+        }
+        None => None,
+    };
     for row in &keys.rows {
         turva_store::data_keys::insert_row(&mut tx, row).await?;
     }
     let mut erased = Vec::new();
-    let mut restored_companies = HashSet::new();
-    let mut rows = 0u64;
-    let mut statements: HashMap<&'static str, Vec<String>> = HashMap::new();
-    let mut progress = Progress::new("restore");
-    let mut reader = PackReader::new(target);
-    let total_chunks: usize = manifest.owners.iter().map(|o| o.chunks.len()).sum();
-    let mut chunks_done = 0usize;
+    let mut parts = Vec::new();
     for part in &manifest.owners {
-        let Some(key) = keys.owner_key(&part.owner)? else {
-            erased.push(part.owner.clone());
-            continue;
-        };
-        let ok = Arc::new(OwnerKeys::of(&key));
-        let owner: Arc<str> = part.owner.as_str().into();
-        let mut batch = RowBatch {
-            bulk: true,
-            ..RowBatch::default()
-        };
-        // Chunks are checked and opened on other threads, a few ahead of
-        // the one being inserted.
-        let mut opening = std::collections::VecDeque::new();
-        let mut next = part.chunks.iter();
-        loop {
-            while opening.len() < OPEN_AHEAD {
-                let Some(c) = next.next() else { break };
-                let (sealed, path) = reader
-                    .sealed(&part.owner, c)
-                    .await
-                    .map_err(|why| BackupError::Damaged(vec![why]))?;
-                let (ok, owner, c) = (ok.clone(), owner.clone(), c.clone());
-                opening.push_back(tokio::task::spawn_blocking(move || {
-                    check_chunk(&owner, &ok, &c, &sealed, &path)
-                }));
-            }
-            let Some(opened) = opening.pop_front() else {
-                break;
-            };
-            let plain = opened
-                .await
-                .map_err(|e| AppError::Internal(format!("opening a chunk failed: {e}")))?
-                .map_err(|why| BackupError::Damaged(vec![why]))?;
-            chunks_done += 1;
-            progress.tick(|| format!("{chunks_done} of {total_chunks} chunks, {rows} rows"));
-            let lines: Vec<&[u8]> = plain
-                .split(|b| *b == b'\n')
-                .filter(|l| !l.is_empty())
-                .collect();
-            for line in lines {
-                if let Some(name) = line.strip_prefix(b"#") {
-                    let name = std::str::from_utf8(name).unwrap_or_default();
-                    let table = TABLES.iter().find(|t| t.name == name).ok_or_else(|| {
-                        BackupError::Damaged(vec![format!("unknown table {name}")])
-                    })?;
-                    if batch.table.is_some_and(|t| t.name != table.name) {
-                        rows += batch.flush(&mut tx, &mut statements).await?;
-                    }
-                    batch.table = Some(table);
-                    continue;
-                }
-                batch.push(line);
-                if batch.json.len() >= batch.limit() {
-                    rows += batch.flush(&mut tx, &mut statements).await?;
-                }
-            }
-        }
-        rows += batch.flush(&mut tx, &mut statements).await?;
-        if let Some(("company", id)) = part.owner.split_once(':') {
-            restored_companies.insert(id.to_string());
+        match keys.owner_key(&part.owner)? {
+            Some(key) => parts.push((part, Arc::new(OwnerKeys::of(&key)))),
+            None => erased.push(part.owner.clone()),
         }
     }
-    sql::search_hash_size(&mut tx, sql::SEARCH_HASH_DEFAULT).await?;
+    let mut restored_companies = HashSet::new();
+    let mut rows = 0u64;
+    let load = async {
+        let mut statements: HashMap<&'static str, Vec<String>> = HashMap::new();
+        let mut progress = Progress::new("restore");
+        let mut reader = PackReader::new(target);
+        let total_chunks: usize = parts.iter().map(|(p, _)| p.chunks.len()).sum();
+        let mut chunks_done = 0usize;
+        for (part, ok) in &parts {
+            let owner: Arc<str> = part.owner.as_str().into();
+            let mut batch = RowBatch {
+                bulk: true,
+                ..RowBatch::default()
+            };
+            // Chunks are checked and opened on other threads, a few ahead of
+            // the one being inserted.
+            let mut opening = std::collections::VecDeque::new();
+            let mut next = part.chunks.iter();
+            loop {
+                while opening.len() < OPEN_AHEAD {
+                    let Some(c) = next.next() else { break };
+                    let (sealed, path) = reader
+                        .sealed(&part.owner, c)
+                        .await
+                        .map_err(|why| BackupError::Damaged(vec![why]))?;
+                    let (ok, owner, c) = (ok.clone(), owner.clone(), c.clone());
+                    opening.push_back(tokio::task::spawn_blocking(move || {
+                        check_chunk(&owner, &ok, &c, &sealed, &path)
+                    }));
+                }
+                let Some(opened) = opening.pop_front() else {
+                    break;
+                };
+                let plain = opened
+                    .await
+                    .map_err(|e| AppError::Internal(format!("opening a chunk failed: {e}")))?
+                    .map_err(|why| BackupError::Damaged(vec![why]))?;
+                chunks_done += 1;
+                progress.tick(|| format!("{chunks_done} of {total_chunks} chunks, {rows} rows"));
+                let lines: Vec<&[u8]> = plain
+                    .split(|b| *b == b'\n')
+                    .filter(|l| !l.is_empty())
+                    .collect();
+                for line in lines {
+                    if let Some(name) = line.strip_prefix(b"#") {
+                        let name = std::str::from_utf8(name).unwrap_or_default();
+                        let table = TABLES.iter().find(|t| t.name == name).ok_or_else(|| {
+                            BackupError::Damaged(vec![format!("unknown table {name}")])
+                        })?;
+                        if batch.table.is_some_and(|t| t.name != table.name) {
+                            rows += batch.flush(&mut tx, &mut statements).await?;
+                        }
+                        batch.table = Some(table);
+                        continue;
+                    }
+                    batch.push(line);
+                    if batch.json.len() >= batch.limit() {
+                        rows += batch.flush(&mut tx, &mut statements).await?;
+                    }
+                }
+            }
+            rows += batch.flush(&mut tx, &mut statements).await?;
+            if let Some(("company", id)) = part.owner.split_once(':') {
+                restored_companies.insert(id.to_string());
+            }
+        }
+        Ok::<_, BackupError>(())
+    };
+    match search.as_mut() {
+        Some(build) => {
+            tokio::try_join!(load, feed_search(target, &parts, build))?;
+        }
+        None => load.await?,
+    }
     sql::create_indexes(&mut tx, &indexes).await?;
     sql::create_indexes(&mut tx, &triggers).await?;
     sql::check_references(&mut tx).await?;
@@ -2639,10 +2661,80 @@ async fn fill(
             .map_err(|e| AppError::Unavailable(e.to_string()))?;
         files += 1;
     }
+    let entries = match search {
+        Some(_) => sql::search_entry_count(&mut tx).await?,
+        None => 0,
+    };
     tx.commit().await?;
+    if let Some(search) = search {
+        let indexed = search.finish(&work.join("turva.db")).await?;
+        if indexed != entries {
+            return Err(BackupError::Damaged(vec![format!(
+                "{indexed} of {entries} search entries were indexed"
+            )]));
+        }
+    }
     db.enforce_foreign_keys(true).await?;
     turva_store::migrate::run(db).await?;
     Ok((rows, files, erased))
+}
+
+/// Feeds a whole restore's full-text build (SQLite) with the
+/// `search_entries` rows of `parts`, read apart from the load (which reads
+/// every chunk and inserts the entries themselves): from the chunks of a
+/// segment of that table and those without a segment, each of which names
+/// the table of its first rows.
+async fn feed_search(
+    target: &Target,
+    parts: &[(&OwnerPart, Arc<OwnerKeys>)],
+    build: &mut sql::SearchBuild,
+) -> Result<(), BackupError> {
+    let mut reader = PackReader::new(target);
+    let mut json = Vec::new();
+    for (part, ok) in parts {
+        let owner: Arc<str> = part.owner.as_str().into();
+        let chunks = part
+            .chunks
+            .iter()
+            .filter(|c| c.span.as_ref().is_none_or(|s| s.table == "search_entries"));
+        for c in chunks {
+            let (sealed, path) = reader
+                .sealed(&part.owner, c)
+                .await
+                .map_err(|why| BackupError::Damaged(vec![why]))?;
+            let (ok, owner, c) = (ok.clone(), owner.clone(), c.clone());
+            let plain =
+                tokio::task::spawn_blocking(move || check_chunk(&owner, &ok, &c, &sealed, &path))
+                    .await
+                    .map_err(|e| AppError::Internal(format!("opening a chunk failed: {e}")))?
+                    .map_err(|why| BackupError::Damaged(vec![why]))?;
+            let mut searched = false;
+            for line in plain.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+                if let Some(name) = line.strip_prefix(b"#") {
+                    searched = name == b"search_entries";
+                } else if searched {
+                    json.push(if json.is_empty() { b'[' } else { b',' });
+                    json.extend_from_slice(line);
+                }
+            }
+            if json.len() >= SEARCH_INSERT_BATCH {
+                send_search(build, &mut json).await?;
+            }
+        }
+    }
+    send_search(build, &mut json).await
+}
+
+/// Sends the JSON array of full-text rows begun in `json`, if any.
+async fn send_search(build: &mut sql::SearchBuild, json: &mut Vec<u8>) -> Result<(), BackupError> {
+    if json.is_empty() {
+        return Ok(());
+    }
+    json.push(b']');
+    let text = String::from_utf8(std::mem::take(json))
+        .map_err(|_| BackupError::Damaged(vec!["rows of search_entries are not text".into()]))?;
+    build.send(text).await?;
+    Ok(())
 }
 
 /// Rows of one table waiting to be inserted together.

@@ -1103,10 +1103,11 @@ const ROWS: &str = "WITH r AS MATERIALIZED (SELECT jsonb(value) AS v FROM json_e
 /// ([`Db::enforce_foreign_keys`](crate::Db::enforce_foreign_keys)), so
 /// that no statement can abort half-way and none needs a statement
 /// journal (each page it changes copied aside first). A failed row fails
-/// the whole restore, whose one transaction rolls back. An insert into
-/// the full-text table always opens a savepoint, which writes FTS5's
-/// pending entries out as a segment: the caller inserts those rows in
-/// few, large statements.
+/// the whole restore, whose one transaction rolls back. Its full-text
+/// rows are left out: a [`SearchBuild`] indexes them beside the load.
+/// (An insert into the full-text table always opens a savepoint, which
+/// writes FTS5's pending entries out as a segment: those rows go in few,
+/// large statements.)
 pub async fn insert_sql(tx: &mut Tx, table: &Table, bulk: bool) -> Result<Vec<String>> {
     // Not into a live database: `OR FAIL` would override the conflict
     // clauses of the change-tracking triggers' statements.
@@ -1115,9 +1116,15 @@ pub async fn insert_sql(tx: &mut Tx, table: &Table, bulk: bool) -> Result<Vec<St
         // Each row is turned into binary JSON once (`ROWS`), and each
         // column extracted from that: `json_each`'s `value` is text made
         // anew, and parsed again, for every column that names it.
+        // A whole restore's full-text rows are a [`SearchBuild`]'s.
+        Backend::Sqlite if table.name == "search_entries" && bulk => vec![format!(
+            "INSERT{or_fail} INTO search_entries (rowid, object_id, company_id) {ROWS}
+             SELECT json_extract(v, '$.rowid'), json_extract(v, '$.object_id'),
+                    json_extract(v, '$.company_id') FROM r"
+        )],
         Backend::Sqlite if table.name == "search_entries" => vec![
             format!(
-                "INSERT{or_fail} INTO search_entries (rowid, object_id, company_id) {ROWS}
+                "INSERT INTO search_entries (rowid, object_id, company_id) {ROWS}
                  SELECT json_extract(v, '$.rowid'), json_extract(v, '$.object_id'),
                         json_extract(v, '$.company_id') FROM r"
             ),
@@ -1237,28 +1244,191 @@ pub async fn drop_secondary_indexes(tx: &mut Tx) -> Result<Vec<String>> {
     Ok(creates)
 }
 
-/// FTS5's default: the bytes of new index entries it keeps in memory
-/// before writing them out as a segment of the full-text index.
-pub const SEARCH_HASH_DEFAULT: i64 = 1 << 20;
-/// During a restore's load (SQLite): fewer, larger segments and far less
-/// merging of them.
-pub const SEARCH_HASH_BULK: i64 = 64 << 20;
+/// The full-text table's own tables that hold its index and its text:
+/// what [`SearchBuild::finish`] copies (its `_config` stays the new
+/// database's).
+const SEARCH_SHADOWS: [&str; 4] = [
+    "search_text_data",
+    "search_text_idx",
+    "search_text_content",
+    "search_text_docsize",
+];
 
-/// Sets how many bytes of new full-text index entries SQLite keeps in
-/// memory before writing a segment (SQLite; nothing on PostgreSQL). The
-/// setting is stored with the index, so a restore sets it back to
-/// [`SEARCH_HASH_DEFAULT`] after its load.
-pub async fn search_hash_size(tx: &mut Tx, bytes: i64) -> Result<()> {
-    if tx.backend() != Backend::Sqlite {
-        return Ok(());
+/// The full-text index of a whole restore's load (SQLite), built on a
+/// connection of its own (a thread of its own: tokenising a million
+/// documents was a third of the load on the one core it had) in a file
+/// beside the new database, under the same key, and copied into the new
+/// database once its load has committed.
+///
+/// The caller hands it batches of `search_entries` rows (JSON arrays) with
+/// [`send`](SearchBuild::send) while the load inserts the entries
+/// themselves ([`insert_sql`] with `bulk` leaves the full-text rows out);
+/// the new database's full-text table is not touched until
+/// [`finish`](SearchBuild::finish) writes its tables whole.
+pub struct SearchBuild {
+    rows: Option<mpsc::Sender<String>>,
+    built: Option<tokio::task::JoinHandle<Result<(sqlx::SqliteConnection, u64)>>>,
+    path: std::path::PathBuf,
+    key: zeroize::Zeroizing<String>,
+}
+
+/// Batches of full-text rows waiting for the builder (a restore sends
+/// tens of MiB of JSON at a time).
+const SEARCH_BUILD_QUEUE: usize = 3;
+
+impl SearchBuild {
+    /// Creates `path` with the new database's full-text table (its
+    /// definition read through `tx`) and starts the builder.
+    pub async fn start(
+        tx: &mut Tx,
+        path: &std::path::Path,
+        key: &crate::keys::DataKey,
+    ) -> Result<SearchBuild> {
+        let (definition,): (String,) = on_tx!(tx, |c| sqlx::query_as(
+            "SELECT sql FROM main.sqlite_master WHERE type = 'table' AND name = 'search_text'"
+        )
+        .fetch_one(c)
+        .await)?;
+        let key = zeroize::Zeroizing::new(format!("x'{}'", key.to_hex().as_str()));
+        let opts = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .pragma("key", format!("\"{}\"", key.as_str()))
+            .journal_mode(sqlx::sqlite::SqliteJournalMode::Memory)
+            .synchronous(sqlx::sqlite::SqliteSynchronous::Off)
+            .pragma("cache_size", "-65536");
+        let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect_with(&opts).await?;
+        sqlx::query(&definition).execute(&mut conn).await?;
+        // Fewer, larger segments, and far less merging of them.
+        sqlx::query("INSERT INTO search_text (search_text, rank) VALUES ('hashsize', $1)")
+            .bind(SEARCH_HASH_BULK)
+            .execute(&mut conn)
+            .await?;
+        sqlx::query("BEGIN").execute(&mut conn).await?;
+        let (send, mut rows) = mpsc::channel::<String>(SEARCH_BUILD_QUEUE);
+        let built = tokio::spawn(async move {
+            let insert = format!(
+                "INSERT INTO search_text (rowid, title, body, scope) {ROWS}
+                 SELECT json_extract(v, '$.rowid'), json_extract(v, '$.title'),
+                        json_extract(v, '$.body'), json_extract(v, '$.scope') FROM r"
+            );
+            let mut n = 0;
+            while let Some(json) = rows.recv().await {
+                n += sqlx::query(&insert)
+                    .bind(json)
+                    .execute(&mut conn)
+                    .await?
+                    .rows_affected();
+            }
+            sqlx::query("COMMIT").execute(&mut conn).await?;
+            Ok((conn, n))
+        });
+        Ok(SearchBuild {
+            rows: Some(send),
+            built: Some(built),
+            path: path.to_path_buf(),
+            key,
+        })
     }
-    exec_tx!(tx, |c| sqlx::query(
-        "INSERT INTO search_text (search_text, rank) VALUES ('hashsize', $1)"
+
+    /// Hands a JSON array of `search_entries` rows to the builder.
+    pub async fn send(&mut self, json: String) -> Result<()> {
+        let sent = match &self.rows {
+            Some(rows) => rows.send(json).await.is_ok(),
+            None => false,
+        };
+        if sent {
+            return Ok(());
+        }
+        // The builder stopped: its error says why.
+        self.rows = None;
+        match self.wait().await {
+            Err(e) => Err(e),
+            Ok(_) => Err(StoreError::Io("the full-text build stopped early".into())),
+        }
+    }
+
+    async fn wait(&mut self) -> Result<(sqlx::SqliteConnection, u64)> {
+        let built = self
+            .built
+            .take()
+            .ok_or_else(|| StoreError::Io("the full-text build already ended".into()))?;
+        built
+            .await
+            .map_err(|e| StoreError::Io(format!("the full-text build failed: {e}")))?
+    }
+
+    /// Waits for the builder and writes the index into the database at
+    /// `into`, whose load has committed and which nothing else writes
+    /// now; returns how many rows the index holds, and removes its file.
+    pub async fn finish(mut self, into: &std::path::Path) -> Result<u64> {
+        let copied = self.copy_into(into).await;
+        let removed = std::fs::remove_file(&self.path)
+            .map_err(|e| StoreError::Io(format!("removing {}: {e}", self.path.display())));
+        let n = copied?;
+        removed?;
+        Ok(n)
+    }
+
+    async fn copy_into(&mut self, into: &std::path::Path) -> Result<u64> {
+        self.rows = None;
+        let (mut conn, n) = self.wait().await?;
+        sqlx::query("ATTACH DATABASE $1 AS restored KEY $2")
+            .bind(into.to_string_lossy().into_owned())
+            .bind(self.key.as_str())
+            .execute(&mut conn)
+            .await?;
+        sqlx::query("PRAGMA restored.journal_mode = MEMORY")
+            .execute(&mut conn)
+            .await?;
+        sqlx::query("PRAGMA restored.synchronous = OFF")
+            .execute(&mut conn)
+            .await?;
+        sqlx::query("BEGIN IMMEDIATE").execute(&mut conn).await?;
+        for table in SEARCH_SHADOWS {
+            // The new table's own first records (an empty index) give way;
+            // `INSERT … SELECT *` into an empty table of the same shape
+            // copies the records as they are.
+            sqlx::query(&format!("DELETE FROM restored.{table}"))
+                .execute(&mut conn)
+                .await?;
+            sqlx::query(&format!(
+                "INSERT INTO restored.{table} SELECT * FROM main.{table}"
+            ))
+            .execute(&mut conn)
+            .await?;
+        }
+        sqlx::query("COMMIT").execute(&mut conn).await?;
+        sqlx::query("DETACH DATABASE restored")
+            .execute(&mut conn)
+            .await?;
+        <sqlx::SqliteConnection as sqlx::Connection>::close(conn).await?;
+        Ok(n)
+    }
+}
+
+impl Drop for SearchBuild {
+    /// A restore that fails stops its builder (its directory goes too).
+    fn drop(&mut self) {
+        if let Some(built) = &self.built {
+            built.abort();
+        }
+    }
+}
+
+/// During a restore's full-text build (SQLite): fewer, larger segments
+/// and far less merging of them than FTS5's default of 1 MiB of new
+/// entries in memory before it writes a segment.
+const SEARCH_HASH_BULK: i64 = 64 << 20;
+
+/// How many search entries the database holds.
+pub async fn search_entry_count(tx: &mut Tx) -> Result<u64> {
+    let (n,): (i64,) = on_tx!(tx, |c| sqlx::query_as(
+        "SELECT count(*) FROM search_entries"
     )
-    .bind(bytes)
-    .execute(c)
+    .fetch_one(c)
     .await)?;
-    Ok(())
+    Ok(u64::try_from(n).unwrap_or(0))
 }
 
 /// Creates the indexes [`drop_secondary_indexes`] dropped.
@@ -1641,6 +1811,77 @@ mod tests {
             .await)
         .unwrap();
         assert_eq!(mode, "wal");
+        drop(tx);
+        db.close().await;
+    }
+
+    /// A whole restore's full-text index, built on a connection of its own
+    /// in a file beside the new database, is copied in whole: the new
+    /// database finds its rows and FTS5 finds index and text agreeing. A
+    /// row the builder refuses fails the build, and nothing is copied.
+    #[tokio::test]
+    async fn a_full_text_index_built_beside_the_load_is_copied_in_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("turva.db");
+        let side = dir.path().join("search-build.db");
+        let key = DataKey::random();
+        let db = Db::open_sqlite_bulk(&path, &key, 64_000).await.unwrap();
+        crate::migrate::run(&db).await.unwrap();
+        let row = |rowid: i64, title: &str| {
+            format!(r#"{{"rowid":{rowid},"title":"{title}","body":"runko","scope":"cabc"}}"#)
+        };
+
+        let mut tx = db.write().await.unwrap();
+        let mut build = SearchBuild::start(&mut tx, &side, &key).await.unwrap();
+        tx.commit().await.unwrap();
+        build
+            .send(format!(
+                "[{},{}]",
+                row(1, "Mittaus yksi"),
+                row(2, "Mittaus kaksi")
+            ))
+            .await
+            .unwrap();
+        build
+            .send(format!("[{}]", row(5, "Muistio")))
+            .await
+            .unwrap();
+        assert_eq!(build.finish(&path).await.unwrap(), 3);
+        assert!(!side.exists());
+        let mut tx = db.write().await.unwrap();
+        let hits: Vec<(i64,)> = on_tx!(&mut tx, |c| sqlx::query_as(
+            "SELECT rowid FROM search_text WHERE search_text MATCH 'mittaus' ORDER BY rowid"
+        )
+        .fetch_all(c)
+        .await)
+        .unwrap();
+        assert_eq!(hits, vec![(1,), (2,)]);
+        exec_tx!(&mut tx, |c| sqlx::query(
+            "INSERT INTO search_text (search_text, rank) VALUES ('integrity-check', 1)"
+        )
+        .execute(c)
+        .await)
+        .unwrap();
+        tx.commit().await.unwrap();
+
+        // Another build whose rows collide: it fails, and the index
+        // copied before stays as it was.
+        let mut tx = db.write().await.unwrap();
+        let mut build = SearchBuild::start(&mut tx, &side, &key).await.unwrap();
+        tx.commit().await.unwrap();
+        let _ = build
+            .send(format!("[{},{}]", row(7, "Toinen"), row(7, "Toinen")))
+            .await;
+        assert!(build.finish(&path).await.is_err());
+        assert!(!side.exists());
+        let mut tx = db.read().await.unwrap();
+        let (n,): (i64,) = on_tx!(&mut tx, |c| sqlx::query_as(
+            "SELECT count(*) FROM search_text"
+        )
+        .fetch_one(c)
+        .await)
+        .unwrap();
+        assert_eq!(n, 3);
         drop(tx);
         db.close().await;
     }

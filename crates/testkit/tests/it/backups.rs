@@ -1344,14 +1344,33 @@ async fn an_incremental_backup_reads_again_only_the_buckets_that_changed(t: Test
             .await
             .unwrap();
             assert_eq!((marks, triggers), (0, 60));
-            // The full-text index's write buffer, raised for the load, is
-            // back to FTS5's default.
-            let (hash,): (i64,) =
-                sqlx::query_as("SELECT v FROM search_text_config WHERE k = 'hashsize'")
-                    .fetch_one(write)
-                    .await
-                    .unwrap();
+            // The full-text index, built beside the load with a larger
+            // write buffer, is copied in whole and sound (FTS5 checks the
+            // index against the text it holds), and its write buffer is
+            // FTS5's default.
+            sqlx::query(
+                "INSERT INTO search_text (search_text, rank) VALUES ('integrity-check', 1)",
+            )
+            .execute(write)
+            .await
+            .unwrap_or_else(|e| panic!("the restored full-text index is unsound: {e}"));
+            let (hash, indexed): (i64, i64) = sqlx::query_as(
+                "SELECT coalesce((SELECT v FROM search_text_config WHERE k = 'hashsize'), 1048576),
+                        (SELECT count(*) FROM search_text)",
+            )
+            .fetch_one(write)
+            .await
+            .unwrap();
             assert_eq!(hash, 1 << 20);
+            let entries = content_rows(&app)
+                .await
+                .iter()
+                .filter(|r| r.starts_with("s "))
+                .count();
+            assert!(entries > 40, "{entries}");
+            assert_eq!(indexed, i64::try_from(entries).unwrap());
+            // No file of the build is left beside it.
+            assert!(!dir.join("search-build.db").exists());
         }
         app.close().await;
     }

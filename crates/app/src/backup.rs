@@ -2635,12 +2635,54 @@ async fn fill(
     sql::create_indexes(&mut tx, &indexes).await?;
     sql::create_indexes(&mut tx, &triggers).await?;
     sql::check_references(&mut tx).await?;
+    let files = match search {
+        // SQLite: the attachments are copied while the load commits and
+        // the full-text index is copied in (a failure discards the whole
+        // new directory).
+        Some(search) => {
+            let entries = sql::search_entry_count(&mut tx).await?;
+            let commit = async {
+                tx.commit().await?;
+                let indexed = search.finish(&work.join("turva.db")).await?;
+                if indexed != entries {
+                    return Err(BackupError::Damaged(vec![format!(
+                        "{indexed} of {entries} search entries were indexed"
+                    )]));
+                }
+                Ok(())
+            };
+            let ((), files) = tokio::try_join!(
+                commit,
+                restore_files(target, manifest, &restored_companies, work)
+            )?;
+            files
+        }
+        // PostgreSQL: nothing is committed unless every file is sound.
+        None => {
+            let files = restore_files(target, manifest, &restored_companies, work).await?;
+            tx.commit().await?;
+            files
+        }
+    };
+    db.enforce_foreign_keys(true).await?;
+    turva_store::migrate::run(db).await?;
+    Ok((rows, files, erased))
+}
+
+/// Copies the attachments of the restored companies into the new
+/// directory's file store, each checked against its hash; returns how many.
+async fn restore_files(
+    target: &Target,
+    manifest: &Manifest,
+    companies: &HashSet<String>,
+    work: &Path,
+) -> Result<usize, BackupError> {
     let blobs = turva_store::blobs::BlobStore::local(&work.join("files"))?;
     let mut files = 0;
     for f in manifest
         .files
         .iter()
-        .filter(|f| restored_companies.contains(&f.company))
+        .filter(|f| companies.contains(&f.company))
     {
         let path = file_path(&f.key);
         let bytes = match target.get(&path).await {
@@ -2661,22 +2703,7 @@ async fn fill(
             .map_err(|e| AppError::Unavailable(e.to_string()))?;
         files += 1;
     }
-    let entries = match search {
-        Some(_) => sql::search_entry_count(&mut tx).await?,
-        None => 0,
-    };
-    tx.commit().await?;
-    if let Some(search) = search {
-        let indexed = search.finish(&work.join("turva.db")).await?;
-        if indexed != entries {
-            return Err(BackupError::Damaged(vec![format!(
-                "{indexed} of {entries} search entries were indexed"
-            )]));
-        }
-    }
-    db.enforce_foreign_keys(true).await?;
-    turva_store::migrate::run(db).await?;
-    Ok((rows, files, erased))
+    Ok(files)
 }
 
 /// Feeds a whole restore's full-text build (SQLite) with the

@@ -62,11 +62,14 @@ const CHUNK_MIN: usize = 8 << 10;
 const CHUNK_MAX: usize = 1 << 20;
 /// Chunks a restore opens ahead of the one it inserts.
 const OPEN_AHEAD: usize = 4;
+/// Batches of rows a restore gathers ahead of the one being inserted.
+const LOAD_AHEAD: usize = 4;
 /// Rows inserted by one statement at restore (bytes of JSON).
 const INSERT_BATCH: usize = 1 << 20;
-/// The same for the full-text rows: each statement writes the index
-/// entries gathered so far as a segment of their own (a savepoint), and
-/// small segments cost merging (`sql::insert_sql`).
+/// The same for the full-text rows of a restore's index build
+/// (`feed_search`): each statement writes the index entries gathered so
+/// far as a segment of their own (a savepoint), and small segments cost
+/// merging.
 const SEARCH_INSERT_BATCH: usize = 64 << 20;
 /// The summary line of a manifest is read from its first bytes.
 const HEAD_BYTES: u64 = 4096;
@@ -2560,20 +2563,23 @@ async fn fill(
     }
     let mut restored_companies = HashSet::new();
     let mut rows = 0u64;
-    let load = async {
-        let mut statements: HashMap<&'static str, Vec<String>> = HashMap::new();
+    // This task gathers rows into batches while SQLite's thread inserts
+    // the batch before: the two overlap.
+    let (batches, mut gathered) = mpsc::channel::<RowBatch>(LOAD_AHEAD);
+    let (parts_ref, companies) = (&parts, &mut restored_companies);
+    let gather = async move {
         let mut progress = Progress::new("restore");
         let mut reader = PackReader::new(target);
-        let total_chunks: usize = parts.iter().map(|(p, _)| p.chunks.len()).sum();
+        let total_chunks: usize = parts_ref.iter().map(|(p, _)| p.chunks.len()).sum();
         let mut chunks_done = 0usize;
-        for (part, ok) in &parts {
+        for (part, ok) in parts_ref {
             let owner: Arc<str> = part.owner.as_str().into();
             let mut batch = RowBatch {
                 bulk: true,
                 ..RowBatch::default()
             };
             // Chunks are checked and opened on other threads, a few ahead of
-            // the one being inserted.
+            // the one being gathered.
             let mut opening = std::collections::VecDeque::new();
             let mut next = part.chunks.iter();
             loop {
@@ -2596,36 +2602,40 @@ async fn fill(
                     .map_err(|e| AppError::Internal(format!("opening a chunk failed: {e}")))?
                     .map_err(|why| BackupError::Damaged(vec![why]))?;
                 chunks_done += 1;
-                progress.tick(|| format!("{chunks_done} of {total_chunks} chunks, {rows} rows"));
-                let lines: Vec<&[u8]> = plain
-                    .split(|b| *b == b'\n')
-                    .filter(|l| !l.is_empty())
-                    .collect();
-                for line in lines {
+                progress.tick(|| format!("{chunks_done} of {total_chunks} chunks"));
+                for line in plain.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
                     if let Some(name) = line.strip_prefix(b"#") {
                         let name = std::str::from_utf8(name).unwrap_or_default();
                         let table = TABLES.iter().find(|t| t.name == name).ok_or_else(|| {
                             BackupError::Damaged(vec![format!("unknown table {name}")])
                         })?;
                         if batch.table.is_some_and(|t| t.name != table.name) {
-                            rows += batch.flush(&mut tx, &mut statements).await?;
+                            batch.hand_over(&batches).await?;
                         }
                         batch.table = Some(table);
                         continue;
                     }
                     batch.push(line);
-                    if batch.json.len() >= batch.limit() {
-                        rows += batch.flush(&mut tx, &mut statements).await?;
+                    if batch.json.len() >= INSERT_BATCH {
+                        batch.hand_over(&batches).await?;
                     }
                 }
             }
-            rows += batch.flush(&mut tx, &mut statements).await?;
+            batch.hand_over(&batches).await?;
             if let Some(("company", id)) = part.owner.split_once(':') {
-                restored_companies.insert(id.to_string());
+                companies.insert(id.to_string());
             }
         }
         Ok::<_, BackupError>(())
     };
+    let insert = async {
+        let mut statements: HashMap<&'static str, Vec<String>> = HashMap::new();
+        while let Some(mut batch) = gathered.recv().await {
+            rows += batch.flush(&mut tx, &mut statements).await?;
+        }
+        Ok::<_, BackupError>(())
+    };
+    let load = async { tokio::try_join!(gather, insert).map(|_| ()) };
     match search.as_mut() {
         Some(build) => {
             tokio::try_join!(load, feed_search(target, &parts, build))?;
@@ -2775,12 +2785,22 @@ struct RowBatch {
 }
 
 impl RowBatch {
-    /// Bytes of JSON gathered before they are inserted.
-    fn limit(&self) -> usize {
-        match self.table {
-            Some(t) if t.name == "search_entries" => SEARCH_INSERT_BATCH,
-            _ => INSERT_BATCH,
+    /// Sends the rows gathered to be inserted, keeping the table.
+    async fn hand_over(&mut self, to: &mpsc::Sender<RowBatch>) -> Result<(), BackupError> {
+        if self.json.is_empty() {
+            return Ok(());
         }
+        let full = std::mem::replace(
+            self,
+            RowBatch {
+                table: self.table,
+                bulk: self.bulk,
+                ..RowBatch::default()
+            },
+        );
+        to.send(full)
+            .await
+            .map_err(|_| AppError::Internal("the restore's load stopped".into()).into())
     }
 
     fn push(&mut self, row: &[u8]) {

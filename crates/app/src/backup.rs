@@ -2573,34 +2573,12 @@ async fn fill(
         let total_chunks: usize = parts_ref.iter().map(|(p, _)| p.chunks.len()).sum();
         let mut chunks_done = 0usize;
         for (part, ok) in parts_ref {
-            let owner: Arc<str> = part.owner.as_str().into();
             let mut batch = RowBatch {
                 bulk: true,
                 ..RowBatch::default()
             };
-            // Chunks are checked and opened on other threads, a few ahead of
-            // the one being gathered.
-            let mut opening = std::collections::VecDeque::new();
-            let mut next = part.chunks.iter();
-            loop {
-                while opening.len() < OPEN_AHEAD {
-                    let Some(c) = next.next() else { break };
-                    let (sealed, path) = reader
-                        .sealed(&part.owner, c)
-                        .await
-                        .map_err(|why| BackupError::Damaged(vec![why]))?;
-                    let (ok, owner, c) = (ok.clone(), owner.clone(), c.clone());
-                    opening.push_back(tokio::task::spawn_blocking(move || {
-                        check_chunk(&owner, &ok, &c, &sealed, &path)
-                    }));
-                }
-                let Some(opened) = opening.pop_front() else {
-                    break;
-                };
-                let plain = opened
-                    .await
-                    .map_err(|e| AppError::Internal(format!("opening a chunk failed: {e}")))?
-                    .map_err(|why| BackupError::Damaged(vec![why]))?;
+            let mut chunks = Opening::new(&part.owner, ok, part.chunks.iter());
+            while let Some(plain) = chunks.next(&mut reader).await? {
                 chunks_done += 1;
                 progress.tick(|| format!("{chunks_done} of {total_chunks} chunks"));
                 for line in plain.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
@@ -2729,22 +2707,12 @@ async fn feed_search(
     let mut reader = PackReader::new(target);
     let mut json = Vec::new();
     for (part, ok) in parts {
-        let owner: Arc<str> = part.owner.as_str().into();
-        let chunks = part
+        let searchable = part
             .chunks
             .iter()
             .filter(|c| c.span.as_ref().is_none_or(|s| s.table == "search_entries"));
-        for c in chunks {
-            let (sealed, path) = reader
-                .sealed(&part.owner, c)
-                .await
-                .map_err(|why| BackupError::Damaged(vec![why]))?;
-            let (ok, owner, c) = (ok.clone(), owner.clone(), c.clone());
-            let plain =
-                tokio::task::spawn_blocking(move || check_chunk(&owner, &ok, &c, &sealed, &path))
-                    .await
-                    .map_err(|e| AppError::Internal(format!("opening a chunk failed: {e}")))?
-                    .map_err(|why| BackupError::Damaged(vec![why]))?;
+        let mut chunks = Opening::new(&part.owner, ok, searchable);
+        while let Some(plain) = chunks.next(&mut reader).await? {
             let mut searched = false;
             for line in plain.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
                 if let Some(name) = line.strip_prefix(b"#") {
@@ -2760,6 +2728,49 @@ async fn feed_search(
         }
     }
     send_search(build, &mut json).await
+}
+
+/// A part's chunks (those `chunks` yields), checked and opened in order on
+/// blocking threads, a few ([`OPEN_AHEAD`]) ahead of the one taken.
+struct Opening<'a, I> {
+    owner: Arc<str>,
+    keys: &'a Arc<OwnerKeys>,
+    chunks: I,
+    opening: std::collections::VecDeque<tokio::task::JoinHandle<Result<Vec<u8>, String>>>,
+}
+
+impl<'a, I: Iterator<Item = &'a ChunkRef>> Opening<'a, I> {
+    fn new(owner: &str, keys: &'a Arc<OwnerKeys>, chunks: I) -> Self {
+        Opening {
+            owner: owner.into(),
+            keys,
+            chunks,
+            opening: std::collections::VecDeque::new(),
+        }
+    }
+
+    /// The next chunk's plain text, or `None` after the last.
+    async fn next(&mut self, reader: &mut PackReader) -> Result<Option<Vec<u8>>, BackupError> {
+        while self.opening.len() < OPEN_AHEAD {
+            let Some(c) = self.chunks.next() else { break };
+            let (sealed, path) = reader
+                .sealed(&self.owner, c)
+                .await
+                .map_err(|why| BackupError::Damaged(vec![why]))?;
+            let (keys, owner, c) = (self.keys.clone(), self.owner.clone(), c.clone());
+            self.opening.push_back(tokio::task::spawn_blocking(move || {
+                check_chunk(&owner, &keys, &c, &sealed, &path)
+            }));
+        }
+        let Some(opened) = self.opening.pop_front() else {
+            return Ok(None);
+        };
+        let plain = opened
+            .await
+            .map_err(|e| AppError::Internal(format!("opening a chunk failed: {e}")))?
+            .map_err(|why| BackupError::Damaged(vec![why]))?;
+        Ok(Some(plain))
+    }
 }
 
 /// Sends the JSON array of full-text rows begun in `json`, if any.

@@ -1095,6 +1095,16 @@ pub async fn segment_page(
 /// The rows of the JSON array `$1` as binary JSON, one each (`r.v`).
 const ROWS: &str = "WITH r AS MATERIALIZED (SELECT jsonb(value) AS v FROM json_each($1))";
 
+/// The statement that inserts the full-text rows of a JSON array of
+/// `search_entries` rows (bound as `$1`) into `search_text` (SQLite).
+fn search_text_insert() -> String {
+    format!(
+        "INSERT INTO search_text (rowid, title, body, scope) {ROWS}
+         SELECT json_extract(v, '$.rowid'), json_extract(v, '$.title'),
+                json_extract(v, '$.body'), json_extract(v, '$.scope') FROM r"
+    )
+}
+
 /// The statement that inserts a JSON array of rows (bound as `$1`) into
 /// `table`.
 ///
@@ -1117,23 +1127,18 @@ pub async fn insert_sql(tx: &mut Tx, table: &Table, bulk: bool) -> Result<Vec<St
         // column extracted from that: `json_each`'s `value` is text made
         // anew, and parsed again, for every column that names it.
         // A whole restore's full-text rows are a [`SearchBuild`]'s.
-        Backend::Sqlite if table.name == "search_entries" && bulk => vec![format!(
-            "INSERT{or_fail} INTO search_entries (rowid, object_id, company_id) {ROWS}
-             SELECT json_extract(v, '$.rowid'), json_extract(v, '$.object_id'),
-                    json_extract(v, '$.company_id') FROM r"
-        )],
-        Backend::Sqlite if table.name == "search_entries" => vec![
-            format!(
-                "INSERT INTO search_entries (rowid, object_id, company_id) {ROWS}
+        Backend::Sqlite if table.name == "search_entries" => {
+            let entries = format!(
+                "INSERT{or_fail} INTO search_entries (rowid, object_id, company_id) {ROWS}
                  SELECT json_extract(v, '$.rowid'), json_extract(v, '$.object_id'),
                         json_extract(v, '$.company_id') FROM r"
-            ),
-            format!(
-                "INSERT INTO search_text (rowid, title, body, scope) {ROWS}
-                 SELECT json_extract(v, '$.rowid'), json_extract(v, '$.title'),
-                        json_extract(v, '$.body'), json_extract(v, '$.scope') FROM r"
-            ),
-        ],
+            );
+            if bulk {
+                vec![entries]
+            } else {
+                vec![entries, search_text_insert()]
+            }
+        }
         Backend::Sqlite => {
             let cols = sqlite_columns(tx, table).await?;
             let names: Vec<String> = cols.iter().map(|(n, _)| ident(n)).collect();
@@ -1289,7 +1294,7 @@ impl SearchBuild {
         )
         .fetch_one(c)
         .await)?;
-        let key = zeroize::Zeroizing::new(format!("x'{}'", key.to_hex().as_str()));
+        let key = crate::db::raw_key(key);
         let opts = sqlx::sqlite::SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
@@ -1307,11 +1312,7 @@ impl SearchBuild {
         sqlx::query("BEGIN").execute(&mut conn).await?;
         let (send, mut rows) = mpsc::channel::<String>(SEARCH_BUILD_QUEUE);
         let built = tokio::spawn(async move {
-            let insert = format!(
-                "INSERT INTO search_text (rowid, title, body, scope) {ROWS}
-                 SELECT json_extract(v, '$.rowid'), json_extract(v, '$.title'),
-                        json_extract(v, '$.body'), json_extract(v, '$.scope') FROM r"
-            );
+            let insert = search_text_insert();
             let mut n = 0;
             while let Some(json) = rows.recv().await {
                 n += sqlx::query(&insert)

@@ -37,6 +37,12 @@ pub enum Backend {
     Postgres,
 }
 
+/// A data key as SQLCipher takes a raw key (`x'…'`, no PBKDF2 per
+/// connection), for `PRAGMA key` and `ATTACH … KEY`.
+pub(crate) fn raw_key(key: &DataKey) -> zeroize::Zeroizing<String> {
+    zeroize::Zeroizing::new(format!("x'{}'", key.to_hex().as_str()))
+}
+
 /// A handle on the database: cheap to clone.
 #[derive(Clone, Debug)]
 pub enum Db {
@@ -183,7 +189,7 @@ impl Db {
             .filename(path)
             .create_if_missing(true)
             // SQLCipher: a raw key as a blob literal (no PBKDF2 per connection).
-            .pragma("key", format!("\"x'{}'\"", key.to_hex().as_str()))
+            .pragma("key", format!("\"{}\"", raw_key(key).as_str()))
             .journal_mode(journal)
             .synchronous(sync)
             .foreign_keys(true)

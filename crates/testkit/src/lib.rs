@@ -334,6 +334,16 @@ pub fn captured_logs() -> String {
         .unwrap_or_default()
 }
 
+/// The last `n` lines logged at the error level in this test process.
+pub fn last_errors(n: usize) -> String {
+    let logs = captured_logs();
+    let errors: Vec<&str> = logs
+        .lines()
+        .filter(|l| l.contains("\"level\":\"ERROR\""))
+        .collect();
+    errors[errors.len().saturating_sub(n)..].join("\n")
+}
+
 /// The store's database handle, for raw test queries.
 pub use turva_app::store_db as turva_store_db;
 
@@ -486,6 +496,14 @@ impl Client {
         let headers = res.headers().clone();
         let bytes = res.bytes().await.unwrap_or_default();
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        if status >= 500 {
+            // The cause of a server error goes to the log, never to the
+            // client: shown beside the failing test's output.
+            eprintln!(
+                "the server answered {status}; its last errors:\n{}",
+                last_errors(5)
+            );
+        }
         Answer {
             status,
             headers,

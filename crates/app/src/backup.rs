@@ -899,20 +899,41 @@ struct ObjectIds<'a> {
     object_id: Option<std::borrow::Cow<'a, str>>,
 }
 
-/// Adds the tags of the objects a row of `table` concerns: what a restore
-/// of one folder sub-tree or document looks them up by.
+/// Every column of [`ObjectIds`].
+const ID_COLUMNS: [&str; 5] = ["id", "folder_id", "ancestor_id", "document_id", "object_id"];
+
+/// The columns naming the objects a row of `table` concerns: what a
+/// restore of one folder sub-tree or document looks them up by.
+fn object_columns(table: &str) -> &'static [&'static str] {
+    match table {
+        "folders" => &["id"],
+        "folder_paths" => &["folder_id", "ancestor_id"],
+        "documents" => &["id", "folder_id"],
+        "document_versions" | "files" => &["document_id"],
+        "shares" | "search_entries" => &["object_id"],
+        _ => &[],
+    }
+}
+
+/// Adds the tags of the objects a row of `table` concerns.
 fn object_tags(table: &str, line: &str, out: &mut Vec<u32>) {
-    let wanted = matches!(
-        table,
-        "folders"
-            | "folder_paths"
-            | "documents"
-            | "document_versions"
-            | "files"
-            | "shares"
-            | "search_entries"
-    );
-    if !wanted {
+    let columns = object_columns(table);
+    if columns.is_empty() {
+        return;
+    }
+    let mut found = [None; 2];
+    if top_level_strings(line.as_bytes(), columns, &mut found).is_some() {
+        out.extend(found.iter().flatten().map(|id| object_tag(id)));
+        return;
+    }
+    // Anything the quick reading does not take (an escape in a key or a
+    // wanted value, a value of another kind) is parsed in full.
+    parsed_object_tags(table, line, out);
+}
+
+/// [`object_tags`] by a full parse of the row.
+fn parsed_object_tags(table: &str, line: &str, out: &mut Vec<u32>) {
+    if object_columns(table).is_empty() {
         return;
     }
     let Ok(ids) = serde_json::from_str::<ObjectIds>(line) else {
@@ -928,19 +949,149 @@ fn object_tags(table: &str, line: &str, out: &mut Vec<u32>) {
     out.extend(cols.iter().flatten().map(|id| object_tag(id)));
 }
 
+/// Reads the string values of `keys` (at most two) at the top level of
+/// the JSON object `b` into `found` (`None` where a key is missing or
+/// null), skipping every other value without decoding it: a row's large
+/// text costs a `memchr` per escape, not a parse. `None` when it cannot
+/// answer exactly as a full parse into [`ObjectIds`] would (an escape in a
+/// key or in a wanted value, an id column that is not a string or null,
+/// malformed JSON); trailing bytes after the object are not looked at
+/// (a row is one object).
+fn top_level_strings<'a>(
+    b: &'a [u8],
+    keys: &[&str],
+    found: &mut [Option<&'a str>; 2],
+) -> Option<()> {
+    let mut i = skip_ws(b, 0);
+    if b.get(i) != Some(&b'{') {
+        return None;
+    }
+    i = skip_ws(b, i + 1);
+    if b.get(i) == Some(&b'}') {
+        return Some(());
+    }
+    loop {
+        let (key, next) = plain_string(b, i)?;
+        i = skip_ws(b, next);
+        if b.get(i) != Some(&b':') {
+            return None;
+        }
+        i = skip_ws(b, i + 1);
+        match keys.iter().position(|k| k.as_bytes() == key) {
+            Some(k) => {
+                if b[i..].starts_with(b"null") {
+                    i += 4;
+                } else {
+                    let (value, next) = plain_string(b, i)?;
+                    *found.get_mut(k)? = Some(std::str::from_utf8(value).ok()?);
+                    i = next;
+                }
+            }
+            // The other id columns must still be strings or null, as a
+            // full parse into `ObjectIds` requires.
+            None if ID_COLUMNS.iter().any(|k| k.as_bytes() == key)
+                && !(b.get(i) == Some(&b'"') || b[i..].starts_with(b"null")) =>
+            {
+                return None
+            }
+            None => i = skip_value(b, i)?,
+        }
+        i = skip_ws(b, i);
+        match b.get(i)? {
+            b',' => i = skip_ws(b, i + 1),
+            b'}' => return Some(()),
+            _ => return None,
+        }
+    }
+}
+
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while b
+        .get(i)
+        .is_some_and(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r'))
+    {
+        i += 1;
+    }
+    i
+}
+
+/// The bytes of the string starting at `b[i]` (a `"`) and the index after
+/// it; `None` when it holds an escape (or is not a string).
+fn plain_string(b: &[u8], i: usize) -> Option<(&[u8], usize)> {
+    if b.get(i) != Some(&b'"') {
+        return None;
+    }
+    let len = memchr::memchr2(b'"', b'\\', b.get(i + 1..)?)?;
+    if b[i + 1 + len] != b'"' {
+        return None;
+    }
+    Some((&b[i + 1..i + 1 + len], i + len + 2))
+}
+
+/// The index after the string starting at `b[i]` (a `"`), escapes and all.
+fn skip_string(b: &[u8], i: usize) -> Option<usize> {
+    let mut at = i + 1;
+    loop {
+        at += memchr::memchr2(b'"', b'\\', b.get(at..)?)?;
+        if b[at] == b'"' {
+            return Some(at + 1);
+        }
+        // An escape: the byte after the backslash is never the end.
+        at += 2;
+    }
+}
+
+/// The index after the JSON value starting at `b[i]`.
+fn skip_value(b: &[u8], i: usize) -> Option<usize> {
+    match b.get(i)? {
+        b'"' => skip_string(b, i),
+        b'{' | b'[' => {
+            let mut depth = 0usize;
+            let mut at = i;
+            loop {
+                match b.get(at)? {
+                    b'"' => {
+                        at = skip_string(b, at)?;
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Some(at + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                at += 1;
+            }
+        }
+        // A number, true, false or null: up to the next delimiter.
+        _ => {
+            let len = b[i..]
+                .iter()
+                .position(|c| matches!(c, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r'))
+                .unwrap_or(b.len() - i);
+            (len > 0).then_some(i + len)
+        }
+    }
+}
+
 /// The sorted tags of the objects a chunk's rows concern: its lines are
 /// rows of the table named by the `#name` line before them.
 fn chunk_tags(plain: &[u8]) -> Vec<u32> {
     let mut tags = Vec::new();
     let mut table = "";
-    for line in plain.split(|b| *b == b'\n') {
-        let Ok(line) = std::str::from_utf8(line) else {
-            continue;
-        };
-        match line.strip_prefix('#') {
-            Some(name) => table = name,
-            None if !line.is_empty() => object_tags(table, line, &mut tags),
-            None => {}
+    let mut start = 0;
+    for end in memchr::memchr_iter(b'\n', plain).chain([plain.len()]) {
+        let line = &plain[start..end];
+        start = end + 1;
+        if let Some(name) = line.strip_prefix(b"#") {
+            table = std::str::from_utf8(name).unwrap_or_default();
+        } else if !line.is_empty() && !object_columns(table).is_empty() {
+            if let Ok(line) = std::str::from_utf8(line) {
+                object_tags(table, line, &mut tags);
+            }
         }
     }
     tags.sort_unstable();
@@ -4051,6 +4202,7 @@ fn remap_ids(text: &str, ids: &HashMap<String, String>) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn chunk(table: &str, level: Option<i64>, first: i64, last: i64) -> ChunkRef {
         ChunkRef {
@@ -4344,6 +4496,69 @@ mod tests {
         want.dedup();
         assert_eq!(chunk_tags(plain.as_bytes()), want);
         assert!(chunk_tags(b"#memberships\n{\"id\":\"m1\"}\n").is_empty());
+    }
+
+    /// A JSON value for the locator's property: objects whose keys include
+    /// the id columns, strings that look like JSON, nesting.
+    fn json_value() -> impl Strategy<Value = serde_json::Value> {
+        let key = prop::sample::select(vec![
+            "id",
+            "folder_id",
+            "ancestor_id",
+            "document_id",
+            "object_id",
+            "title",
+            "fields",
+        ]);
+        let text = prop::sample::select(vec![
+            "",
+            "d1",
+            "\"id\":\"x\"",
+            "a\\",
+            "\\\"",
+            "{\"id\":\"n\"}",
+            "ä✓\n\t",
+            "}",
+        ]);
+        let leaf = prop_oneof![
+            text.prop_map(|t| serde_json::Value::String(t.to_string())),
+            Just(serde_json::Value::Null),
+            any::<i32>().prop_map(serde_json::Value::from),
+            any::<bool>().prop_map(serde_json::Value::Bool),
+        ];
+        leaf.prop_recursive(3, 24, 6, move |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::Array),
+                prop::collection::vec((key.clone(), inner), 0..6).prop_map(|pairs| {
+                    serde_json::Value::Object(
+                        pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+                    )
+                }),
+            ]
+        })
+    }
+
+    proptest! {
+        /// The locator's quick reading of a row gives exactly the tags a full
+        /// parse gives, whatever the row holds (keys unique, as the
+        /// database's JSON functions make them).
+        #[test]
+        fn a_rows_tags_read_quickly_are_those_of_a_full_parse(
+            value in json_value(),
+            pretty in any::<bool>(),
+        ) {
+            let line = if pretty {
+                serde_json::to_string_pretty(&value).unwrap_or_default()
+            } else {
+                serde_json::to_string(&value).unwrap_or_default()
+            };
+            for table in ["folders", "folder_paths", "documents", "document_versions", "shares", "memberships"] {
+                let (mut quick, mut parsed) = (Vec::new(), Vec::new());
+                object_tags(table, &line, &mut quick);
+                parsed_object_tags(table, &line, &mut parsed);
+                prop_assert_eq!(quick, parsed, "{} {}", table, line);
+            }
+        }
     }
 
     #[test]

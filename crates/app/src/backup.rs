@@ -899,6 +899,20 @@ struct ObjectIds<'a> {
     object_id: Option<std::borrow::Cow<'a, str>>,
 }
 
+impl ObjectIds<'_> {
+    /// The value of the id column `name` ([`ID_COLUMNS`]).
+    fn column(&self, name: &str) -> Option<&str> {
+        match name {
+            "id" => self.id.as_deref(),
+            "folder_id" => self.folder_id.as_deref(),
+            "ancestor_id" => self.ancestor_id.as_deref(),
+            "document_id" => self.document_id.as_deref(),
+            "object_id" => self.object_id.as_deref(),
+            _ => None,
+        }
+    }
+}
+
 /// Every column of [`ObjectIds`].
 const ID_COLUMNS: [&str; 5] = ["id", "folder_id", "ancestor_id", "document_id", "object_id"];
 
@@ -933,20 +947,14 @@ fn object_tags(table: &str, line: &str, out: &mut Vec<u32>) {
 
 /// [`object_tags`] by a full parse of the row.
 fn parsed_object_tags(table: &str, line: &str, out: &mut Vec<u32>) {
-    if object_columns(table).is_empty() {
+    let columns = object_columns(table);
+    if columns.is_empty() {
         return;
     }
     let Ok(ids) = serde_json::from_str::<ObjectIds>(line) else {
         return;
     };
-    let cols = match table {
-        "folders" => [ids.id, None],
-        "folder_paths" => [ids.folder_id, ids.ancestor_id],
-        "documents" => [ids.id, ids.folder_id],
-        "document_versions" | "files" => [ids.document_id, None],
-        _ => [ids.object_id, None],
-    };
-    out.extend(cols.iter().flatten().map(|id| object_tag(id)));
+    out.extend(columns.iter().filter_map(|c| ids.column(c)).map(object_tag));
 }
 
 /// Reads the string values of `keys` (at most two) at the top level of

@@ -1085,18 +1085,29 @@ fn skip_value(b: &[u8], i: usize) -> Option<usize> {
     }
 }
 
+/// The lines of an opened chunk (a `#name` line, then rows as JSON), empty
+/// ones left out; found a `memchr` at a time.
+fn chunk_lines(plain: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut start = 0;
+    memchr::memchr_iter(b'\n', plain)
+        .chain([plain.len()])
+        .map(move |end| {
+            let line = &plain[start..end];
+            start = end + 1;
+            line
+        })
+        .filter(|l| !l.is_empty())
+}
+
 /// The sorted tags of the objects a chunk's rows concern: its lines are
 /// rows of the table named by the `#name` line before them.
 fn chunk_tags(plain: &[u8]) -> Vec<u32> {
     let mut tags = Vec::new();
     let mut table = "";
-    let mut start = 0;
-    for end in memchr::memchr_iter(b'\n', plain).chain([plain.len()]) {
-        let line = &plain[start..end];
-        start = end + 1;
+    for line in chunk_lines(plain) {
         if let Some(name) = line.strip_prefix(b"#") {
             table = std::str::from_utf8(name).unwrap_or_default();
-        } else if !line.is_empty() && !object_columns(table).is_empty() {
+        } else if !object_columns(table).is_empty() {
             if let Ok(line) = std::str::from_utf8(line) {
                 object_tags(table, line, &mut tags);
             }
@@ -1218,10 +1229,7 @@ fn span_holds(c: &ChunkRef, plain: &[u8]) -> bool {
     let Some(span) = &c.span else {
         return true;
     };
-    let rows = plain
-        .split(|b| *b == b'\n')
-        .filter(|l| !l.is_empty() && !l.starts_with(b"#"))
-        .count();
+    let rows = chunk_lines(plain).filter(|l| !l.starts_with(b"#")).count();
     rows as u64 == span.rows && span.first <= span.last
 }
 
@@ -2740,7 +2748,7 @@ async fn fill(
             while let Some(plain) = chunks.next(&mut reader).await? {
                 chunks_done += 1;
                 progress.tick(|| format!("{chunks_done} of {total_chunks} chunks"));
-                for line in plain.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+                for line in chunk_lines(&plain) {
                     if let Some(name) = line.strip_prefix(b"#") {
                         let name = std::str::from_utf8(name).unwrap_or_default();
                         let table = TABLES.iter().find(|t| t.name == name).ok_or_else(|| {
@@ -2873,7 +2881,7 @@ async fn feed_search(
         let mut chunks = Opening::new(&part.owner, ok, searchable);
         while let Some(plain) = chunks.next(&mut reader).await? {
             let mut searched = false;
-            for line in plain.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+            for line in chunk_lines(&plain) {
                 if let Some(name) = line.strip_prefix(b"#") {
                     searched = name == b"search_entries";
                 } else if searched {

@@ -246,6 +246,12 @@ async fn mover<T: Send + Sync + 'static>(
         let Some(app) = inner.upgrade().map(app_of) else {
             return;
         };
+        // An app being closed (a drill's scratch system, a command ending)
+        // makes its own last checkpoint: a turn now would only fail on
+        // its closed pools.
+        if app.db().is_closed() {
+            return;
+        }
         // The segment journalled since the last turn is closed first, so
         // that this turn moves it to its end and deletes it: journalled
         // events stay in a file for about one turn, and segments stay
@@ -253,7 +259,11 @@ async fn mover<T: Send + Sync + 'static>(
         app.audit_writer().close_journal();
         // Every turn moves what waits and signs a checkpoint whenever the
         // tree grew (on PostgreSQL events are inserted directly).
-        if let Err(e) = crate::checkpoint::make(&app).await {
+        let made = crate::checkpoint::make(&app).await;
+        if app.db().is_closed() {
+            return;
+        }
+        if let Err(e) = made {
             tracing::error!(error = %e, "audit events could not be moved and checkpointed");
         }
         if audit_stage::stages(app.db()) {
@@ -265,12 +275,15 @@ async fn mover<T: Send + Sync + 'static>(
             }
             backlog.turned.notify_waiters();
         }
-        if let Err(e) = crate::checkpoint::mail_daily(&app).await {
-            tracing::error!(error = %e, "the daily checkpoint email could not be sent");
+        match crate::checkpoint::mail_daily(&app).await {
+            Err(_) if app.db().is_closed() => return,
+            Err(e) => tracing::error!(error = %e, "the daily checkpoint email could not be sent"),
+            Ok(_) => {}
         }
         if pruned_at.is_none_or(|t| t.elapsed() >= PRUNE_EVERY) {
             pruned_at = Some(tokio::time::Instant::now());
             match crate::audit_retention::prune(&app).await {
+                Err(_) if app.db().is_closed() => return,
                 Ok(0) => {}
                 Ok(n) => tracing::info!(events = n, "audit events past retention deleted"),
                 Err(e) => tracing::error!(error = %e, "audit retention could not prune"),

@@ -317,6 +317,15 @@ impl Db {
         Ok(())
     }
 
+    /// Whether [`Db::close`] has begun (it closes the readers first): a
+    /// background task that finds it so stops instead of failing.
+    pub fn is_closed(&self) -> bool {
+        match self {
+            Db::Sqlite { read, .. } => read.is_closed(),
+            Db::Postgres(p) => p.is_closed(),
+        }
+    }
+
     /// Closes every connection, waiting for those in use to be returned.
     pub async fn close(&self) {
         match self {
@@ -432,5 +441,24 @@ pub(crate) fn open_error(e: sqlx::Error) -> StoreError {
             "the database key does not open turva.db (wrong master key or key ring, or not a Turva database)".into(),
         ),
         _ => StoreError::Unavailable(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A background task asks whether the database is being closed before
+    /// it reports a failure (a closed pool is not a fault).
+    #[tokio::test]
+    async fn a_closed_database_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = crate::keys::DataKey::random();
+        let db = Db::open_sqlite(&dir.path().join("turva.db"), &key)
+            .await
+            .unwrap();
+        assert!(!db.is_closed());
+        db.close().await;
+        assert!(db.is_closed());
     }
 }

@@ -1,4 +1,5 @@
-//! Companies: create (operators and the CLI), read, change settings.
+//! Companies: create (operators and the CLI), read, change settings,
+//! delete (scheduled through the API, at once from the CLI).
 
 use serde_json::{Map, Value};
 use turva_model::access::{self, Action, ActorFacts, Reason};
@@ -26,6 +27,17 @@ pub fn default_settings() -> Map<String, Value> {
     m.insert("default_member_access".into(), Value::String("edit".into()));
     m.insert("strip_photo_location".into(), Value::Bool(true));
     m
+}
+
+/// The command line runs as the machine's administrator: an operator who
+/// has just authenticated.
+fn cli_facts() -> ActorFacts {
+    ActorFacts {
+        is_operator: true,
+        role: None,
+        recent_auth: true,
+        is_guest: false,
+    }
 }
 
 /// Loads the company and what the policy needs to know about the actor in
@@ -111,7 +123,6 @@ pub async fn create(
 ) -> Result<CompanyRow, AppError> {
     let name = validate::name("name", name)?;
     let owner_email = validate::email("owner_email", owner_email)?;
-    // The command line runs as the machine's administrator: an operator.
     let facts = match creator {
         Creator::Operator(actor) => ActorFacts {
             is_operator: actor.is_operator,
@@ -119,12 +130,7 @@ pub async fn create(
             recent_auth: auth::recent_auth(app, actor),
             is_guest: false,
         },
-        Creator::Cli => ActorFacts {
-            is_operator: true,
-            role: None,
-            recent_auth: true,
-            is_guest: false,
-        },
+        Creator::Cli => cli_facts(),
     };
     let proof = match (access::decide(&facts, Action::CreateCompany), creator) {
         (Ok(proof), _) => proof,
@@ -573,7 +579,6 @@ pub async fn destroy_due(app: &App) -> Result<usize, AppError> {
 
 /// Destroys one company whose grace is over (false: cancelled meanwhile).
 async fn destroy_one(app: &App, company_id: &str, cutoff: i64) -> Result<bool, AppError> {
-    let ctx = Ctx::cli();
     let mut tx = app.db().write().await?;
     // Cancelled meanwhile: nothing to do.
     if companies::due_for_deletion(&mut tx, cutoff)
@@ -583,20 +588,69 @@ async fn destroy_one(app: &App, company_id: &str, cutoff: i64) -> Result<bool, A
     {
         return Ok(false);
     }
+    let why = "deletion grace period over";
+    destroy(app, &Ctx::cli(), tx, company_id, why, "system").await?;
+    Ok(true)
+}
+
+/// A company destroyed from the command line.
+#[derive(Debug)]
+pub struct Destroyed {
+    pub company: CompanyRow,
+    /// How many of its files' bytes went with it.
+    pub files: usize,
+}
+
+/// The company `company_id` as the command line names it before it asks
+/// to delete it (scheduled for deletion or not).
+pub async fn for_cli(app: &App, company_id: &str) -> Result<CompanyRow, AppError> {
+    let mut tx = app.db().read().await?;
+    let company = companies::company_by_id(&mut tx, company_id).await?;
+    tx.commit().await?;
+    company.ok_or(AppError::NotFound)
+}
+
+/// `turva company delete`: destroys a company at once, as the housekeeping
+/// does when a scheduled deletion's grace is over (its rows, its key, then
+/// its files' bytes), whether or not its deletion was scheduled.
+pub async fn destroy_now(app: &App, ctx: &Ctx, company_id: &str) -> Result<Destroyed, AppError> {
+    access::decide(&cli_facts(), Action::DeleteCompany)
+        .map_err(|_| AppError::Forbidden("only operators delete companies"))?;
+    let mut tx = app.db().write().await?;
+    let company = companies::company_by_id(&mut tx, company_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let why = "deleted at once from the command line";
+    let files = destroy(app, ctx, tx, company_id, why, "cli").await?;
+    Ok(Destroyed { company, files })
+}
+
+/// Destroys a company in `tx`: its rows and its data key (so its files,
+/// and its data in every retained backup, never open again), with one
+/// audit event (its other events stay); commits, then deletes its files'
+/// bytes. Returns how many files it had.
+async fn destroy(
+    app: &App,
+    ctx: &Ctx,
+    mut tx: Tx,
+    company_id: &str,
+    why: &str,
+    credential: &'static str,
+) -> Result<usize, AppError> {
     let blobs = turva_store::purge::company(&mut tx, company_id).await?;
     turva_store::data_keys::destroy(&mut tx, KeyKind::Company.as_str(), company_id, app.now())
         .await?;
     let mut ev = Event::new(AuditAction::CompanyDestroy, Outcome::Allowed)
         .company(company_id)
         .object(ObjectType::Company, company_id)
-        .reason("deletion grace period over");
-    ev.credential = Some("system");
-    audit::record(app, &mut tx, &ctx, ev).await?;
+        .reason(why);
+    ev.credential = Some(credential);
+    audit::record(app, &mut tx, ctx, ev).await?;
     tx.commit().await?;
     for key in &blobs {
         if let Err(e) = app.blobs().delete(key).await {
             tracing::warn!(error = %e, "a deleted company's file could not be deleted (its key is destroyed)");
         }
     }
-    Ok(true)
+    Ok(blobs.len())
 }

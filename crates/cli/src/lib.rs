@@ -179,6 +179,15 @@ pub enum CompanyCommand {
         #[arg(long = "owner-email")]
         owner_email: String,
     },
+    /// Delete a company for good, at once: its data and its key are
+    /// destroyed, so no backup can bring it back (asks first unless --yes)
+    Delete {
+        #[arg(long)]
+        id: String,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 /// One line of `keys status`: `v2 age 3d newest needs: key ring, 41 data keys`.
@@ -642,7 +651,62 @@ pub async fn run(cli: Cli, input: &mut dyn BufRead, out: &mut dyn Write) -> Resu
             writeln!(out, "{}", company.id)?;
             Ok(())
         }
+        Command::Company {
+            command: CompanyCommand::Delete { id, yes },
+        } => {
+            let app = open(config, &cli.data).await?;
+            let done = delete_company(&app, &id, yes, input).await;
+            app.close().await;
+            let gone = done?;
+            writeln!(
+                out,
+                "deleted company \"{}\" ({}): its data, {} and its key destroyed",
+                gone.company.name,
+                gone.company.id,
+                match gone.files {
+                    1 => "1 file".to_string(),
+                    n => format!("{n} files"),
+                }
+            )?;
+            Ok(())
+        }
     }
+}
+
+/// `company delete`: names the company and asks (unless `yes`), then
+/// destroys it.
+async fn delete_company(
+    app: &App,
+    id: &str,
+    yes: bool,
+    input: &mut dyn BufRead,
+) -> Result<turva_app::companies::Destroyed> {
+    let unknown = |e| match e {
+        turva_app::AppError::NotFound => anyhow!("no company has the id {id}"),
+        other => app_error(other),
+    };
+    let company = turva_app::companies::for_cli(app, id)
+        .await
+        .map_err(unknown)?;
+    if !yes {
+        eprint!(
+            "Delete the company \"{}\" ({}) for good? Its documents, files and key are destroyed \
+             at once, and no backup can restore them. [y/N] ",
+            company.name, company.id
+        );
+        let mut answer = String::new();
+        input
+            .read_line(&mut answer)
+            .context("reading the confirmation from stdin")?;
+        if !matches!(answer.trim().to_lowercase().as_str(), "y" | "yes") {
+            return Err(anyhow!(
+                "not deleted: not confirmed (answer y, or pass --yes)"
+            ));
+        }
+    }
+    turva_app::companies::destroy_now(app, &Ctx::cli(), id)
+        .await
+        .map_err(unknown)
 }
 
 async fn open(config: Config, dir: &Path) -> Result<App> {

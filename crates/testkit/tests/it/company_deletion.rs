@@ -8,12 +8,22 @@ use turva_testkit::{TestApp, PASSWORD};
 
 use crate::attachments::blob_files;
 use crate::both;
-use crate::content::{doc, folder, search, staff, upload};
+use crate::content::{doc, folder, search, staff, upload, Staff};
 
-both!(a_company_is_destroyed_seven_days_after_its_deletion_unless_cancelled);
-async fn a_company_is_destroyed_seven_days_after_its_deletion_unless_cancelled(t: TestApp) {
-    let s = staff(&t, "poisto").await;
-    let keep = staff(&t, "pysyy").await;
+/// Two companies, each with a member's document holding one attachment:
+/// one to delete (`s`), one to keep.
+struct Two {
+    s: Staff,
+    fid: String,
+    did: String,
+    keep: Staff,
+    kdid: String,
+    kept_file: String,
+}
+
+async fn two_companies(t: &TestApp, gone: &str, kept: &str) -> Two {
+    let s = staff(t, gone).await;
+    let keep = staff(t, kept).await;
     let fid = folder(&s.member, &s.cid, json!({ "name": "Työmaa" })).await;
     let did = doc(&s.member, &fid, "Päiväkirja").await;
     let r = upload(&s.member, &did, "a.txt", "text/plain", b"doomed bytes").await;
@@ -21,8 +31,29 @@ async fn a_company_is_destroyed_seven_days_after_its_deletion_unless_cancelled(t
     let kfid = folder(&keep.member, &keep.cid, json!({ "name": "Työmaa" })).await;
     let kdid = doc(&keep.member, &kfid, "Päiväkirja").await;
     let r = upload(&keep.member, &kdid, "b.txt", "text/plain", b"kept bytes").await;
-    let kept_file = r.body["id"].as_str().unwrap().to_string();
-    assert_eq!(blob_files(&t).len(), 2);
+    assert_eq!(r.status, 201, "{}", r.body);
+    let kept_file = r.body["id"].as_str().unwrap_or_default().to_string();
+    assert_eq!(blob_files(t).len(), 2);
+    Two {
+        s,
+        fid,
+        did,
+        keep,
+        kdid,
+        kept_file,
+    }
+}
+
+both!(a_company_is_destroyed_seven_days_after_its_deletion_unless_cancelled);
+async fn a_company_is_destroyed_seven_days_after_its_deletion_unless_cancelled(t: TestApp) {
+    let Two {
+        s,
+        fid,
+        did,
+        keep,
+        kdid,
+        kept_file,
+    } = two_companies(&t, "poisto", "pysyy").await;
     let company = format!("/api/v1/companies/{}", s.cid);
 
     // Admins and members may not; an owner needs a recent password.
@@ -187,4 +218,80 @@ async fn an_operator_deletes_a_company_without_seeing_it(t: TestApp) {
         .delete("/api/v1/companies/00000000-0000-4000-8000-000000000000")
         .await;
     assert_eq!(r.status, 404);
+}
+
+both!(the_command_line_deletes_a_company_at_once_after_asking);
+async fn the_command_line_deletes_a_company_at_once_after_asking(t: TestApp) {
+    use crate::cli::turva;
+    let Two {
+        s, did, keep, kdid, ..
+    } = two_companies(&t, "heti", "jaa").await;
+    let (third, _) = t
+        .company_with_owner("Kolmas Oy", "kolmas@example.test")
+        .await;
+    assert_eq!(blob_files(&t).len(), 2);
+
+    // Not confirmed, or no such company: one line, nothing changes.
+    let delete = ["company", "delete", "--id", s.cid.as_str()];
+    for (args, input, needle) in [
+        (&delete[..], "", "not confirmed"),
+        (&delete[..], "n\n", "not confirmed"),
+        (&delete[..], "maybe\n", "not confirmed"),
+        (
+            &["company", "delete", "--id", "nope", "--yes"][..],
+            "",
+            "no company has the id nope",
+        ),
+        (&["company", "delete", "--yes"][..], "", "required"),
+    ] {
+        let err = turva(&t, args, input).await.err().unwrap_or_default();
+        assert!(err.contains(needle), "{args:?}: {err:?}");
+        assert_eq!(err.lines().count(), 1, "{err:?}");
+    }
+    assert_eq!(t.count("companies").await, 3);
+    assert_eq!(t.count("documents").await, 2);
+    assert_eq!(blob_files(&t).len(), 2);
+
+    // Confirmed: gone at once, no grace period, while the server runs.
+    let out = turva(&t, &delete, "y\n")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let named = format!("deleted company \"heti Oy\" ({})", s.cid);
+    assert!(out.starts_with(&named), "{out}");
+    assert!(out.contains("1 file and its key destroyed"), "{out}");
+    assert_eq!(out.lines().count(), 1, "{out}");
+    assert_eq!(t.count("companies").await, 2);
+    assert_eq!(t.count("documents").await, 1);
+    assert_eq!(blob_files(&t).len(), 1);
+    let destroyed = format!(
+        "data_keys WHERE kind = 'company' AND owner_id = '{}' AND wrapped IS NULL",
+        s.cid
+    );
+    assert_eq!(t.count(&destroyed).await, 1, "its key is destroyed");
+    let r = s.member.get(&format!("/api/v1/documents/{did}")).await;
+    assert_eq!(r.status, 404, "{}", r.body);
+    // Again: there is no such company any more.
+    let err = turva(&t, &delete, "y\n").await.err().unwrap_or_default();
+    assert!(err.contains("no company has the id"), "{err}");
+
+    // `--yes` asks nothing.
+    let out = turva(&t, &["company", "delete", "--id", &third, "--yes"], "")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        out.contains("Kolmas Oy") && out.contains("0 files"),
+        "{out}"
+    );
+    assert_eq!(t.count("companies").await, 1);
+
+    // The other company is whole; each destruction is one event, and the
+    // log still verifies.
+    let r = keep.member.get(&format!("/api/v1/documents/{kdid}")).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let destroyed: Vec<_> = t.audit_rows_where("action = 'company.destroy'").await;
+    assert_eq!(destroyed.len(), 2);
+    assert!(destroyed.iter().all(|r| r.outcome == "allowed"
+        && r.reason.as_deref() == Some("deleted at once from the command line")));
+    let out = turva(&t, &["audit", "verify"], "").await;
+    assert!(out.is_ok(), "{out:?}");
 }

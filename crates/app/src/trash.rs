@@ -7,6 +7,7 @@ use turva_store::documents::{self, DocumentRow};
 use turva_store::folders::{self, FolderRow, TrashScope};
 
 use crate::audit::{self, Event};
+use crate::cursor::{self, Page};
 use crate::objects::{self, Denial};
 use crate::{companies, Actor, App, AppError, Ctx};
 
@@ -20,14 +21,29 @@ pub enum Trashed {
     Document(DocumentRow),
 }
 
-/// The company's trash: what the caller may manage, newest first.
+impl Trashed {
+    /// What the trash is sorted by: when it was deleted (newest first),
+    /// then the id.
+    fn sort_key(&self) -> (i64, &str) {
+        match self {
+            Trashed::Folder(f) => (f.deleted_at.unwrap_or(0), &f.id),
+            Trashed::Document(d) => (d.deleted_at.unwrap_or(0), &d.id),
+        }
+    }
+}
+
+/// The company's trash: what the caller may manage, newest first (then by
+/// id), a page of `limit` after `cursor`.
 pub async fn list(
     app: &App,
     ctx: &Ctx,
     actor: &Actor,
     company_id: &str,
+    cursor: Option<&str>,
     limit: i64,
-) -> Result<Vec<Trashed>, AppError> {
+) -> Result<Page<Trashed>, AppError> {
+    let after = cursor.map(cursor::decode_time_id).transpose()?;
+    let after = after.as_ref().map(|(at, id)| (*at, id.as_str()));
     let mut tx = app.db().read().await?;
     let (company, facts) = companies::facts(app, &mut tx, actor, company_id).await?;
     if let Err(reason) = access::decide(&facts, Action::ViewTrash) {
@@ -52,22 +68,31 @@ pub async fn list(
         user_id: &actor.user_id,
         now: app.now(),
     };
-    let mut items: Vec<(i64, Trashed)> = Vec::new();
-    for f in folders::trashed_folders(&mut tx, company_id, scope, limit).await? {
-        items.push((f.deleted_at.unwrap_or(0), Trashed::Folder(f)));
+    // Each kind's next `limit + 1`, merged: one more than the page says
+    // whether another follows.
+    let mut items: Vec<Trashed> = Vec::new();
+    for f in folders::trashed_folders(&mut tx, company_id, scope, after, limit + 1).await? {
+        items.push(Trashed::Folder(f));
     }
-    for d in documents::trashed_documents(&mut tx, company_id, scope, limit).await? {
-        items.push((d.deleted_at.unwrap_or(0), Trashed::Document(d)));
+    for d in documents::trashed_documents(&mut tx, company_id, scope, after, limit + 1).await? {
+        items.push(Trashed::Document(d));
     }
-    items.sort_by_key(|b| std::cmp::Reverse(b.0));
-    items.truncate(usize::try_from(limit).unwrap_or(50));
+    items.sort_by(|a, b| {
+        let (a_at, a_id) = a.sort_key();
+        let (b_at, b_id) = b.sort_key();
+        b_at.cmp(&a_at).then_with(|| a_id.cmp(b_id))
+    });
+    let next_cursor = crate::folders::next(&mut items, limit, |t| {
+        let (at, id) = t.sort_key();
+        cursor::encode(&[&at.to_string(), id])
+    });
     let ev = Event::new(AuditAction::TrashList, Outcome::Allowed)
         .actor(actor)
         .company(company_id)
         .object(ObjectType::Company, company_id);
     tx.commit().await?;
     audit::record_read(app, ctx, ev).await?;
-    Ok(items.into_iter().map(|(_, t)| t).collect())
+    Ok(Page { items, next_cursor })
 }
 
 /// Brings a folder (with everything beneath it) or a document back from
@@ -129,6 +154,7 @@ pub async fn restore(app: &App, ctx: &Ctx, actor: &Actor, id: &str) -> Result<Tr
             user_id: &actor.user_id,
             now: app.now(),
         },
+        None,
         i64::MAX,
     )
     .await?;

@@ -418,17 +418,21 @@ pub async fn child_documents(
 }
 
 /// Documents in the trash themselves (their folder is not) of a company
-/// that the scope may manage, newest first.
+/// that the scope may manage, newest first (then by id), after the cursor
+/// `(deleted_at, id)`.
 pub async fn trashed_documents(
     tx: &mut Tx,
     company_id: &str,
     scope: TrashScope<'_>,
+    after: Option<(Millis, &str)>,
     limit: i64,
 ) -> Result<Vec<DocumentRow>> {
+    let (after_at, after_id) = after.unwrap_or((Millis::MAX, ""));
     let sql = format!(
         "SELECT {COLUMNS} FROM documents d JOIN folders f ON f.id = d.folder_id
          WHERE d.company_id = $1 AND d.deleted_at IS NOT NULL AND NOT f.in_trash
            AND {cond}
+           AND (d.deleted_at < $7 OR (d.deleted_at = $7 AND d.id > $8))
          ORDER BY d.deleted_at DESC, d.id LIMIT $6",
         cond = trash_condition("d.id", "d.folder_id", "f.access_in_force", "d.created_by"),
     );
@@ -439,6 +443,8 @@ pub async fn trashed_documents(
         .bind(scope.user_id)
         .bind(scope.now)
         .bind(limit)
+        .bind(after_at)
+        .bind(after_id)
         .fetch_all(c)
         .await)?;
     Ok(rows.into_iter().map(from_tuple).collect())

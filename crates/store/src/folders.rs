@@ -601,18 +601,22 @@ pub async fn child_folders(
 }
 
 /// Folders in the trash (deleted themselves, not just beneath a deleted
-/// one) of a company that the scope may manage, newest first.
+/// one) of a company that the scope may manage, newest first (then by id), after the cursor
+/// `(deleted_at, id)`.
 pub async fn trashed_folders(
     tx: &mut Tx,
     company_id: &str,
     scope: TrashScope<'_>,
+    after: Option<(Millis, &str)>,
     limit: i64,
 ) -> Result<Vec<FolderRow>> {
+    let (after_at, after_id) = after.unwrap_or((Millis::MAX, ""));
     let sql = format!(
         "SELECT {COLUMNS} FROM folders f
          WHERE f.company_id = $1 AND f.deleted_at IS NOT NULL
            AND (f.parent_id IS NULL OR NOT EXISTS (SELECT 1 FROM folders p WHERE p.id = f.parent_id AND p.in_trash))
            AND {cond}
+           AND (f.deleted_at < $7 OR (f.deleted_at = $7 AND f.id > $8))
          ORDER BY f.deleted_at DESC, f.id LIMIT $6",
         cond = trash_condition("f.id", "f.id", "f.access_in_force", "f.created_by"),
     );
@@ -623,6 +627,8 @@ pub async fn trashed_folders(
         .bind(scope.user_id)
         .bind(scope.now)
         .bind(limit)
+        .bind(after_at)
+        .bind(after_id)
         .fetch_all(c)
         .await)?;
     Ok(rows.into_iter().map(from_tuple).collect())

@@ -512,6 +512,75 @@ async fn folders_are_created_renamed_moved_trashed_and_restored(t: TestApp) {
     }
 }
 
+both!(the_trash_is_read_a_page_at_a_time);
+async fn the_trash_is_read_a_page_at_a_time(t: TestApp) {
+    let s = staff(&t, "sivut").await;
+    let owner = &s.owner;
+    let cid = s.cid.as_str();
+    let live = folder(owner, cid, json!({ "name": "Elävä" })).await;
+    // Folders and documents, some deleted at the same moment: a page ends
+    // between equal times too.
+    let mut trashed = Vec::new();
+    for i in 0..7 {
+        let (id, path) = if i % 2 == 0 {
+            let id = folder(owner, cid, json!({ "name": format!("Kansio {i}") })).await;
+            (id.clone(), format!("/api/v1/folders/{id}"))
+        } else {
+            let id = doc(owner, &live, &format!("Asiakirja {i}")).await;
+            (id.clone(), format!("/api/v1/documents/{id}"))
+        };
+        assert_eq!(owner.delete(&path).await.status, 204, "{path}");
+        trashed.push(id);
+        if i % 3 == 2 {
+            t.clock.advance_secs(60);
+        }
+    }
+    let trash = format!("/api/v1/companies/{cid}/trash");
+    // In the answer's order.
+    let in_order = |a: &turva_testkit::Answer| -> Vec<String> {
+        items(a).iter().map(|i| text(&i["id"])).collect()
+    };
+    let whole = owner.get(&trash).await;
+    assert_eq!(whole.body["next_cursor"], json!(null), "{}", whole.body);
+    let all = in_order(&whole);
+    let mut expected = trashed.clone();
+    expected.sort();
+    assert_eq!(ids(&whole), expected, "one page holds all seven");
+    let times: Vec<String> = items(&whole)
+        .iter()
+        .map(|i| text(&i["deleted_at"]))
+        .collect();
+    assert!(
+        times.windows(2).all(|w| w[0] >= w[1]),
+        "newest first: {times:?}"
+    );
+    assert_ne!(times.first(), times.last());
+
+    // Two at a time: the same items in the same order, each once.
+    let mut paged = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..10 {
+        let url = match &cursor {
+            Some(c) => format!("{trash}?limit=2&cursor={c}"),
+            None => format!("{trash}?limit=2"),
+        };
+        let r = owner.get(&url).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let page = in_order(&r);
+        assert!(page.len() <= 2, "{}", r.body);
+        paged.extend(page);
+        match r.body["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => break,
+        }
+    }
+    assert_eq!(paged, all);
+
+    // A cursor that is not one of this list's: 400, not a wrong page.
+    let r = owner.get(&format!("{trash}?cursor=bm9wZQ")).await;
+    assert_eq!((r.status, r.code()), (400, "invalid_input"), "{}", r.body);
+}
+
 both!(templates_are_made_by_admins_and_versioned);
 async fn templates_are_made_by_admins_and_versioned(t: TestApp) {
     let s = staff(&t, "pohja").await;

@@ -121,10 +121,10 @@ pub async fn list_trash(
     ApiQuery(q): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<List<TrashJson>>> {
     let cid = id("cid", &cid)?;
-    let items = trash::list(&app, &ctx, &actor, &cid, q.limit()?).await?;
+    let page = trash::list(&app, &ctx, &actor, &cid, q.opaque_cursor(), q.limit()?).await?;
     Ok(Json(List {
-        items: items.into_iter().map(trash_json).collect(),
-        next_cursor: None,
+        items: page.items.into_iter().map(trash_json).collect(),
+        next_cursor: page.next_cursor,
     }))
 }
 

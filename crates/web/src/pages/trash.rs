@@ -118,8 +118,8 @@ pub async fn trash_page(
         Err(r) => return r,
     };
     let t = frame.t;
-    let items = match trash::list(&app, &viewer.ctx, &viewer.actor, &cid, 200).await {
-        Ok(items) => items,
+    let items = match trash::list(&app, &viewer.ctx, &viewer.actor, &cid, None, 200).await {
+        Ok(page) => page.items,
         Err(e) => return error_page(&frame, &e),
     };
     let items = items
